@@ -1,0 +1,111 @@
+"""The public entry point: load packs once, check transcripts many times."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from ._compile import CompiledRules
+from ._context import Conversation, banned_findings, required_findings, sequence_findings
+from ._errors import TranscriptError
+from ._loader import RuleSet, bundled_pack_paths, load_pack, resolve, resolve_pack_argument
+from ._match import scan
+from ._model import Report, RulePack, Transcript
+from ._normalize import normalize
+from ._score import drop_nested, score
+from ._transcripts import DEFAULT_SPEAKER_ALIASES, transcript_from_dict
+
+PackSource = str | Path | RulePack
+
+
+class Checker:
+    """Checks transcripts against a fixed set of rules.
+
+    A checker is immutable after construction and safe to share between threads: all
+    per-transcript state lives in local variables of `check`.
+    """
+
+    def __init__(self, rule_set: RuleSet):
+        self.rule_set = rule_set
+        self._compiled = CompiledRules(rule_set)
+        self.speaker_aliases: Mapping[str, str] = {**DEFAULT_SPEAKER_ALIASES, **rule_set.speaker_aliases}
+
+    @property
+    def rules(self):
+        """The resolved rules, sorted by id."""
+        return self.rule_set.rules
+
+    @property
+    def settings(self):
+        """Merged scoring settings (pass mark, fatal categories)."""
+        return self.rule_set.settings
+
+    def check(self, transcript: Transcript | Mapping[str, Any]) -> Report:
+        """Check one transcript (a `Transcript` or a dict in the JSON input format).
+
+        Raises:
+            TranscriptError: when a dict is not a valid transcript.
+        """
+        if not isinstance(transcript, Transcript):
+            transcript = transcript_from_dict(transcript, self.speaker_aliases)
+        texts = tuple(normalize(turn.text) for turn in transcript.turns)
+        hits = tuple(scan(text, turn.speaker, self._compiled) for text, turn in zip(texts, transcript.turns))
+        conversation = Conversation(transcript, texts, hits)
+        findings = [
+            *banned_findings(conversation, self._compiled),
+            *required_findings(conversation, self._compiled),
+            *sequence_findings(conversation, self._compiled),
+        ]
+        return score(transcript, drop_nested(findings), self.settings)
+
+    def check_many(
+        self, transcripts: Iterable[Transcript | Mapping[str, Any]], *, errors: str = "raise"
+    ) -> Iterator[Report | TranscriptError]:
+        """Check transcripts lazily, in order.
+
+        Args:
+            transcripts: `Transcript`s or dicts.
+            errors: "raise" stops at the first invalid dict; "collect" yields its
+                `TranscriptError` in place of a report and goes on.
+        """
+        if errors not in ("raise", "collect"):
+            raise ValueError("errors must be 'raise' or 'collect'")
+        for item in transcripts:
+            try:
+                yield self.check(item)
+            except TranscriptError as error:
+                if errors == "raise":
+                    raise
+                yield error
+
+
+def load(
+    *packs: PackSource,
+    defaults: bool = True,
+    speaker_aliases: Mapping[str, str] | None = None,
+) -> Checker:
+    """Load the bundled packs (unless `defaults=False`) plus `packs`, in order, and compile them.
+
+    Args:
+        packs: paths to YAML packs, names of bundled packs, or parsed `RulePack`s. Later
+            packs may override or disable rules of earlier ones.
+        defaults: start from every bundled pack.
+        speaker_aliases: extra speaker names, e.g. {"bot": "agent"}.
+
+    Raises:
+        RulePackError: a pack is missing or malformed (the message has file:line:column).
+    """
+    loaded: list[RulePack] = []
+    if defaults:
+        loaded.extend(load_pack(path, display_path=f"rules/{path.name}") for path in bundled_pack_paths())
+    for pack in packs:
+        if isinstance(pack, RulePack):
+            if not any(existing.path == pack.path and existing.name == pack.name for existing in loaded):
+                loaded.append(pack)
+            continue
+        path = resolve_pack_argument(pack)
+        if defaults and path.resolve() in {p.resolve() for p in bundled_pack_paths()}:
+            continue  # a bundled pack named again: already loaded
+        loaded.append(load_pack(path))
+    return Checker(resolve(loaded, speaker_aliases))

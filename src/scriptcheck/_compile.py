@@ -1,0 +1,160 @@
+"""RuleSet -> CompiledRules: automata, regexes, fuzzy templates and the segmenter.
+
+Everything that can be done once per rule set is done here, so that checking a
+transcript is one automaton scan per turn plus work on the few candidate matches.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import ahocorasick
+
+from ._errors import RuleCompileError
+from ._loader import RuleSet
+from ._model import AGENT, CUSTOMER, Rule, RuleKind
+from ._normalize import normalize_phrase
+
+# Phrase sets a rule can carry, and whether a match must sit on word boundaries.
+MIN_FUZZY_LENGTH = 4
+BOUNDARY_SETS = frozenset({"phrases", "trigger", "response", "notice"})
+
+
+@dataclass(frozen=True, slots=True)
+class PhraseEntry:
+    """One pattern in an automaton: which rule, which of its phrase sets, the phrase as written."""
+
+    rule_index: int
+    set_name: str
+    phrase: str
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRule:
+    """A rule with its regular expressions and fuzzy templates prepared."""
+
+    rule: Rule
+    patterns: tuple[re.Pattern[str], ...]
+    templates: tuple[tuple[str, str, frozenset[str]], ...]  # (written, compact, bigrams)
+
+
+class CompiledRules:
+    """Immutable, thread-safe compiled form of a RuleSet."""
+
+    def __init__(self, rule_set: RuleSet):
+        self.rule_set = rule_set
+        self.rules = tuple(_compile_rule(rule) for rule in rule_set.rules)
+        entries: dict[str, dict[str, list[PhraseEntry]]] = {AGENT: {}, CUSTOMER: {}}
+        words: set[str] = set()
+        for index, compiled in enumerate(self.rules):
+            for speaker, set_name, phrase in _phrase_sets(compiled.rule):
+                key = normalize_phrase(phrase)
+                if not key:
+                    raise RuleCompileError(
+                        f"phrase {phrase!r} in `{set_name}` is only spaces or punctuation after normalisation",
+                        compiled.rule.source,
+                        compiled.rule.id,
+                    )
+                entries[speaker].setdefault(key, []).append(PhraseEntry(index, set_name, phrase))
+                if set_name in BOUNDARY_SETS:
+                    words.add(key)
+        self.automata = {speaker: _build_automaton(table) for speaker, table in entries.items()}
+        self.segmenter_words = frozenset(words)
+        self._segmenter = None
+        self._lock = threading.Lock()
+        self.by_kind = {kind: tuple(i for i, c in enumerate(self.rules) if c.rule.kind is kind) for kind in RuleKind}
+        self.pattern_rules = {
+            speaker: tuple(i for i, c in enumerate(self.rules) if c.patterns and c.rule.speaker == speaker)
+            for speaker in (AGENT, CUSTOMER)
+        }
+
+    def segmenter(self):
+        """The jieba tokenizer with every rule phrase in its dictionary, built on first use."""
+        if self._segmenter is None:
+            with self._lock:
+                if self._segmenter is None:
+                    self._segmenter = _segmenter_for(self.segmenter_words)
+        return self._segmenter
+
+
+def _phrase_sets(rule: Rule) -> Iterable[tuple[str, str, str]]:
+    for set_name in ("phrases", "unless", "unless_turn"):
+        for phrase in getattr(rule, set_name):
+            yield rule.speaker, set_name, phrase
+    sequence = rule.sequence
+    if sequence is not None:
+        for phrase in sequence.trigger:
+            yield sequence.trigger_speaker, "trigger", phrase
+        for phrase in sequence.trigger_unless:
+            yield sequence.trigger_speaker, "trigger_unless", phrase
+        for phrase in sequence.response:
+            yield sequence.response_speaker, "response", phrase
+        for phrase in sequence.notice:
+            yield sequence.response_speaker, "notice", phrase
+
+
+def _build_automaton(table: dict[str, list[PhraseEntry]]) -> ahocorasick.Automaton | None:
+    if not table:
+        return None
+    automaton = ahocorasick.Automaton()
+    for key, entries in table.items():
+        automaton.add_word(key, (len(key), tuple(entries)))
+    automaton.make_automaton()
+    return automaton
+
+
+def _compile_rule(rule: Rule) -> CompiledRule:
+    patterns = []
+    for pattern in rule.patterns:
+        try:
+            patterns.append(re.compile(pattern))
+        except re.error as error:
+            location = rule.field_sources.get("patterns", rule.source)
+            raise RuleCompileError(f"pattern {pattern!r} does not compile: {error}", location, rule.id) from None
+    templates = []
+    if rule.fuzzy is not None:
+        for template in rule.fuzzy.templates:
+            compact = normalize_phrase(template)
+            # NOTE: fuzzy scores on very short templates are meaningless (再见 scores 100
+            # inside 再见面), so short phrases only ever match exactly.
+            if len(compact) >= MIN_FUZZY_LENGTH:
+                templates.append((template, compact, bigrams(compact)))
+    return CompiledRule(rule, tuple(patterns), tuple(templates))
+
+
+def bigrams(text: str) -> frozenset[str]:
+    """Character bigrams: the cheap prefilter in front of fuzzy scoring."""
+    return frozenset(text[i : i + 2] for i in range(len(text) - 1)) or frozenset({text})
+
+
+# NOTE: jieba's module-level dictionary is global state shared by everything in the
+# process. Each distinct phrase vocabulary gets its own `jieba.Tokenizer` instance, and
+# instances are shared (read-only after construction) between checkers with the same words.
+_SEGMENTERS: OrderedDict[frozenset[str], object] = OrderedDict()
+_SEGMENTERS_LOCK = threading.Lock()
+_SEGMENTER_CACHE_SIZE = 4
+
+
+def _segmenter_for(words: frozenset[str]):
+    with _SEGMENTERS_LOCK:
+        cached = _SEGMENTERS.get(words)
+        if cached is not None:
+            _SEGMENTERS.move_to_end(words)
+            return cached
+    import jieba
+
+    logging.getLogger("jieba").setLevel(logging.WARNING)
+    tokenizer = jieba.Tokenizer()
+    tokenizer.initialize()
+    for word in sorted(words):
+        tokenizer.add_word(word)
+    with _SEGMENTERS_LOCK:
+        _SEGMENTERS[words] = tokenizer
+        while len(_SEGMENTERS) > _SEGMENTER_CACHE_SIZE:
+            _SEGMENTERS.popitem(last=False)
+    return tokenizer

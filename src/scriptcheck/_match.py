@@ -1,0 +1,150 @@
+"""Phrase matching on one utterance: automaton scan, word-boundary check, exceptions.
+
+Offsets in every `Hit` are into the original utterance text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+
+from ._compile import BOUNDARY_SETS, CompiledRules
+from ._normalize import NormalizedText
+
+# A boundary check tokenises a small window around the candidate, cut at punctuation.
+_WINDOW = 10
+_NON_WORD = re.compile(r"[\W_]")
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """A phrase or pattern of one rule found in one utterance."""
+
+    rule_index: int
+    set_name: str
+    start: int
+    end: int
+    phrase: str
+    regex: bool = False
+
+
+class TurnHits:
+    """All accepted hits of one utterance, grouped by (rule, phrase set)."""
+
+    __slots__ = ("_by_key",)
+
+    def __init__(self) -> None:
+        self._by_key: dict[tuple[int, str], list[Hit]] = defaultdict(list)
+
+    def add(self, hit: Hit) -> None:
+        self._by_key[(hit.rule_index, hit.set_name)].append(hit)
+
+    def get(self, rule_index: int, set_name: str) -> list[Hit]:
+        return self._by_key.get((rule_index, set_name), [])
+
+    def has(self, rule_index: int, set_name: str) -> bool:
+        return bool(self._by_key.get((rule_index, set_name)))
+
+    def rule_indexes(self, set_name: str) -> list[int]:
+        return sorted({index for index, name in self._by_key if name == set_name})
+
+
+def scan(text: NormalizedText, speaker: str, compiled: CompiledRules) -> TurnHits:
+    """Find every phrase of every rule that applies to `speaker` in one utterance."""
+    hits = TurnHits()
+    automaton = compiled.automata.get(speaker)
+    candidates: list[Hit] = []
+    if automaton is not None and text.compact:
+        for last, (length, entries) in automaton.iter(text.compact):
+            # NOTE: pyahocorasick's iter() yields the *inclusive* end index.
+            start, end = text.span(last - length + 1, last + 1)
+            for entry in entries:
+                candidates.append(Hit(entry.rule_index, entry.set_name, start, end, entry.phrase))
+    for rule_index in compiled.pattern_rules.get(speaker, ()):
+        for pattern in compiled.rules[rule_index].patterns:
+            for match in pattern.finditer(text.folded):
+                if match.end() > match.start():
+                    candidates.append(Hit(rule_index, "phrases", match.start(), match.end(), pattern.pattern, regex=True))
+    if not candidates:
+        return hits
+    exceptions = _exception_spans(candidates)
+    segment = _Segments(text.folded, compiled)
+    for hit in candidates:
+        if hit.set_name not in BOUNDARY_SETS:
+            hits.add(hit)
+            continue
+        if _excepted(hit, exceptions):
+            continue
+        rule = compiled.rules[hit.rule_index].rule
+        if rule.word_boundary and not hit.regex and not segment.on_boundaries(hit.start, hit.end):
+            continue
+        hits.add(hit)
+    return hits
+
+
+def _exception_spans(candidates: list[Hit]) -> dict[int, tuple[list[tuple[int, int]], bool]]:
+    """Per rule: spans of its `unless` phrases, and whether an `unless_turn` phrase occurred."""
+    result: dict[int, tuple[list[tuple[int, int]], bool]] = {}
+    for hit in candidates:
+        if hit.set_name in ("unless", "unless_turn", "trigger_unless"):
+            spans, whole_turn = result.get(hit.rule_index, ([], False))
+            if hit.set_name == "unless_turn":
+                whole_turn = True
+            else:
+                spans.append((hit.start, hit.end))
+            result[hit.rule_index] = (spans, whole_turn)
+    return result
+
+
+def _excepted(hit: Hit, exceptions: dict[int, tuple[list[tuple[int, int]], bool]]) -> bool:
+    found = exceptions.get(hit.rule_index)
+    if found is None:
+        return False
+    spans, whole_turn = found
+    if whole_turn and hit.set_name == "phrases":
+        return True
+    if hit.set_name == "trigger" or hit.set_name == "phrases":
+        return any(start <= hit.start and hit.end <= end for start, end in spans)
+    return False
+
+
+class _Segments:
+    """Lazily tokenises windows of one utterance and answers boundary questions."""
+
+    __slots__ = ("_text", "_compiled", "_boundaries")
+
+    def __init__(self, folded: str, compiled: CompiledRules):
+        self._text = folded
+        self._compiled = compiled
+        self._boundaries: dict[tuple[int, int], frozenset[int]] = {}
+
+    def on_boundaries(self, start: int, end: int) -> bool:
+        """True when [start, end) begins and ends on jieba token boundaries."""
+        lo, hi = self._window(start, end)
+        key = (lo, hi)
+        boundaries = self._boundaries.get(key)
+        if boundaries is None:
+            tokenizer = self._compiled.segmenter()
+            positions = {lo}
+            position = lo
+            for token in tokenizer.cut(self._text[lo:hi], HMM=False):
+                position += len(token)
+                positions.add(position)
+            boundaries = frozenset(positions)
+            self._boundaries[key] = boundaries
+        return start in boundaries and end in boundaries
+
+    def _window(self, start: int, end: int) -> tuple[int, int]:
+        text = self._text
+        lo = max(0, start - _WINDOW)
+        for i in range(start - 1, lo - 1, -1):
+            if _NON_WORD.match(text[i]):
+                lo = i + 1
+                break
+        hi = min(len(text), end + _WINDOW)
+        for i in range(end, hi):
+            if _NON_WORD.match(text[i]):
+                hi = i
+                break
+        return lo, hi

@@ -1,0 +1,261 @@
+"""Immutable data model shared by every pipeline stage. No I/O here."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+AGENT = "agent"
+CUSTOMER = "customer"
+SPEAKERS = (AGENT, CUSTOMER)
+
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+class Severity(str, enum.Enum):
+    """How bad a finding is; orders as info < warning < error."""
+
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+    @property
+    def rank(self) -> int:
+        return ("info", "warning", "error").index(self.value)
+
+
+class RuleKind(str, enum.Enum):
+    """What a rule checks: a phrase that must not be said, one that must be, or a protocol."""
+
+    BANNED = "banned"
+    REQUIRED = "required"
+    SEQUENCE = "sequence"
+
+
+@dataclass(frozen=True, slots=True)
+class SourceLocation:
+    """A place in a pack file, printed as path:line:col."""
+
+    path: str
+    line: int
+    column: int = 1
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.column}"
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """Where a required phrase must appear: the first or last `count` turns of the rule's speaker."""
+
+    side: str  # "first" | "last"
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class Fuzzy:
+    """Fuzzy matching of required wording: any template scoring >= threshold (0-100) counts."""
+
+    threshold: int
+    templates: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Example:
+    """An inline test case of a rule: a lone utterance, or whole turns for context rules."""
+
+    should_match: bool
+    text: str = ""
+    speaker: str = AGENT
+    turns: tuple[Turn, ...] = ()
+    location: SourceLocation | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Sequence:
+    """A protocol across turns: a trigger on one side expects a response within a window.
+
+    `trigger` phrases on `trigger_speaker`'s turn open an obligation; it is met when a
+    `response` phrase appears on `response_speaker`'s turns within `within_turns` of that
+    speaker's turns (and `within_seconds`, when timestamps exist). `notice` phrases reset
+    the clock for timing rules. `check` picks the obligation: "response" (turn window),
+    "gap" (timing only).
+    """
+
+    trigger_speaker: str
+    trigger: tuple[str, ...]
+    trigger_unless: tuple[str, ...]
+    response_speaker: str
+    response: tuple[str, ...]
+    within_turns: int
+    check: str = "response"
+    within_seconds: float | None = None
+    notice: tuple[str, ...] = ()
+    trigger_at_end: bool = False
+    same_turn_ok: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One rule, validated and resolved (extends and overrides already applied)."""
+
+    id: str
+    kind: RuleKind
+    category: str
+    severity: Severity
+    points: int
+    message: str
+    suggestion: str = ""
+    speaker: str = AGENT
+    phrases: tuple[str, ...] = ()
+    patterns: tuple[str, ...] = ()
+    unless: tuple[str, ...] = ()
+    unless_turn: tuple[str, ...] = ()
+    word_boundary: bool = True
+    position: Position | None = None
+    fuzzy: Fuzzy | None = None
+    sequence: Sequence | None = None
+    examples: tuple[Example, ...] = ()
+    description: str = ""
+    pack: str = ""
+    source: SourceLocation | None = None
+    field_sources: Mapping[str, SourceLocation] = field(default_factory=lambda: _EMPTY, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Scoring settings of the loaded packs; later packs override earlier ones."""
+
+    pass_mark: float = 80.0
+    fatal: tuple[str, ...] = ()
+    complaint_window: int = 2
+
+
+@dataclass(frozen=True, slots=True)
+class RulePack:
+    """One YAML file as written: its rules plus its edits to rules from other packs."""
+
+    name: str
+    version: str
+    path: str
+    rules: tuple[Rule, ...]
+    settings: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
+    overrides: tuple[tuple[str, Mapping[str, Any], SourceLocation], ...] = ()
+    disable: tuple[tuple[str, SourceLocation], ...] = ()
+    categories: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+    description: str = ""
+
+    def __iter__(self) -> Iterator[Rule]:
+        return iter(self.rules)
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+    def get(self, rule_id: str) -> Rule | None:
+        """Return the rule with this id, or None."""
+        return next((rule for rule in self.rules if rule.id == rule_id), None)
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """One utterance; `start`/`end` are seconds from the start of the call when known."""
+
+    index: int
+    speaker: str
+    text: str
+    start: float | None = None
+    end: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Transcript:
+    """A conversation. `metadata` keeps any extra input keys (agent id, team, channel...)."""
+
+    id: str
+    turns: tuple[Turn, ...]
+    metadata: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
+    labels: tuple[Mapping[str, Any], ...] = ()
+
+    @property
+    def has_times(self) -> bool:
+        return bool(self.turns) and all(t.start is not None for t in self.turns)
+
+
+@dataclass(frozen=True, slots=True)
+class Closest:
+    """The utterance that came nearest to a missing required phrase."""
+
+    turn: int
+    text: str
+    similarity: float
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One problem: which rule, where (turn and offsets into the original text), and what to say."""
+
+    rule: str
+    category: str
+    severity: Severity
+    turn: int | None
+    start: int | None
+    end: int | None
+    text: str
+    points: int
+    message: str
+    suggestion: str = ""
+    closest: Closest | None = None
+    explanation: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dict; field names are the stable output schema."""
+        data: dict[str, Any] = {
+            "rule": self.rule,
+            "category": self.category,
+            "severity": self.severity.value,
+            "turn": self.turn,
+            "start": self.start,
+            "end": self.end,
+            "text": self.text,
+            "points": self.points,
+            "message": self.message,
+            "suggestion": self.suggestion,
+        }
+        if self.closest is not None:
+            data["closest"] = {
+                "turn": self.closest.turn,
+                "text": self.closest.text,
+                "similarity": self.closest.similarity,
+            }
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """The result for one transcript: score, verdict and findings in turn order."""
+
+    id: str
+    score: float
+    passed: bool
+    fatal: tuple[str, ...]
+    findings: tuple[Finding, ...]
+    pass_mark: float = 80.0
+    metadata: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
+    transcript: Transcript | None = field(default=None, compare=False, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dict: id, score, passed, fatal, findings."""
+        return {
+            "id": self.id,
+            "score": self.score,
+            "passed": self.passed,
+            "fatal": list(self.fatal),
+            "findings": [finding.to_dict() for finding in self.findings],
+        }
+
+    def __repr__(self) -> str:
+        verdict = "passed" if self.passed else "failed"
+        return f"<Report {self.id!r} score={self.score:g} {verdict} findings={len(self.findings)}>"

@@ -1,0 +1,93 @@
+"""Text normalisation that keeps a map back to the original characters.
+
+Two views of every utterance are built:
+
+* ``folded``: Traditional -> Simplified, full-width -> half-width, lower case. It has
+  exactly one character per original character, so its offsets *are* original offsets.
+* ``compact``: ``folded`` with whitespace, punctuation, symbols and emoji removed, so
+  that 你 去 投 诉 啊 and 你去投诉啊！ both contain 你去投诉啊. ``offsets[k]`` is the
+  original index of ``compact[k]``.
+
+Phrases in rule packs go through the same function, so both sides agree.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+import opencc
+
+# Full-width ASCII block (U+FF01..U+FF5E) maps onto U+0021..U+007E; the ideographic
+# space onto a plain space. Upper-case ASCII folds to lower case.
+_WIDTH_AND_CASE = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)}
+_WIDTH_AND_CASE[0x3000] = 0x20
+for _code in range(ord("A"), ord("Z") + 1):
+    _WIDTH_AND_CASE[_code] = _code + 32
+    _WIDTH_AND_CASE[_code + 0xFEE0] = _code + 32
+
+# NOTE: `\w` in a str pattern covers CJK ideographs, letters of every script and digits;
+# everything else (punctuation, symbols, emoji, spaces, control characters) is dropped.
+# The underscore is a word character to `re` but punctuation to us.
+_KEPT_RUNS = re.compile(r"[^\W_]+")
+
+_T2S = opencc.OpenCC("t2s")
+
+
+@dataclass(frozen=True, slots=True)
+class NormalizedText:
+    """An utterance in its matching forms, with the map back to the original."""
+
+    original: str
+    folded: str
+    compact: str
+    offsets: tuple[int, ...]
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """Map a half-open span of `compact` to a half-open span of the original text."""
+        return self.offsets[start], self.offsets[end - 1] + 1
+
+    @property
+    def steps(self) -> tuple[str, ...]:
+        """Which normalisation steps changed this text (for explanations)."""
+        changed = []
+        if _T2S.convert(self.original) != self.original:
+            changed.append("traditional_to_simplified")
+        if self.original.translate(_WIDTH_AND_CASE) != self.original:
+            changed.append("width_and_case")
+        if len(self.compact) != len(self.original):
+            changed.append("spaces_and_punctuation_removed")
+        return tuple(changed)
+
+
+def fold(text: str) -> str:
+    """Traditional -> Simplified, full-width -> half-width, lower case; same length as `text`."""
+    simplified = _T2S.convert(text)
+    if len(simplified) != len(text):
+        # NOTE: OpenCC phrase tables may change length in rare cases; fall back to a
+        # per-character conversion so offsets stay one-to-one with the original.
+        simplified = "".join(_one_char(ch) for ch in text)
+    return simplified.translate(_WIDTH_AND_CASE)
+
+
+@lru_cache(maxsize=65536)
+def _one_char(ch: str) -> str:
+    converted = _T2S.convert(ch)
+    return converted if len(converted) == 1 else ch
+
+
+def normalize(text: str) -> NormalizedText:
+    """Build the folded and compact views of `text` with the offset map."""
+    folded = fold(text)
+    pieces: list[str] = []
+    offsets: list[int] = []
+    for run in _KEPT_RUNS.finditer(folded):
+        pieces.append(run.group())
+        offsets.extend(range(run.start(), run.end()))
+    return NormalizedText(text, folded, "".join(pieces), tuple(offsets))
+
+
+def normalize_phrase(phrase: str) -> str:
+    """The compact form a phrase is matched in (may be empty if it is all punctuation)."""
+    return "".join(_KEPT_RUNS.findall(fold(phrase)))

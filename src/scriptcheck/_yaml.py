@@ -1,0 +1,103 @@
+"""Safe YAML reading that keeps file:line:column for every value.
+
+PyYAML's composer gives nodes with marks; we turn them into plain dicts and lists that
+remember where each value came from, so every later error can point at the file.
+Anchors and aliases are refused: rule packs do not need them, and refusing them makes
+"billion laughs" expansion impossible.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from ._errors import RulePackError
+from ._model import SourceLocation
+
+MAX_PACK_BYTES = 5_000_000
+
+
+class LocatedDict(dict):
+    """A mapping read from YAML; `loc` is where it starts, `locs[key]` where each value is."""
+
+    loc: SourceLocation
+    locs: dict[str, SourceLocation]
+    key_locs: dict[str, SourceLocation]
+
+
+class LocatedList(list):
+    """A sequence read from YAML; `loc` is where it starts, `locs[i]` where each item is."""
+
+    loc: SourceLocation
+    locs: list[SourceLocation]
+
+
+def _location(path: str, mark: yaml.Mark) -> SourceLocation:
+    return SourceLocation(path, mark.line + 1, mark.column + 1)
+
+
+class _PackLoader(yaml.SafeLoader):
+    """SafeLoader that refuses aliases while composing (no shared nodes, no expansion)."""
+
+    def compose_node(self, parent, index):  # noqa: D102
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(None, None, "YAML aliases (*name) are not supported in packs", event.start_mark)
+        return super().compose_node(parent, index)
+
+
+def load_yaml(text: str, path: str) -> Any:
+    """Parse `text` safely into located plain values.
+
+    Raises:
+        RulePackError: on syntax errors, aliases, or non-string keys, with the location.
+    """
+    if len(text) > MAX_PACK_BYTES:
+        raise RulePackError(
+            f"pack is {len(text):,} characters; the limit is {MAX_PACK_BYTES:,}. Split it into several packs",
+            SourceLocation(path, 1),
+        )
+    loader = _PackLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        return _convert(node, path, loader)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        where = _location(path, mark) if mark else SourceLocation(path, 1)
+        problem = error.problem or "invalid YAML"
+        raise RulePackError(f"YAML syntax error: {problem}", where) from None
+    finally:
+        loader.dispose()
+
+
+def _convert(node: yaml.Node, path: str, loader: yaml.SafeLoader) -> Any:
+    loc = _location(path, node.start_mark)
+    if isinstance(node, yaml.MappingNode):
+        result = LocatedDict()
+        result.loc, result.locs, result.key_locs = loc, {}, {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise RulePackError("mapping keys must be plain strings", _location(path, key_node.start_mark))
+            key = str(key_node.value)
+            if key == "<<":
+                raise RulePackError("YAML merge keys (<<) are not supported in packs", _location(path, key_node.start_mark))
+            if key in result:
+                raise RulePackError(f"key {key!r} appears twice in this mapping", _location(path, key_node.start_mark))
+            result[key] = _convert(value_node, path, loader)
+            result.locs[key] = _location(path, value_node.start_mark)
+            result.key_locs[key] = _location(path, key_node.start_mark)
+        return result
+    if isinstance(node, yaml.SequenceNode):
+        items = LocatedList(_convert(item, path, loader) for item in node.value)
+        items.loc = loc
+        items.locs = [_location(path, item.start_mark) for item in node.value]
+        return items
+    # NOTE: the SafeLoader's own constructor applies YAML typing (true, 3, 1.5, null)
+    # and can never build a Python object.
+    try:
+        return loader.construct_object(node, deep=True)
+    except yaml.constructor.ConstructorError as error:
+        raise RulePackError(f"cannot read value: {error.problem}", loc) from None
