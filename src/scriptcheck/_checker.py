@@ -11,7 +11,7 @@ from ._context import Conversation, banned_findings, required_findings, sequence
 from ._errors import TranscriptError
 from ._loader import RuleSet, bundled_pack_paths, load_pack, resolve, resolve_pack_argument
 from ._match import scan
-from ._model import Report, RulePack, Transcript
+from ._model import Finding, Report, RulePack, Transcript
 from ._normalize import normalize
 from ._score import drop_nested, score
 from ._transcripts import DEFAULT_SPEAKER_ALIASES, transcript_from_dict
@@ -49,15 +49,18 @@ class Checker:
         """
         if not isinstance(transcript, Transcript):
             transcript = transcript_from_dict(transcript, self.speaker_aliases)
+        return score(transcript, drop_nested(self.raw_findings(transcript)), self.settings)
+
+    def raw_findings(self, transcript: Transcript) -> list[Finding]:
+        """Every rule's findings before overlaps are resolved and points charged."""
         texts = tuple(normalize(turn.text) for turn in transcript.turns)
         hits = tuple(scan(text, turn.speaker, self._compiled) for text, turn in zip(texts, transcript.turns))
         conversation = Conversation(transcript, texts, hits)
-        findings = [
+        return [
             *banned_findings(conversation, self._compiled),
             *required_findings(conversation, self._compiled),
             *sequence_findings(conversation, self._compiled),
         ]
-        return score(transcript, drop_nested(findings), self.settings)
 
     def check_many(
         self, transcripts: Iterable[Transcript | Mapping[str, Any]], *, errors: str = "raise"

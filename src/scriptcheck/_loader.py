@@ -361,8 +361,6 @@ def _read_rule(node: Any, location: SourceLocation, pack: str, categories: Mappi
         raise RuleSchemaError("a rule needs `phrases` or `patterns`", node.loc, rule_id)
     if kind is RuleKind.REQUIRED and "position" not in fields:
         raise RuleSchemaError("a required rule needs `position: {first: N}` or `{last: N}`", node.loc, rule_id)
-    if kind is RuleKind.REQUIRED and lists.get("patterns"):
-        raise RuleSchemaError("required rules take `phrases` (and `fuzzy`), not `patterns`", node.locs["patterns"], rule_id)
     fuzzy = fields.pop("fuzzy", None)
     if fuzzy is not None and not fuzzy.templates:
         fuzzy = Fuzzy(fuzzy.threshold, tuple(lists.get("phrases", ())))
