@@ -66,14 +66,16 @@ def banned_findings(conversation: Conversation, compiled: CompiledRules) -> Iter
 
 
 def _longest_only(hits: list[Hit]) -> list[Hit]:
-    """Drop hits of one rule that lie inside a longer hit of the same rule."""
-    ordered = sorted(hits, key=lambda h: (h.start, -(h.end - h.start)))
-    kept: list[Hit] = []
-    for hit in ordered:
-        if any(k.start <= hit.start and hit.end <= k.end for k in kept):
+    """Merge overlapping hits of one rule into one span (one violation, one finding)."""
+    merged: list[Hit] = []
+    for hit in sorted(hits, key=lambda h: (h.start, -h.end)):
+        if merged and hit.start < merged[-1].end:
+            last = merged[-1]
+            if hit.end > last.end:
+                merged[-1] = Hit(last.rule_index, last.set_name, last.start, hit.end, last.phrase, last.regex)
             continue
-        kept.append(hit)
-    return kept
+        merged.append(hit)
+    return merged
 
 
 # --------------------------------------------------------------------------- required

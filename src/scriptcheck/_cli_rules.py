@@ -1,0 +1,45 @@
+"""`scriptcheck rules list|test`: commands for rule authors."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ._selftest import run_all
+
+
+def add_commands(commands, add_pack_options, add_input_options) -> None:  # noqa: ANN001
+    """Register the `rules` command group."""
+    from .cli import load_checker
+
+    rules = commands.add_parser("rules", help="list, test or lint rule packs")
+    sub = rules.add_subparsers(title="rules commands", metavar="COMMAND")
+
+    listing = sub.add_parser("list", help="list the loaded rules")
+    add_pack_options(listing)
+    listing.set_defaults(handler=lambda args: _list(load_checker(args)), speaker_alias=[])
+
+    test = sub.add_parser("test", help="run every rule's inline examples")
+    add_pack_options(test)
+    test.add_argument("--verbose", "-v", action="store_true", help="print passing examples too")
+    test.set_defaults(handler=lambda args: _test(load_checker(args), args.verbose), speaker_alias=[])
+    rules.set_defaults(handler=lambda args: (rules.print_help(sys.stderr), 2)[1])
+
+
+def _list(checker) -> int:  # noqa: ANN001
+    for rule in checker.rules:
+        print(f"{rule.id:<44} {rule.kind.value:<9} {rule.category:<20} {rule.severity.value:<8} {rule.points:>3}  {rule.pack}")
+    print(f"{len(checker.rules)} rules; pass mark {checker.settings.pass_mark:g}; fatal: {', '.join(checker.settings.fatal) or 'none'}")
+    return 0
+
+
+def _test(checker, verbose: bool) -> int:  # noqa: ANN001
+    results = run_all(checker)
+    failed = [result for result in results if not result.passed]
+    for result in results:
+        if not result.passed:
+            print(f"{result.location}: FAIL {result.name}: {result.detail}")
+        elif verbose:
+            print(f"ok   {result.name}")
+    print(f"{len(results) - len(failed)} passed, {len(failed)} failed")
+    return 1 if failed else 0

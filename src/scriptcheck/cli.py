@@ -1,0 +1,192 @@
+"""Command line: a thin layer over the Python API.
+
+Exit codes: 0 done; 1 a gate failed (--fail-under, eval thresholds, lint errors);
+2 bad usage, unreadable input or a broken pack; 3 some input records were invalid.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TextIO
+
+from . import __version__
+from ._checker import Checker, load
+from ._errors import ScriptcheckError, TranscriptError
+from ._report import FORMATS, WRITERS, error_record
+from ._transcripts import Record, read_records
+
+EXIT_OK, EXIT_GATE, EXIT_USAGE, EXIT_INVALID = 0, 1, 2, 3
+
+
+class UsageError(Exception):
+    """Bad command-line usage (exit code 2)."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    try:
+        return args.handler(args)
+    except (ScriptcheckError, UsageError) as error:
+        print(f"scriptcheck: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except BrokenPipeError:  # e.g. `scriptcheck check ... | head`
+        with contextlib.suppress(OSError):
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+        return EXIT_OK
+    except KeyboardInterrupt:
+        print("scriptcheck: interrupted", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="scriptcheck",
+        description="Check Chinese customer-service transcripts against service-script rule packs.",
+    )
+    parser.add_argument("--version", action="version", version=f"scriptcheck {__version__}")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    check = commands.add_parser("check", help="check transcripts and report findings and scores")
+    check.add_argument("paths", nargs="+", metavar="PATH", help="JSONL, JSON or CSV transcript files; - for stdin")
+    _add_pack_options(check)
+    _add_input_options(check)
+    check.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
+    check.add_argument("--output", "-o", metavar="FILE", help="write here (atomically) instead of stdout")
+    check.add_argument("--fail-under", type=float, metavar="N", help="exit 1 if any transcript scores below N")
+    check.add_argument("--skip-invalid", action="store_true", help="do not exit 3 for invalid records (they are still reported)")
+    check.add_argument("--quiet", "-q", action="store_true", help="no summary on stderr")
+    check.set_defaults(handler=_run_check)
+
+    from . import _cli_rules
+
+    _cli_rules.add_commands(commands, _add_pack_options, _add_input_options)
+    return parser
+
+
+def _add_pack_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--pack", "-p", action="append", default=[], metavar="P",
+        help="a rule pack (YAML path or bundled pack name), applied after the bundled packs; repeatable",
+    )
+    parser.add_argument("--no-defaults", action="store_true", help="do not load the bundled packs")
+
+
+def _add_input_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--speaker-alias", action="append", default=[], metavar="NAME=SPEAKER",
+        help="treat speaker NAME as agent or customer, e.g. --speaker-alias bot=agent; repeatable",
+    )
+    parser.add_argument("--encoding", help="input encoding (default: detect UTF-8, UTF-8 with BOM, UTF-16, GB18030)")
+    parser.add_argument("--input-format", choices=("jsonl", "json", "csv"), help="input format (default: by extension and content)")
+
+
+def load_checker(args: argparse.Namespace) -> Checker:
+    """Build the checker the pack options ask for."""
+    return load(*args.pack, defaults=not args.no_defaults, speaker_aliases=_aliases(getattr(args, "speaker_alias", [])))
+
+
+def _aliases(pairs: list[str]) -> dict[str, str]:
+    aliases = {}
+    for pair in pairs:
+        name, sep, speaker = pair.partition("=")
+        if not sep or not name.strip() or speaker.strip() not in ("agent", "customer"):
+            raise UsageError(f"--speaker-alias {pair!r}: expected NAME=agent or NAME=customer")
+        aliases[name.strip()] = speaker.strip()
+    return aliases
+
+
+def iter_input(args: argparse.Namespace, checker: Checker) -> Iterator[Record]:
+    """Records of every input path, in order; duplicate ids become error records."""
+    seen: dict[str, str] = {}
+    for path in args.paths:
+        for record in read_records(path, aliases=checker.speaker_aliases, encoding=args.encoding, input_format=args.input_format):
+            transcript = record.transcript
+            if transcript is not None:
+                where = f"{path}:{record.line}" if record.line else f"{path}[{record.index}]"
+                if transcript.id in seen:
+                    error = TranscriptError(
+                        f"duplicate id (first seen at {seen[transcript.id]}); give every transcript a unique id",
+                        code="duplicate_id", path=path, line=record.line, record_id=transcript.id,
+                    )
+                    yield Record(record.index, record.line, error=error)
+                    continue
+                seen[transcript.id] = where
+            yield record
+
+
+def _run_check(args: argparse.Namespace) -> int:
+    checker = load_checker(args)
+    counts = {"passed": 0, "failed": 0, "invalid": 0, "below": 0}
+    total_score = 0.0
+    with _output(args.output) as stream:
+        writer = WRITERS[args.format](stream)
+        for position, record in enumerate(iter_input(args, checker)):
+            if record.error is not None:
+                counts["invalid"] += 1
+                writer.write(error_record(record.error, position))
+                print(f"scriptcheck: invalid record: {record.error}", file=sys.stderr)
+                continue
+            report = checker.check(record.transcript)
+            writer.write(report)
+            counts["passed" if report.passed else "failed"] += 1
+            total_score += report.score
+            if args.fail_under is not None and report.score < args.fail_under:
+                counts["below"] += 1
+        writer.close()
+    if not args.quiet:
+        _print_summary(counts, total_score, args.fail_under)
+    if counts["invalid"] and not args.skip_invalid:
+        return EXIT_INVALID
+    if counts["below"]:
+        return EXIT_GATE
+    return EXIT_OK
+
+
+def _print_summary(counts: dict[str, int], total_score: float, fail_under: float | None) -> None:
+    checked = counts["passed"] + counts["failed"]
+    mean = f", mean score {total_score / checked:.1f}" if checked else ""
+    line = (
+        f"scriptcheck: {checked} checked ({counts['passed']} passed, {counts['failed']} failed), "
+        f"{counts['invalid']} invalid{mean}"
+    )
+    if fail_under is not None:
+        line += f"; {counts['below']} below {fail_under:g}"
+    print(line, file=sys.stderr)
+
+
+@contextlib.contextmanager
+def _output(path: str | None) -> Iterator[TextIO]:
+    """Stdout, or a file written atomically: a temporary file renamed into place on success."""
+    if path is None or path == "-":
+        yield sys.stdout
+        return
+    target = Path(path)
+    directory = target.parent if str(target.parent) else Path(".")
+    if not directory.is_dir():
+        raise UsageError(f"--output {path}: directory {directory} does not exist")
+    handle = tempfile.NamedTemporaryFile(
+        "w", encoding="utf-8", newline="", dir=directory, prefix=f".{target.name}.", suffix=".partial", delete=False
+    )
+    try:
+        with handle:
+            yield handle
+        os.replace(handle.name, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(handle.name)
+        raise
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

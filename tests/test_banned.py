@@ -1,0 +1,130 @@
+"""Each banned category fires on its phrases and variants, and stays quiet on polite speech."""
+
+import pytest
+
+from conftest import categories, conversation, findings_on, polite
+
+# (category, agent utterance) that a QA reviewer applying the seeds would flag.
+VIOLATIONS = [
+    ("banned.contempt", "这么简单都不知道？"),
+    ("banned.contempt", "不会用就别用"),
+    ("banned.contempt", "你这个老头怎么回事"),
+    ("banned.contempt", "神经病"),
+    ("banned.impatience", "你快点讲"),
+    ("banned.impatience", "要我说多少遍你才明白啊？"),
+    ("banned.impatience", "刚才不是跟你说了，怎么还不清楚？"),
+    ("banned.impatience", "喂喂喂，怎么不说话呢？"),
+    ("banned.impatience", "喂，干什么"),
+    ("banned.impatience", "我讲了那么半天，你怎么还不明白？"),
+    ("banned.impatience", "你不要打字，看我发的信息"),
+    ("banned.refusal", "不关我的事"),
+    ("banned.refusal", "不是我受理的，我不清楚。"),
+    ("banned.refusal", "你找别人吧！我帮不了你"),
+    ("banned.refusal", "我也没有办法啊！"),
+    ("banned.refusal", "不行就是不行"),
+    ("banned.refusal", "您找领导去"),
+    ("banned.refusal", "不知道。"),
+    ("banned.provocation", "你去投诉啊，随便投诉哪都行。"),
+    ("banned.provocation", "你去投诉吧"),
+    ("banned.provocation", "有本事你去投诉"),
+    ("banned.provocation", "要投诉你去投诉吧，我还怕你？"),
+    ("banned.provocation", "我就这态度，你又能怎样？"),
+    ("banned.provocation", "你问我，我问谁？"),
+    ("banned.provocation", "我又不是仓库的，我怎么知道"),
+    ("banned.provocation", "公司是绝对不会出错的"),
+    ("banned.vague", "也许是吧"),
+    ("banned.vague", "应该是吧"),
+    ("banned.vague", "有可能是"),
+    ("banned.overpromise", "我保证明天一定送到"),
+    ("banned.overpromise", "百分之百没问题"),
+]
+
+# Polite or neutral agent speech that contains risky words: nothing may fire.
+POLITE = [
+    "不知道您现在方便吗？",
+    "如果您不清楚入口在哪里，我发您链接",
+    "很抱歉，这超出我们的服务范围，恐怕我不能帮助您。",
+    "很抱歉，我无法帮助您！",
+    "这么简单的问题耽误您时间了",
+    "投诉的话我可以为您登记",
+    "我一定会尽力帮您解决问题。",
+    "您的问题我已记录好，会提交给相关人员处理，并在三个工作日内回复您。",
+    "这个我不太清楚，我帮您核实一下",
+    "不能修改地址哦，您可以重新下单",
+    "有可能是快递还没更新，我帮您查一下",
+    "我刚才已经为您查询了物流",
+    "不管怎样我都会帮您跟进的",
+    "喂，您好，请问是张先生吗",
+]
+
+
+@pytest.mark.parametrize(("category", "text"), VIOLATIONS)
+def test_banned_phrase_fires_on_agent_turn(checker, category, text):
+    report = checker.check(polite(("agent", text)))
+    assert category in {f.category for f in findings_on(report, 2)}
+
+
+@pytest.mark.parametrize("text", POLITE)
+def test_polite_speech_does_not_fire(checker, text):
+    report = checker.check(polite(("agent", text)))
+    assert findings_on(report, 2) == []
+
+
+@pytest.mark.parametrize(("category", "text"), VIOLATIONS)
+def test_customer_saying_it_is_not_an_agent_violation(checker, category, text):
+    report = checker.check(polite(("customer", text)))
+    assert findings_on(report, 2) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["你 去 投 诉 啊", "你去投诉啊!", "你去投訴啊！", "你問我，我問誰", "ＮＩ你去投诉啊"],
+)
+def test_normalised_variants_still_match(checker, text):
+    report = checker.check(polite(("agent", text)))
+    assert "banned.provocation" in categories(report)
+
+
+def test_finding_offsets_point_at_the_original_text(checker):
+    text = "好的 你 去 投 訴 啊！随便"
+    report = checker.check(polite(("agent", text)))
+    [finding] = findings_on(report, 2)
+    assert text[finding.start : finding.end] == finding.text == "你 去 投 訴 啊"
+
+
+def test_word_boundaries_are_respected(checker):
+    # 老头 inside 老头乐 (a product) is not an insult.
+    report = checker.check(polite(("agent", "老头乐电动车的配件我帮您查一下")))
+    assert findings_on(report, 2) == []
+
+
+def test_finding_carries_message_suggestion_and_points(checker):
+    report = checker.check(polite(("agent", "你去投诉啊")))
+    [finding] = findings_on(report, 2)
+    assert finding.rule == "banned.provocation.dare_complaint"
+    assert finding.severity.value == "error"
+    assert finding.points == 20
+    assert finding.message and finding.suggestion
+
+
+def test_fatal_category_zeroes_the_score(checker):
+    report = checker.check(polite(("agent", "你去投诉啊")))
+    assert report.fatal == ("banned.provocation",)
+    assert report.score == 0 and not report.passed
+
+
+def test_points_are_deducted_once_per_rule(checker):
+    report = checker.check(polite(("agent", "你快点讲"), ("customer", "嗯"), ("agent", "你快点说")))
+    hurry = [f for f in report.findings if f.rule == "banned.impatience.hurry"]
+    assert [f.points for f in hurry] == [10, 0]
+    assert report.score == 90
+
+
+def test_overlapping_matches_of_one_rule_are_one_finding(checker):
+    report = checker.check(polite(("agent", "我保证明天一定给您送到，百分之百没问题")))
+    assert len(findings_on(report, 2)) == 1
+
+
+def test_unpunctuated_speech_to_text_still_matches(checker):
+    report = checker.check(conversation(("agent", "您好请问有什么可以帮您"), ("customer", "嗯"), ("agent", "要我说多少遍你才明白啊再见")))
+    assert "banned.impatience" in categories(report)
