@@ -73,8 +73,15 @@ def load_yaml(text: str, path: str) -> Any:
         loader.dispose()
 
 
+_PLAIN_TAGS = frozenset(
+    f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null", "seq", "map", "timestamp")
+)
+
+
 def _convert(node: yaml.Node, path: str, loader: yaml.SafeLoader) -> Any:
     loc = _location(path, node.start_mark)
+    if node.tag not in _PLAIN_TAGS:
+        raise RulePackError(f"YAML tag {node.tag!r} is not allowed in packs: use plain strings, numbers and lists", loc)
     if isinstance(node, yaml.MappingNode):
         result = LocatedDict()
         result.loc, result.locs, result.key_locs = loc, {}, {}

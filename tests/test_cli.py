@@ -1,0 +1,146 @@
+"""The command line: output formats, exit codes, atomic output."""
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from scriptcheck.cli import main
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "transcripts.jsonl"
+CLEAN = {"id": "ok", "turns": [{"speaker": "agent", "text": "您好，请问有什么可以帮您"}, {"speaker": "customer", "text": "没事了"}, {"speaker": "agent", "text": "好的，祝您生活愉快，再见"}]}
+RUDE = {"id": "rude", "turns": [{"speaker": "agent", "text": "您好"}, {"speaker": "customer", "text": "在吗"}, {"speaker": "agent", "text": "你去投诉啊 再见"}]}
+
+
+def write_jsonl(path: Path, *records) -> Path:
+    path.write_text("".join((r if isinstance(r, str) else json.dumps(r, ensure_ascii=False)) + "\n" for r in records), encoding="utf-8")
+    return path
+
+
+def test_jsonl_output_is_one_report_per_line_in_input_order(tmp_path, capsys):
+    src = write_jsonl(tmp_path / "in.jsonl", RUDE, CLEAN)
+    assert main(["check", str(src), "--format", "jsonl"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [line["id"] for line in lines] == ["rude", "ok"]
+    finding = lines[0]["findings"][0]
+    assert set(finding) >= {"rule", "category", "severity", "turn", "start", "end", "text", "points", "message", "suggestion"}
+    assert finding["text"] == "你去投诉啊" and finding["turn"] == 2 and finding["start"] == 0 and finding["end"] == 5
+    assert lines[1] == {"id": "ok", "score": 100.0, "passed": True, "fatal": [], "findings": []}
+
+
+def test_json_output_is_an_array(tmp_path, capsys):
+    src = write_jsonl(tmp_path / "in.jsonl", RUDE, CLEAN)
+    main(["check", str(src), "--format", "json"])
+    data = json.loads(capsys.readouterr().out)
+    assert [item["id"] for item in data] == ["rude", "ok"]
+    assert data[0]["fatal"] == ["banned.provocation"]
+
+
+def test_csv_output_has_a_row_per_finding_and_per_clean_transcript(tmp_path, capsys):
+    src = write_jsonl(tmp_path / "in.jsonl", RUDE, CLEAN)
+    main(["check", str(src), "--format", "csv"])
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert [(r["id"], r["category"]) for r in rows] == [("rude", "banned.provocation"), ("ok", "")]
+    assert rows[0]["text"] == "你去投诉啊" and rows[0]["score"] == "0"
+
+
+def test_table_output_shows_turn_quote_and_suggestion(tmp_path, capsys):
+    src = write_jsonl(tmp_path / "in.jsonl", RUDE)
+    main(["check", str(src)])
+    out = capsys.readouterr().out
+    assert "rude  score 0  FAILED" in out
+    assert "turn 2" in out and "【你去投诉啊】" in out
+    assert "instead: 您的问题我已记录好" in out
+
+
+def test_empty_output_formats(tmp_path, capsys):
+    src = write_jsonl(tmp_path / "in.jsonl")
+    assert main(["check", str(src), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+
+
+def test_fail_under_exit_code(tmp_path):
+    src = write_jsonl(tmp_path / "in.jsonl", RUDE, CLEAN)
+    assert main(["check", str(src), "-q", "--format", "jsonl", "--fail-under", "60"]) == 1
+    assert main(["check", str(write_jsonl(tmp_path / "ok.jsonl", CLEAN)), "-q", "--fail-under", "60"]) == 0
+
+
+def test_unreadable_input_exits_2_with_message(tmp_path, capsys):
+    assert main(["check", str(tmp_path / "missing.jsonl")]) == 2
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_broken_pack_exits_2_with_location(tmp_path, capsys):
+    pack = tmp_path / "p.yaml"
+    pack.write_text("pack: p\nrules:\n  - id: banned.x.y\n    category: nope.nope\n", encoding="utf-8")
+    src = write_jsonl(tmp_path / "in.jsonl", CLEAN)
+    assert main(["check", str(src), "--pack", str(pack)]) == 2
+    assert f"{pack}:4:15: banned.x.y: unknown category 'nope.nope'" in capsys.readouterr().err
+
+
+def test_invalid_record_is_reported_and_the_rest_checked(tmp_path, capsys):
+    src = write_jsonl(tmp_path / "in.jsonl", RUDE, "{oops", {"id": "t", "turns": [{"speaker": "bot", "text": "x"}]}, CLEAN)
+    assert main(["check", str(src), "--format", "jsonl"]) == 3
+    captured = capsys.readouterr()
+    lines = [json.loads(line) for line in captured.out.splitlines()]
+    assert [line.get("id") for line in lines] == ["rude", None, "t", "ok"]
+    assert lines[1]["error"]["code"] == "invalid_json" and lines[1]["error"]["line"] == 2
+    assert lines[2]["error"]["code"] == "unknown_speaker"
+    assert "2 checked" in captured.err and "2 invalid" in captured.err
+
+
+def test_skip_invalid_keeps_exit_code_zero(tmp_path):
+    src = write_jsonl(tmp_path / "in.jsonl", "{oops", CLEAN)
+    assert main(["check", str(src), "-q", "--format", "jsonl", "--skip-invalid"]) == 0
+
+
+def test_speaker_alias_option(tmp_path, capsys):
+    src = write_jsonl(tmp_path / "in.jsonl", {"id": "b", "turns": [{"speaker": "bot", "text": "你去投诉啊"}]})
+    assert main(["check", str(src), "--format", "jsonl", "--speaker-alias", "bot=agent"]) == 0
+    assert "banned.provocation" in capsys.readouterr().out
+
+
+def test_bad_speaker_alias_is_usage_error(tmp_path, capsys):
+    src = write_jsonl(tmp_path / "in.jsonl", CLEAN)
+    assert main(["check", str(src), "--speaker-alias", "bot"]) == 2
+    assert "NAME=agent" in capsys.readouterr().err
+
+
+def test_output_file_is_written_atomically(tmp_path):
+    src = write_jsonl(tmp_path / "in.jsonl", RUDE, CLEAN)
+    out = tmp_path / "out.jsonl"
+    assert main(["check", str(src), "-q", "--format", "jsonl", "--output", str(out)]) == 0
+    assert len(out.read_text(encoding="utf-8").splitlines()) == 2
+    assert not list(tmp_path.glob(".out.jsonl.*"))
+
+
+def test_interrupted_run_leaves_no_partial_output(tmp_path, monkeypatch):
+    src = write_jsonl(tmp_path / "in.jsonl", RUDE, CLEAN)
+    out = tmp_path / "out.jsonl"
+    from scriptcheck import _checker
+
+    def explode(self, transcript):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(_checker.Checker, "check", explode)
+    assert main(["check", str(src), "-q", "--format", "jsonl", "--output", str(out)]) == 130
+    assert not out.exists() and not list(tmp_path.glob(".out.jsonl.*"))
+
+
+def test_bundled_example_runs(capsys):
+    assert main(["check", str(EXAMPLES), "--format", "jsonl", "-q"]) == 0
+    reports = {json.loads(line)["id"]: json.loads(line) for line in capsys.readouterr().out.splitlines()}
+    assert reports["demo-001"]["passed"] and reports["demo-004"]["passed"]
+    assert reports["demo-002"]["fatal"] == ["banned.provocation"]
+
+
+def test_no_command_prints_help_and_exits_2(capsys):
+    assert main([]) == 2
+
+
+@pytest.mark.parametrize("command", [["rules", "list"], ["rules", "test"]])
+def test_rules_commands_run(command, capsys):
+    assert main(command) == 0
+    assert capsys.readouterr().out

@@ -1,0 +1,39 @@
+"""Run the bundled packs over the external real chats (skipped when they are absent).
+
+The file is outside the project on purpose (licence unclear): nothing from it is copied here.
+"""
+
+import json
+from pathlib import Path
+
+import pytest
+
+EXTERNAL = Path(__file__).resolve().parents[2] / "shared" / "external" / "jddc2019_sample.jsonl"
+
+pytestmark = pytest.mark.skipif(not EXTERNAL.exists(), reason=f"external chats not found at {EXTERNAL}")
+
+
+@pytest.fixture(scope="module")
+def results(checker):
+    records = [json.loads(line) for line in EXTERNAL.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [(record, checker.check(record)) for record in records]
+
+
+def test_every_real_chat_loads_and_is_checked(results):
+    assert len(results) == 994
+
+
+def test_every_span_points_at_the_original_agent_text(results):
+    for record, report in results:
+        for finding in report.findings:
+            if finding.turn is None:
+                continue
+            turn = record["turns"][finding.turn]
+            assert turn["text"][finding.start : finding.end] == finding.text
+            assert turn["role"] == "agent", (record["id"], finding)
+
+
+def test_polite_real_chats_rarely_trip_banned_rules(results):
+    # JD's agents are trained and polite: a banned rule firing often here is a false-positive bug.
+    banned = sum(1 for _, report in results for f in report.findings if f.category.startswith("banned."))
+    assert banned < 30

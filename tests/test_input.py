@@ -1,0 +1,115 @@
+"""Every input format, speaker aliases, and located errors for bad records."""
+
+import io
+import json
+import sys
+
+import pytest
+
+import scriptcheck
+from scriptcheck import read_records, transcript_from_dict
+
+GOOD = {"id": "a", "turns": [{"speaker": "agent", "text": "您好"}, {"speaker": "customer", "text": "你去投诉啊"}]}
+
+
+def ids(records):
+    return [(r.transcript.id if r.transcript else None, r.error.code if r.error else None) for r in records]
+
+
+def test_jsonl_with_extra_keys_kept_as_metadata(tmp_path):
+    path = tmp_path / "in.jsonl"
+    path.write_text(json.dumps({**GOOD, "agent": "A7", "team": "售后"}, ensure_ascii=False) + "\n\n", encoding="utf-8")
+    [record] = list(read_records(path))
+    assert record.transcript.metadata == {"agent": "A7", "team": "售后"}
+    assert record.line == 1
+
+
+def test_json_array(tmp_path):
+    path = tmp_path / "in.json"
+    path.write_text(json.dumps([GOOD, {**GOOD, "id": "b"}], ensure_ascii=False), encoding="utf-8")
+    assert ids(read_records(path)) == [("a", None), ("b", None)]
+
+
+def test_role_is_a_synonym_of_speaker_and_chinese_aliases_work():
+    transcript = transcript_from_dict(
+        {"id": 7, "turns": [{"role": "客服", "text": "您好"}, {"role": "顾客", "text": "在吗"}, {"speaker": "Waiter", "text": "在"}]}
+    )
+    assert transcript.id == "7"
+    assert [t.speaker for t in transcript.turns] == ["agent", "customer", "agent"]
+
+
+def test_configurable_speaker_alias():
+    transcript = transcript_from_dict({"id": "x", "turns": [{"speaker": "bot", "text": "您好"}]}, {"bot": "agent"})
+    assert transcript.turns[0].speaker == "agent"
+
+
+def test_csv_long_form_groups_turns_and_orders_them(tmp_path):
+    path = tmp_path / "in.csv"
+    path.write_text(
+        "transcript_id,turn,speaker,text,start,end\n"
+        "c1,1,customer,在吗,2,3\n"
+        "c1,0,agent,您好,0,1.5\n"
+        "c2,0,坐席,\"您好，请问有什么可以帮您\",,\n",
+        encoding="utf-8",
+    )
+    records = list(read_records(path))
+    assert ids(records) == [("c1", None), ("c2", None)]
+    first = records[0].transcript
+    assert [t.text for t in first.turns] == ["您好", "在吗"]
+    assert first.turns[0].end == 1.5 and records[1].transcript.turns[0].start is None
+
+
+def test_stdin_is_read_with_dash(monkeypatch):
+    data = (json.dumps(GOOD, ensure_ascii=False) + "\n").encode("utf-8")
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data), encoding="utf-8"))
+    assert ids(read_records("-")) == [("a", None)]
+
+
+def test_real_chat_style_turns_load_as_they_are(tmp_path):
+    text = "[订单x]还请您稍等，正在为您查询~ 新旧地址在同一个市内的话 O(∩_∩)O 👌 [姓名x]"
+    transcript = transcript_from_dict({"id": "r", "turns": [{"role": "agent", "text": text}]})
+    assert transcript.turns[0].text == text
+
+
+@pytest.mark.parametrize(
+    ("record", "code", "words"),
+    [
+        ({"turns": []}, "missing_id", "missing 'id'"),
+        ({"id": "x"}, "missing_turns", "missing 'turns'"),
+        ({"id": "x", "turns": []}, "empty_transcript", "'turns' is empty"),
+        ({"id": "x", "turns": [{"speaker": "agent"}]}, "missing_text", "turn 0: missing 'text'"),
+        ({"id": "x", "turns": [{"speaker": "agent", "text": None}]}, "invalid_text", "got null"),
+        ({"id": "x", "turns": [{"speaker": "agent", "text": 5}]}, "invalid_text", "got int"),
+        ({"id": "x", "turns": [{"speaker": "agent", "text": ["a"]}]}, "invalid_text", "got list"),
+        ({"id": "x", "turns": [{"speaker": "robot", "text": "a"}]}, "unknown_speaker", "--speaker-alias"),
+        ({"id": "x", "turns": [{"speaker": "agent", "text": "a", "start": -1}]}, "invalid_time", "non-negative"),
+        ({"id": "x", "turns": [{"speaker": "agent", "text": "a", "start": 5, "end": 2}]}, "invalid_time", "before 'start'"),
+        ([1, 2], "not_an_object", "expected a JSON object"),
+    ],
+)
+def test_bad_record_gets_a_located_error(record, code, words):
+    with pytest.raises(scriptcheck.TranscriptError) as caught:
+        transcript_from_dict(record, path="in.jsonl", line=3)
+    error = caught.value
+    assert error.code == code
+    assert words in str(error)
+    assert str(error).startswith("in.jsonl:3")
+
+
+def test_one_bad_line_does_not_stop_the_batch(tmp_path):
+    path = tmp_path / "in.jsonl"
+    lines = [json.dumps(GOOD, ensure_ascii=False), "{not json", json.dumps({**GOOD, "id": "c"}, ensure_ascii=False)]
+    path.write_text("\n".join(lines), encoding="utf-8")
+    records = list(read_records(path))
+    assert ids(records) == [("a", None), (None, "invalid_json"), ("c", None)]
+    assert records[1].line == 2
+
+
+def test_missing_file_is_an_input_file_error(tmp_path):
+    with pytest.raises(scriptcheck.InputFileError, match="no such file"):
+        list(read_records(tmp_path / "nope.jsonl"))
+
+
+def test_lone_surrogates_are_replaced_without_moving_offsets():
+    transcript = transcript_from_dict({"id": "x", "turns": [{"speaker": "agent", "text": "a\ud800你去投诉啊"}]})
+    assert transcript.turns[0].text == "a\ufffd你去投诉啊"

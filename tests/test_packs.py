@@ -1,0 +1,167 @@
+"""Pack loading: overrides, disables, user packs, and located errors for broken packs."""
+
+from pathlib import Path
+
+import pytest
+
+import scriptcheck
+from conftest import categories, polite
+
+BAD = Path(__file__).parent / "fixtures" / "bad_packs"
+
+
+def write(tmp_path: Path, text: str, name: str = "mine.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("name", "location", "text"),
+    [
+        ("unknown_key.yaml", "8:5", "unknown key 'sevrity' in banned rule; did you mean 'severity'?"),
+        ("bad_severity.yaml", "5:15", "severity 'fatal' is not one of info, warning, error"),
+        ("unknown_category.yaml", "4:15", "unknown category 'banned.contemp'; did you mean 'banned.contempt'?"),
+        ("syntax.yaml", "5:1", "YAML syntax error"),
+        ("duplicate_id.yaml", "8:5", "duplicate rule id (first defined at"),
+        ("negative_points.yaml", "5:13", "`points` must be a non-negative integer"),
+        ("bad_regex.yaml", "7:15", "pattern '我(不管' does not compile"),
+        ("override_missing.yaml", "3:5", "did you mean 'banned.refusal.not_my_business'?"),
+        ("alias_bomb.yaml", "3:8", "YAML aliases (*name) are not supported"),
+        ("python_tag.yaml", "6:14", "is not allowed in packs"),
+        ("no_phrases.yaml", "3:5", "a rule needs `phrases` or `patterns`"),
+        ("punctuation_phrase.yaml", "3:5", "only spaces or punctuation"),
+    ],
+)
+def test_broken_pack_error_names_file_line_and_column(name, location, text):
+    with pytest.raises(scriptcheck.RulePackError) as caught:
+        scriptcheck.load(BAD / name)
+    message = str(caught.value)
+    assert message.startswith(f"{BAD / name}:{location}: "), message
+    assert text in message
+
+
+def test_missing_pack_file_is_a_clear_error():
+    with pytest.raises(scriptcheck.RulePackError, match="not found"):
+        scriptcheck.load("no/such/pack.yaml")
+
+
+def test_user_pack_adds_a_rule(tmp_path):
+    pack = write(tmp_path, """
+pack: mine
+categories:
+  banned.rudeness: 粗鲁用语
+rules:
+  - id: banned.rudeness.shut_up
+    category: banned.rudeness
+    severity: error
+    points: 15
+    message: 不得让客户闭嘴
+    phrases: [闭嘴]
+""")
+    checker = scriptcheck.load(pack)
+    report = checker.check(polite(("agent", "你闭嘴")))
+    assert "banned.rudeness" in categories(report)
+    assert report.score == 85
+
+
+def test_override_changes_fields_without_copying_the_pack(tmp_path):
+    pack = write(tmp_path, """
+pack: mine
+overrides:
+  - id: banned.impatience.hurry
+    points: 3
+    severity: info
+    add_phrases: [麻利点]
+""")
+    checker = scriptcheck.load(pack)
+    report = checker.check(polite(("agent", "麻利点")))
+    [finding] = [f for f in report.findings if f.rule == "banned.impatience.hurry"]
+    assert finding.points == 3 and finding.severity is scriptcheck.Severity.INFO
+    assert report.score == 97
+
+
+def test_override_can_add_exceptions(tmp_path):
+    pack = write(tmp_path, """
+pack: mine
+overrides:
+  - id: banned.impatience.hurry
+    add_unless: [你快点讲完我好帮您记录]
+""")
+    report = scriptcheck.load(pack).check(polite(("agent", "你快点讲完我好帮您记录")))
+    assert "banned.impatience" not in categories(report)
+
+
+def test_disable_by_rule_id_and_by_category(tmp_path):
+    pack = write(tmp_path, """
+pack: mine
+disable: [banned.vague.hedge, missing.closing]
+""")
+    checker = scriptcheck.load(pack)
+    ids = {rule.id for rule in checker.rules}
+    assert "banned.vague.hedge" not in ids and "closing.farewell" not in ids
+    report = checker.check({"id": "x", "turns": [{"speaker": "agent", "text": "您好，应该是吧"}]})
+    assert report.findings == ()
+
+
+def test_settings_override_pass_mark_and_fatal(tmp_path):
+    pack = write(tmp_path, """
+pack: mine
+settings:
+  pass_mark: 96
+  fatal: [banned.impatience]
+""")
+    checker = scriptcheck.load(pack)
+    report = checker.check(polite(("agent", "你快点讲")))
+    assert report.fatal == ("banned.impatience",) and report.score == 0
+    assert checker.check(polite(("agent", "应该是吧"))).passed is False  # 95 < 96
+
+
+def test_redefining_a_bundled_rule_id_is_an_error_that_says_what_to_do(tmp_path):
+    pack = write(tmp_path, """
+pack: mine
+rules:
+  - id: banned.vague.hedge
+    category: banned.vague
+    points: 1
+    message: m
+    phrases: [也许]
+""")
+    with pytest.raises(scriptcheck.DuplicateRuleError, match="use `overrides:`"):
+        scriptcheck.load(pack)
+
+
+def test_no_defaults_loads_only_the_given_pack(tmp_path):
+    pack = write(tmp_path, """
+pack: mine
+rules:
+  - id: banned.x.one
+    category: banned.refusal
+    points: 5
+    message: m
+    phrases: [不关我的事]
+""")
+    checker = scriptcheck.load(pack, defaults=False)
+    assert [rule.id for rule in checker.rules] == ["banned.x.one"]
+
+
+def test_bundled_pack_by_name(tmp_path):
+    checker = scriptcheck.load("banned", defaults=False)
+    assert {rule.pack for rule in checker.rules} == {"banned"}
+
+
+def test_checkers_with_different_packs_do_not_leak(tmp_path):
+    pack = write(tmp_path, """
+pack: mine
+rules:
+  - id: banned.x.one
+    category: banned.refusal
+    points: 5
+    message: m
+    phrases: [芝麻开门]
+""")
+    plain = scriptcheck.load()
+    custom = scriptcheck.load(pack)
+    transcript = polite(("agent", "芝麻开门"))
+    assert "banned.refusal" in categories(custom.check(transcript))
+    assert "banned.refusal" not in categories(plain.check(transcript))
