@@ -13,6 +13,7 @@ from ._loader import RuleSet, bundled_pack_paths, load_pack, resolve, resolve_pa
 from ._match import scan
 from ._model import Finding, Report, RulePack, Transcript
 from ._normalize import normalize
+from ._progress import with_progress
 from ._score import drop_nested, score
 from ._transcripts import DEFAULT_SPEAKER_ALIASES, transcript_from_dict
 
@@ -63,7 +64,11 @@ class Checker:
         ]
 
     def check_many(
-        self, transcripts: Iterable[Transcript | Mapping[str, Any]], *, errors: str = "raise"
+        self,
+        transcripts: Iterable[Transcript | Mapping[str, Any]],
+        *,
+        errors: str = "raise",
+        progress: bool = False,
     ) -> Iterator[Report | TranscriptError]:
         """Check transcripts lazily, in order.
 
@@ -71,10 +76,12 @@ class Checker:
             transcripts: `Transcript`s or dicts.
             errors: "raise" stops at the first invalid dict; "collect" yields its
                 `TranscriptError` in place of a report and goes on.
+            progress: draw a progress bar (tqdm, with rate and ETA) in Jupyter or when
+                stderr is a terminal; silent otherwise, and when tqdm is not installed.
         """
         if errors not in ("raise", "collect"):
             raise ValueError("errors must be 'raise' or 'collect'")
-        for item in transcripts:
+        for item in with_progress(transcripts, enabled=progress):
             try:
                 yield self.check(item)
             except TranscriptError as error:
