@@ -121,7 +121,7 @@ def test_points_are_deducted_once_per_rule(checker):
 
 
 def test_overlapping_matches_of_one_rule_are_one_finding(checker):
-    report = checker.check(polite(("agent", "我保证明天一定给您送到，百分之百没问题")))
+    report = checker.check(polite(("agent", "我保证百分之百没问题")))  # pattern and phrase overlap
     assert len(findings_on(report, 2)) == 1
 
 

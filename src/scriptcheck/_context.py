@@ -120,10 +120,22 @@ def _closest(conversation: Conversation, item: CompiledRule, window: list[int]) 
         for _written, template, template_bigrams in item.templates:
             if not template_bigrams & text_bigrams:
                 continue  # no shared bigram: cannot be a near miss worth naming
-            score = fuzz.partial_ratio(template, compact)
+            score = similarity(template, compact)
             if best is None or score > best.similarity:
                 best = Closest(index, conversation.turns[index].text, round(score, 1))
     return best
+
+
+def similarity(template: str, text: str) -> float:
+    """0-100: how well `text` contains wording close to `template`.
+
+    NOTE: partial_ratio aligns the shorter string inside the longer one, so a short
+    utterance (谢谢亲) would score 80 against 谢谢您的配合再见. An utterance shorter than the
+    template is therefore compared whole.
+    """
+    if len(text) >= len(template):
+        return fuzz.partial_ratio(template, text)
+    return fuzz.ratio(template, text)
 
 
 # --------------------------------------------------------------------------- sequences
@@ -158,16 +170,31 @@ def _has_content_after(text: NormalizedText, end: int) -> bool:
     return remaining > _TRAILING_WORDS
 
 
-# Up to this many characters after a hold request are treated as sign-off noise (哦, 亲, 呢~).
-_TRAILING_WORDS = 4
+# Up to this many characters after a trigger are sign-off noise (哦亲, 呢~, 仓库) rather than an answer.
+_TRAILING_WORDS = 6
 
 
 def _responses(conversation: Conversation, rule_index: int, rule: Rule, after: Turn) -> list[int]:
-    """The next `within_turns` turns of the responding speaker after `after`."""
+    """The next `within_turns` turns of the responding speaker after `after`.
+
+    A turn carrying a `notice` phrase (请您耐心等待 during a hold) continues the wait
+    rather than answering it, so it does not use up the window.
+    """
     sequence = rule.sequence
     assert sequence is not None
-    following = [t.index for t in conversation.turns[after.index + 1 :] if t.speaker == sequence.response_speaker]
-    return following[: sequence.within_turns]
+    window: list[int] = []
+    budget = sequence.within_turns
+    for turn in conversation.turns[after.index + 1 :]:
+        if turn.speaker != sequence.response_speaker:
+            continue
+        window.append(turn.index)
+        hits = conversation.hits[turn.index]
+        if hits.has(rule_index, "notice") and not hits.has(rule_index, "response"):
+            continue
+        budget -= 1
+        if budget == 0:
+            break
+    return window
 
 
 def _check_response(conversation: Conversation, rule_index: int, rule: Rule) -> Iterator[Finding]:

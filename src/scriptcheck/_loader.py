@@ -523,6 +523,8 @@ def _read_example(item: Any, where: SourceLocation, should_match: bool, rule_id:
 def _read_example_turn(node: Any, where: SourceLocation, index: int, rule_id: str) -> Turn:
     if isinstance(node, LocatedDict) and len(node) == 1 and next(iter(node)) in SPEAKERS:
         speaker, text = next(iter(node.items()))
+        if isinstance(text, (int, float)) and not isinstance(text, bool):
+            text = str(text)  # {customer: 123} is an order number, not a type error
         if not isinstance(text, str):
             raise RuleSchemaError("an example turn's text must be a string", where, rule_id)
         return Turn(index, speaker, text)

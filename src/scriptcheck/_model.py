@@ -259,3 +259,9 @@ class Report:
     def __repr__(self) -> str:
         verdict = "passed" if self.passed else "failed"
         return f"<Report {self.id!r} score={self.score:g} {verdict} findings={len(self.findings)}>"
+
+    def _repr_html_(self) -> str:
+        """Jupyter's rich display: chat bubbles with each finding highlighted (see `_html`)."""
+        from ._html import report_html  # deferred: the model module stays free of rendering
+
+        return report_html(self)

@@ -19,10 +19,11 @@ def order_findings(findings: Iterable[Finding]) -> list[Finding]:
 
 
 def drop_nested(findings: list[Finding]) -> list[Finding]:
-    """Drop a finding whose span lies inside another finding's span on the same turn.
+    """Drop a finding whose span lies inside another same-category finding's span on one turn.
 
-    Said once, 要投诉你去投诉吧 is one violation, not one per phrase it contains. Among
-    identical spans the more severe (then more costly) rule wins.
+    Said once, 我也没有办法 is one refusal, not one per rule it trips. Among identical spans
+    the more severe (then more costly) rule wins. Different categories on one span (a taboo
+    hold that is also never returned from) are different problems and both stay.
     """
     ranked = sorted(
         findings,
@@ -32,6 +33,7 @@ def drop_nested(findings: list[Finding]) -> list[Finding]:
     for finding in ranked:
         if finding.turn is not None and any(
             other.turn == finding.turn
+            and other.category == finding.category
             and other.start is not None
             and other.start <= (finding.start or 0)
             and (finding.end or 0) <= (other.end or 0)

@@ -71,6 +71,9 @@ def _parser() -> argparse.ArgumentParser:
     from . import _cli_rules
 
     _cli_rules.add_commands(commands, _add_pack_options, _add_input_options)
+    from . import _cli_eval
+
+    _cli_eval.add_command(commands, _add_pack_options, _add_input_options)
     return parser
 
 

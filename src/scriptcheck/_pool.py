@@ -1,0 +1,150 @@
+"""A process pool for `Checker.check_many(..., workers=N)`: in order, streaming, bounded memory.
+
+Workers never receive a compiled checker (automata and jieba tokenizers do not pickle, and
+would cost more to ship than to build). They receive the pack *sources* (YAML text and the
+path shown in messages) and the speaker aliases, and rebuild the same checker once, in the
+pool initializer. Inputs go out in chunks; at most `workers * IN_FLIGHT_PER_WORKER` chunks
+are queued at any time, and results come back in input order, so memory does not grow
+with the input.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from itertools import islice
+from multiprocessing.reduction import ForkingPickler
+from types import MappingProxyType
+from typing import Any
+
+from ._errors import TranscriptError
+from ._model import Report, RulePack
+
+CHUNK_SIZE = 64
+IN_FLIGHT_PER_WORKER = 4
+
+# NOTE: transcripts and reports keep their metadata in a read-only MappingProxyType, which
+# the pickle module refuses. Teach multiprocessing's own pickler (not the global copyreg
+# table) to send it as a dict and rebuild the proxy on the other side.
+ForkingPickler.register(MappingProxyType, lambda proxy: (MappingProxyType, (dict(proxy),)))
+
+
+@dataclass(frozen=True, slots=True)
+class CheckerSource:
+    """What a worker needs to rebuild a checker: packs in load order, and speaker aliases.
+
+    Each pack is `(yaml_text, shown_path)`, or a parsed `RulePack` when the caller gave one.
+    """
+
+    packs: tuple[tuple[str, str] | RulePack, ...]
+    speaker_aliases: tuple[tuple[str, str], ...] = ()
+
+    def build(self):
+        """Parse and compile the packs again (same order, same settings)."""
+        from ._checker import Checker
+        from ._loader import parse_pack, resolve
+
+        packs = [pack if isinstance(pack, RulePack) else parse_pack(pack[0], pack[1]) for pack in self.packs]
+        return Checker(resolve(packs, dict(self.speaker_aliases) or None), source=self)
+
+
+def worker_count(workers: int | None) -> int:
+    """`None` or 1 -> 1; 0 -> one per available core; otherwise `workers`."""
+    if workers is None:
+        return 1
+    if workers < 0:
+        raise ValueError("workers must be 0 (one per core) or a positive number")
+    if workers == 0:
+        try:
+            return max(1, len(os.sched_getaffinity(0)))
+        except AttributeError:  # not on Linux
+            return max(1, os.cpu_count() or 1)
+    return workers
+
+
+def check_parallel(
+    source: CheckerSource,
+    items: Iterable[Any],
+    workers: int,
+    *,
+    chunk_size: int = CHUNK_SIZE,
+) -> Iterator[Report | TranscriptError | None]:
+    """Check `items` (transcripts, dicts, or None to pass through) in `workers` processes.
+
+    Yields one result per item, in input order: a `Report`, the `TranscriptError` of an
+    invalid dict, or None for a None item (lets callers interleave records they skip).
+    """
+    iterator = iter(items)
+    executor = ProcessPoolExecutor(
+        max_workers=workers, mp_context=_context(), initializer=_init_worker, initargs=(source,)
+    )
+    pending: deque[Future] = deque()
+    limit = workers * IN_FLIGHT_PER_WORKER
+    try:
+        exhausted = False
+        while True:
+            while not exhausted and len(pending) < limit:
+                chunk = list(islice(iterator, chunk_size))
+                if not chunk:
+                    exhausted = True
+                    break
+                pending.append(executor.submit(_check_chunk, chunk))
+            if not pending:
+                return
+            for outcome in pending.popleft().result():
+                yield _thaw(outcome)
+    finally:
+        # NOTE: reached on normal end, on an error, and when the consumer stops early
+        # (generator closed): queued chunks are dropped, never waited for.
+        executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _context():
+    # NOTE: fork is cheapest on Linux (workers inherit the imported modules and any jieba
+    # dictionary already loaded, and still rebuild the checker from sources); elsewhere,
+    # and where fork is not offered, the platform default (spawn) is used.
+    if sys.platform.startswith("linux"):
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context()
+
+
+_WORKER_CHECKER = None  # set once per worker process by the initializer
+
+
+def _init_worker(source: CheckerSource) -> None:
+    global _WORKER_CHECKER
+    _WORKER_CHECKER = source.build()
+
+
+def _check_chunk(chunk: list[Any]) -> list[Any]:
+    checker = _WORKER_CHECKER
+    assert checker is not None, "worker used before its initializer ran"
+    results: list[Any] = []
+    for item in chunk:
+        if item is None:
+            results.append(None)
+            continue
+        try:
+            results.append(checker.check(item))
+        except TranscriptError as error:
+            results.append(_freeze_error(error))
+    return results
+
+
+# NOTE: TranscriptError takes keyword-only arguments, which default exception pickling
+# loses; send its fields and rebuild it.
+def _freeze_error(error: TranscriptError) -> tuple[str, dict[str, Any]]:
+    fields = {"code": error.code, "path": error.path, "line": error.line, "record_id": error.record_id}
+    return ("transcript_error", {"message": error.message, **fields})
+
+
+def _thaw(outcome: Any) -> Report | TranscriptError | None:
+    if isinstance(outcome, tuple) and outcome and outcome[0] == "transcript_error":
+        fields = dict(outcome[1])
+        return TranscriptError(fields.pop("message"), **fields)
+    return outcome
