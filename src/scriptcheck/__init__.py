@@ -5,6 +5,7 @@
     >>> report = checker.check({"id": "c1", "turns": [{"speaker": "agent", "text": "你去投诉啊"}]})
 """
 
+from . import charts
 from ._checker import Checker, load
 from ._errors import (
     DuplicateRuleError,
@@ -15,6 +16,8 @@ from ._errors import (
     ScriptcheckError,
     TranscriptError,
 )
+from ._frames import MissingDependencyError, to_dataframe
+from ._html_report import render_page as render_html_report
 from ._loader import BUILTIN_CATEGORIES, RuleSet, bundled_pack_paths, load_pack, parse_pack
 from ._model import (
     Closest,
@@ -42,6 +45,7 @@ __all__ = [
     "Example",
     "Finding",
     "InputFileError",
+    "MissingDependencyError",
     "NormalizedText",
     "Report",
     "Rule",
@@ -58,10 +62,13 @@ __all__ = [
     "TranscriptError",
     "Turn",
     "bundled_pack_paths",
+    "charts",
     "load",
     "load_pack",
     "normalize",
     "parse_pack",
     "read_records",
+    "render_html_report",
+    "to_dataframe",
     "transcript_from_dict",
 ]

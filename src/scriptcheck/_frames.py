@@ -6,6 +6,7 @@ too; only `to_dataframe` imports pandas, which is an optional extra.
 
 from __future__ import annotations
 
+import importlib
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -32,10 +33,11 @@ def require(module: str, purpose: str) -> Any:
         MissingDependencyError: the module is not installed.
     """
     try:
-        return __import__(module)
+        return importlib.import_module(module)
     except ImportError as error:
+        package = module.split(".", 1)[0]
         raise MissingDependencyError(
-            f"{purpose} needs {module}, which is not installed: pip install 'scriptcheck[notebook]'"
+            f"{purpose} needs {package}, which is not installed: pip install 'scriptcheck[notebook]'"
         ) from error
 
 

@@ -36,7 +36,6 @@ def report_html(report: Report, *, anchor: str = "") -> str:
         report: the report; its transcript (attached by the checker) supplies the turns.
         anchor: an `id` for the outer element, so a page can link to it.
     """
-    numbers = {id(finding): number for number, finding in enumerate(report.findings, 1)}
     turns = report.transcript.turns if report.transcript is not None else ()
     on_turn: dict[int, list[Finding]] = {}
     whole: list[Finding] = []
@@ -45,6 +44,9 @@ def report_html(report: Report, *, anchor: str = "") -> str:
             on_turn.setdefault(finding.turn, []).append(finding)
         else:
             whole.append(finding)
+    # Numbered in display order (whole-call findings are shown first) so the labels read 1, 2, 3...
+    shown = [*whole, *(finding for index in sorted(on_turn) for finding in on_turn[index])]
+    numbers = {id(finding): number for number, finding in enumerate(shown, 1)}
     categories = " ".join(sorted({finding.category for finding in report.findings}))
     parts = [
         f'<div class="sc-report"{_id(anchor)} data-id="{esc(report.id)}" data-categories="{esc(categories)}" '
@@ -55,8 +57,8 @@ def report_html(report: Report, *, anchor: str = "") -> str:
     ]
     if whole:
         parts.append(
-            '<div style="margin:10px 0 4px"><div style="font-size:12px;color:#57606a;margin-bottom:4px">'
-            "whole call</div>" + "".join(_card(finding, numbers[id(finding)], turns) for finding in whole) + "</div>"
+            '<div style="margin:10px 0 4px"><div style="font-size:12px;font-weight:600;color:#57606a;'
+            'margin-bottom:4px">whole call</div>' + "".join(_card(finding, numbers[id(finding)], turns) for finding in whole) + "</div>"
         )
     if turns:
         parts.append('<div style="margin-top:10px">')
@@ -179,7 +181,8 @@ def _card(finding: Finding, number: int, turns: Sequence[Turn]) -> str:
         f'<div><span style="display:inline-block;min-width:16px;text-align:center;color:#fff;background:{accent};'
         f'border-radius:8px;font-size:10px;font-weight:700;padding:0 4px;margin-right:4px">{number}</span>'
         f'<b style="color:{accent}">{esc(finding.severity.value.upper())}{esc(points)}</b> '
-        f'<code style="font-size:11.5px;background:none;color:#1f2328">{esc(finding.rule)}</code></div>',
+        f'<code style="font-size:11.5px;background:none;color:#1f2328">{esc(finding.rule)}</code> '
+        f'<span style="color:#6e7781;font-size:11.5px">{esc(finding.category)}</span></div>',
         f"<div>{esc(finding.message)}</div>",
     ]
     if finding.suggestion:

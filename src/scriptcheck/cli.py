@@ -18,6 +18,7 @@ from typing import TextIO
 from . import __version__
 from ._checker import Checker, load
 from ._errors import ScriptcheckError, TranscriptError
+from ._progress import with_progress
 from ._report import FORMATS, WRITERS, error_record
 from ._transcripts import Record, read_records
 
@@ -74,6 +75,9 @@ def _parser() -> argparse.ArgumentParser:
     from . import _cli_eval
 
     _cli_eval.add_command(commands, _add_pack_options, _add_input_options)
+    from . import _cli_report
+
+    _cli_report.add_command(commands, _add_pack_options, _add_input_options)
     return parser
 
 
@@ -134,7 +138,9 @@ def _run_check(args: argparse.Namespace) -> int:
     total_score = 0.0
     with _output(args.output) as stream:
         writer = WRITERS[args.format](stream)
-        for position, record in enumerate(iter_input(args, checker)):
+        # Progress on stderr when that is a terminal, but not while the report itself prints to one.
+        show = not args.quiet and (args.output not in (None, "-") or not sys.stdout.isatty())
+        for position, record in enumerate(with_progress(iter_input(args, checker), enabled=show, delay=1.0)):
             if record.error is not None:
                 counts["invalid"] += 1
                 writer.write(error_record(record.error, position))
