@@ -39,7 +39,7 @@ class CompiledRule:
     """A rule with its regular expressions and fuzzy templates prepared."""
 
     rule: Rule
-    patterns: tuple[re.Pattern[str], ...]
+    patterns: tuple[tuple[str, str, re.Pattern[str]], ...]  # (speaker, phrase set, regex)
     templates: tuple[tuple[str, str, frozenset[str]], ...]  # (written, compact, bigrams)
 
 
@@ -68,8 +68,13 @@ class CompiledRules:
         self._segmenter = None
         self._lock = threading.Lock()
         self.by_kind = {kind: tuple(i for i, c in enumerate(self.rules) if c.rule.kind is kind) for kind in RuleKind}
-        self.pattern_rules = {
-            speaker: tuple(i for i, c in enumerate(self.rules) if c.patterns and c.rule.speaker == speaker)
+        self.patterns = {
+            speaker: tuple(
+                (index, set_name, pattern)
+                for index, c in enumerate(self.rules)
+                for who, set_name, pattern in c.patterns
+                if who == speaker
+            )
             for speaker in (AGENT, CUSTOMER)
         }
 
@@ -109,12 +114,15 @@ def _build_automaton(table: dict[str, list[PhraseEntry]]) -> ahocorasick.Automat
 
 
 def _compile_rule(rule: Rule) -> CompiledRule:
+    sources = [(rule.speaker, "phrases", pattern) for pattern in rule.patterns]
+    if rule.sequence is not None:
+        sources += [(rule.sequence.trigger_speaker, "trigger", pattern) for pattern in rule.sequence.trigger_patterns]
     patterns = []
-    for pattern in rule.patterns:
+    for speaker, set_name, pattern in sources:
         try:
-            patterns.append(re.compile(pattern))
+            patterns.append((speaker, set_name, re.compile(pattern)))
         except re.error as error:
-            location = rule.field_sources.get("patterns", rule.source)
+            location = rule.field_sources.get("patterns" if set_name == "phrases" else "trigger", rule.source)
             raise RuleCompileError(f"pattern {pattern!r} does not compile: {error}", location, rule.id) from None
     templates = []
     if rule.fuzzy is not None:

@@ -206,6 +206,10 @@ def _check_response(conversation: Conversation, rule_index: int, rule: Rule) -> 
         window = _responses(conversation, rule_index, rule, turn)
         answered = [i for i in window if conversation.hits[i].has(rule_index, "response")]
         if not answered:
+            if sequence.trigger_speaker == sequence.response_speaker and any(
+                conversation.hits[i].has(rule_index, "trigger") for i in window
+            ):
+                continue  # asked to wait again before coming back: the later request carries it
             yield _finding(rule, turn, hit)
             continue
         if sequence.within_seconds is not None and conversation.transcript.has_times:

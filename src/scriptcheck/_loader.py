@@ -64,7 +64,7 @@ _RULE_KEYS: Mapping[RuleKind, set[str]] = {
     RuleKind.REQUIRED: _COMMON_KEYS | _PHRASE_KEYS | {"position", "fuzzy"},
     RuleKind.SEQUENCE: _COMMON_KEYS | {"trigger", "expect", "check"},
 }
-_TRIGGER_KEYS = {"speaker", "phrases", "unless", "at_end"}
+_TRIGGER_KEYS = {"speaker", "phrases", "patterns", "unless", "at_end"}
 _EXPECT_KEYS = {"speaker", "phrases", "within_turns", "within_seconds", "notice", "same_turn"}
 _LIST_FIELDS = ("phrases", "patterns", "unless", "unless_turn")
 _OVERRIDE_KEYS = (
@@ -450,8 +450,9 @@ def _read_sequence(node: LocatedDict, rule_id: str) -> Sequence:
     if check not in ("response", "gap"):
         raise RuleSchemaError("`check` must be response (a reply within N turns) or gap (timing)", node.locs["check"], rule_id)
     trigger_phrases = _string_list(trigger, "phrases", rule_id) if "phrases" in trigger else []
-    if not trigger_phrases:
-        raise RuleSchemaError("`trigger.phrases` must list at least one phrase", trigger.loc, rule_id)
+    trigger_patterns = _string_list(trigger, "patterns", rule_id) if "patterns" in trigger else []
+    if not trigger_phrases and not trigger_patterns:
+        raise RuleSchemaError("`trigger` needs `phrases` (or `patterns`)", trigger.loc, rule_id)
     response = _string_list(expect, "phrases", rule_id) if "phrases" in expect else []
     if check == "response" and not response:
         raise RuleSchemaError("`expect.phrases` must list the expected response", expect.loc, rule_id)
@@ -481,6 +482,7 @@ def _read_sequence(node: LocatedDict, rule_id: str) -> Sequence:
         notice=tuple(_string_list(expect, "notice", rule_id)) if "notice" in expect else (),
         trigger_at_end=trigger.get("at_end", False),
         same_turn_ok=expect.get("same_turn", False),
+        trigger_patterns=tuple(trigger_patterns),
     )
 
 

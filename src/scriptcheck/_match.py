@@ -61,11 +61,10 @@ def scan(text: NormalizedText, speaker: str, compiled: CompiledRules) -> TurnHit
             start, end = text.span(last - length + 1, last + 1)
             for entry in entries:
                 candidates.append(Hit(entry.rule_index, entry.set_name, start, end, entry.phrase))
-    for rule_index in compiled.pattern_rules.get(speaker, ()):
-        for pattern in compiled.rules[rule_index].patterns:
-            for match in pattern.finditer(text.folded):
-                if match.end() > match.start():
-                    candidates.append(Hit(rule_index, "phrases", match.start(), match.end(), pattern.pattern, regex=True))
+    for rule_index, set_name, pattern in compiled.patterns.get(speaker, ()):
+        for match in pattern.finditer(text.folded):
+            if match.end() > match.start():
+                candidates.append(Hit(rule_index, set_name, match.start(), match.end(), pattern.pattern, regex=True))
     if not candidates:
         return hits
     exceptions = _exception_spans(candidates)
@@ -105,7 +104,9 @@ def _excepted(hit: Hit, exceptions: dict[int, tuple[list[tuple[int, int]], bool]
     if whole_turn and hit.set_name == "phrases":
         return True
     if hit.set_name == "trigger" or hit.set_name == "phrases":
-        return any(start <= hit.start and hit.end <= end for start, end in spans)
+        # An exception overlapping the match cancels it: 不知道您 around 不知道, and
+        # 不能保证 before 保证…能到 both say the speaker means something else.
+        return any(start < hit.end and hit.start < end for start, end in spans)
     return False
 
 

@@ -96,6 +96,7 @@ class Sequence:
     notice: tuple[str, ...] = ()
     trigger_at_end: bool = False
     same_turn_ok: bool = False
+    trigger_patterns: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
