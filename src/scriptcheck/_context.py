@@ -158,7 +158,7 @@ def _triggers(conversation: Conversation, rule_index: int, rule: Rule) -> Iterat
         found = hits.get(rule_index, "trigger")
         if not found:
             continue
-        hit = max(found, key=lambda h: h.end)  # the last trigger in the turn
+        hit = _longest_only(found)[-1]  # the last trigger in the turn, overlapping phrases merged
         if sequence.trigger_at_end and _has_content_after(conversation.texts[turn.index], hit.end):
             continue
         yield turn, hit

@@ -1,0 +1,195 @@
+"""Conversation rules: complaint -> apology, the hold protocol and its timing."""
+
+import pytest
+
+import scriptcheck
+from conftest import conversation
+
+
+def timed(*turns):
+    """(speaker, text, start, end) tuples -> transcript dict with timestamps."""
+    return {"id": "timed", "turns": [{"speaker": s, "text": t, "start": a, "end": b} for s, t, a, b in turns]}
+
+
+def found(report, category):
+    return [f.turn for f in report.findings if f.category == category]
+
+
+# ------------------------------------------------------------------ complaint -> apology
+
+
+def test_complaint_answered_at_once_is_fine(checker):
+    report = checker.check(conversation(("agent", "您好"), ("customer", "你们客服态度太差了"), ("agent", "对不起，给您添麻烦了")))
+    assert found(report, "missing.apology") == []
+
+
+def test_complaint_answered_in_the_second_agent_turn_is_fine(checker):
+    report = checker.check(
+        conversation(("agent", "您好"), ("customer", "太慢了"), ("agent", "订单号多少"), ("customer", "123"), ("agent", "非常理解您的心情，马上处理"))
+    )
+    assert found(report, "missing.apology") == []
+
+
+def test_complaint_answered_too_late_points_at_the_customer_turn(checker):
+    report = checker.check(
+        conversation(
+            ("agent", "您好"), ("customer", "什么破服务"), ("agent", "订单号多少"), ("customer", "123"),
+            ("agent", "查到了"), ("customer", "嗯"), ("agent", "对不起"),
+        )
+    )
+    [finding] = [f for f in report.findings if f.category == "missing.apology"]
+    assert finding.turn == 1 and finding.text == "什么破服务"
+
+
+def test_complaint_never_answered(checker):
+    report = checker.check(conversation(("agent", "您好"), ("customer", "我要投诉你们")))
+    assert found(report, "missing.apology") == [1]
+
+
+def test_complaint_answered_in_traditional_script(checker):
+    report = checker.check(conversation(("agent", "您好"), ("customer", "你們態度太差了"), ("agent", "對不起，給您添麻煩了，請您原諒")))
+    assert found(report, "missing.apology") == []
+
+
+def test_empathy_counts_as_a_response(checker):
+    # Seed 001 says not to apologise when not at fault; empathy satisfies both seeds.
+    report = checker.check(conversation(("agent", "您好"), ("customer", "等了半天了"), ("agent", "我理解您的心情，马上为您处理")))
+    assert found(report, "missing.apology") == []
+
+
+@pytest.mark.parametrize("text", ["谢谢你等我一下", "我不投诉，就问问", "京东从不让人失望", "我第二次网购，不太会用"])
+def test_neutral_customer_speech_is_not_a_complaint(checker, text):
+    report = checker.check(conversation(("agent", "您好"), ("customer", text), ("agent", "好的")))
+    assert found(report, "missing.apology") == []
+
+
+def test_agent_saying_complaint_words_is_not_a_customer_complaint(checker):
+    report = checker.check(conversation(("agent", "您好，投诉的话我可以为您登记"), ("customer", "好的"), ("agent", "再见")))
+    assert found(report, "missing.apology") == []
+
+
+# ------------------------------------------------------------------ hold protocol
+
+
+def test_proper_hold_and_return(checker):
+    report = checker.check(
+        conversation(("customer", "退款呢"), ("agent", "您的问题我需要核实一下，请您稍等。"), ("customer", "好"), ("agent", "非常感谢您的等待，已经退了"))
+    )
+    assert found(report, "hold.no_return") == [] and found(report, "hold.improper") == []
+
+
+def test_hold_without_thanks_on_return(checker):
+    report = checker.check(conversation(("customer", "退款呢"), ("agent", "好的 请稍等"), ("customer", "好"), ("agent", "已经退了")))
+    assert found(report, "hold.no_return") == [1]
+
+
+def test_hold_in_the_last_turn_is_never_returned(checker):
+    report = checker.check(conversation(("customer", "退款呢"), ("agent", "请稍等")))
+    assert found(report, "hold.no_return") == [1]
+
+
+def test_wait_then_answer_in_the_same_turn_is_not_a_hold(checker):
+    report = checker.check(conversation(("customer", "地址能改吗"), ("agent", "请稍等，新旧地址在同一个市内的话可以联系配送员改"), ("customer", "好")))
+    assert found(report, "hold.no_return") == []
+
+
+def test_taboo_hold_forms(checker):
+    report = checker.check(
+        conversation(("customer", "能用吗"), ("agent", "你等下，我帮你问下"), ("customer", "好"), ("agent", "感谢您的耐心等待，可以用"))
+    )
+    assert found(report, "hold.improper") == [1]
+    assert found(report, "hold.no_return") == []
+
+
+def test_taboo_hold_that_is_also_never_returned_gets_both(checker):
+    report = checker.check(conversation(("customer", "能发两个地址吗"), ("agent", "等着 我去问问仓库"), ("agent", "仓库说不行")))
+    assert found(report, "hold.improper") == [1] and found(report, "hold.no_return") == [1]
+
+
+def test_several_holds_in_one_call(checker):
+    report = checker.check(
+        conversation(
+            ("customer", "查订单"), ("agent", "请稍等"), ("agent", "感谢您的等待，已发货"),
+            ("customer", "再查退款"), ("agent", "请稍等"), ("agent", "已经退了"),
+        )
+    )
+    assert found(report, "hold.no_return") == [4]
+
+
+def test_asking_to_wait_again_carries_the_obligation(checker):
+    report = checker.check(
+        conversation(("customer", "查订单"), ("agent", "请稍等"), ("customer", "?"), ("agent", "还请您稍等"), ("agent", "感谢您的等待，已发货"))
+    )
+    assert found(report, "hold.no_return") == []
+
+
+# ------------------------------------------------------------------ timing
+
+
+def test_return_within_45_seconds_is_fine(checker):
+    report = checker.check(timed(("customer", "查退款", 0, 2), ("agent", "请您稍等。", 3, 4), ("agent", "非常感谢您的等待，退了", 49, 52)))
+    assert found(report, "hold.too_long") == []
+
+
+def test_return_after_45_seconds_without_notice(checker):
+    report = checker.check(timed(("customer", "查退款", 0, 2), ("agent", "请您稍等。", 3, 4), ("agent", "非常感谢您的等待，退了", 50, 52)))
+    [finding] = [f for f in report.findings if f.category == "hold.too_long"]
+    assert finding.turn == 1 and "46 s" in finding.message
+
+
+def test_waiting_notice_within_45_seconds_resets_the_clock(checker):
+    report = checker.check(
+        timed(
+            ("agent", "请您稍等。", 0, 1), ("agent", "很抱歉，我正在与您核实相关问题，请您耐心等待，谢谢！", 40, 44),
+            ("agent", "非常感谢您的等待", 80, 82),
+        )
+    )
+    assert found(report, "hold.too_long") == [] and found(report, "hold.no_return") == []
+
+
+def test_waiting_notice_that_comes_too_late_still_counts_as_too_long(checker):
+    report = checker.check(
+        timed(("agent", "请您稍等。", 0, 1), ("agent", "很抱歉，我正在与您核实相关问题，请您耐心等待", 52, 55), ("agent", "非常感谢您的等待", 70, 72))
+    )
+    assert found(report, "hold.too_long") == [0]
+
+
+def test_customer_turns_during_the_hold_do_not_stop_the_clock(checker):
+    report = checker.check(
+        timed(("agent", "请稍等", 0, 1), ("customer", "好", 2, 3), ("customer", "还没好吗", 30, 31), ("agent", "感谢您的等待", 60, 61))
+    )
+    assert found(report, "hold.too_long") == [0]
+
+
+def test_without_timestamps_timing_rules_do_not_fire(checker):
+    report = checker.check(conversation(("agent", "请您稍等。"), ("agent", "非常感谢您的等待")))
+    assert found(report, "hold.too_long") == []
+
+
+def test_a_user_can_write_a_new_protocol_in_yaml(tmp_path):
+    pack = tmp_path / "order.yaml"
+    pack.write_text(
+        """
+pack: orders
+categories:
+  missing.order_confirmation: 客户报订单号后客服需复述确认
+rules:
+  - id: orders.confirm_number
+    kind: sequence
+    category: missing.order_confirmation
+    points: 5
+    message: 客户提供订单号后，客服没有确认
+    trigger: {speaker: customer, phrases: [订单号], patterns: ['\\d{6,}']}
+    expect: {speaker: agent, within_turns: 1, phrases: [跟您确认, 核对一下, 确认一下]}
+    examples:
+      match: [{turns: [{customer: 订单号123456789}, {agent: 好的}]}, {turns: [{customer: 我的订单号是多少来着}]}]
+      no_match: [{turns: [{customer: 订单号123456789}, {agent: 跟您确认一下，是123456789吗}]}, {turns: [{customer: 你好}, {agent: 您好}]}]
+""",
+        encoding="utf-8",
+    )
+    checker = scriptcheck.load(pack, defaults=False)
+    report = checker.check(conversation(("customer", "我的单子 20261123001"), ("agent", "好的，这就查")))
+    assert found(report, "missing.order_confirmation") == [0]
+    from scriptcheck._selftest import run_all
+
+    assert all(result.passed for result in run_all(checker))
