@@ -38,7 +38,7 @@ def test_complaint_answered_too_late_points_at_the_customer_turn(checker):
         )
     )
     [finding] = [f for f in report.findings if f.category == "missing.apology"]
-    assert finding.turn == 1 and finding.text == "什么破服务"
+    assert finding.turn == 1 and finding.text.endswith("破服务")
 
 
 def test_complaint_never_answered(checker):
