@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from ._errors import TranscriptError
@@ -51,6 +52,11 @@ def _run_report(args: argparse.Namespace) -> int:
     )
     with _output(args.html) as stream:
         stream.write(page)
+    if args.html != "-":
+        # NOTE: the atomic writer's temporary file is private (0600); a report is for sharing.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(args.html, 0o666 & ~umask)
     below = [report for report in reports if args.fail_under is not None and report.score < args.fail_under]
     if not args.quiet:
         passed = sum(report.passed for report in reports)

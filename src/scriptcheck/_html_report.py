@@ -37,11 +37,14 @@ h2{font-size:16px;margin:0 0 10px}
 .tile{border:1px solid #d0d7de;border-radius:8px;padding:8px 12px}
 .tile .n{font-size:24px;font-weight:700}
 .tile .l{font-size:12px;color:#57606a}
-.grid2{display:grid;grid-template-columns:1fr 1fr;gap:14px}
+.grid2{display:grid;grid-template-columns:1fr 1fr;gap:14px;align-items:start}
+.grid2>section{margin:0 0 14px}
 @media (max-width:860px){.grid2{grid-template-columns:1fr}}
 table{border-collapse:collapse;width:100%%;font-size:13px}
 th,td{text-align:left;padding:4px 8px;border-bottom:1px solid #eaeef2;vertical-align:top}
 th{font-weight:600;color:#57606a;font-size:12px}
+td:first-child{white-space:nowrap}
+#sc-transcripts .sc-report{max-width:none!important}
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
 code{font-size:12px}
 a{color:#0969da;text-decoration:none}
@@ -255,12 +258,12 @@ def _category_chart(summary: Summary, names: Mapping[str, str]) -> str:
     if not summary.by_category:
         return '<p class="empty">No findings.</p>'
     rows = summary.by_category
-    label_width, bar_width, row_height = 250, 300, 24
+    label_width, bar_width, row_height = 170, 270, 24
     most = max(count for _, count, _ in rows)
     height = row_height * len(rows) + 6
     parts = [
         f'<svg role="img" aria-label="findings per category" viewBox="0 0 {label_width + bar_width + 60} {height}" '
-        f'width="100%" style="max-width:{label_width + bar_width + 60}px;font-family:{esc(FONT)}">'
+        f'width="{label_width + bar_width + 60}" style="max-width:100%;height:auto;font-family:{esc(FONT)}">'
     ]
     for row, (category, count, transcripts) in enumerate(rows):
         y = row * row_height + 3
@@ -290,13 +293,13 @@ def _histogram(scores: Sequence[float], pass_mark: float | None) -> str:
     bins = [0] * 10
     for score in scores:
         bins[min(9, max(0, int(score // 10)))] += 1
-    width, height, left, bottom, top = 520, 200, 34, 28, 10
+    width, height, left, bottom, top = 500, 220, 10, 28, 26
     plot_h = height - bottom - top
     column = (width - left - 10) / 10
     most = max(bins)
     parts = [
-        f'<svg role="img" aria-label="score distribution" viewBox="0 0 {width} {height}" width="100%" '
-        f'style="max-width:{width}px;font-family:{esc(FONT)}">',
+        f'<svg role="img" aria-label="score distribution" viewBox="0 0 {width} {height}" width="{width}" '
+        f'style="max-width:100%;height:auto;font-family:{esc(FONT)}">',
         f'<line x1="{left}" y1="{top + plot_h}" x2="{width - 10}" y2="{top + plot_h}" stroke="#8c959f"/>',
     ]
     for index, count in enumerate(bins):
@@ -316,8 +319,8 @@ def _histogram(scores: Sequence[float], pass_mark: float | None) -> str:
     if pass_mark is not None and 0 <= pass_mark <= 100:
         x = left + min(pass_mark, 99.999) / 10 * column
         parts.append(
-            f'<line x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{top + plot_h}" stroke="#1f2328" stroke-dasharray="4 3"/>'
-            f'<text x="{x - 4:.1f}" y="{top + 10}" text-anchor="end" font-size="11" fill="#1f2328">'
+            f'<line x1="{x:.1f}" y1="{top - 16}" x2="{x:.1f}" y2="{top + plot_h}" stroke="#1f2328" stroke-dasharray="4 3"/>'
+            f'<text x="{x - 4:.1f}" y="{top - 6}" text-anchor="end" font-size="11" fill="#1f2328">'
             f"pass mark {pass_mark:g}</text>"
         )
     parts.append("</svg>")

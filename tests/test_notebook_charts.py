@@ -1,0 +1,74 @@
+"""scriptcheck.charts: each chart draws what its name says, from DataFrames or straight from reports."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("pandas")
+matplotlib = pytest.importorskip("matplotlib")
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+
+import scriptcheck  # noqa: E402
+
+TRANSCRIPTS = [
+    {"id": "a1", "agent": "A01", "turns": [{"speaker": "agent", "text": "你去投诉啊"}]},
+    {"id": "a2", "agent": "A01", "turns": [{"speaker": "agent", "text": "这么简单都不知道"}]},
+    {"id": "b1", "agent": "B02", "turns": [
+        {"speaker": "agent", "text": "您好，请问有什么可以帮您？"},
+        {"speaker": "agent", "text": "感谢您的支持，再见！"},
+    ]},
+]
+
+
+@pytest.fixture()
+def frames(checker):
+    reports = list(checker.check_many(TRANSCRIPTS))
+    yield reports, scriptcheck.to_dataframe(reports, "findings"), scriptcheck.to_dataframe(reports, "transcripts")
+    plt.close("all")
+
+
+def _bar_lengths(ax) -> dict[str, float]:
+    labels = [label.get_text() for label in ax.get_yticklabels()]
+    return dict(zip(labels, [patch.get_width() for patch in ax.patches]))
+
+
+def test_findings_per_category_counts_each_category(frames):
+    _, findings, _ = frames
+    ax = scriptcheck.charts.findings_per_category(findings)
+    assert _bar_lengths(ax) == findings["category"].value_counts().to_dict()
+
+
+def test_worst_rules_shows_the_most_frequent_rules(frames):
+    _, findings, _ = frames
+    ax = scriptcheck.charts.worst_rules(findings, top=2)
+    bars = _bar_lengths(ax)
+    assert len(bars) == 2
+    assert max(bars.values()) == findings["rule"].value_counts().max()
+
+
+def test_score_distribution_counts_every_transcript(frames):
+    _, _, transcripts = frames
+    ax = scriptcheck.charts.score_distribution(transcripts)
+    assert sum(patch.get_height() for patch in ax.patches) == len(transcripts)
+
+
+def test_score_by_a_metadata_column_plots_the_mean_per_value(frames):
+    reports, _, transcripts = frames
+    ax = scriptcheck.charts.score_by(transcripts, "agent")
+    assert _bar_lengths(ax) == pytest.approx(transcripts.groupby("agent")["score"].mean().to_dict())
+    # straight from reports, too
+    assert set(_bar_lengths(scriptcheck.charts.score_by(reports, "agent"))) == {"A01", "B02"}
+
+
+def test_score_by_an_unknown_column_names_the_columns_there_are(frames):
+    _, _, transcripts = frames
+    with pytest.raises(KeyError, match="agent"):
+        scriptcheck.charts.score_by(transcripts, "agnet")
+
+
+def test_charts_draw_on_a_given_axes(frames):
+    _, findings, _ = frames
+    figure, ax = plt.subplots()
+    assert scriptcheck.charts.findings_per_category(findings, ax=ax) is ax

@@ -1,0 +1,86 @@
+"""`scriptcheck report --html`: exit codes, the file it writes, and progress that never pollutes pipes."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+from notebook_helpers import check_well_formed, hostile_transcript
+
+from scriptcheck.cli import main
+
+CLEAN = {"id": "ok", "agent": "A02", "turns": [
+    {"speaker": "agent", "text": "您好，请问有什么可以帮您"}, {"speaker": "customer", "text": "没事了"},
+    {"speaker": "agent", "text": "好的，祝您生活愉快，再见"},
+]}
+RUDE = {"id": "rude", "agent": "A01", "turns": [
+    {"speaker": "agent", "text": "您好"}, {"speaker": "customer", "text": "在吗"}, {"speaker": "agent", "text": "你去投诉啊 再见"},
+]}
+
+
+def write_jsonl(path: Path, *records) -> Path:
+    path.write_text(
+        "".join((r if isinstance(r, str) else json.dumps(r, ensure_ascii=False)) + "\n" for r in records), encoding="utf-8"
+    )
+    return path
+
+
+def test_report_writes_one_self_contained_page_and_exits_0(tmp_path, capsys):
+    src = write_jsonl(tmp_path / "in.jsonl", RUDE, CLEAN, hostile_transcript())
+    out = tmp_path / "report.html"
+    assert main(["report", str(src), "--html", str(out), "--title", "October <QA>"]) == 0
+    page = out.read_text(encoding="utf-8")
+    assert check_well_formed(page).problems == []
+    assert 'data-id="rude"' in page and 'data-id="ok"' not in page  # only flagged transcripts are listed
+    assert "October &lt;QA&gt;" in page
+    assert "<script>document" not in page
+    assert "report written to" in capsys.readouterr().err
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~umask  # made to share, not a private temporary file
+    assert not list(tmp_path.glob(".*partial"))
+
+
+def test_report_exit_codes_follow_check(tmp_path):
+    src = write_jsonl(tmp_path / "in.jsonl", RUDE, CLEAN, '{"id": "broken"}')
+    out = tmp_path / "r.html"
+    assert main(["report", str(src), "--html", str(out), "-q"]) == 3  # an invalid record
+    assert "Invalid records (1)" in out.read_text(encoding="utf-8")
+    assert main(["report", str(src), "--html", str(out), "-q", "--skip-invalid"]) == 0
+    assert main(["report", str(src), "--html", str(out), "-q", "--skip-invalid", "--fail-under", "50"]) == 1
+    assert main(["report", str(tmp_path / "missing.jsonl"), "--html", str(out), "-q"]) == 2
+    assert main(["report", str(src), "--html", str(tmp_path / "no" / "dir.html"), "-q"]) == 2
+    bad_pack = tmp_path / "bad.yaml"
+    bad_pack.write_text("pack: bad\nrules: [{id: x}]\n", encoding="utf-8")
+    assert main(["report", str(src), "--html", str(out), "--pack", str(bad_pack)]) == 2
+
+
+def test_report_requires_html(tmp_path, capsys):
+    src = write_jsonl(tmp_path / "in.jsonl", RUDE)
+    try:
+        main(["report", str(src)])
+    except SystemExit as exit:
+        assert exit.code == 2
+    assert "--html" in capsys.readouterr().err
+
+
+def test_report_to_stdout(tmp_path, capsys):
+    src = write_jsonl(tmp_path / "in.jsonl", RUDE)
+    assert main(["report", str(src), "--html", "-", "-q"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith("<!DOCTYPE html>") and captured.err == ""
+
+
+def test_check_and_report_print_no_progress_when_stderr_is_not_a_terminal(tmp_path):
+    records = [dict(RUDE, id=f"r{index}") for index in range(200)]
+    src = write_jsonl(tmp_path / "in.jsonl", *records)
+    for command in (["check", str(src), "--format", "jsonl", "-o", str(tmp_path / "out.jsonl")],
+                    ["report", str(src), "--html", str(tmp_path / "r.html")]):
+        result = subprocess.run([sys.executable, "-m", "scriptcheck.cli", *command], capture_output=True, text=True, check=False)
+        assert result.returncode == 0, result.stderr
+        assert "\r" not in result.stderr and "it/s" not in result.stderr and "transcript/s" not in result.stderr
+        assert result.stderr.count("\n") == 1  # just the summary line
