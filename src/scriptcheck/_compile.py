@@ -97,6 +97,8 @@ def _phrase_sets(rule: Rule) -> Iterable[tuple[str, str, str]]:
             yield sequence.trigger_speaker, "trigger", phrase
         for phrase in sequence.trigger_unless:
             yield sequence.trigger_speaker, "trigger_unless", phrase
+        for phrase in sequence.allow_after:
+            yield sequence.trigger_speaker, "allow_after", phrase
         for phrase in sequence.response:
             yield sequence.response_speaker, "response", phrase
         for phrase in sequence.notice:

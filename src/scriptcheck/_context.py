@@ -159,19 +159,25 @@ def _triggers(conversation: Conversation, rule_index: int, rule: Rule) -> Iterat
         if not found:
             continue
         hit = _longest_only(found)[-1]  # the last trigger in the turn, overlapping phrases merged
-        if sequence.trigger_at_end and _has_content_after(conversation.texts[turn.index], hit.end):
+        if sequence.trigger_at_end and _has_content_after(conversation.texts[turn.index], hit.end, hits.get(rule_index, "allow_after")):
             continue
         yield turn, hit
 
 
-def _has_content_after(text: NormalizedText, end: int) -> bool:
-    """True when the turn goes on with real words after `end` (so it was not left waiting)."""
-    remaining = sum(1 for offset in text.offsets if offset >= end)
-    return remaining > _TRAILING_WORDS
+def _has_content_after(text: NormalizedText, end: int, allowed: list[Hit]) -> bool:
+    """True when the turn goes on with real words after `end` (so nobody was left waiting).
+
+    Words covered by `allow_after` phrases (正在为您查询, 我去问问) are more hold talk, not an answer.
+    """
+    covered = [(h.start, h.end) for h in allowed if h.end > end]
+    remaining = sum(
+        1 for offset in text.offsets if offset >= end and not any(start <= offset < stop for start, stop in covered)
+    )
+    return remaining > _TRAILING_CHARACTERS
 
 
-# Up to this many characters after a trigger are sign-off noise (哦亲, 呢~, 仓库) rather than an answer.
-_TRAILING_WORDS = 6
+# Up to this many characters after a trigger are sign-off noise (哦亲, 呢~, 下下哈) rather than an answer.
+_TRAILING_CHARACTERS = 4
 
 
 def _responses(conversation: Conversation, rule_index: int, rule: Rule, after: Turn) -> list[int]:

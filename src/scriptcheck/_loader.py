@@ -64,7 +64,7 @@ _RULE_KEYS: Mapping[RuleKind, set[str]] = {
     RuleKind.REQUIRED: _COMMON_KEYS | _PHRASE_KEYS | {"position", "fuzzy"},
     RuleKind.SEQUENCE: _COMMON_KEYS | {"trigger", "expect", "check"},
 }
-_TRIGGER_KEYS = {"speaker", "phrases", "patterns", "unless", "at_end"}
+_TRIGGER_KEYS = {"speaker", "phrases", "patterns", "unless", "at_end", "allow_after"}
 _EXPECT_KEYS = {"speaker", "phrases", "within_turns", "within_seconds", "notice", "same_turn"}
 _LIST_FIELDS = ("phrases", "patterns", "unless", "unless_turn")
 _OVERRIDE_KEYS = (
@@ -483,6 +483,7 @@ def _read_sequence(node: LocatedDict, rule_id: str) -> Sequence:
         trigger_at_end=trigger.get("at_end", False),
         same_turn_ok=expect.get("same_turn", False),
         trigger_patterns=tuple(trigger_patterns),
+        allow_after=tuple(_string_list(trigger, "allow_after", rule_id)) if "allow_after" in trigger else (),
     )
 
 

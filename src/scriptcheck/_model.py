@@ -97,6 +97,7 @@ class Sequence:
     trigger_at_end: bool = False
     same_turn_ok: bool = False
     trigger_patterns: tuple[str, ...] = ()
+    allow_after: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
