@@ -13,8 +13,10 @@ from ._loader import RuleSet, bundled_pack_paths, load_pack, resolve, resolve_pa
 from ._match import scan
 from ._model import Finding, Report, RulePack, Transcript
 from ._normalize import normalize
+from ._pool import CheckerSource, check_parallel, worker_count
 from ._progress import with_progress
 from ._score import drop_nested, score
+from ._session import Session
 from ._transcripts import DEFAULT_SPEAKER_ALIASES, transcript_from_dict
 
 PackSource = str | Path | RulePack
@@ -27,8 +29,11 @@ class Checker:
     per-transcript state lives in local variables of `check`.
     """
 
-    def __init__(self, rule_set: RuleSet):
+    def __init__(self, rule_set: RuleSet, *, source: CheckerSource | None = None):
         self.rule_set = rule_set
+        # The pack sources this checker was built from (set by `load`): what worker
+        # processes rebuild it from. None for a checker built straight from a RuleSet.
+        self.source = source
         self._compiled = CompiledRules(rule_set)
         self.speaker_aliases: Mapping[str, str] = {**DEFAULT_SPEAKER_ALIASES, **rule_set.speaker_aliases}
 
@@ -69,6 +74,7 @@ class Checker:
         *,
         errors: str = "raise",
         progress: bool = False,
+        workers: int | None = None,
     ) -> Iterator[Report | TranscriptError]:
         """Check transcripts lazily, in order.
 
@@ -78,9 +84,16 @@ class Checker:
                 `TranscriptError` in place of a report and goes on.
             progress: draw a progress bar (tqdm, with rate and ETA) in Jupyter or when
                 stderr is a terminal; silent otherwise, and when tqdm is not installed.
+            workers: check in this many processes (0: one per core; None or 1: in this
+                process). Results are the same and in the same order; inputs are read
+                ahead by a bounded number of chunks only.
         """
         if errors not in ("raise", "collect"):
             raise ValueError("errors must be 'raise' or 'collect'")
+        count = worker_count(workers)
+        if count > 1:
+            yield from self._check_many_parallel(with_progress(transcripts, enabled=progress), errors, count)
+            return
         for item in with_progress(transcripts, enabled=progress):
             try:
                 yield self.check(item)
@@ -88,6 +101,18 @@ class Checker:
                 if errors == "raise":
                     raise
                 yield error
+
+    def _check_many_parallel(self, transcripts: Iterable[Any], errors: str, workers: int) -> Iterator[Any]:
+        if self.source is None:
+            raise ValueError("workers > 1 needs a checker made by scriptcheck.load() (workers rebuild it from its packs)")
+        for _item, outcome in check_parallel(self.source, transcripts, workers):
+            if isinstance(outcome, TranscriptError) and errors == "raise":
+                raise outcome
+            yield outcome
+
+    def session(self, transcript_id: str, metadata: Mapping[str, Any] | None = None) -> Session:
+        """Start checking a live conversation turn by turn (see `Session`)."""
+        return Session(self, transcript_id, metadata)
 
 
 def load(
@@ -107,15 +132,29 @@ def load(
         RulePackError: a pack is missing or malformed (the message has file:line:column).
     """
     loaded: list[RulePack] = []
+    sources: list[tuple[str, str] | RulePack] = []  # what worker processes rebuild from
     if defaults:
-        loaded.extend(load_pack(path, display_path=f"rules/{path.name}") for path in bundled_pack_paths())
+        for path in bundled_pack_paths():
+            loaded.append(load_pack(path, display_path=f"rules/{path.name}"))
+            sources.append(_pack_source(path, f"rules/{path.name}", loaded[-1]))
     for pack in packs:
         if isinstance(pack, RulePack):
             if not any(existing.path == pack.path and existing.name == pack.name for existing in loaded):
                 loaded.append(pack)
+                sources.append(pack)
             continue
         path = resolve_pack_argument(pack)
         if defaults and path.resolve() in {p.resolve() for p in bundled_pack_paths()}:
             continue  # a bundled pack named again: already loaded
         loaded.append(load_pack(path))
-    return Checker(resolve(loaded, speaker_aliases))
+        sources.append(_pack_source(path, str(path), loaded[-1]))
+    source = CheckerSource(tuple(sources), tuple(sorted((speaker_aliases or {}).items())))
+    return Checker(resolve(loaded, speaker_aliases), source=source)
+
+
+def _pack_source(path: Path, shown: str, pack: RulePack) -> tuple[str, str] | RulePack:
+    """The YAML text a worker re-parses; the parsed pack itself if the file cannot be re-read."""
+    try:
+        return (path.read_text(encoding="utf-8-sig"), shown)
+    except (OSError, UnicodeDecodeError):  # pragma: no cover - it was just read successfully
+        return pack

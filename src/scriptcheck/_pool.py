@@ -4,7 +4,7 @@ Workers never receive a compiled checker (automata and jieba tokenizers do not p
 would cost more to ship than to build). They receive the pack *sources* (YAML text and the
 path shown in messages) and the speaker aliases, and rebuild the same checker once, in the
 pool initializer. Inputs go out in chunks; at most `workers * IN_FLIGHT_PER_WORKER` chunks
-are queued at any time, and results come back in input order, so memory does not grow
+are in flight at any time, and results come back in input order, so memory does not grow
 with the input.
 """
 
@@ -12,26 +12,32 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import queue
 import sys
-from collections import deque
-from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from itertools import islice
 from multiprocessing.reduction import ForkingPickler
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 from ._errors import TranscriptError
 from ._model import Report, RulePack
 
+T = TypeVar("T")
 CHUNK_SIZE = 64
 IN_FLIGHT_PER_WORKER = 4
 
 # NOTE: transcripts and reports keep their metadata in a read-only MappingProxyType, which
 # the pickle module refuses. Teach multiprocessing's own pickler (not the global copyreg
 # table) to send it as a dict and rebuild the proxy on the other side.
-ForkingPickler.register(MappingProxyType, lambda proxy: (MappingProxyType, (dict(proxy),)))
+def _read_only(data: dict) -> MappingProxyType:
+    return MappingProxyType(data)
+
+
+ForkingPickler.register(MappingProxyType, lambda proxy: (_read_only, (dict(proxy),)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,39 +75,80 @@ def worker_count(workers: int | None) -> int:
 
 def check_parallel(
     source: CheckerSource,
-    items: Iterable[Any],
+    items: Iterable[T],
     workers: int,
     *,
+    payload: Callable[[T], Any] | None = None,
     chunk_size: int = CHUNK_SIZE,
-) -> Iterator[Report | TranscriptError | None]:
-    """Check `items` (transcripts, dicts, or None to pass through) in `workers` processes.
+) -> Iterator[tuple[T, Report | TranscriptError | None]]:
+    """Check `items` in `workers` processes; yield `(item, result)` in input order.
 
-    Yields one result per item, in input order: a `Report`, the `TranscriptError` of an
-    invalid dict, or None for a None item (lets callers interleave records they skip).
+    `payload(item)` is what is checked (default: the item itself): a `Transcript`, a dict,
+    or None to pass an item through unchecked (its result is None). A result is a `Report`
+    or the `TranscriptError` of an invalid dict.
     """
-    iterator = iter(items)
     executor = ProcessPoolExecutor(
         max_workers=workers, mp_context=_context(), initializer=_init_worker, initargs=(source,)
     )
-    pending: deque[Future] = deque()
-    limit = workers * IN_FLIGHT_PER_WORKER
+    handoff: queue.Queue = queue.Queue(maxsize=workers * IN_FLIGHT_PER_WORKER)
+    stop = threading.Event()
+    # NOTE: input is read on a feeder thread, so a slow input (a pipe, a live feed) never
+    # stops finished results from coming out; the bounded queue is the back-pressure.
+    feeder = threading.Thread(
+        target=_feed, args=(iter(items), payload, chunk_size, executor, handoff, stop), daemon=True
+    )
+    feeder.start()
     try:
-        exhausted = False
         while True:
-            while not exhausted and len(pending) < limit:
-                chunk = list(islice(iterator, chunk_size))
-                if not chunk:
-                    exhausted = True
-                    break
-                pending.append(executor.submit(_check_chunk, chunk))
-            if not pending:
+            entry = handoff.get()
+            if entry is _END:
                 return
-            for outcome in pending.popleft().result():
-                yield _thaw(outcome)
+            if isinstance(entry, _Failure):
+                raise entry.error
+            chunk, future = entry
+            for item, outcome in zip(chunk, future.result()):
+                yield item, _thaw(outcome)
     finally:
-        # NOTE: reached on normal end, on an error, and when the consumer stops early
-        # (generator closed): queued chunks are dropped, never waited for.
+        # Reached at the end, on an error, and when the consumer stops early (generator
+        # closed): queued chunks are cancelled, never waited for.
+        stop.set()
         executor.shutdown(wait=True, cancel_futures=True)
+
+
+_END = object()
+
+
+@dataclass(frozen=True, slots=True)
+class _Failure:
+    error: BaseException
+
+
+def _feed(iterator, payload, chunk_size, executor, handoff, stop) -> None:  # noqa: ANN001
+    """Read chunks (1, 2, 4... up to `chunk_size` items: the first result comes quickly), submit them."""
+    size = 1
+    try:
+        while not stop.is_set():
+            chunk = list(islice(iterator, size))
+            if not chunk:
+                break
+            work = chunk if payload is None else [payload(item) for item in chunk]
+            if not _put(handoff, (chunk, executor.submit(_check_chunk, work)), stop):
+                return
+            size = min(size * 2, chunk_size)
+    except BaseException as error:  # noqa: BLE001 - handed to the consumer, raised there in order
+        _put(handoff, _Failure(error), stop)
+        return
+    _put(handoff, _END, stop)
+
+
+def _put(handoff: queue.Queue, entry: Any, stop: threading.Event) -> bool:
+    while not stop.is_set():
+        try:
+            handoff.put(entry, timeout=0.1)
+            return True
+        except queue.Full:
+            continue
+    return False
 
 
 def _context():

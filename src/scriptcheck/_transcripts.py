@@ -160,7 +160,7 @@ def read_records(
     name = "<stdin>" if str(source) == "-" else str(source)
     stream = _open_binary(source, name)
     try:
-        head = stream.read(_SNIFF_BYTES)
+        head = _read_some(stream)
         encoding = encoding or _detect_encoding(head, name)
         text = _decoded_lines(head, stream, encoding, name)
         fmt = input_format or _detect_format(name, head, encoding)
@@ -169,6 +169,14 @@ def read_records(
     finally:
         if stream is not getattr(sys.stdin, "buffer", None):
             stream.close()
+
+
+def _read_some(stream: BinaryIO) -> bytes:
+    """Up to 64 KiB: what a pipe has now (so records stream through), a full block from a file."""
+    # NOTE: read(n) on a pipe blocks until n bytes or EOF, which would hold back the first
+    # reports until 64 KiB of input arrived; read1 returns what one read gives.
+    read1 = getattr(stream, "read1", None)
+    return read1(_SNIFF_BYTES) if read1 is not None else stream.read(_SNIFF_BYTES)
 
 
 def _open_binary(source: str | Path, name: str) -> BinaryIO:
@@ -232,7 +240,7 @@ def _decoded_lines(head: bytes, rest: BinaryIO, encoding: str, name: str) -> Ite
             yield line_number, line.rstrip("\r")
         if not chunk:
             break
-        chunk = rest.read(_SNIFF_BYTES)
+        chunk = _read_some(rest)
     if pending:
         yield line_number + 1, pending.rstrip("\r")
 

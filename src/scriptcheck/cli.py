@@ -11,13 +11,15 @@ import contextlib
 import os
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TextIO
 
 from . import __version__
 from ._checker import Checker, load
 from ._errors import ScriptcheckError, TranscriptError
+from ._model import Report, Transcript
+from ._pool import check_parallel, worker_count
 from ._progress import with_progress
 from ._report import FORMATS, WRITERS, error_record
 from ._transcripts import Record, read_records
@@ -67,6 +69,10 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--fail-under", type=float, metavar="N", help="exit 1 if any transcript scores below N")
     check.add_argument("--skip-invalid", action="store_true", help="do not exit 3 for invalid records (they are still reported)")
     check.add_argument("--quiet", "-q", action="store_true", help="no summary on stderr")
+    check.add_argument(
+        "--workers", "-j", type=int, default=1, metavar="N",
+        help="check in N processes (0: one per core; default 1); same output, same order",
+    )
     check.set_defaults(handler=_run_check)
 
     from . import _cli_rules
@@ -137,16 +143,19 @@ def _run_check(args: argparse.Namespace) -> int:
     counts = {"passed": 0, "failed": 0, "invalid": 0, "below": 0}
     total_score = 0.0
     with _output(args.output) as stream:
+        if "-" in args.paths and stream is sys.stdout and hasattr(stream, "reconfigure"):
+            # Reading a pipe: each report goes out as soon as it is ready, not per 8 KiB block.
+            stream.reconfigure(line_buffering=True)
         writer = WRITERS[args.format](stream)
         # Progress on stderr when that is a terminal, but not while the report itself prints to one.
         show = not args.quiet and (args.output not in (None, "-") or not sys.stdout.isatty())
-        for position, record in enumerate(with_progress(iter_input(args, checker), enabled=show, delay=1.0)):
+        records = with_progress(iter_input(args, checker), enabled=show, delay=1.0)
+        for position, (record, report) in enumerate(_checked(checker, records, args.workers)):
             if record.error is not None:
                 counts["invalid"] += 1
                 writer.write(error_record(record.error, position))
                 print(f"scriptcheck: invalid record: {record.error}", file=sys.stderr)
                 continue
-            report = checker.check(record.transcript)
             writer.write(report)
             counts["passed" if report.passed else "failed"] += 1
             total_score += report.score
@@ -160,6 +169,22 @@ def _run_check(args: argparse.Namespace) -> int:
     if counts["below"]:
         return EXIT_GATE
     return EXIT_OK
+
+
+def _checked(checker: Checker, records: Iterable[Record], workers: int) -> Iterator[tuple[Record, Report | None]]:
+    """(record, report) pairs in input order; the report is None for an invalid record."""
+    if workers < 0:
+        raise UsageError("--workers must be 0 (one per core) or a positive number")
+    count = worker_count(workers)
+    if count == 1 or checker.source is None:
+        for record in records:
+            yield record, None if record.error is not None else checker.check(record.transcript)
+        return
+
+    def transcript(record: Record) -> Transcript | None:
+        return record.transcript if record.error is None else None
+
+    yield from check_parallel(checker.source, records, count, payload=transcript)
 
 
 def _print_summary(counts: dict[str, int], total_score: float, fail_under: float | None) -> None:

@@ -1,0 +1,126 @@
+"""The worker pool gives exactly the single-process output, in order, with bounded read-ahead."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import scriptcheck
+from scriptcheck._pool import CHUNK_SIZE, IN_FLIGHT_PER_WORKER, worker_count
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = [ROOT / "corpus" / "dev.jsonl", ROOT / "corpus" / "test.jsonl"]
+
+
+def corpus_dicts() -> list[dict]:
+    return [json.loads(line) for path in CORPUS for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def test_pool_reports_equal_single_process_on_corpus(checker):
+    items = corpus_dicts()
+    single = list(checker.check_many(items))
+    pooled = list(checker.check_many(items, workers=2))
+    assert [r.id for r in pooled] == [r.id for r in single]
+    assert pooled == single
+    assert [r.to_dict() for r in pooled] == [r.to_dict() for r in single]
+    assert [r.transcript == s.transcript for r, s in zip(pooled, single)] == [True] * len(single)
+
+
+def test_cli_workers_output_is_byte_identical(tmp_path):
+    outputs = []
+    for workers in ("1", "2", "0"):
+        out = tmp_path / f"w{workers}.jsonl"
+        result = subprocess.run(
+            [sys.executable, "-m", "scriptcheck.cli", "check", *map(str, CORPUS), "--format", "jsonl",
+             "-q", "--workers", workers, "--output", str(out)],
+            capture_output=True, text=True, cwd=ROOT,
+        )
+        assert result.returncode == 0, result.stderr
+        outputs.append(out.read_bytes())
+    assert outputs[0] == outputs[1] == outputs[2]
+    assert outputs[0].count(b"\n") == len(corpus_dicts())
+
+
+def test_cli_workers_keeps_invalid_records_in_place(tmp_path):
+    lines = [json.dumps(d, ensure_ascii=False) for d in corpus_dicts()[:5]]
+    lines[2] = '{"id": "broken", "turns": []}'
+    lines.insert(4, "not json")
+    source = tmp_path / "in.jsonl"
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    runs = [
+        subprocess.run(
+            [sys.executable, "-m", "scriptcheck.cli", "check", str(source), "--format", "jsonl", "-q", "--workers", w],
+            capture_output=True, text=True, cwd=ROOT,
+        )
+        for w in ("1", "2")
+    ]
+    assert [r.returncode for r in runs] == [3, 3]
+    assert runs[0].stdout == runs[1].stdout
+    assert [("error" in json.loads(line)) for line in runs[1].stdout.splitlines()] == [False, False, True, False, True, False]
+
+
+def test_invalid_dicts_collected_in_order_or_raised(checker):
+    items = corpus_dicts()[:4]
+    items.insert(2, {"id": "empty", "turns": []})
+    collected = list(checker.check_many(items, errors="collect", workers=2))
+    assert [type(x).__name__ for x in collected] == ["Report", "Report", "TranscriptError", "Report", "Report"]
+    assert collected[2].code == "empty_transcript" and collected[2].record_id == "empty"
+    got = []
+    with pytest.raises(scriptcheck.TranscriptError) as raised:
+        for report in checker.check_many(items, workers=2):
+            got.append(report.id)
+    assert got == [items[0]["id"], items[1]["id"]]
+    assert raised.value.code == "empty_transcript"
+
+
+def test_pool_reads_a_bounded_number_of_inputs_ahead(checker):
+    source = corpus_dicts()
+    pulled = 0
+
+    def endless():
+        nonlocal pulled
+        for item in itertools.cycle(source):
+            pulled += 1
+            yield {**item, "id": f"{item['id']}-{pulled}"}
+
+    results = checker.check_many(endless(), workers=2)
+    first = [next(results) for _ in range(10)]
+    results.close()
+    assert [r.id for r in first] == [f"{source[i]['id']}-{i + 1}" for i in range(10)]
+    # Never a full list of an endless input: at most the chunks in flight plus one being read.
+    assert pulled <= (2 * IN_FLIGHT_PER_WORKER + 2) * CHUNK_SIZE
+
+
+def test_worker_count():
+    assert worker_count(None) == 1
+    assert worker_count(1) == 1
+    assert worker_count(3) == 3
+    assert worker_count(0) >= 1
+    with pytest.raises(ValueError):
+        worker_count(-1)
+
+
+def test_workers_need_a_checker_from_load():
+    checker = scriptcheck.Checker(scriptcheck.load().rule_set)
+    with pytest.raises(ValueError, match="scriptcheck.load"):
+        list(checker.check_many(corpus_dicts()[:2], workers=2))
+
+
+def test_user_pack_and_aliases_reach_the_workers(tmp_path):
+    pack = tmp_path / "mine.yaml"
+    pack.write_text(
+        "pack: mine\nrules:\n  - id: banned.wording.mine\n    category: banned.wording\n    severity: info\n"
+        "    points: 1\n    message: m\n    phrases: [扫地机]\n",
+        encoding="utf-8",
+    )
+    checker = scriptcheck.load(pack, speaker_aliases={"bot": "agent"})
+    items = [{"id": "a", "turns": [{"speaker": "bot", "text": "扫地机的问题我帮您看一下"}]}, *corpus_dicts()[:20]]
+    single = list(checker.check_many(items))
+    pooled = list(checker.check_many(items, workers=2))
+    assert pooled == single
+    assert "banned.wording.mine" in {f.rule for f in pooled[0].findings}
