@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from notebook_helpers import check_well_formed, hostile_transcript
 
 from scriptcheck.cli import main
@@ -84,3 +85,38 @@ def test_check_and_report_print_no_progress_when_stderr_is_not_a_terminal(tmp_pa
         assert result.returncode == 0, result.stderr
         assert "\r" not in result.stderr and "it/s" not in result.stderr and "transcript/s" not in result.stderr
         assert result.stderr.count("\n") == 1  # just the summary line
+
+
+def test_check_shows_progress_when_stderr_is_a_terminal(tmp_path):
+    pty = pytest.importorskip("pty")
+    pytest.importorskip("tqdm")
+    records = [dict(RUDE, id=f"r{index}") for index in range(300)]
+    src = write_jsonl(tmp_path / "in.jsonl", *records)
+    fcntl, termios, struct = pytest.importorskip("fcntl"), pytest.importorskip("termios"), __import__("struct")
+    leader, follower = pty.openpty()
+    # NOTE: a new pty is 0 columns wide, and tqdm draws nothing in 0 columns; real terminals have a size.
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+    # The CLI waits a second before drawing (short runs stay clean); with no delay a fast run draws too.
+    code = (
+        "import sys; from scriptcheck import cli, _progress; original = _progress.with_progress;"
+        "cli.with_progress = lambda *a, **k: original(*a, **{**k, 'delay': 0}); sys.exit(cli.main(sys.argv[1:]))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, "check", str(src), "-o", str(tmp_path / "out.txt")],
+        stderr=follower, stdout=subprocess.DEVNULL, timeout=120, check=False,
+    )
+    os.close(follower)
+    drawn = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        drawn += chunk
+    os.close(leader)
+    assert result.returncode == 0
+    text = drawn.decode("utf-8", "replace")
+    assert "300transcript" in text and "transcript/s" in text  # streamed input: a count and a rate
+    assert (tmp_path / "out.txt").read_text(encoding="utf-8").count("score") == 300
