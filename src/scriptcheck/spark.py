@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 try:
@@ -136,24 +137,20 @@ def pack_spec(
     Raises:
         RulePackError: a pack is missing or malformed (the message has path:line:column).
     """
-    bundled = {path.resolve(): path for path in bundled_pack_paths()}
-    sources: list[tuple[str, str]] = []
-    if defaults:
-        sources.extend((f"rules/{path.name}", _read(path, f"rules/{path.name}")) for path in bundled.values())
+    bundled = _bundled_sources()
+    bundled_files = {path.resolve() for path in bundled_pack_paths()}
+    sources: list[tuple[str, str]] = list(bundled.values()) if defaults else []
     for pack in packs or ():
         path = Path(pack)
-        if not path.exists():
-            by_name = [p for p in bundled.values() if p.stem == str(pack)]
-            if not by_name:
-                names = ", ".join(p.stem for p in bundled.values())
-                raise RulePackError(f"pack {str(pack)!r} not found: give a path to a YAML file or a bundled pack name ({names})")
-            path = by_name[0]
-        if path.resolve() in bundled:
-            if defaults:
-                continue  # a bundled pack named again: already loaded
-            sources.append((f"rules/{path.name}", _read(path, f"rules/{path.name}")))
-        else:
+        if path.exists() and path.resolve() not in bundled_files:
             sources.append((str(pack), _read(path, str(pack))))
+            continue
+        name = path.stem if path.exists() else str(pack)
+        if name not in bundled:
+            names = ", ".join(bundled)
+            raise RulePackError(f"pack {str(pack)!r} not found: give a path to a YAML file or a bundled pack name ({names})")
+        if not defaults:
+            sources.append(bundled[name])  # with defaults it is loaded already
     spec = PackSpec(tuple(sources), tuple(sorted((speaker_aliases or {}).items())))
     _spark.checker_for(spec)  # fail here, on the driver, rather than in every task
     return spec
@@ -304,6 +301,24 @@ def _require_columns(df: DataFrame, *names: str) -> None:
     missing = [name for name in names if name not in df.columns]
     if missing:
         raise ValueError(f"column(s) {', '.join(missing)} not in the DataFrame (columns: {', '.join(df.columns)})")
+
+
+def _bundled_sources() -> dict[str, tuple[str, str]]:
+    """The bundled packs' texts by pack file stem, in load order, from the driver's installed package.
+
+    Read through importlib.resources too, so that it works when scriptcheck is imported from a
+    zip (a wheel given to `--py-files`), where the packs are no files on disk.
+    """
+    paths = bundled_pack_paths()
+    if paths:
+        return {path.stem: (f"rules/{path.name}", _read(path, f"rules/{path.name}")) for path in paths}
+    packaged = resources.files("scriptcheck") / "rules"
+    found = sorted((item for item in packaged.iterdir() if item.name.endswith(".yaml")), key=lambda item: item.name)
+    if not found:
+        raise RulePackError("the bundled packs are missing from this scriptcheck installation (scriptcheck/rules/*.yaml)")
+    return {
+        item.name[: -len(".yaml")]: (f"rules/{item.name}", item.read_text(encoding="utf-8-sig")) for item in found
+    }
 
 
 def _read(path: Path, shown: str) -> str:
