@@ -25,11 +25,12 @@ def write(tmp_path: Path, text: str, name: str = "mine.yaml") -> Path:
         ("syntax.yaml", "5:1", "YAML syntax error"),
         ("duplicate_id.yaml", "8:5", "duplicate rule id (first defined at"),
         ("negative_points.yaml", "5:13", "`points` must be a non-negative integer"),
-        ("bad_regex.yaml", "7:15", "pattern '我(不管' does not compile"),
+        ("bad_regex.yaml", "7:16", "pattern '我(不管' does not compile"),
         ("override_missing.yaml", "3:5", "did you mean 'banned.refusal.not_my_business'?"),
         ("alias_bomb.yaml", "3:8", "YAML aliases (*name) are not supported"),
         ("python_tag.yaml", "6:14", "is not allowed in packs"),
         ("no_phrases.yaml", "3:5", "a rule needs `phrases` or `patterns`"),
+        ("catastrophic_regex.yaml", "8:24", "can backtrack catastrophically"),
         ("punctuation_phrase.yaml", "3:5", "only spaces or punctuation"),
     ],
 )

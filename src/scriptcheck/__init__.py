@@ -16,8 +16,10 @@ from ._errors import (
     ScriptcheckError,
     TranscriptError,
 )
+from ._evaluate import CategoryScore, Evaluation, evaluate
 from ._frames import MissingDependencyError, to_dataframe
 from ._html_report import render_page as render_html_report
+from ._lint import LintMessage, lint
 from ._loader import BUILTIN_CATEGORIES, RuleSet, bundled_pack_paths, load_pack, parse_pack
 from ._model import (
     Closest,
@@ -38,6 +40,11 @@ from ._transcripts import read_records, transcript_from_dict
 __version__ = "0.1.0"
 
 __all__ = [
+    "CategoryScore",
+    "Evaluation",
+    "LintMessage",
+    "evaluate",
+    "lint",
     "BUILTIN_CATEGORIES",
     "Checker",
     "Closest",

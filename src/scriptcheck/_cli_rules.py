@@ -23,7 +23,24 @@ def add_commands(commands, add_pack_options, add_input_options) -> None:  # noqa
     add_pack_options(test)
     test.add_argument("--verbose", "-v", action="store_true", help="print passing examples too")
     test.set_defaults(handler=lambda args: _test(load_checker(args), args.verbose), speaker_alias=[])
+    lint = sub.add_parser("lint", help="validate packs: file:line:column for every problem")
+    lint.add_argument("packs", nargs="*", metavar="PACK", help="pack files (default: the bundled packs)")
+    lint.add_argument("--strict", action="store_true", help="warnings fail too")
+    lint.add_argument("--no-defaults", action="store_true", help="lint the packs without the bundled packs under them")
+    lint.set_defaults(handler=_lint)
     rules.set_defaults(handler=lambda args: (rules.print_help(sys.stderr), 2)[1])
+
+
+def _lint(args) -> int:  # noqa: ANN001
+    from ._lint import lint
+
+    messages = lint(args.packs, defaults=not args.no_defaults)
+    for message in messages:
+        print(message)
+    errors = sum(m.level == "error" for m in messages)
+    warnings = len(messages) - errors
+    print(f"{errors} errors, {warnings} warnings")
+    return 1 if errors or (args.strict and warnings) else 0
 
 
 def _list(checker) -> int:  # noqa: ANN001

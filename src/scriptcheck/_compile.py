@@ -15,6 +15,13 @@ from dataclasses import dataclass
 
 import ahocorasick
 
+try:  # Python 3.11+
+    from re import _constants as _sre_constants
+    from re import _parser as _sre_parser
+except ImportError:  # pragma: no cover - Python 3.10
+    import sre_constants as _sre_constants  # type: ignore[no-redef]
+    import sre_parse as _sre_parser  # type: ignore[no-redef]
+
 from ._errors import RuleCompileError
 from ._loader import RuleSet
 from ._model import AGENT, CUSTOMER, Rule, RuleKind
@@ -116,16 +123,23 @@ def _build_automaton(table: dict[str, list[PhraseEntry]]) -> ahocorasick.Automat
 
 
 def _compile_rule(rule: Rule) -> CompiledRule:
-    sources = [(rule.speaker, "phrases", pattern) for pattern in rule.patterns]
+    sources = [(rule.speaker, "phrases", f"patterns[{i}]", pattern) for i, pattern in enumerate(rule.patterns)]
     if rule.sequence is not None:
-        sources += [(rule.sequence.trigger_speaker, "trigger", pattern) for pattern in rule.sequence.trigger_patterns]
+        sources += [
+            (rule.sequence.trigger_speaker, "trigger", f"trigger.patterns[{i}]", pattern)
+            for i, pattern in enumerate(rule.sequence.trigger_patterns)
+        ]
     patterns = []
-    for speaker, set_name, pattern in sources:
+    for speaker, set_name, field, pattern in sources:
+        location = rule.field_sources.get(field) or rule.field_sources.get(field.split("[")[0], rule.source)
         try:
-            patterns.append((speaker, set_name, re.compile(pattern)))
+            compiled = re.compile(pattern)
         except re.error as error:
-            location = rule.field_sources.get("patterns" if set_name == "phrases" else "trigger", rule.source)
             raise RuleCompileError(f"pattern {pattern!r} does not compile: {error}", location, rule.id) from None
+        risk = backtracking_risk(pattern)
+        if risk:
+            raise RuleCompileError(f"pattern {pattern!r} {risk}", location, rule.id)
+        patterns.append((speaker, set_name, compiled))
     templates = []
     if rule.fuzzy is not None:
         for template in rule.fuzzy.templates:
@@ -135,6 +149,48 @@ def _compile_rule(rule: Rule) -> CompiledRule:
             if len(compact) >= MIN_FUZZY_LENGTH:
                 templates.append((template, compact, bigrams(compact)))
     return CompiledRule(rule, tuple(patterns), tuple(templates))
+
+
+def backtracking_risk(pattern: str) -> str | None:
+    """Say why a regular expression can backtrack catastrophically, or None if it cannot.
+
+    Python's `re` backtracks, so a pack author's `(a+)+` could hang a service on one
+    utterance. We reject the classic shapes: an unbounded repeat inside another repeat, and
+    an unbounded repeat of alternatives. Bounded forms (`.{0,12}`, `[^。]{1,10}?`) are fine.
+    """
+    try:
+        tree = _sre_parser.parse(pattern)
+    except Exception:  # noqa: BLE001 - compile errors are reported by re.compile
+        return None
+    return _risk(list(tree), inside_repeat=False)
+
+
+def _risk(items, inside_repeat: bool) -> str | None:  # noqa: ANN001
+    for op, value in items:
+        if op in (_sre_constants.MAX_REPEAT, _sre_constants.MIN_REPEAT):
+            low, high, body = value
+            unbounded = high == _sre_constants.MAXREPEAT or high > 100
+            if unbounded and inside_repeat:
+                return "nests an unbounded repeat inside another repeat, which can backtrack catastrophically; bound it ({0,20}) or rewrite it"
+            if unbounded and any(sub_op == _sre_constants.BRANCH for sub_op, _ in body):
+                return "repeats alternatives without bound, which can backtrack catastrophically; bound the repeat ({0,20})"
+            found = _risk(list(body), inside_repeat or high > 1)
+            if found:
+                return found
+        elif op == _sre_constants.SUBPATTERN:
+            found = _risk(list(value[-1]), inside_repeat)
+            if found:
+                return found
+        elif op == _sre_constants.BRANCH:
+            for branch in value[1]:
+                found = _risk(list(branch), inside_repeat)
+                if found:
+                    return found
+        elif op in (_sre_constants.ASSERT, _sre_constants.ASSERT_NOT):
+            found = _risk(list(value[1]), inside_repeat)
+            if found:
+                return found
+    return None
 
 
 def bigrams(text: str) -> frozenset[str]:

@@ -385,9 +385,23 @@ def _build_rule(node, rule_id, kind, category, message, fields, lists, sequence,
         description=str(node.get("description", "") or ""),
         pack=pack,
         source=node.loc,
-        field_sources=MappingProxyType(dict(node.locs)),
+        field_sources=MappingProxyType(_item_sources(node)),
         **{name: tuple(values) for name, values in lists.items()},
     )
+
+
+def _item_sources(node: LocatedDict) -> dict[str, SourceLocation]:
+    """Where each field and each list item of a rule is: "phrases", "phrases[3]", "trigger.phrases[0]"."""
+    sources = dict(node.locs)
+    for key, value in node.items():
+        if isinstance(value, LocatedList):
+            sources.update({f"{key}[{i}]": loc for i, loc in enumerate(value.locs)})
+        elif isinstance(value, LocatedDict):
+            for sub_key, sub_value in value.items():
+                sources[f"{key}.{sub_key}"] = value.locs[sub_key]
+                if isinstance(sub_value, LocatedList):
+                    sources.update({f"{key}.{sub_key}[{i}]": loc for i, loc in enumerate(sub_value.locs)})
+    return sources
 
 
 def _read_field(node: LocatedDict, key: str, rule_id: str) -> Any:
