@@ -1,0 +1,184 @@
+"""scriptcheck eval / evaluate() and scriptcheck rules lint."""
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+import scriptcheck
+from scriptcheck.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+BAD = Path(__file__).parent / "fixtures" / "bad_packs"
+
+
+def labelled(id, turns, labels):
+    return {"id": id, "turns": [{"speaker": s, "text": t} for s, t in turns], "labels": labels}
+
+
+OPEN, CLOSE = ("agent", "您好，请问有什么可以帮您"), ("agent", "感谢您的支持，再见")
+SMALL = [
+    # true positive on the labelled turn
+    labelled("tp", [OPEN, ("customer", "在吗"), ("agent", "你去投诉啊"), CLOSE], [{"category": "banned.provocation", "turn": 2}]),
+    # false negative: labelled but nothing fires
+    labelled("fn", [OPEN, ("customer", "在吗"), ("agent", "好的呢"), CLOSE], [{"category": "banned.refusal", "turn": 2}]),
+    # false positive: fires on a clean transcript
+    labelled("fp", [OPEN, ("customer", "在吗"), ("agent", "应该是吧"), CLOSE], []),
+    # whole-transcript label found by a whole-transcript finding
+    labelled("whole", [("agent", "订单号"), ("customer", "1"), CLOSE], [{"category": "missing.opening"}]),
+]
+
+
+def test_evaluate_counts_per_category(checker):
+    evaluation = scriptcheck.evaluate(checker, SMALL)
+    assert evaluation.transcripts == 4
+    provocation, refusal, vague, opening = (evaluation.get(c) for c in ("banned.provocation", "banned.refusal", "banned.vague", "missing.opening"))
+    assert (provocation.tp, provocation.fp, provocation.fn) == (1, 0, 0)
+    assert (refusal.tp, refusal.fp, refusal.fn) == (0, 0, 1) and refusal.recall == 0.0
+    assert (vague.tp, vague.fp, vague.fn) == (0, 1, 0) and vague.precision == 0.0
+    assert (opening.tp, opening.fp, opening.fn) == (1, 0, 0)
+    micro = evaluation.micro
+    assert (micro.tp, micro.fp, micro.fn) == (2, 1, 1)
+    kinds = {(case.kind, case.transcript_id) for case in evaluation.errors}
+    assert kinds == {("fn", "fn"), ("fp", "fp")}
+
+
+def test_wrong_turn_is_a_miss_and_a_false_alarm(checker):
+    item = labelled("x", [OPEN, ("customer", "在吗"), ("agent", "你去投诉啊"), CLOSE], [{"category": "banned.provocation", "turn": 0}])
+    score = scriptcheck.evaluate(checker, [item]).get("banned.provocation")
+    assert (score.tp, score.fp, score.fn) == (0, 1, 1)
+
+
+def write(tmp_path, items, name="corpus.jsonl"):
+    path = tmp_path / name
+    path.write_text("".join(json.dumps(i, ensure_ascii=False) + "\n" for i in items), encoding="utf-8")
+    return path
+
+
+def test_eval_gate_names_the_category_and_gate(tmp_path, capsys):
+    path = write(tmp_path, SMALL)
+    assert main(["eval", str(path), "--min-precision", "0.9", "--min-recall", "0.9"]) == 1
+    err = capsys.readouterr().err
+    assert "banned.refusal recall 0.000 < 0.9" in err
+    assert "banned.vague precision 0.000 < 0.9" in err
+    assert "banned.provocation" not in err
+
+
+def test_eval_without_gates_exits_0_and_lists_errors(tmp_path, capsys):
+    path = write(tmp_path, SMALL)
+    assert main(["eval", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "FN banned.refusal" in out and "fn turn 2" in out
+    assert "FP banned.vague" in out and "fp turn 2 [banned.vague.hedge]" in out
+
+
+def test_eval_json_and_markdown(tmp_path, capsys):
+    path = write(tmp_path, SMALL)
+    main(["eval", str(path), "--format", "json"])
+    data = json.loads(capsys.readouterr().out)
+    assert data["micro"] == {"precision": round(2 / 3, 4), "recall": round(2 / 3, 4), "f1": round(2 / 3, 4)}
+    assert {e["id"] for e in data["errors"]} == {"fn", "fp"}
+    main(["eval", str(path), "--format", "markdown"])
+    assert "| banned.provocation | 1 | 0 | 0 | 1.000 | 1.000 | 1.000 |" in capsys.readouterr().out
+
+
+def test_eval_junit_xml_has_a_case_per_category(tmp_path):
+    path = write(tmp_path, SMALL)
+    junit = tmp_path / "eval.xml"
+    main(["eval", str(path), "--min-recall", "0.5", "--junit-xml", str(junit)])
+    root = ET.parse(junit).getroot()
+    cases = {case.get("name"): case for case in root.iter("testcase")}
+    assert set(cases) >= {"banned.provocation", "banned.refusal", "banned.vague", "missing.opening"}
+    assert cases["banned.refusal"].find("failure") is not None
+    assert cases["banned.provocation"].find("failure") is None
+
+
+def test_eval_category_filter(tmp_path, capsys):
+    path = write(tmp_path, SMALL)
+    assert main(["eval", str(path), "--category", "banned.provocation", "--min-recall", "1", "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [c["category"] for c in data["categories"]] == ["banned.provocation"]
+
+
+def test_bundled_packs_lint_clean_in_strict_mode(capsys):
+    assert main(["rules", "lint", "--strict"]) == 0
+    assert "0 errors, 0 warnings" in capsys.readouterr().out
+
+
+def test_lint_reports_every_broken_file_with_location(capsys):
+    files = [BAD / "unknown_key.yaml", BAD / "catastrophic_regex.yaml", BAD / "punctuation_phrase.yaml"]
+    assert main(["rules", "lint", *map(str, files)]) == 1
+    out = capsys.readouterr().out
+    assert f"{BAD / 'unknown_key.yaml'}:8:5: error: unknown key 'sevrity'" in out
+    assert f"{BAD / 'catastrophic_regex.yaml'}:8:24: error: pattern" in out
+    assert f"{BAD / 'punctuation_phrase.yaml'}:7:15: error: phrase '！？'" in out
+
+
+def test_lint_warnings_fail_only_when_strict(tmp_path, capsys):
+    pack = tmp_path / "p.yaml"
+    pack.write_text(
+        """pack: p
+rules:
+  - id: banned.x.dup
+    category: banned.refusal
+    points: 5
+    message: m
+    phrases: [不关我的事, 不關我的事, 滚]
+    examples: {match: [不关我的事], no_match: []}
+""",
+        encoding="utf-8",
+    )
+    assert main(["rules", "lint", str(pack)]) == 0
+    out = capsys.readouterr().out
+    assert "warning: phrase '不關我的事' duplicates '不关我的事' after normalisation" in out
+    assert "warning: one-character phrase '滚'" in out
+    assert "is also in banned.refusal.not_my_business" in out
+    assert "has 1 match and 0 no_match examples" in out
+    assert main(["rules", "lint", "--strict", str(pack)]) == 1
+
+
+def test_lint_reports_failing_examples_and_banned_required_conflicts(tmp_path, capsys):
+    pack = tmp_path / "p.yaml"
+    pack.write_text(
+        """pack: p
+rules:
+  - id: banned.x.bye
+    category: banned.refusal
+    points: 5
+    message: m
+    phrases: [再见]
+    examples: {match: [再见面, 好的再见], no_match: [明天见, 回见]}
+""",
+        encoding="utf-8",
+    )
+    assert main(["rules", "lint", str(pack)]) == 1
+    out = capsys.readouterr().out
+    assert "error: phrase '再见' is banned here and required by closing.farewell" in out
+    assert "error: example fails: expected banned.x.bye to match '再见面'" in out
+
+
+def test_override_of_missing_rule_is_a_lint_error(capsys):
+    assert main(["rules", "lint", str(BAD / "override_missing.yaml")]) == 1
+    assert "did you mean 'banned.refusal.not_my_business'?" in capsys.readouterr().out
+
+
+# Gates at the level reached: test (held out) precision 1.00, worst recall 0.83; dev (tuned on) worst
+# precision 0.91 (a deliberate trap in the corpus), recall 1.00. See docs/evaluation.md.
+GATES = {"dev": (0.90, 0.95), "test": (0.95, 0.80)}
+
+
+@pytest.mark.parametrize("split", sorted(GATES))
+def test_corpus_gate(split):
+    """The CI gate: no category of the labelled corpus drops below its precision/recall floor."""
+    min_precision, min_recall = GATES[split]
+    checker = scriptcheck.load()
+    lines = (ROOT / "corpus" / f"{split}.jsonl").read_text(encoding="utf-8").splitlines()
+    evaluation = scriptcheck.evaluate(checker, [json.loads(line) for line in lines if line.strip()])
+    low = [
+        f"{s.category}: precision {s.precision:.2f} recall {s.recall:.2f}"
+        for s in evaluation.categories
+        if s.precision < min_precision or s.recall < min_recall
+    ]
+    assert not low, low
+    assert len(evaluation.categories) == 12
