@@ -125,7 +125,7 @@ def format_markdown(name: str, evaluation: Evaluation, max_errors: int) -> str:
     lines = [f"### `{name}` ({evaluation.transcripts} transcripts)", "", "| " + " | ".join(_HEADER) + " |", "|" + "---|" * len(_HEADER)]
     lines += ["| " + " | ".join(row) + " |" for row in _rows(evaluation)]
     errors = evaluation.errors
-    if errors:
+    if errors and max_errors > 0:
         lines += ["", f"<details><summary>{len(errors)} errors</summary>", "", "| kind | category | id | turn | text |", "|---|---|---|---|---|"]
         for case in errors[:max_errors]:
             turn = "" if case.turn is None else case.turn
