@@ -215,6 +215,10 @@ def _output(path: str | None) -> Iterator[TextIO]:
     try:
         with handle:
             yield handle
+        # NOTE: temporary files are created 0600; give the result the usual umask-based mode.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(handle.name, 0o666 & ~umask)
         os.replace(handle.name, target)
     except BaseException:
         with contextlib.suppress(OSError):
