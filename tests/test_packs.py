@@ -166,3 +166,38 @@ rules:
     transcript = polite(("agent", "芝麻开门"))
     assert "banned.refusal" in categories(custom.check(transcript))
     assert "banned.refusal" not in categories(plain.check(transcript))
+
+
+def test_extends_loads_bundled_and_relative_packs_first(tmp_path):
+    (tmp_path / "base.yaml").write_text(
+        """pack: base
+extends: [banned]
+overrides:
+  - id: banned.vague.hedge
+    points: 1
+""",
+        encoding="utf-8",
+    )
+    (tmp_path / "sub").mkdir()
+    mine = tmp_path / "sub" / "mine.yaml"
+    mine.write_text("pack: mine\nextends: [../base.yaml]\ndisable: [banned.impatience]\n", encoding="utf-8")
+    checker = scriptcheck.load(mine, defaults=False)
+    assert [pack.name for pack in checker.rule_set.packs] == ["banned", "base", "mine"]
+    assert checker.rule_set.get("banned.vague.hedge").points == 1
+    assert not any(rule.category == "banned.impatience" for rule in checker.rules)
+
+
+def test_extends_cycle_is_reported_at_the_entry(tmp_path):
+    (tmp_path / "a.yaml").write_text("pack: a\nextends: [b.yaml]\n", encoding="utf-8")
+    (tmp_path / "b.yaml").write_text("pack: b\nextends: [a.yaml]\n", encoding="utf-8")
+    with pytest.raises(scriptcheck.RulePackError) as caught:
+        scriptcheck.load(tmp_path / "a.yaml", defaults=False)
+    message = str(caught.value)
+    assert message.startswith(f"{tmp_path / 'b.yaml'}:2:11: extends cycle: a.yaml -> b.yaml -> a.yaml")
+
+
+def test_extends_missing_target_is_located(tmp_path):
+    pack = tmp_path / "a.yaml"
+    pack.write_text("pack: a\nextends: [nope.yaml]\n", encoding="utf-8")
+    with pytest.raises(scriptcheck.RulePackError, match=r"a.yaml:2:11: extends 'nope.yaml': not found"):
+        scriptcheck.load(pack, defaults=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -9,10 +10,10 @@ from typing import Any
 from ._compile import CompiledRules
 from ._context import Conversation, banned_findings, required_findings, sequence_findings
 from ._errors import TranscriptError
-from ._loader import RuleSet, bundled_pack_paths, load_pack, resolve, resolve_pack_argument
-from ._match import scan
+from ._loader import RuleSet, bundled_pack_paths, load_pack, load_pack_tree, resolve, resolve_pack_argument
+from ._match import TurnHits, scan
 from ._model import Finding, Report, RulePack, Transcript
-from ._normalize import normalize
+from ._normalize import NormalizedText, normalize
 from ._pool import CheckerSource, check_parallel, worker_count
 from ._progress import with_progress
 from ._score import drop_nested, score
@@ -20,6 +21,7 @@ from ._session import Session
 from ._transcripts import DEFAULT_SPEAKER_ALIASES, transcript_from_dict
 
 PackSource = str | Path | RulePack
+ANALYSIS_CACHE_SIZE = 8192  # utterances whose normalised form and phrase hits are kept
 
 
 class Checker:
@@ -35,6 +37,10 @@ class Checker:
         # processes rebuild it from. None for a checker built straight from a RuleSet.
         self.source = source
         self._compiled = CompiledRules(rule_set)
+        # NOTE: contact-centre text repeats (greetings, hold phrases, canned answers), and the
+        # analysis of one utterance depends only on its text and speaker, so it is memoised
+        # (bounded; lru_cache is thread-safe; results are immutable in use).
+        self._analyse = functools.lru_cache(maxsize=ANALYSIS_CACHE_SIZE)(self._analyse_utterance)
         self.speaker_aliases: Mapping[str, str] = {**DEFAULT_SPEAKER_ALIASES, **rule_set.speaker_aliases}
 
     @property
@@ -59,14 +65,19 @@ class Checker:
 
     def raw_findings(self, transcript: Transcript) -> list[Finding]:
         """Every rule's findings before overlaps are resolved and points charged."""
-        texts = tuple(normalize(turn.text) for turn in transcript.turns)
-        hits = tuple(scan(text, turn.speaker, self._compiled) for text, turn in zip(texts, transcript.turns))
+        analysed = [self._analyse(turn.text, turn.speaker) for turn in transcript.turns]
+        texts = tuple(text for text, _hits in analysed)
+        hits = tuple(found for _text, found in analysed)
         conversation = Conversation(transcript, texts, hits)
         return [
             *banned_findings(conversation, self._compiled),
             *required_findings(conversation, self._compiled),
             *sequence_findings(conversation, self._compiled),
         ]
+
+    def _analyse_utterance(self, text: str, speaker: str) -> tuple[NormalizedText, TurnHits]:
+        normalized = normalize(text)
+        return normalized, scan(normalized, speaker, self._compiled)
 
     def check_many(
         self,
@@ -144,10 +155,11 @@ def load(
                 sources.append(pack)
             continue
         path = resolve_pack_argument(pack)
-        if defaults and path.resolve() in {p.resolve() for p in bundled_pack_paths()}:
-            continue  # a bundled pack named again: already loaded
-        loaded.append(load_pack(path))
-        sources.append(_pack_source(path, str(path), loaded[-1]))
+        for extended in load_pack_tree(path):
+            if any(Path(existing.path).name == Path(extended.path).name and existing.name == extended.name for existing in loaded):
+                continue  # already loaded (a bundled pack named again, or extended twice)
+            loaded.append(extended)
+            sources.append(_pack_source(Path(extended.path), extended.path, extended))
     source = CheckerSource(tuple(sources), tuple(sorted((speaker_aliases or {}).items())))
     return Checker(resolve(loaded, speaker_aliases), source=source)
 

@@ -55,7 +55,7 @@ BUILTIN_CATEGORIES: Mapping[str, str] = MappingProxyType(
 RULE_ID = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
 PACK_NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
 
-_TOP_KEYS = {"pack", "version", "description", "settings", "categories", "rules", "overrides", "disable"}
+_TOP_KEYS = {"pack", "version", "description", "extends", "settings", "categories", "rules", "overrides", "disable"}
 _SETTINGS_KEYS = {"pass_mark", "fatal", "speakers"}
 _COMMON_KEYS = {"id", "kind", "category", "severity", "points", "message", "suggestion", "speaker", "description", "examples"}
 _PHRASE_KEYS = {"phrases", "patterns", "unless", "unless_turn", "word_boundary"}
@@ -170,7 +170,47 @@ def parse_pack(text: str, path: str = "<pack>") -> RulePack:
         disable=_read_disable(data),
         categories=MappingProxyType(categories),
         description=str(data.get("description", "")),
+        extends=_read_extends(data),
     )
+
+
+def _read_extends(data: LocatedDict) -> tuple[tuple[str, SourceLocation], ...]:
+    if "extends" not in data:
+        return ()
+    names = _string_list(data, "extends")
+    return tuple((name, data["extends"].locs[index]) for index, name in enumerate(names))
+
+
+def load_pack_tree(path: str | Path, *, display_path: str | None = None, _stack: tuple[Path, ...] = ()) -> list[RulePack]:
+    """Load a pack after the packs it `extends`, depth first, each exactly once.
+
+    `extends` entries are bundled pack names or paths relative to the extending file.
+
+    Raises:
+        RulePackError: a missing target or a cycle, located at the `extends` entry.
+    """
+    path = Path(path)
+    here = path.resolve()
+    pack = load_pack(path, display_path=display_path)
+    result: list[RulePack] = []
+    for spec, location in pack.extends:
+        relative = path.parent / spec
+        if relative.exists():
+            target = relative
+        else:
+            try:
+                target = resolve_pack_argument(spec)
+            except RulePackError as error:
+                raise RulePackError(f"extends {spec!r}: not found next to this pack; {error.message}", location) from None
+        if target.resolve() in (*_stack, here):
+            chain = " -> ".join(p.name for p in (*_stack, here, target.resolve()))
+            raise RulePackError(f"extends cycle: {chain}", location)
+        shown = f"rules/{target.name}" if target.resolve() in {p.resolve() for p in bundled_pack_paths()} else str(target)
+        for loaded in load_pack_tree(target, display_path=shown, _stack=(*_stack, here)):
+            if not any(existing.path == loaded.path for existing in result):
+                result.append(loaded)
+    result.append(pack)
+    return result
 
 
 # --------------------------------------------------------------------------- resolution

@@ -149,6 +149,7 @@ class RulePack:
     disable: tuple[tuple[str, SourceLocation], ...] = ()
     categories: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
     description: str = ""
+    extends: tuple[tuple[str, SourceLocation], ...] = ()
 
     def __iter__(self) -> Iterator[Rule]:
         return iter(self.rules)
