@@ -22,6 +22,7 @@ except ImportError:  # pragma: no cover - Python 3.10
     import sre_constants as _sre_constants  # type: ignore[no-redef]
     import sre_parse as _sre_parser  # type: ignore[no-redef]
 
+from . import _segcache
 from ._errors import RuleCompileError
 from ._loader import RuleSet
 from ._model import AGENT, CUSTOMER, Rule, RuleKind
@@ -216,9 +217,18 @@ def _segmenter_for(words: frozenset[str]):
 
     logging.getLogger("jieba").setLevel(logging.WARNING)
     tokenizer = jieba.Tokenizer()
-    tokenizer.initialize()
-    for word in sorted(words):
-        tokenizer.add_word(word)
+    path = _segcache.cache_path(words, jieba)
+    stored = _segcache.load(path) if path is not None else None
+    if stored is not None:
+        # NOTE: the same table and total jieba would build, so the same segmentation.
+        tokenizer.FREQ, tokenizer.total = stored
+        tokenizer.initialized = True
+    else:
+        tokenizer.initialize()
+        for word in sorted(words):
+            tokenizer.add_word(word)
+        if path is not None:
+            _segcache.save(path, tokenizer.FREQ, tokenizer.total)
     with _SEGMENTERS_LOCK:
         _SEGMENTERS[words] = tokenizer
         while len(_SEGMENTERS) > _SEGMENTER_CACHE_SIZE:

@@ -17,9 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._context import Conversation, banned_findings
 from ._errors import TranscriptError
-from ._match import scan
 from ._model import Finding, Report, RuleKind, Transcript, Turn
-from ._normalize import normalize
 from ._score import drop_nested, order_findings
 from ._transcripts import _turn
 
@@ -76,8 +74,7 @@ class Session:
 
     def _settled(self, turn: Turn) -> list[Finding]:
         compiled = self.checker._compiled
-        text = normalize(turn.text)
-        hits = scan(text, turn.speaker, compiled)
+        text, hits = self.checker._analyse(turn.text, turn.speaker)
         # NOTE: the Conversation holds only this turn, under its real index: banned findings
         # of a turn depend on nothing else.
         lone = Conversation(Transcript(self.id, (turn,)), (text,), (hits,))

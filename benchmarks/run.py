@@ -1,0 +1,277 @@
+"""Benchmark scriptcheck against the floor and a naive baseline, in one run.
+
+    python benchmarks/run.py [--transcripts N] [--input FILE] [--markdown FILE]
+
+Builds a workload of N transcripts (the corpus, or FILE, repeated with new ids) under the
+system temp folder, never in the repository, then measures each contender in a fresh
+subprocess (so peak RSS and load time are its own):
+
+* floor: orjson (or json) parse of every line + one Aho-Corasick scan of every agent turn
+  with every phrase of the bundled packs. Nothing can be faster than reading the input.
+* naive: json parse + jieba.lcut on every turn + `phrase in text` for every phrase.
+* scriptcheck, 1 and 2 workers: the `check --format jsonl` path (read, validate, check,
+  serialise, write a file), after `scriptcheck.load()`.
+* session: per-turn latency of `Session.add_turn` (p50/p99) on the corpus transcripts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = [ROOT / "corpus" / "dev.jsonl", ROOT / "corpus" / "test.jsonl"]
+NAIVE_CAP = 3000  # the naive baseline is slow: it runs on the first transcripts only
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--transcripts", type=int, default=20000, help="workload size (default 20000)")
+    parser.add_argument("--input", help="a JSONL of transcripts to repeat (default: corpus/dev+test)")
+    parser.add_argument("--markdown", help="also write the results table (markdown) to this file")
+    parser.add_argument("--measure", help=argparse.SUPPRESS)
+    parser.add_argument("--data", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.measure:
+        result = MEASURES[args.measure](Path(args.data))
+        result["parent_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        result["child_rss_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        print(json.dumps(result))
+        return 0
+
+    data = make_workload(args.transcripts, Path(args.input) if args.input else None)
+    size = data.stat().st_size
+    print(f"workload: {data} ({size / 1e6:.1f} MB, {args.transcripts} transcripts)", file=sys.stderr)
+    rows = []
+    for name in ("floor", "naive", "scriptcheck-1", "scriptcheck-2", "session"):
+        out = subprocess.run(
+            [sys.executable, __file__, "--measure", name, "--data", str(data)],
+            capture_output=True, text=True, check=True,
+        )
+        result = json.loads(out.stdout.strip().splitlines()[-1])
+        result["name"] = name
+        rows.append(result)
+        print(f"  {name}: {result}", file=sys.stderr)
+    table = render(rows, size, args.transcripts)
+    print(table)
+    if args.markdown:
+        Path(args.markdown).write_text(table + "\n", encoding="utf-8")
+    return 0
+
+
+# --------------------------------------------------------------------------- workload
+
+
+def make_workload(count: int, source: Path | None) -> Path:
+    """Repeat the source transcripts with new ids until `count`; cached by size and source."""
+    sources = [source] if source else CORPUS
+    lines = [line for path in sources for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    tag = source.stem if source else "corpus"
+    folder = Path(tempfile.gettempdir()) / "scriptcheck-bench"
+    folder.mkdir(exist_ok=True)
+    target = folder / f"{tag}-{count}.jsonl"
+    if target.exists():
+        return target
+    partial = target.with_suffix(".partial")
+    with partial.open("w", encoding="utf-8") as out:
+        for i in range(count):
+            data = json.loads(lines[i % len(lines)])
+            data["id"] = f"{data['id']}~{i // len(lines)}"
+            data.pop("labels", None)
+            out.write(json.dumps(data, ensure_ascii=False) + "\n")
+    partial.replace(target)
+    return target
+
+
+def _loads():
+    try:
+        import orjson
+
+        return orjson.loads, "orjson"
+    except ImportError:
+        return json.loads, "json"
+
+
+def _bundled_phrases() -> list[str]:
+    import scriptcheck
+    from scriptcheck._compile import _phrase_sets
+    from scriptcheck._normalize import normalize_phrase
+
+    checker = scriptcheck.load()
+    keys = {normalize_phrase(p) for rule in checker.rules for _s, _n, p in _phrase_sets(rule)}
+    return sorted(k for k in keys if k)
+
+
+# --------------------------------------------------------------------------- measures
+
+
+def measure_floor(data: Path) -> dict:
+    import ahocorasick
+
+    loads, parser = _loads()
+    phrases = _bundled_phrases()
+    automaton = ahocorasick.Automaton()
+    for phrase in phrases:
+        automaton.add_word(phrase, len(phrase))
+    automaton.make_automaton()
+    start = time.perf_counter()
+    transcripts = utterances = hits = 0
+    with data.open("rb") as handle:
+        for line in handle:
+            record = loads(line)
+            transcripts += 1
+            for turn in record["turns"]:
+                utterances += 1
+                if turn.get("speaker", turn.get("role")) == "agent":
+                    for _hit in automaton.iter(turn["text"]):
+                        hits += 1
+    return {"seconds": time.perf_counter() - start, "transcripts": transcripts, "utterances": utterances,
+            "note": f"{parser} + pyahocorasick, {len(phrases)} phrases"}
+
+
+def measure_naive(data: Path) -> dict:
+    import logging
+
+    import jieba
+
+    logging.getLogger("jieba").setLevel(logging.WARNING)
+    phrases = _bundled_phrases()
+    start_load = time.perf_counter()
+    jieba.initialize()
+    load = time.perf_counter() - start_load
+    start = time.perf_counter()
+    transcripts = utterances = found = 0
+    read = 0
+    with data.open("rb") as handle:
+        for line in handle:
+            if transcripts >= NAIVE_CAP:
+                break
+            read += len(line)
+            record = json.loads(line)
+            transcripts += 1
+            for turn in record["turns"]:
+                utterances += 1
+                words = set(jieba.lcut(turn["text"]))
+                found += sum(1 for phrase in phrases if phrase in turn["text"] and phrase in words)
+    return {"seconds": time.perf_counter() - start, "transcripts": transcripts, "utterances": utterances,
+            "bytes": read, "load": load, "note": f"json + jieba.lcut + {len(phrases)} `in` tests, first {NAIVE_CAP}"}
+
+
+def _measure_scriptcheck(data: Path, workers: int) -> dict:
+    start_import = time.perf_counter()
+    import scriptcheck
+    from scriptcheck import cli
+
+    imported = time.perf_counter()
+    checker = scriptcheck.load()
+    loaded = time.perf_counter()
+    checker.check({"id": "warm", "turns": [{"speaker": "agent", "text": "您好，再见"}]})
+    first = time.perf_counter()
+    out = Path(tempfile.gettempdir()) / "scriptcheck-bench" / f"out-{workers}.jsonl"
+    lines = sum(1 for _ in data.open("rb"))
+    start = time.perf_counter()
+    code = cli.main(["check", str(data), "--format", "jsonl", "-q", "--workers", str(workers), "--output", str(out)])
+    seconds = time.perf_counter() - start
+    assert code in (0, 1, 3), code
+    utterances = sum(len(json.loads(line)["turns"]) for line in data.open("rb"))
+    out.unlink()
+    return {"seconds": seconds, "transcripts": lines, "utterances": utterances, "import": imported - start_import,
+            "load": loaded - imported, "load_warm": first - loaded, "note": "CLI check --format jsonl (incl. load)"}
+
+
+def measure_single(data: Path) -> dict:
+    return _measure_scriptcheck(data, 1)
+
+
+def measure_two(data: Path) -> dict:
+    return _measure_scriptcheck(data, 2)
+
+
+def measure_session(data: Path) -> dict:
+    import scriptcheck
+
+    checker = scriptcheck.load()
+    items = [json.loads(line) for path in CORPUS for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    checker.check(items[0])  # build the segmenter outside the timings
+    latencies = []
+    closes = []
+    for _round in range(5):
+        for data_item in items:
+            session = checker.session(data_item["id"])
+            for turn in data_item["turns"]:
+                begin = time.perf_counter()
+                session.add_turn(turn.get("speaker", turn.get("role")), turn["text"], turn.get("start"), turn.get("end"))
+                latencies.append(time.perf_counter() - begin)
+            begin = time.perf_counter()
+            session.close()
+            closes.append(time.perf_counter() - begin)
+    latencies.sort()
+    closes.sort()
+
+    def pct(values: list[float], q: float) -> float:
+        return values[min(len(values) - 1, int(q * len(values)))] * 1e6
+
+    return {"seconds": sum(latencies), "transcripts": len(items) * 5, "utterances": len(latencies),
+            "p50_us": pct(latencies, 0.5), "p99_us": pct(latencies, 0.99), "max_us": latencies[-1] * 1e6,
+            "close_p50_us": pct(closes, 0.5), "close_p99_us": pct(closes, 0.99), "note": "add_turn on corpus turns"}
+
+
+MEASURES = {
+    "floor": measure_floor,
+    "naive": measure_naive,
+    "scriptcheck-1": measure_single,
+    "scriptcheck-2": measure_two,
+    "session": measure_session,
+}
+
+
+# --------------------------------------------------------------------------- table
+
+
+def render(rows: list[dict], size: int, count: int) -> str:
+    floor = next(r for r in rows if r["name"] == "floor")
+    floor_rate = size / floor["seconds"]
+    single = next(r for r in rows if r["name"] == "scriptcheck-1")
+    out = [
+        "| run | transcripts/s | utterances/s | MB/s | % of floor | peak RSS MB (parent / worker) | load s | notes |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        if row["name"] == "session":
+            continue
+        seconds = row["seconds"]
+        nbytes = row.get("bytes", size * row["transcripts"] / count)
+        rate = nbytes / seconds
+        load = row.get("load")
+        load_text = "" if load is None else f"{load:.2f}"
+        if "load_warm" in row:
+            load_text += f" (+{row['load_warm']:.2f} first check)"
+        extra = ""
+        if row["name"] == "scriptcheck-2":
+            extra = f"; ×{single['seconds'] / seconds:.2f} vs 1 worker"
+        child = f" / {row['child_rss_mb']:.0f}" if row["child_rss_mb"] > 1 else ""
+        out.append(
+            f"| {row['name']} | {row['transcripts'] / seconds:,.0f} | {row['utterances'] / seconds:,.0f} | "
+            f"{rate / 1e6:.2f} | {100 * rate / floor_rate:.0f}% | {row['parent_rss_mb']:.0f}{child} | {load_text} | "
+            f"{row['note']}{extra} |"
+        )
+    session = next((r for r in rows if r["name"] == "session"), None)
+    if session:
+        out.append("")
+        out.append(
+            f"Session.add_turn over {session['utterances']:,} turns: p50 {session['p50_us']:.0f} µs, "
+            f"p99 {session['p99_us']:.0f} µs, max {session['max_us'] / 1000:.1f} ms; "
+            f"close(): p50 {session['close_p50_us'] / 1000:.2f} ms, p99 {session['close_p99_us'] / 1000:.2f} ms."
+        )
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
