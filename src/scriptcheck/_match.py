@@ -6,7 +6,7 @@ Offsets in every `Hit` are into the original utterance text.
 from __future__ import annotations
 
 import re
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from itertools import accumulate
 from collections import defaultdict
 from dataclasses import dataclass
@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from ._compile import BOUNDARY_SETS, CompiledRules
 from ._normalize import NormalizedText
 
-# A boundary check tokenises a small window around the candidate, cut at punctuation.
+# Near a chunk edge, a boundary check tokenises this many characters either side.
 _WINDOW = 10
-_NON_WORD = re.compile(r"[\W_]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,41 +132,69 @@ def _excepted(hit: Hit, exceptions: dict[int, _Exceptions]) -> bool:
 
 
 class _Segments:
-    """Lazily tokenises windows of one utterance and answers boundary questions."""
+    """Tokenises one utterance lazily, a piece at a time, and answers boundary questions.
 
-    __slots__ = ("_text", "_compiled", "_boundaries")
+    A match is judged inside the run of word characters (between spaces or punctuation)
+    that holds it, tokenised whole: jieba itself splits text there, so this is the
+    segmentation jieba would give the whole utterance. Runs longer than `_CHUNK` (unpunctuated
+    speech-to-text) are tokenised in fixed chunks, with a small window for a match near a
+    chunk edge, so the cost stays linear in the text however many candidates it holds.
+    """
+
+    __slots__ = ("_text", "_compiled", "_runs", "_boundaries")
 
     def __init__(self, folded: str, compiled: CompiledRules):
         self._text = folded
         self._compiled = compiled
+        self._runs: tuple[list[int], list[int]] | None = None
         self._boundaries: dict[tuple[int, int], frozenset[int]] = {}
 
     def on_boundaries(self, start: int, end: int) -> bool:
         """True when [start, end) begins and ends on jieba token boundaries."""
-        lo, hi = self._window(start, end)
+        return self._is_boundary(start, start) and self._is_boundary(end, end - 1)
+
+    def _is_boundary(self, position: int, inside: int) -> bool:
+        lo, hi = self._piece(inside)
+        return position in self._tokenise(lo, hi)
+
+    def _piece(self, index: int) -> tuple[int, int]:
+        """The span to tokenise for a boundary next to character `index`."""
+        run_start, run_end = self._run(index)
+        if run_end - run_start <= _CHUNK:
+            return run_start, run_end
+        offset = (index - run_start) // _CHUNK * _CHUNK + run_start
+        chunk_end = min(run_end, offset + _CHUNK)
+        if offset + _WINDOW <= index < chunk_end - _WINDOW or (offset == run_start and index < chunk_end - _WINDOW):
+            return offset, chunk_end
+        return max(run_start, index - _WINDOW), min(run_end, index + _WINDOW + 1)
+
+    def _run(self, index: int) -> tuple[int, int]:
+        if self._runs is None:
+            starts, ends = [], []
+            for run in _WORD_RUNS.finditer(self._text):
+                starts.append(run.start())
+                ends.append(run.end())
+            self._runs = (starts, ends)
+        starts, ends = self._runs
+        position = bisect_right(starts, index) - 1
+        if position >= 0 and index < ends[position]:
+            return starts[position], ends[position]
+        return index, index + 1  # a punctuation character: its own piece
+
+    def _tokenise(self, lo: int, hi: int) -> frozenset[int]:
         key = (lo, hi)
         boundaries = self._boundaries.get(key)
         if boundaries is None:
-            tokenizer = self._compiled.segmenter()
             positions = {lo}
             position = lo
-            for token in tokenizer.cut(self._text[lo:hi], HMM=False):
+            for token in self._compiled.segmenter().cut(self._text[lo:hi], HMM=False):
                 position += len(token)
                 positions.add(position)
             boundaries = frozenset(positions)
             self._boundaries[key] = boundaries
-        return start in boundaries and end in boundaries
+        return boundaries
 
-    def _window(self, start: int, end: int) -> tuple[int, int]:
-        text = self._text
-        lo = max(0, start - _WINDOW)
-        for i in range(start - 1, lo - 1, -1):
-            if _NON_WORD.match(text[i]):
-                lo = i + 1
-                break
-        hi = min(len(text), end + _WINDOW)
-        for i in range(end, hi):
-            if _NON_WORD.match(text[i]):
-                hi = i
-                break
-        return lo, hi
+
+# Word runs longer than this are tokenised in chunks of this size.
+_CHUNK = 200
+_WORD_RUNS = re.compile(r"[^\W_]+")
