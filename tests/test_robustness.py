@@ -1,0 +1,206 @@
+"""Robustness: arbitrary text never breaks a check, results are deterministic and thread-safe."""
+
+import json
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import scriptcheck
+from scriptcheck import normalize
+from scriptcheck._normalize import fold
+from scriptcheck.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = [json.loads(line) for split in ("dev", "test") for line in (ROOT / "corpus" / f"{split}.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
+
+# Text that exercises Chinese, Traditional forms, full-width and ASCII punctuation, emoji,
+# control characters and rule phrases, mixed with anything else Unicode has.
+PIECES = ["你去投诉啊", "不知道", "您好", "请稍等", "感谢您的等待", "態度太差", "再见", "ＡＢ", "！", " ", "\n", "😂", "\x00", "[数字x]"]
+TEXT = st.one_of(
+    st.text(max_size=60),
+    st.lists(st.one_of(st.sampled_from(PIECES), st.text(max_size=3)), max_size=12).map("".join),
+)
+TURNS = st.lists(st.tuples(st.sampled_from(["agent", "customer"]), TEXT), min_size=1, max_size=8)
+PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+def transcript(turns):
+    return {"id": "h", "turns": [{"speaker": s, "text": t} for s, t in turns]}
+
+
+@PROPERTY
+@given(TURNS)
+def test_checking_never_raises_and_spans_quote_the_original(checker, turns):
+    report = checker.check(transcript(turns))
+    assert 0 <= report.score <= 100
+    for finding in report.findings:
+        if finding.turn is not None:
+            assert finding.text == turns[finding.turn][1][finding.start : finding.end]
+            assert finding.start < finding.end
+
+
+@PROPERTY
+@given(TEXT)
+def test_normalising_is_idempotent(text):
+    once = normalize(text)
+    assert normalize(once.compact).compact == once.compact
+    assert fold(once.folded) == once.folded
+    assert len(once.folded) == len(text) and len(once.offsets) == len(once.compact)
+
+
+@PROPERTY
+@given(TURNS, st.lists(TEXT, min_size=1, max_size=4))
+def test_adding_customer_turns_never_changes_agent_banned_findings(checker, turns, extra):
+    def agent_banned(report, texts):
+        return sorted(
+            (texts[f.turn], f.rule, f.start, f.end)
+            for f in report.findings
+            if f.category.startswith("banned.")
+        )
+
+    base_texts = [t for _, t in turns]
+    with_customers = [*turns, *[("customer", text) for text in extra]]
+    before = agent_banned(checker.check(transcript(turns)), base_texts)
+    after = agent_banned(checker.check(transcript(with_customers)), [t for _, t in with_customers])
+    assert before == after
+
+
+@PROPERTY
+@given(
+    st.sampled_from(["你去投诉啊", "不关我的事", "要我说多少遍", "你问我我问谁", "这么简单都不知道"]),
+    st.lists(st.sampled_from([" ", "，", "！", "\u3000", "、"]), min_size=1, max_size=6),
+    st.randoms(use_true_random=False),
+)
+def test_splitting_a_phrase_with_spaces_or_fullwidth_punctuation_still_finds_it(checker, phrase, separators, rnd):
+    chars = list(phrase)
+    for separator in separators:
+        chars.insert(rnd.randint(1, len(chars) - 1), separator)
+    text = "".join(chars)
+    report = checker.check(transcript([("agent", "您好"), ("customer", "嗯"), ("agent", text)]))
+    assert any(f.turn == 2 and f.category.startswith("banned.") for f in report.findings), text
+
+
+def test_one_checker_shared_by_8_threads_gives_the_serial_results(checker):
+    serial = [checker.check(item).to_dict() for item in CORPUS]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        threaded = list(pool.map(lambda item: checker.check(item).to_dict(), CORPUS * 3))
+    assert threaded == serial * 3
+
+
+def test_two_checkers_loaded_in_parallel_threads_stay_separate(tmp_path):
+    pack = tmp_path / "p.yaml"
+    pack.write_text(
+        "pack: p\nrules:\n  - id: banned.x.sesame\n    category: banned.refusal\n    points: 5\n    message: m\n    phrases: [芝麻开门]\n",
+        encoding="utf-8",
+    )
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        plain, custom = pool.map(lambda packs: scriptcheck.load(*packs), [(), (pack,)])
+    item = {"id": "x", "turns": [{"speaker": "agent", "text": "芝麻开门"}]}
+    assert not any(f.rule == "banned.x.sesame" for f in plain.check(item).findings)
+    assert any(f.rule == "banned.x.sesame" for f in custom.check(item).findings)
+
+
+@pytest.mark.parametrize("seed", ["0", "1", "12345"])
+def test_results_do_not_depend_on_the_hash_seed(tmp_path, seed):
+    corpus = ROOT / "corpus" / "dev.jsonl"
+    env = {**os.environ, "PYTHONHASHSEED": seed}
+    run = subprocess.run(
+        [sys.executable, "-m", "scriptcheck.cli", "check", str(corpus), "--format", "jsonl", "-q"],
+        capture_output=True, text=True, env=env, check=False,
+    )
+    expected_path = tmp_path.parent / "hashseed-expected.jsonl"
+    if not expected_path.exists():
+        reference = subprocess.run(
+            [sys.executable, "-m", "scriptcheck.cli", "check", str(corpus), "--format", "jsonl", "-q"],
+            capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": "999"}, check=False,
+        )
+        expected_path.write_text(reference.stdout, encoding="utf-8")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout == expected_path.read_text(encoding="utf-8")
+
+
+def test_rule_order_in_packs_does_not_change_results(tmp_path):
+    import yaml
+
+    bundled = ROOT / "rules" / "banned.yaml"
+    data = yaml.safe_load(bundled.read_text(encoding="utf-8"))
+    data["rules"] = list(reversed(data["rules"]))
+    reordered = tmp_path / "banned.yaml"
+    reordered.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    normal = scriptcheck.load("banned", defaults=False)
+    shuffled = scriptcheck.load(reordered, defaults=False)
+    for item in CORPUS:
+        assert normal.check(item).to_dict() == shuffled.check(item).to_dict()
+
+
+# ------------------------------------------------------------------ files and encodings
+
+
+GOOD = {"id": "a", "turns": [{"speaker": "agent", "text": "您好，你去投诉啊"}]}
+
+
+def run_check(tmp_path, data: bytes, *extra, name="in.jsonl"):
+    path = tmp_path / name
+    path.write_bytes(data)
+    out = tmp_path / "out.jsonl"
+    code = main(["check", str(path), "--format", "jsonl", "-q", "--output", str(out), *extra])
+    lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()] if out.exists() else []
+    return code, lines
+
+
+def test_utf8_with_bom(tmp_path):
+    code, lines = run_check(tmp_path, b"\xef\xbb\xbf" + json.dumps(GOOD, ensure_ascii=False).encode("utf-8"))
+    assert code == 0 and lines[0]["id"] == "a" and lines[0]["findings"]
+
+
+def test_gb18030_is_detected(tmp_path):
+    code, lines = run_check(tmp_path, json.dumps(GOOD, ensure_ascii=False).encode("gb18030"))
+    assert code == 0 and lines[0]["findings"][0]["text"] == "你去投诉啊"
+
+
+def test_gbk_csv_with_explicit_encoding(tmp_path):
+    data = "transcript_id,turn,speaker,text\nc1,0,客服,你去投诉啊\n".encode("gbk")
+    code, lines = run_check(tmp_path, data, "--encoding", "gbk", name="in.csv")
+    assert code == 0 and lines[0]["findings"][0]["category"] == "banned.provocation"
+
+
+def test_undecodable_file_names_the_byte_offset(tmp_path, capsys):
+    data = json.dumps(GOOD, ensure_ascii=False).encode("utf-8") + b"\n" + b"\xff\xfe\xfd\x80" * 3
+    code, _ = run_check(tmp_path, data, "--encoding", "utf-8")
+    assert code == 2
+    assert "cannot decode as utf-8 at byte offset" in capsys.readouterr().err
+
+
+def test_empty_file_gives_no_records_and_exit_0(tmp_path):
+    code, lines = run_check(tmp_path, b"")
+    assert code == 0 and lines == []
+
+
+def test_duplicate_ids_are_reported_and_the_rest_checked(tmp_path):
+    data = "\n".join(json.dumps({**GOOD, "id": i}, ensure_ascii=False) for i in ["a", "b", "a", "c"]).encode()
+    code, lines = run_check(tmp_path, data)
+    assert code == 3
+    assert [line.get("id") for line in lines] == ["a", "b", "a", "c"]
+    assert lines[2]["error"]["code"] == "duplicate_id" and "first seen at" in lines[2]["error"]["message"]
+    assert "findings" in lines[3]
+
+
+def test_control_characters_and_huge_turns_are_checked(checker):
+    report = checker.check({"id": "c", "turns": [{"speaker": "agent", "text": "你\x00去\x07投\x1b诉啊\u200b" + "好" * 200_000}]})
+    [banned] = [f for f in report.findings if f.turn is not None]
+    assert banned.category == "banned.provocation" and banned.text == "你\x00去\x07投\x1b诉啊"
+
+
+def test_api_can_raise_or_collect_errors(checker):
+    items = [GOOD, {"id": "bad"}, {**GOOD, "id": "c"}]
+    with pytest.raises(scriptcheck.TranscriptError, match="missing 'turns'"):
+        list(checker.check_many(items))
+    results = list(checker.check_many(items, errors="collect"))
+    assert isinstance(results[1], scriptcheck.TranscriptError) and results[1].record_id == "bad"
+    assert [r.id for r in (results[0], results[2])] == ["a", "c"]
