@@ -170,11 +170,21 @@ def test_gbk_csv_with_explicit_encoding(tmp_path):
     assert code == 0 and lines[0]["findings"][0]["category"] == "banned.provocation"
 
 
-def test_undecodable_file_names_the_byte_offset(tmp_path, capsys):
-    data = json.dumps(GOOD, ensure_ascii=False).encode("utf-8") + b"\n" + b"\xff\xfe\xfd\x80" * 3
-    code, _ = run_check(tmp_path, data, "--encoding", "utf-8")
+def test_undecodable_line_names_the_byte_offset_and_the_rest_is_checked(tmp_path, capsys):
+    first = json.dumps(GOOD, ensure_ascii=False).encode("utf-8") + b"\n"
+    data = first + b"\xff\xfe\xfd\x80" * 3 + b"\n" + json.dumps({**GOOD, "id": "z"}).encode()
+    code, lines = run_check(tmp_path, data, "--encoding", "utf-8")
+    assert code == 3
+    assert [line.get("id") for line in lines] == ["a", None, "z"]
+    assert lines[1]["error"]["code"] == "undecodable" and lines[1]["error"]["line"] == 2
+    assert f"byte offset {len(first)}" in lines[1]["error"]["message"]
+
+
+def test_undecodable_csv_is_a_located_file_error(tmp_path, capsys):
+    data = "transcript_id,turn,speaker,text\nc1,0,agent,您好\n".encode() + b"c2,0,agent,\xff\xfe\n"
+    code, _ = run_check(tmp_path, data, "--encoding", "utf-8", name="in.csv")
     assert code == 2
-    assert "cannot decode as utf-8 at byte offset" in capsys.readouterr().err
+    assert "in.csv:3: cannot decode as utf-8 at byte offset" in capsys.readouterr().err
 
 
 def test_empty_file_gives_no_records_and_exit_0(tmp_path):

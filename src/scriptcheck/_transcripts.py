@@ -204,22 +204,71 @@ def _detect_encoding(head: bytes, name: str) -> str:
     except UnicodeDecodeError as error:
         if error.start >= len(head) - 3:
             return "utf-8"  # a character cut by the sniff window
-        try:
-            head.decode("gb18030")
-            return "gb18030"
-        except UnicodeDecodeError:
-            raise InputFileError(
-                f"{name}: not UTF-8 or GB18030 (undecodable byte at offset {error.start}); "
-                "pass --encoding with the file's encoding"
-            ) from None
-
-
-def _decoded_lines(head: bytes, rest: BinaryIO, encoding: str, name: str) -> Iterator[tuple[int, str]]:
-    """Yield (line number, text) with a located error for undecodable bytes."""
+        utf8_valid = error.start
     try:
-        decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+        head.decode("gb18030")
+        return "gb18030"
+    except UnicodeDecodeError as error:
+        # Neither decodes everything: take the one that reads further; the bad lines
+        # become error records naming their byte offset.
+        return "gb18030" if error.start > utf8_valid else "utf-8"
+
+
+@dataclass(frozen=True, slots=True)
+class UndecodableLine:
+    """A line whose bytes are not valid in the input encoding."""
+
+    offset: int
+    encoding: str
+
+    def message(self) -> str:
+        return (
+            f"cannot decode as {self.encoding} at byte offset {self.offset}; "
+            "pass --encoding with the file's encoding (e.g. gb18030)"
+        )
+
+
+def _decoded_lines(head: bytes, rest: BinaryIO, encoding: str, name: str) -> Iterator[tuple[int, str | UndecodableLine]]:
+    """Yield (line number, text), or an `UndecodableLine` in place of a line that does not decode.
+
+    For ASCII-compatible encodings (UTF-8, GB18030, GBK…) lines are split on the newline
+    byte, which never occurs inside a multi-byte character, so one bad line costs one record.
+    """
+    try:
+        codec = codecs.lookup(encoding)
     except LookupError:
         raise InputFileError(f"unknown encoding {encoding!r}; try utf-8 or gb18030") from None
+    if codec.name.startswith("utf-16") or codec.name.startswith("utf-32"):
+        yield from _decoded_wide_lines(head, rest, encoding, name)
+        return
+    offset = 0
+    line_number = 0
+    pending = b""
+    chunk = head
+    bom = codecs.BOM_UTF8 if codec.name == "utf-8-sig" or head.startswith(codecs.BOM_UTF8) else b""
+    while True:
+        pending += chunk
+        lines = pending.split(b"\n")
+        pending = lines.pop() if chunk else b""
+        if not chunk and lines and lines[-1] == b"":
+            lines.pop()
+        for raw in lines:
+            line_number += 1
+            start = offset
+            offset += len(raw) + 1
+            if bom and start == 0 and raw.startswith(bom):
+                raw, start = raw[len(bom):], len(bom)
+            try:
+                yield line_number, raw.decode(encoding if encoding != "utf-8-sig" else "utf-8").rstrip("\r")
+            except UnicodeDecodeError as error:
+                yield line_number, UndecodableLine(start + error.start, encoding)
+        if not chunk:
+            break
+        chunk = _read_some(rest)
+
+
+def _decoded_wide_lines(head: bytes, rest: BinaryIO, encoding: str, name: str) -> Iterator[tuple[int, str]]:
+    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
     offset = 0
     line_number = 0
     pending = ""
@@ -230,7 +279,7 @@ def _decoded_lines(head: bytes, rest: BinaryIO, encoding: str, name: str) -> Ite
         except UnicodeDecodeError as error:
             raise InputFileError(
                 f"{name}: cannot decode as {encoding} at byte offset {offset + error.start}; "
-                "pass --encoding with the file's encoding (e.g. gb18030)"
+                "pass --encoding with the file's encoding"
             ) from None
         offset += len(chunk)
         lines = pending.split("\n")
@@ -243,6 +292,14 @@ def _decoded_lines(head: bytes, rest: BinaryIO, encoding: str, name: str) -> Ite
         chunk = _read_some(rest)
     if pending:
         yield line_number + 1, pending.rstrip("\r")
+
+
+def _text_lines(lines: Iterable[tuple[int, str | UndecodableLine]], name: str) -> Iterator[tuple[int, str]]:
+    """Lines for formats that must read whole files (JSON, CSV): an undecodable line stops them."""
+    for number, line in lines:
+        if isinstance(line, UndecodableLine):
+            raise InputFileError(f"{name}:{number}: {line.message()}")
+        yield number, line
 
 
 def _detect_format(name: str, head: bytes, encoding: str) -> str:
@@ -264,6 +321,10 @@ def _detect_format(name: str, head: bytes, encoding: str) -> str:
 def _jsonl_records(lines: Iterable[tuple[int, str]], aliases: Mapping[str, str], name: str) -> Iterator[Record]:
     index = 0
     for line_number, line in lines:
+        if isinstance(line, UndecodableLine):
+            yield Record(index, line_number, error=TranscriptError(line.message(), code="undecodable", path=name, line=line_number))
+            index += 1
+            continue
         if not line.strip():
             continue
         try:
@@ -279,7 +340,7 @@ def _jsonl_records(lines: Iterable[tuple[int, str]], aliases: Mapping[str, str],
 
 
 def _json_records(lines: Iterable[tuple[int, str]], aliases: Mapping[str, str], name: str) -> Iterator[Record]:
-    text = "\n".join(line for _number, line in lines)
+    text = "\n".join(line for _number, line in _text_lines(lines, name))
     try:
         data = json.loads(text)
     except json.JSONDecodeError as error:
@@ -304,7 +365,7 @@ _CSV_REQUIRED = ("transcript_id", "speaker", "text")
 
 def _csv_records(lines: Iterable[tuple[int, str]], aliases: Mapping[str, str], name: str) -> Iterator[Record]:
     """Long-form CSV: one row per turn, grouped by transcript_id in order of first appearance."""
-    numbered = iter(lines)
+    numbered = _text_lines(lines, name)
     buffer = io.StringIO()
     row_lines: list[int] = []
     for line_number, line in numbered:
