@@ -144,3 +144,34 @@ def test_no_command_prints_help_and_exits_2(capsys):
 def test_rules_commands_run(command, capsys):
     assert main(command) == 0
     assert capsys.readouterr().out
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc to list child processes")
+def test_sigterm_stops_workers_and_leaves_no_partial_output(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "out.jsonl"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "scriptcheck.cli", "check", "-", "--workers", "2", "--format", "jsonl", "-q", "--output", str(out)],
+        stdin=subprocess.PIPE,
+    )
+    process.stdin.write((json.dumps(CLEAN, ensure_ascii=False) + "\n").encode())
+    process.stdin.flush()
+    children: set[str] = set()
+    deadline = time.time() + 30
+    while time.time() < deadline and len(children) < 2:
+        # Workers are forked by whichever thread submits work, so look at every thread's children.
+        children = {pid for task in Path(f"/proc/{process.pid}/task").iterdir() for pid in (task / "children").read_text().split()}
+        time.sleep(0.2)
+    assert children, "the pool never started"
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) == 128 + signal.SIGTERM
+    time.sleep(0.5)
+    alive = [pid for pid in children if Path(f"/proc/{pid}").exists() and "Z" not in Path(f"/proc/{pid}/stat").read_text().split()[2]]
+    assert alive == []
+    assert not out.exists() and not list(tmp_path.glob(".out.jsonl.*"))
+    process.stdin.close()

@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import signal
 import sys
+import threading
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -35,6 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     parser = _parser()
     args = parser.parse_args(argv)
+    _exit_cleanly_on_sigterm()
     if not getattr(args, "handler", None):
         parser.print_help(sys.stderr)
         return EXIT_USAGE
@@ -50,6 +53,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("scriptcheck: interrupted", file=sys.stderr)
         return 130
+    except _Terminated:
+        print("scriptcheck: terminated", file=sys.stderr)
+        with contextlib.suppress(OSError, ValueError):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        # NOTE: a daemon thread may still block on stdin; a normal interpreter exit would then
+        # abort on the stdin lock. Everything that needed cleaning up was cleaned while unwinding.
+        os._exit(128 + signal.SIGTERM)
+
+
+def _exit_cleanly_on_sigterm() -> None:
+    """Turn SIGTERM into SystemExit so worker pools stop and partial output files are removed."""
+    if threading.current_thread() is threading.main_thread():
+        with contextlib.suppress(ValueError, OSError):
+            signal.signal(signal.SIGTERM, _raise_terminated)
+
+
+class _Terminated(BaseException):
+    """SIGTERM arrived: unwind (pools stop, partial output is removed), then exit 143."""
+
+
+def _raise_terminated(signum, frame) -> None:  # noqa: ANN001
+    raise _Terminated
 
 
 def _parser() -> argparse.ArgumentParser:
