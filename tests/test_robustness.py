@@ -214,3 +214,9 @@ def test_api_can_raise_or_collect_errors(checker):
     results = list(checker.check_many(items, errors="collect"))
     assert isinstance(results[1], scriptcheck.TranscriptError) and results[1].record_id == "bad"
     assert [r.id for r in (results[0], results[2])] == ["a", "c"]
+
+
+def test_allow_duplicate_ids_checks_both_and_tracks_nothing(tmp_path):
+    data = "\n".join(json.dumps({**GOOD, "id": i}, ensure_ascii=False) for i in ["a", "a"]).encode()
+    code, lines = run_check(tmp_path, data, "--allow-duplicate-ids")
+    assert code == 0 and [("findings" in line) for line in lines] == [True, True]

@@ -94,6 +94,10 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--output", "-o", metavar="FILE", help="write here (atomically) instead of stdout")
     check.add_argument("--fail-under", type=float, metavar="N", help="exit 1 if any transcript scores below N")
     check.add_argument("--skip-invalid", action="store_true", help="do not exit 3 for invalid records (they are still reported)")
+    check.add_argument(
+        "--allow-duplicate-ids", action="store_true",
+        help="do not track ids to report duplicates (keeps memory flat on endless streams)",
+    )
     check.add_argument("--quiet", "-q", action="store_true", help="no summary on stderr")
     check.add_argument(
         "--workers", "-j", type=int, default=1, metavar="N",
@@ -146,21 +150,27 @@ def _aliases(pairs: list[str]) -> dict[str, str]:
 
 
 def iter_input(args: argparse.Namespace, checker: Checker) -> Iterator[Record]:
-    """Records of every input path, in order; duplicate ids become error records."""
-    seen: dict[str, str] = {}
-    for path in args.paths:
+    """Records of every input path, in order; duplicate ids become error records.
+
+    NOTE: finding duplicates means remembering every id (about 100 bytes each), the one thing
+    that grows with input size; `--allow-duplicate-ids` turns it off for endless streams.
+    """
+    seen: dict[str, int] = {}
+    track = not getattr(args, "allow_duplicate_ids", False)
+    for file_index, path in enumerate(args.paths):
         for record in read_records(path, aliases=checker.speaker_aliases, encoding=args.encoding, input_format=args.input_format):
             transcript = record.transcript
-            if transcript is not None:
-                where = f"{path}:{record.line}" if record.line else f"{path}[{record.index}]"
-                if transcript.id in seen:
+            if transcript is not None and track:
+                first = seen.get(transcript.id)
+                if first is not None:
+                    first_path, first_position = args.paths[first >> 32], first & 0xFFFFFFFF
                     error = TranscriptError(
-                        f"duplicate id (first seen at {seen[transcript.id]}); give every transcript a unique id",
+                        f"duplicate id (first seen at {first_path}:{first_position}); give every transcript a unique id",
                         code="duplicate_id", path=path, line=record.line, record_id=transcript.id,
                     )
                     yield Record(record.index, record.line, error=error)
                     continue
-                seen[transcript.id] = where
+                seen[transcript.id] = (file_index << 32) | (record.line or record.index)
             yield record
 
 
