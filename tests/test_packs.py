@@ -201,3 +201,22 @@ def test_extends_missing_target_is_located(tmp_path):
     pack.write_text("pack: a\nextends: [nope.yaml]\n", encoding="utf-8")
     with pytest.raises(scriptcheck.RulePackError, match=r"a.yaml:2:11: extends 'nope.yaml': not found"):
         scriptcheck.load(pack, defaults=False)
+
+
+def test_bundled_packs_load_when_scriptcheck_is_imported_from_a_zip(tmp_path):
+    import subprocess
+    import sys
+    import zipfile
+
+    source = Path(scriptcheck.__file__).parent
+    archive = tmp_path / "scriptcheck.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        for file in source.rglob("*.py"):
+            zipped.write(file, Path("scriptcheck") / file.relative_to(source))
+        rules = Path(scriptcheck.bundled_pack_paths()[0]).parent
+        for file in rules.glob("*.yaml"):
+            zipped.write(file, Path("scriptcheck") / "rules" / file.name)
+    code = "import scriptcheck, sys; assert '.zip' in scriptcheck.__file__; print(len(scriptcheck.load().rules))"
+    run = subprocess.run([sys.executable, "-c", code], env={"PYTHONPATH": str(archive), "PATH": ""}, capture_output=True, text=True, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert int(run.stdout) == len(scriptcheck.load().rules)

@@ -7,7 +7,9 @@ later stages can trust what they get (Vale's "unknown keys are errors").
 from __future__ import annotations
 
 import difflib
+import functools
 import re
+import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from importlib import resources
@@ -97,8 +99,19 @@ def bundled_rules_dir() -> Path:
     """The folder holding the bundled packs (inside the wheel, or `rules/` in a checkout)."""
     packaged = resources.files("scriptcheck") / "rules"
     if packaged.is_dir():
-        return Path(str(packaged))
+        on_disk = Path(str(packaged))
+        return on_disk if on_disk.is_dir() else _extracted(packaged)
     return Path(__file__).resolve().parents[2] / "rules"
+
+
+@functools.lru_cache(maxsize=1)
+def _extracted(packaged) -> Path:  # noqa: ANN001
+    """Copy the bundled packs out of a zip import (a wheel on Spark's --py-files) once per process."""
+    folder = Path(tempfile.mkdtemp(prefix="scriptcheck-rules-"))
+    for entry in packaged.iterdir():
+        if entry.name.endswith(".yaml"):
+            (folder / entry.name).write_text(entry.read_text(encoding="utf-8"), encoding="utf-8")
+    return folder
 
 
 def bundled_pack_paths() -> list[Path]:
