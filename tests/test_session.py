@@ -48,7 +48,8 @@ def test_add_turn_reports_banned_phrase_at_once(checker):
     assert session.add_turn("agent", "您好，请问有什么可以帮您？") == []
     assert session.add_turn("customer", "怎么还没到") == []
     found = session.add_turn("agent", "你去投诉啊，随便投诉哪都行")
-    assert (found[0].rule, found[0].turn, found[0].text) == ("banned.provocation.dare_complaint", 2, "你去投诉啊")
+    # one clause, one finding: both phrases of the rule are joined into one span
+    assert [(f.rule, f.turn, f.text) for f in found] == [("banned.provocation.dare_complaint", 2, "你去投诉啊，随便投诉哪都行")]
     assert [f.points for f in found if f.rule == found[0].rule][1:] == [0] * (len(found) - 1)  # charged once
     report = session.close()
     assert "banned.provocation" in report.fatal

@@ -7,6 +7,7 @@ follow a trigger to its expected response across turns and time.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -61,7 +62,7 @@ def banned_findings(conversation: Conversation, compiled: CompiledRules) -> Iter
             rule = compiled.rules[rule_index].rule
             if rule.kind is not RuleKind.BANNED or rule.speaker != turn.speaker:
                 continue
-            for hit in _longest_only(hits.get(rule_index, "phrases")):
+            for hit in _one_per_clause(_longest_only(hits.get(rule_index, "phrases")), turn.text):
                 yield _finding(rule, turn, hit)
 
 
@@ -76,6 +77,24 @@ def _longest_only(hits: list[Hit]) -> list[Hit]:
             continue
         merged.append(hit)
     return merged
+
+
+def _one_per_clause(hits: list[Hit], text: str) -> list[Hit]:
+    """Join hits of one rule that sit in one sentence: 你去投诉啊，随便投诉哪都行 is one violation."""
+    joined: list[Hit] = []
+    for hit in hits:
+        if joined:
+            last = joined[-1]
+            gap = text[last.end : hit.start]
+            if len(gap) <= _CLAUSE_GAP and not _SENTENCE_END.search(gap):
+                joined[-1] = Hit(last.rule_index, last.set_name, last.start, hit.end, last.phrase, last.regex)
+                continue
+        joined.append(hit)
+    return joined
+
+
+_CLAUSE_GAP = 6
+_SENTENCE_END = re.compile(r"[。！？!?\n]|\s{2,}")
 
 
 # --------------------------------------------------------------------------- required
