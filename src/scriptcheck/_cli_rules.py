@@ -22,6 +22,11 @@ def add_commands(commands, add_pack_options, add_input_options) -> None:  # noqa
     add_pack_options(test)
     test.add_argument("--verbose", "-v", action="store_true", help="print passing examples too")
     test.set_defaults(handler=lambda args: _test(load_checker(args), args.verbose), speaker_alias=[])
+    show = sub.add_parser("show", help="one rule as loaded, with the file:line each field came from")
+    show.add_argument("rule_id", metavar="RULE_ID")
+    add_pack_options(show)
+    show.add_argument("--format", choices=("text", "json"), default="text")
+    show.set_defaults(handler=lambda args: _show(load_checker(args), args.rule_id, args.format), speaker_alias=[])
     lint = sub.add_parser("lint", help="validate packs: file:line:column for every problem")
     lint.add_argument("packs", nargs="*", metavar="PACK", help="pack files (default: the bundled packs)")
     lint.add_argument("--strict", action="store_true", help="warnings fail too")
@@ -40,6 +45,19 @@ def _lint(args) -> int:  # noqa: ANN001
     warnings = len(messages) - errors
     print(f"{errors} errors, {warnings} warnings")
     return 1 if errors or (args.strict and warnings) else 0
+
+
+def _show(checker, rule_id: str, output: str) -> int:  # noqa: ANN001
+    from ._provenance import rule_provenance
+
+    provenance = rule_provenance(checker.rule_set, rule_id)
+    if output == "json":
+        import json
+
+        print(json.dumps(provenance.to_dict(), ensure_ascii=False, indent=2, default=str))
+    else:
+        print(provenance, end="")
+    return 0
 
 
 def _list(checker) -> int:  # noqa: ANN001

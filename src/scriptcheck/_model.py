@@ -263,6 +263,15 @@ class Report:
         verdict = "passed" if self.passed else "failed"
         return f"<Report {self.id!r} score={self.score:g} {verdict} findings={len(self.findings)}>"
 
+    def explain(self, checker: Any = None) -> Any:
+        """The score as a breakdown (`scriptcheck._explain.Explanation`; `str()` reads well).
+
+        `checker` must be the one that produced this report (default: the bundled packs).
+        """
+        from ._explain import explain_report  # deferred: computed on demand, never in check()
+
+        return explain_report(self, checker)
+
     def _repr_html_(self) -> str:
         """Jupyter's rich display: chat bubbles with each finding highlighted (see `_html`)."""
         from ._html import report_html  # deferred: the model module stays free of rendering

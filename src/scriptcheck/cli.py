@@ -114,6 +114,9 @@ def _parser() -> argparse.ArgumentParser:
     from . import _cli_report
 
     _cli_report.add_command(commands, _add_pack_options, _add_input_options)
+    from . import _cli_authoring
+
+    _cli_authoring.add_commands(commands, _add_pack_options, _add_input_options)
     return parser
 
 
