@@ -76,15 +76,21 @@ def make_workload(count: int, source: Path | None) -> Path:
     tag = source.stem if source else "corpus"
     folder = Path(tempfile.gettempdir()) / "scriptcheck-bench"
     folder.mkdir(exist_ok=True)
-    target = folder / f"{tag}-{count}.jsonl"
+    target = folder / f"{tag}-{count}-distinct.jsonl"
     if target.exists():
         return target
     partial = target.with_suffix(".partial")
     with partial.open("w", encoding="utf-8") as out:
         for i in range(count):
             data = json.loads(lines[i % len(lines)])
-            data["id"] = f"{data['id']}~{i // len(lines)}"
+            copy = i // len(lines)
+            data["id"] = f"{data['id']}~{copy}"
             data.pop("labels", None)
+            if copy:
+                # NOTE: every copy gets its own text (an order number at the end of each turn), so
+                # per-utterance caches cannot make a repeated corpus look faster than real traffic.
+                for turn in data["turns"]:
+                    turn["text"] = f"{turn['text']} 单号{copy}{i % 97}"
             out.write(json.dumps(data, ensure_ascii=False) + "\n")
     partial.replace(target)
     return target

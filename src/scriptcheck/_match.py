@@ -6,6 +6,7 @@ Offsets in every `Hit` are into the original utterance text.
 from __future__ import annotations
 
 import re
+import threading
 from bisect import bisect_left, bisect_right
 from itertools import accumulate
 from collections import defaultdict
@@ -31,24 +32,59 @@ class Hit:
 
 
 class TurnHits:
-    """All accepted hits of one utterance, grouped by (rule, phrase set)."""
+    """All accepted hits of one utterance, grouped by (rule, phrase set).
 
-    __slots__ = ("_by_key",)
+    Word-boundary checks (jieba, the expensive step) run lazily, the first time a rule asks
+    for a phrase set: a closing phrase heard mid-call is never tokenised, because the closing
+    rule only looks at the last turns. Verification is idempotent and guarded by a lock, since
+    analysed utterances are cached and shared between threads.
+    """
 
-    def __init__(self) -> None:
+    __slots__ = ("_by_key", "_pending", "_segments", "_lock")
+
+    def __init__(self, segments: _Segments | None = None) -> None:
         self._by_key: dict[tuple[int, str], list[Hit]] = defaultdict(list)
+        self._pending: dict[tuple[int, str], list[Hit]] = {}
+        self._segments = segments
+        self._lock = threading.Lock()
 
     def add(self, hit: Hit) -> None:
         self._by_key[(hit.rule_index, hit.set_name)].append(hit)
 
+    def add_unverified(self, hit: Hit) -> None:
+        """A hit that counts only if it starts and ends on word boundaries."""
+        self._pending.setdefault((hit.rule_index, hit.set_name), []).append(hit)
+
     def get(self, rule_index: int, set_name: str) -> list[Hit]:
-        return self._by_key.get((rule_index, set_name), [])
+        key = (rule_index, set_name)
+        if key in self._pending:
+            with self._lock:
+                pending = self._pending.get(key)
+                if pending is not None:
+                    accepted = [h for h in pending if self._segments.on_boundaries(h.start, h.end)]
+                    # NOTE: publish the verified hits before dropping the pending list, so a
+                    # reader that skips the lock never sees neither.
+                    self._by_key[key] = sorted([*self._by_key.get(key, []), *accepted], key=_hit_order)
+                    del self._pending[key]
+        return self._by_key.get(key, [])
 
     def has(self, rule_index: int, set_name: str) -> bool:
-        return bool(self._by_key.get((rule_index, set_name)))
+        key = (rule_index, set_name)
+        if self._by_key.get(key):
+            return True
+        pending = self._pending.get(key)
+        if pending is None:
+            return bool(self.get(rule_index, set_name))  # verified meanwhile by another thread
+        # Enough to find one good hit; get() verifies the rest if anyone asks for them.
+        return any(self._segments.on_boundaries(h.start, h.end) for h in pending)
 
     def rule_indexes(self, set_name: str) -> list[int]:
-        return sorted({index for index, name in self._by_key if name == set_name})
+        keys = set(self._by_key) | set(self._pending)
+        return sorted({index for index, name in keys if name == set_name})
+
+
+def _hit_order(hit: Hit) -> tuple[int, int, str]:
+    return hit.start, hit.end, hit.phrase
 
 
 def scan(text: NormalizedText, speaker: str, compiled: CompiledRules) -> TurnHits:
@@ -69,7 +105,7 @@ def scan(text: NormalizedText, speaker: str, compiled: CompiledRules) -> TurnHit
     if not candidates:
         return hits
     exceptions = _exception_spans(candidates)
-    segment = _Segments(text.folded, compiled)
+    hits = TurnHits(_Segments(text.folded, compiled))
     for hit in candidates:
         if hit.set_name not in BOUNDARY_SETS:
             hits.add(hit)
@@ -77,9 +113,10 @@ def scan(text: NormalizedText, speaker: str, compiled: CompiledRules) -> TurnHit
         if _excepted(hit, exceptions):
             continue
         rule = compiled.rules[hit.rule_index].rule
-        if rule.word_boundary and not hit.regex and not segment.on_boundaries(hit.start, hit.end):
-            continue
-        hits.add(hit)
+        if rule.word_boundary and not hit.regex:
+            hits.add_unverified(hit)
+        else:
+            hits.add(hit)
     return hits
 
 
@@ -154,6 +191,8 @@ class _Segments:
         return self._is_boundary(start, start) and self._is_boundary(end, end - 1)
 
     def _is_boundary(self, position: int, inside: int) -> bool:
+        if position in self._run(inside):
+            return True  # the edge of a word run is always a token boundary: no need for jieba
         lo, hi = self._piece(inside)
         return position in self._tokenise(lo, hi)
 
