@@ -245,10 +245,12 @@ def diff_checkers(
     *,
     old_label: str = "old",
     new_label: str = "new",
+    labelled: bool | None = None,
 ) -> PackDiff:
     """Check every transcript with both checkers and collect what changed.
 
-    Precision/recall per category are compared too when any transcript carries labels.
+    Precision/recall per category are compared too when `labelled` (default: when any
+    transcript carries labels).
     """
     corpus = list(transcripts)
     changes = []
@@ -277,10 +279,11 @@ def diff_checkers(
             key=lambda impact: (-impact.flips, -impact.transcripts, impact.rule),
         )
     )
-    labelled = [transcript for transcript in corpus if transcript.labels]
     old_eval = new_eval = None
-    if labelled:
-        old_eval, new_eval = evaluate(old, labelled), evaluate(new, labelled)
+    # NOTE: `labels: []` (a clean transcript) reads the same as no labels, so a corpus counts as
+    # labelled when any transcript carries a label, and then every transcript is scored.
+    if labelled if labelled is not None else any(transcript.labels for transcript in corpus):
+        old_eval, new_eval = evaluate(old, corpus), evaluate(new, corpus)
     count = len(corpus)
     return PackDiff(
         old_label, new_label, count, tuple(changes), rules,

@@ -57,6 +57,7 @@ class FindingExplanation:
     finding: Finding
     charged: int  # points actually deducted (0 for a repeat of a rule already charged)
     fatal: bool
+    repeat: bool = False  # the rule already deducted its points earlier in this transcript
     phrases: tuple[str, ...] = ()  # the phrases or patterns that matched (as written in the pack)
     normalization: tuple[str, ...] = ()  # `NormalizedText.steps` names needed for this span
     exceptions: tuple[ExceptionCheck, ...] = ()
@@ -75,6 +76,7 @@ class FindingExplanation:
             "text": self.finding.text,
             "points": self.finding.points,
             "charged": self.charged,
+            "repeat": self.repeat,
             "fatal": self.fatal,
             "phrases": list(self.phrases),
             "normalization": list(self.normalization),
@@ -168,11 +170,13 @@ def _default_checker() -> Checker:
 
 def _explain_finding(finding: Finding, rule: Rule, rule_index: int, turns, texts, report: Report) -> FindingExplanation:  # noqa: ANN001
     fatal = finding.category in report.fatal
+    repeat = finding.points == 0 and rule.points > 0  # `score` zeroes a rule's later findings
     if finding.turn is None or finding.start is None or finding.end is None:
         return FindingExplanation(
             finding,
             finding.points,
             fatal,
+            repeat,
             closest=finding.closest,
             searched_turns=tuple(_required_window(turns, rule)),
             threshold=rule.fuzzy.threshold if rule.fuzzy else None,
@@ -204,7 +208,7 @@ def _explain_finding(finding: Finding, rule: Rule, rule_index: int, turns, texts
             + f"; looked at turns {list(searched)}"
         )
     return FindingExplanation(
-        finding, finding.points, fatal, phrases, tuple(steps), tuple(exceptions),
+        finding, finding.points, fatal, repeat, phrases, tuple(steps), tuple(exceptions),
         searched_turns=searched, expectation=expectation,
     )
 
@@ -217,6 +221,8 @@ def span_steps(text: NormalizedText, start: int, end: int, phrase: str | None = 
     inside the span that the written phrase does not have.
     """
     original = text.original[start:end]
+    if phrase is not None and original == phrase:
+        return ()
     widened = original.translate(_WIDTH_AND_CASE)
     steps = []
     # NOTE: folding is Traditional->Simplified then width/case, so the folded span differs from
@@ -267,13 +273,9 @@ def _lines(explanation: Explanation) -> list[str]:
     for item in explanation.findings:
         finding = item.finding
         where = f"turn {finding.turn}" if finding.turn is not None else "whole call"
-        if item.charged:
-            charge = f"-{item.charged}"
-        elif finding.points == 0:
-            charge = "0"
-        else:
-            charge = "0 (rule already charged)"
-        lines.append(f"  {charge:<6} {finding.rule}  [{finding.category}, {finding.severity.value}]  {where}")
+        charge = f"-{item.charged}" if item.charged else "0"
+        repeat = "  (rule already charged: a rule deducts once per transcript)" if item.repeat else ""
+        lines.append(f"  {charge:<6} {finding.rule}  [{finding.category}, {finding.severity.value}]  {where}{repeat}")
         if finding.turn is not None and finding.start is not None:
             turn = explanation.turns[finding.turn] if finding.turn < len(explanation.turns) else None
             if turn is not None:

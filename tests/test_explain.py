@@ -1,0 +1,159 @@
+"""Explained scores (`Report.explain`, `scriptcheck explain`) and `scriptcheck rules show`."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+import scriptcheck
+from scriptcheck._explain import span_steps
+from scriptcheck.cli import main
+
+from conftest import conversation, polite
+
+DEV = Path(__file__).resolve().parents[1] / "corpus" / "dev.jsonl"
+
+
+def only(explanation, rule):
+    (item,) = [item for item in explanation.findings if item.finding.rule == rule]
+    return item
+
+
+def test_breakdown_starts_at_100_and_charges_each_rule_once(checker):
+    report = checker.check(polite(("agent", "不关我的事"), ("customer", "啊？"), ("agent", "不关我的事")))
+    explanation = report.explain(checker)
+    refusals = [item for item in explanation.findings if item.finding.rule == "banned.refusal.not_my_business"]
+    assert [item.charged for item in refusals] == [10, 0]  # the repeat costs nothing
+    assert explanation.start == 100 and explanation.deducted == 10
+    assert explanation.score == report.score == 90 and explanation.passed
+    text = str(explanation)
+    assert "-10    banned.refusal.not_my_business  [banned.refusal, warning]  turn 2\n" in text
+    assert "0      banned.refusal.not_my_business  [banned.refusal, warning]  turn 4  (rule already charged" in text
+    assert [item.repeat for item in refusals] == [False, True]
+    assert "result: 90 PASSED (90 ≥ pass mark 80)" in text
+
+
+def test_normalisation_steps_are_those_of_the_matched_span(checker):
+    # Traditional script and spaces inside the phrase; the full-width ＯＫ sits outside the span.
+    report = checker.check(polite(("agent", "ＯＫ 你 去 投 訴 啊")))
+    item = only(report.explain(checker), "banned.provocation.dare_complaint")
+    assert set(item.normalization) == {"traditional_to_simplified", "spaces_and_punctuation_removed"}
+    report = checker.check(polite(("agent", "ＯＫ不關我的事")))
+    assert only(report.explain(checker), "banned.refusal.not_my_business").normalization == ("traditional_to_simplified",)
+    report = checker.check(polite(("agent", "不关我的事")))
+    item = only(report.explain(checker), "banned.refusal.not_my_business")
+    assert item.normalization == ()
+    assert "matched as written" in str(report.explain(checker))
+
+
+@pytest.mark.parametrize(
+    ("text", "start", "end", "phrase", "steps"),
+    [
+        ("你去投訴啊", 0, 5, "你去投诉啊", ("traditional_to_simplified",)),
+        ("ＡＢＣ你去投诉啊", 3, 8, "你去投诉啊", ()),
+        ("你去 投诉啊", 0, 6, "你去投诉啊", ("spaces_and_punctuation_removed",)),
+        ("你去，投诉啊", 0, 6, "你去投诉啊", ("width_and_case", "spaces_and_punctuation_removed")),  # ， is full-width
+        ("喂，干什么", 0, 5, "喂，干什么", ()),  # written exactly as the phrase: nothing needed
+        ("ＯＫ", 0, 2, "ok", ("width_and_case",)),
+    ],
+)
+def test_span_steps(text, start, end, phrase, steps):
+    assert span_steps(scriptcheck.normalize(text), start, end, phrase) == steps
+
+
+def test_exceptions_checked_are_listed(checker):
+    report = checker.check(polite(("agent", "不关我的事")))
+    item = only(report.explain(checker), "banned.refusal.not_my_business")
+    rule = next(rule for rule in checker.rules if rule.id == "banned.refusal.not_my_business")
+    assert [(check.kind, check.phrases, check.found) for check in item.exceptions] == [("unless", len(rule.unless), ())]
+
+
+def test_missing_closing_names_the_closest_utterance(checker):
+    # corpus/dev.jsonl dev-0104 (labelled missing.closing): the agent's last two turns are turn 3
+    # (an explanation of the refund) and turn 5, a bare 谢谢亲, which is near a thank-you closing.
+    record = next(json.loads(line) for line in DEV.open(encoding="utf-8") if '"dev-0104"' in line)
+    report = checker.check(record)
+    item = only(report.explain(checker), "closing.farewell")
+    assert item.searched_turns == (3, 5)
+    assert item.closest is not None and item.closest.turn == 5 and item.closest.text == "谢谢亲"
+    assert 0 < item.closest.similarity < item.threshold
+    assert f"closest: turn 5 「谢谢亲」 {item.closest.similarity:g}% (needs {item.threshold}%)" in str(report.explain(checker))
+
+
+def test_fatal_category_zeroes_the_score_in_the_breakdown(checker):
+    explanation = checker.check(polite(("agent", "你去投诉啊"))).explain(checker)
+    text = str(explanation)
+    assert explanation.fatal == ("banned.provocation",)
+    assert "fatal: banned.provocation → score 0" in text and "result: 0 FAILED (fatal banned.provocation)" in text
+    assert json.loads(json.dumps(explanation.to_dict()))["fatal"] == ["banned.provocation"]
+
+
+def test_explaining_with_other_rules_is_refused(checker, tmp_path):
+    pack = tmp_path / "p.yaml"
+    pack.write_text("pack: p\noverrides:\n  - id: banned.impatience.hurry\n    points: 3\n", encoding="utf-8")
+    other = scriptcheck.load(pack)
+    report = other.check(polite(("agent", "你快点讲")))
+    with pytest.raises(ValueError, match="not produced by this checker"):
+        report.explain(checker)
+    assert report.explain(other).deducted == 3
+
+
+def test_explain_does_not_change_check_results(checker):
+    record = polite(("agent", "你 去 投 訴 啊"))
+    before = checker.check(record).to_dict()
+    checker.check(record).explain(checker)
+    assert checker.check(record).to_dict() == before
+
+
+def test_cli_explain_on_a_corpus_transcript(capsys):
+    # corpus/dev.jsonl dev-0086 is labelled missing.opening: the agent's first two turns are 在的 and
+    # 亲 两个订单在同一个仓 可以合并 已经帮您备注了 (turns 1 and 3).
+    assert main(["explain", "dev-0086", "--input", str(DEV)]) == 0
+    out = capsys.readouterr().out
+    assert "opening.greeting" in out and "looked in turns [1, 3]" in out
+    assert "closest: turn 3 「亲 两个订单在同一个仓 可以合并 已经帮您备注了」" in out
+    assert main(["explain", "dev-0086", "--input", str(DEV), "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["score"] == 95 and data["findings"][0]["closest"]["turn"] == 3
+
+
+def test_cli_explain_unknown_id_suggests_close_ones(capsys):
+    assert main(["explain", "dev-00086", "--input", str(DEV)]) == 2
+    assert "no transcript with id 'dev-00086'" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- rules show
+
+OVERRIDE = """\
+pack: my_pack
+overrides:
+  - id: banned.impatience.hurry
+    points: 3
+    add_phrases: [麻利点]
+disable: [banned.vague.hedge]
+"""
+
+
+def test_rules_show_names_where_each_field_came_from(tmp_path, capsys):
+    pack = tmp_path / "my_pack.yaml"
+    pack.write_text(OVERRIDE, encoding="utf-8")
+    assert main(["rules", "show", "banned.impatience.hurry", "--pack", str(pack)]) == 0
+    out = capsys.readouterr().out
+    # `points: 3` is line 4; its value starts at column 13. 麻利点 is line 5, column 19.
+    assert f"({pack}:4:13, override)" in out
+    assert f"麻利点" in out and f"({pack}:5:19, override add_phrases)" in out
+    assert "(rules/banned.yaml:" in out  # the other fields still point at the bundled pack
+    assert main(["rules", "show", "banned.impatience.hurry", "--pack", str(pack), "--format", "json"]) == 0
+    fields = {item["field"]: item for item in json.loads(capsys.readouterr().out)["fields"]}
+    assert fields["points"] == {"field": "points", "value": 3, "location": f"{pack}:4:13", "origin": "override"}
+    assert fields["category"]["location"].startswith("rules/banned.yaml:") and fields["category"]["origin"] == "defined"
+    assert fields["kind"]["origin"] == "default"
+
+
+def test_rules_show_a_disabled_or_unknown_rule(tmp_path, capsys):
+    pack = tmp_path / "my_pack.yaml"
+    pack.write_text(OVERRIDE, encoding="utf-8")
+    assert main(["rules", "show", "banned.vague.hedge", "--pack", str(pack)]) == 2
+    assert f"is disabled by `disable: banned.vague.hedge` at {pack}:6:11" in capsys.readouterr().err
+    assert main(["rules", "show", "banned.impatience.hury"]) == 2
+    assert "did you mean banned.impatience.hurry" in capsys.readouterr().err
