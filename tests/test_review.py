@@ -1,0 +1,153 @@
+"""Reviewer verdicts become corpus labels (`review import`) and overturn statistics (`review stats`)."""
+
+import json
+from pathlib import Path
+
+import scriptcheck
+from scriptcheck._review import parse_verdict, review_stats
+from scriptcheck.cli import main
+
+# Two labelled corpus transcripts, and production chats a reviewer looked at.
+LABELLED = [
+    {"id": "c1", "turns": [{"speaker": "agent", "text": "您好"}, {"speaker": "agent", "text": "不关我的事"}],
+     "labels": [{"category": "banned.refusal", "turn": 1}]},
+    {"id": "c2", "turns": [{"speaker": "agent", "text": "您好"}], "labels": []},
+]
+CHATS = [
+    {"id": "p1", "agent": "A01", "turns": [
+        {"speaker": "agent", "text": "您好，请问有什么可以帮您"}, {"speaker": "customer", "text": "我的快递呢"},
+        {"speaker": "agent", "text": "你快点讲"}, {"speaker": "agent", "text": "感谢您的支持，再见"}]},
+    {"id": "p2", "turns": [{"speaker": "agent", "text": "您好"}]},
+]
+
+
+def write_jsonl(path: Path, records) -> Path:
+    path.write_text("".join((r if isinstance(r, str) else json.dumps(r, ensure_ascii=False)) + "\n" for r in records), encoding="utf-8")
+    return path
+
+
+def read_jsonl(path: Path) -> dict:
+    return {record["id"]: record for record in map(json.loads, path.read_text(encoding="utf-8").splitlines())}
+
+
+def test_import_adds_removes_and_confirms_labels(tmp_path, capsys):
+    corpus = write_jsonl(tmp_path / "reviewed.jsonl", LABELLED)
+    original_c2 = corpus.read_text(encoding="utf-8").splitlines()[1]
+    chats = write_jsonl(tmp_path / "chats.jsonl", CHATS)
+    verdicts = write_jsonl(tmp_path / "verdicts.jsonl", [
+        {"id": "c1", "rule": "banned.refusal.not_my_business", "turn": 1, "verdict": "false_positive", "note": "在转述客户原话", "reviewer": "qa1"},
+        "{not json",
+        {"id": "p1", "rule": "banned.impatience.hurry", "turn": 2, "verdict": "correct", "reviewer": "qa2"},
+        {"id": "p1", "category": "missing.apology", "turn": 1, "verdict": "missed"},
+        {"id": "p2", "rule": "opening.greeting", "verdict": "maybe"},
+        {"id": "nowhere", "category": "banned.refusal", "turn": 0, "verdict": "missed"},
+    ])
+    code = main(["review", "import", str(verdicts), "--input", str(chats), "--into", str(corpus)])
+    captured = capsys.readouterr()
+    assert code == 3  # some verdicts were skipped; the rest were applied
+    # Located errors for the bad lines, by file:line.
+    assert f"{verdicts}:2: not valid JSON" in captured.err
+    assert f"{verdicts}:5: 'verdict' must be one of correct, false_positive, missed" in captured.err
+    assert f"{verdicts}:6: transcript 'nowhere' is neither in --input nor in {corpus}" in captured.err
+    assert f"c1: - banned.refusal turn 1 (false_positive, {verdicts}:1)" in captured.out
+    assert "p1: appended from --input" in captured.out
+    assert f"p1: + banned.impatience turn 2 (correct, {verdicts}:3)" in captured.out
+    assert f"p1: + missing.apology turn 1 (missed, {verdicts}:4)" in captured.out
+    records = read_jsonl(corpus)
+    assert list(records) == ["c1", "c2", "p1"]  # appended at the end, order kept
+    assert records["c1"]["labels"] == []
+    assert records["c1"]["reviews"][0]["verdict"] == "false_positive" and records["c1"]["reviews"][0]["note"] == "在转述客户原话"
+    assert records["p1"]["labels"] == [{"category": "banned.impatience", "turn": 2}, {"category": "missing.apology", "turn": 1}]
+    assert records["p1"]["agent"] == "A01" and records["p1"]["turns"][2]["text"] == "你快点讲"
+    assert corpus.read_text(encoding="utf-8").splitlines()[1] == original_c2  # untouched lines stay byte for byte
+    assert not list(tmp_path.glob(".reviewed.jsonl.*"))  # no temporary file left behind
+
+
+def test_an_overturned_false_positive_becomes_an_eval_regression_case(tmp_path, capsys):
+    corpus = write_jsonl(tmp_path / "reviewed.jsonl", LABELLED[:1])
+    checker = scriptcheck.load()
+    before = scriptcheck.evaluate(checker, map(json.loads, corpus.read_text(encoding="utf-8").splitlines())).get("banned.refusal")
+    assert (before.tp, before.fp) == (1, 0)
+    verdicts = write_jsonl(tmp_path / "v.jsonl", [{"id": "c1", "rule": "banned.refusal.not_my_business", "turn": 1, "verdict": "false_positive"}])
+    assert main(["review", "import", str(verdicts), "--into", str(corpus)]) == 0
+    after = scriptcheck.evaluate(checker, map(json.loads, corpus.read_text(encoding="utf-8").splitlines())).get("banned.refusal")
+    assert (after.tp, after.fp) == (0, 1)  # eval now reports the finding until the rule is fixed
+    capsys.readouterr()
+    assert main(["eval", str(corpus), "--category", "banned.refusal", "--min-precision", "1"]) == 1
+
+
+def test_importing_twice_changes_nothing_the_second_time(tmp_path, capsys):
+    corpus = write_jsonl(tmp_path / "reviewed.jsonl", LABELLED)
+    verdicts = write_jsonl(tmp_path / "v.jsonl", [{"id": "c2", "category": "missing.closing", "verdict": "missed"}])
+    assert main(["review", "import", str(verdicts), "--into", str(corpus)]) == 0
+    first = corpus.read_text(encoding="utf-8")
+    assert read_jsonl(corpus)["c2"]["labels"] == [{"category": "missing.closing"}]
+    assert main(["review", "import", str(verdicts), "--into", str(corpus)]) == 0
+    assert corpus.read_text(encoding="utf-8") == first
+    assert "1 already agreed" in capsys.readouterr().out
+
+
+def test_dry_run_writes_nothing(tmp_path, capsys):
+    corpus = write_jsonl(tmp_path / "reviewed.jsonl", LABELLED)
+    before = corpus.read_text(encoding="utf-8")
+    verdicts = write_jsonl(tmp_path / "v.jsonl", [{"id": "c2", "category": "missing.closing", "verdict": "missed"}])
+    assert main(["review", "import", str(verdicts), "--into", str(corpus), "--dry-run"]) == 0
+    assert "would write" in capsys.readouterr().out and corpus.read_text(encoding="utf-8") == before
+
+
+def test_rule_and_category_must_agree(tmp_path, capsys):
+    corpus = write_jsonl(tmp_path / "reviewed.jsonl", LABELLED)
+    verdicts = write_jsonl(tmp_path / "v.jsonl", [
+        {"id": "c2", "rule": "banned.impatience.hurry", "category": "banned.refusal", "turn": 0, "verdict": "missed"},
+        {"id": "c2", "rule": "no.such_rule", "turn": 0, "verdict": "missed"},
+        {"id": "c2", "category": "banned.refusal", "turn": 7, "verdict": "missed"},
+    ])
+    assert main(["review", "import", str(verdicts), "--into", str(corpus)]) == 3
+    err = capsys.readouterr().err
+    assert f"{verdicts}:1: rule 'banned.impatience.hurry' is in category 'banned.impatience', not 'banned.refusal'" in err
+    assert f"{verdicts}:2: unknown rule 'no.such_rule' and no 'category' given" in err
+    assert f"{verdicts}:3: turn 7 is out of range; 'c2' has 1 turns" in err
+
+
+def test_stats_counts_overturns_per_rule(tmp_path, capsys):
+    # By hand: hurry 3 verdicts (2 false positives) -> 2 overturned of 3 = 67%; not_my_business 2 correct -> 0%;
+    # missing.apology (a category, no rule) 1 missed -> 1 of 1 = 100%.
+    verdicts = write_jsonl(tmp_path / "v.jsonl", [
+        {"id": "a", "rule": "banned.impatience.hurry", "turn": 1, "verdict": "false_positive"},
+        {"id": "b", "rule": "banned.impatience.hurry", "turn": 1, "verdict": "false_positive"},
+        {"id": "c", "rule": "banned.impatience.hurry", "turn": 1, "verdict": "correct"},
+        {"id": "a", "rule": "banned.refusal.not_my_business", "turn": 2, "verdict": "correct"},
+        {"id": "b", "rule": "banned.refusal.not_my_business", "turn": 2, "verdict": "correct"},
+        {"id": "c", "category": "missing.apology", "verdict": "missed"},
+        {"id": "d", "verdict": "correct"},
+    ])
+    assert main(["review", "stats", str(verdicts), "--format", "json"]) == 3
+    captured = capsys.readouterr()
+    assert f"{verdicts}:7: give 'rule' or 'category'" in captured.err
+    rows = {row["rule"]: row for row in json.loads(captured.out)["rules"]}
+    assert rows["banned.impatience.hurry"] == {
+        "rule": "banned.impatience.hurry", "reviewed": 3, "correct": 1, "false_positive": 2, "missed": 0,
+        "overturned": 2, "overturn_rate": 0.6667,
+    }
+    assert rows["banned.refusal.not_my_business"]["overturn_rate"] == 0.0
+    assert rows["missing.apology"]["overturned"] == 1 and rows["missing.apology"]["overturn_rate"] == 1.0
+    assert main(["review", "stats", str(verdicts)]) == 3
+    table = capsys.readouterr().out
+    assert table.splitlines()[1].startswith("banned.impatience.hurry")  # most overturned first
+    assert "6 verdicts, 3 overturned (50%)" in table
+
+
+def test_parse_verdict_rejects_unknown_keys_and_bad_turns():
+    for bad, message in (
+        ({"id": "a", "rule": "x.y", "verdict": "correct", "turns": 1}, "unknown key"),
+        ({"id": "a", "rule": "x.y", "verdict": "correct", "turn": -1}, "'turn' must be"),
+        ({"id": "a", "rule": "x.y", "verdict": "correct", "turn": True}, "'turn' must be"),
+        (["a"], "must be a JSON object"),
+    ):
+        try:
+            parse_verdict(bad, "v.jsonl", 3)
+        except scriptcheck.ScriptcheckError as error:
+            assert str(error).startswith("v.jsonl:3: ") and message in str(error)
+        else:  # pragma: no cover
+            raise AssertionError(f"accepted {bad}")
+    assert review_stats([]) == []
