@@ -17,14 +17,14 @@ import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import islice
 from multiprocessing.reduction import ForkingPickler
 from types import MappingProxyType
 from typing import Any, TypeVar
 
 from ._errors import TranscriptError
-from ._model import Report, RulePack
+from ._model import Report, RulePack, Transcript
 
 T = TypeVar("T")
 CHUNK_SIZE = 64
@@ -105,9 +105,12 @@ def check_parallel(
                 return
             if isinstance(entry, _Failure):
                 raise entry.error
-            chunk, future = entry
-            for item, outcome in zip(chunk, future.result()):
-                yield item, _thaw(outcome)
+            chunk, work, future = entry
+            for item, sent, outcome in zip(chunk, work, future.result()):
+                result = _thaw(outcome)
+                if isinstance(result, Report) and result.transcript is None and isinstance(sent, Transcript):
+                    result = replace(result, transcript=sent)  # sent without it: half the traffic back
+                yield item, result
     finally:
         # Reached at the end, on an error, and when the consumer stops early (generator
         # closed): queued chunks are cancelled, never waited for.
@@ -132,7 +135,7 @@ def _feed(iterator, payload, chunk_size, executor, handoff, stop) -> None:  # no
             if not chunk:
                 break
             work = chunk if payload is None else [payload(item) for item in chunk]
-            if not _put(handoff, (chunk, executor.submit(_check_chunk, work)), stop):
+            if not _put(handoff, (chunk, work, executor.submit(_check_chunk, work)), stop):
                 return
             size = min(size * 2, chunk_size)
     except BaseException as error:  # noqa: BLE001 - handed to the consumer, raised there in order
@@ -177,7 +180,9 @@ def _check_chunk(chunk: list[Any]) -> list[Any]:
             results.append(None)
             continue
         try:
-            results.append(checker.check(item))
+            report = checker.check(item)
+            # The parent already holds a Transcript it sent: do not pickle it back.
+            results.append(replace(report, transcript=None) if isinstance(item, Transcript) else report)
         except TranscriptError as error:
             results.append(_freeze_error(error))
     return results
