@@ -17,6 +17,7 @@ from ._errors import (
     TranscriptError,
 )
 from ._evaluate import CategoryScore, Evaluation, evaluate
+from ._explain import Explanation
 from ._frames import MissingDependencyError, to_dataframe
 from ._html_report import render_page as render_html_report
 from ._lint import LintMessage, lint
@@ -44,6 +45,7 @@ __all__ = [
     "Evaluation",
     "LintMessage",
     "evaluate",
+    "Explanation",
     "lint",
     "BUILTIN_CATEGORIES",
     "Checker",
