@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 
 from ._errors import TranscriptError
 from ._model import Report, RulePack, Transcript
+from ._transcripts import RawTranscript
 
 T = TypeVar("T")
 CHUNK_SIZE = 64
@@ -180,6 +181,10 @@ def _check_chunk(chunk: list[Any]) -> list[Any]:
             results.append(None)
             continue
         try:
+            if isinstance(item, RawTranscript):
+                # Validated here, in parallel; the reader only parsed the JSON.
+                results.append(replace(checker.check(item.validate(checker.speaker_aliases)), transcript=None))
+                continue
             report = checker.check(item)
             # The parent already holds a Transcript it sent: do not pickle it back.
             results.append(replace(report, transcript=None) if isinstance(item, Transcript) else report)

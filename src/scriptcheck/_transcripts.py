@@ -41,12 +41,36 @@ class Record:
     line: int | None
     transcript: Transcript | None = None
     error: TranscriptError | None = None
+    raw: RawTranscript | None = None
 
     @property
     def id(self) -> str | None:
         if self.transcript is not None:
             return self.transcript.id
+        if self.raw is not None:
+            return self.raw.id
         return self.error.record_id if self.error is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class RawTranscript:
+    """A parsed but not yet validated record, with where it came from.
+
+    Worker processes validate these themselves, so the reading process only parses JSON.
+    """
+
+    data: Any
+    path: str
+    line: int | None
+
+    @property
+    def id(self) -> str | None:
+        raw_id = self.data.get("id") if isinstance(self.data, Mapping) else None
+        return None if raw_id is None or isinstance(raw_id, (bool, list, dict, float)) else str(raw_id)
+
+    def validate(self, aliases: Mapping[str, str] | None = None) -> Transcript:
+        """The `Transcript`, or a `TranscriptError` naming this record's file and line."""
+        return transcript_from_dict(self.data, aliases, path=self.path, line=self.line)
 
 
 def transcript_from_dict(
@@ -150,8 +174,12 @@ def read_records(
     aliases: Mapping[str, str] | None = None,
     encoding: str | None = None,
     input_format: str | None = None,
+    validate: bool = True,
 ) -> Iterator[Record]:
     """Stream the records of one input (a path, or "-" for standard input).
+
+    With `validate=False`, JSON records come out as `Record.raw` (parsed, not validated),
+    for worker processes to validate in parallel.
 
     Raises:
         InputFileError: the file cannot be opened, decoded, or its format recognised.
@@ -165,7 +193,7 @@ def read_records(
         text = _decoded_lines(head, stream, encoding, name)
         fmt = input_format or _detect_format(name, head, encoding)
         reader = {"jsonl": _jsonl_records, "json": _json_records, "csv": _csv_records}[fmt]
-        yield from reader(text, aliases, name)
+        yield from reader(text, aliases, name, validate)
     finally:
         if stream is not getattr(sys.stdin, "buffer", None):
             stream.close()
@@ -318,7 +346,7 @@ def _detect_format(name: str, head: bytes, encoding: str) -> str:
     return "csv"
 
 
-def _jsonl_records(lines: Iterable[tuple[int, str]], aliases: Mapping[str, str], name: str) -> Iterator[Record]:
+def _jsonl_records(lines: Iterable[tuple[int, str]], aliases: Mapping[str, str], name: str, validate: bool = True) -> Iterator[Record]:
     index = 0
     for line_number, line in lines:
         if isinstance(line, UndecodableLine):
@@ -335,11 +363,11 @@ def _jsonl_records(lines: Iterable[tuple[int, str]], aliases: Mapping[str, str],
                 code="invalid_json", path=name, line=line_number,
             ))
         else:
-            yield _record(index, line_number, data, aliases, name)
+            yield _record(index, line_number, data, aliases, name, validate)
         index += 1
 
 
-def _json_records(lines: Iterable[tuple[int, str]], aliases: Mapping[str, str], name: str) -> Iterator[Record]:
+def _json_records(lines: Iterable[tuple[int, str]], aliases: Mapping[str, str], name: str, validate: bool = True) -> Iterator[Record]:
     text = "\n".join(line for _number, line in _text_lines(lines, name))
     try:
         data = json.loads(text)
@@ -350,10 +378,12 @@ def _json_records(lines: Iterable[tuple[int, str]], aliases: Mapping[str, str], 
     if not isinstance(data, list):
         raise InputFileError(f"{name}: expected a JSON array of transcripts, got {type(data).__name__}")
     for index, item in enumerate(data):
-        yield _record(index, None, item, aliases, f"{name}[{index}]")
+        yield _record(index, None, item, aliases, f"{name}[{index}]", validate)
 
 
-def _record(index: int, line: int | None, data: Any, aliases: Mapping[str, str], name: str) -> Record:
+def _record(index: int, line: int | None, data: Any, aliases: Mapping[str, str], name: str, validate: bool = True) -> Record:
+    if not validate:
+        return Record(index, line, raw=RawTranscript(data, name, line))
     try:
         return Record(index, line, transcript=transcript_from_dict(data, aliases, path=name, line=line))
     except TranscriptError as error:
@@ -363,7 +393,7 @@ def _record(index: int, line: int | None, data: Any, aliases: Mapping[str, str],
 _CSV_REQUIRED = ("transcript_id", "speaker", "text")
 
 
-def _csv_records(lines: Iterable[tuple[int, str]], aliases: Mapping[str, str], name: str) -> Iterator[Record]:
+def _csv_records(lines: Iterable[tuple[int, str]], aliases: Mapping[str, str], name: str, validate: bool = True) -> Iterator[Record]:
     """Long-form CSV: one row per turn, grouped by transcript_id in order of first appearance."""
     numbered = _text_lines(lines, name)
     buffer = io.StringIO()
@@ -396,7 +426,7 @@ def _csv_records(lines: Iterable[tuple[int, str]], aliases: Mapping[str, str], n
         except TranscriptError as error:
             yield Record(index, line, error=error)
             continue
-        yield _record(index, line, data, aliases, name)
+        yield _record(index, line, data, aliases, name, validate)
 
 
 def _csv_order(item: tuple[int, dict[str, str]]) -> tuple[float, int]:

@@ -7,6 +7,7 @@ Exit codes: 0 done; 1 a gate failed (--fail-under, eval thresholds, lint errors)
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 import contextlib
 import os
 import signal
@@ -24,7 +25,7 @@ from ._model import Report, Transcript
 from ._pool import check_parallel, worker_count
 from ._progress import with_progress
 from ._report import FORMATS, WRITERS, error_record
-from ._transcripts import Record, read_records
+from ._transcripts import RawTranscript, Record, read_records
 
 EXIT_OK, EXIT_GATE, EXIT_USAGE, EXIT_INVALID = 0, 1, 2, 3
 
@@ -160,25 +161,34 @@ def iter_input(args: argparse.Namespace, checker: Checker) -> Iterator[Record]:
     """
     seen: dict[str, int] = {}
     track = not getattr(args, "allow_duplicate_ids", False)
+    validate = getattr(args, "validate_in_reader", True)
     for file_index, path in enumerate(args.paths):
-        for record in read_records(path, aliases=checker.speaker_aliases, encoding=args.encoding, input_format=args.input_format):
-            transcript = record.transcript
-            if transcript is not None and track:
-                first = seen.get(transcript.id)
+        records = read_records(
+            path, aliases=checker.speaker_aliases, encoding=args.encoding, input_format=args.input_format, validate=validate
+        )
+        for record in records:
+            # Any record whose id can be read counts, valid or not, so the outcome is the same
+            # whether this process or a worker validates it.
+            record_id = record.id
+            if record_id is not None and track:
+                first = seen.get(record_id)
                 if first is not None:
                     first_path, first_position = args.paths[first >> 32], first & 0xFFFFFFFF
                     error = TranscriptError(
                         f"duplicate id (first seen at {first_path}:{first_position}); give every transcript a unique id",
-                        code="duplicate_id", path=path, line=record.line, record_id=transcript.id,
+                        code="duplicate_id", path=path, line=record.line, record_id=record_id,
                     )
                     yield Record(record.index, record.line, error=error)
                     continue
-                seen[transcript.id] = (file_index << 32) | (record.line or record.index)
+                seen[record_id] = (file_index << 32) | (record.line or record.index)
             yield record
 
 
 def _run_check(args: argparse.Namespace) -> int:
     checker = load_checker(args)
+    # With several workers, let them validate too (the reader only parses JSON), unless the
+    # table format needs each transcript's text in this process.
+    args.validate_in_reader = args.workers in (None, 1) or args.format == "table"
     counts = {"passed": 0, "failed": 0, "invalid": 0, "below": 0}
     total_score = 0.0
     with _output(args.output) as stream:
@@ -220,10 +230,14 @@ def _checked(checker: Checker, records: Iterable[Record], workers: int) -> Itera
             yield record, None if record.error is not None else checker.check(record.transcript)
         return
 
-    def transcript(record: Record) -> Transcript | None:
-        return record.transcript if record.error is None else None
+    def payload(record: Record) -> Transcript | RawTranscript | None:
+        return None if record.error is not None else (record.transcript or record.raw)
 
-    yield from check_parallel(checker.source, records, count, payload=transcript)
+    for record, outcome in check_parallel(checker.source, records, count, payload=payload):
+        if isinstance(outcome, TranscriptError):
+            yield replace(record, error=outcome), None  # found invalid by the worker
+        else:
+            yield record, outcome
 
 
 def _print_summary(counts: dict[str, int], total_score: float, fail_under: float | None) -> None:
