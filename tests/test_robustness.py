@@ -220,3 +220,23 @@ def test_allow_duplicate_ids_checks_both_and_tracks_nothing(tmp_path):
     data = "\n".join(json.dumps({**GOOD, "id": i}, ensure_ascii=False) for i in ["a", "a"]).encode()
     code, lines = run_check(tmp_path, data, "--allow-duplicate-ids")
     assert code == 0 and [("findings" in line) for line in lines] == [True, True]
+
+
+def test_bad_records_and_duplicates_come_out_the_same_with_workers(tmp_path):
+    lines = [
+        "{not json",
+        json.dumps(GOOD, ensure_ascii=False),
+        json.dumps({"id": "x"}),
+        json.dumps({"id": "x", "turns": [{"speaker": "bot", "text": "a"}]}),
+        json.dumps(GOOD, ensure_ascii=False),
+        json.dumps({"id": "n", "turns": [{"speaker": "agent", "text": None}]}),
+        json.dumps({**GOOD, "id": "last"}, ensure_ascii=False),
+    ]
+    data = "\n".join(lines).encode()
+    one_code, one = run_check(tmp_path, data)
+    two_code, two = run_check(tmp_path, data, "--workers", "2")
+    assert one_code == two_code == 3
+    assert one == two
+    assert [line.get("error", {}).get("code") for line in one] == [
+        "invalid_json", None, "missing_turns", "duplicate_id", "duplicate_id", "invalid_text", None,
+    ]

@@ -14,7 +14,7 @@ import math
 import re
 import sys
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, BinaryIO
@@ -42,6 +42,7 @@ class Record:
     transcript: Transcript | None = None
     error: TranscriptError | None = None
     raw: RawTranscript | None = None
+    path: str = ""
 
     @property
     def id(self) -> str | None:
@@ -65,12 +66,30 @@ class RawTranscript:
 
     @property
     def id(self) -> str | None:
+        """The id when it can be read without parsing (None for an unparsed JSON line)."""
         raw_id = self.data.get("id") if isinstance(self.data, Mapping) else None
         return None if raw_id is None or isinstance(raw_id, (bool, list, dict, float)) else str(raw_id)
 
     def validate(self, aliases: Mapping[str, str] | None = None) -> Transcript:
-        """The `Transcript`, or a `TranscriptError` naming this record's file and line."""
-        return transcript_from_dict(self.data, aliases, path=self.path, line=self.line)
+        """The `Transcript`, or a `TranscriptError` naming this record's file and line.
+
+        `data` may still be the JSON text of a line: it is parsed here, with the same
+        message the reader would give.
+        """
+        data = self.data
+        if isinstance(data, str):
+            data = _parse_json_line(data, self.path, self.line)
+        return transcript_from_dict(data, aliases, path=self.path, line=self.line)
+
+
+def _parse_json_line(line: str, name: str, line_number: int | None) -> Any:
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as error:
+        raise TranscriptError(
+            f"not valid JSON ({error.msg} at column {error.colno}); each line must be one JSON object",
+            code="invalid_json", path=name, line=line_number,
+        ) from None
 
 
 def transcript_from_dict(
@@ -174,12 +193,13 @@ def read_records(
     aliases: Mapping[str, str] | None = None,
     encoding: str | None = None,
     input_format: str | None = None,
-    validate: bool = True,
+    validate: bool | str = True,
 ) -> Iterator[Record]:
     """Stream the records of one input (a path, or "-" for standard input).
 
-    With `validate=False`, JSON records come out as `Record.raw` (parsed, not validated),
-    for worker processes to validate in parallel.
+    With `validate=False`, JSON records come out as `Record.raw` (parsed, not validated);
+    with `validate="lines"`, JSON Lines records are not even parsed. Both are for worker
+    processes to finish in parallel.
 
     Raises:
         InputFileError: the file cannot be opened, decoded, or its format recognised.
@@ -193,7 +213,8 @@ def read_records(
         text = _decoded_lines(head, stream, encoding, name)
         fmt = input_format or _detect_format(name, head, encoding)
         reader = {"jsonl": _jsonl_records, "json": _json_records, "csv": _csv_records}[fmt]
-        yield from reader(text, aliases, name, validate)
+        for record in reader(text, aliases, name, validate):
+            yield replace(record, path=name)
     finally:
         if stream is not getattr(sys.stdin, "buffer", None):
             stream.close()
@@ -355,15 +376,16 @@ def _jsonl_records(lines: Iterable[tuple[int, str]], aliases: Mapping[str, str],
             continue
         if not line.strip():
             continue
-        try:
-            data = json.loads(line)
-        except json.JSONDecodeError as error:
-            yield Record(index, line_number, error=TranscriptError(
-                f"not valid JSON ({error.msg} at column {error.colno}); each line must be one JSON object",
-                code="invalid_json", path=name, line=line_number,
-            ))
+        if validate == "lines":
+            # Not even parsed here: a worker process parses and validates it.
+            yield Record(index, line_number, raw=RawTranscript(line, name, line_number))
         else:
-            yield _record(index, line_number, data, aliases, name, validate)
+            try:
+                data = _parse_json_line(line, name, line_number)
+            except TranscriptError as error:
+                yield Record(index, line_number, error=error)
+            else:
+                yield _record(index, line_number, data, aliases, name, validate)
         index += 1
 
 

@@ -153,14 +153,14 @@ def _aliases(pairs: list[str]) -> dict[str, str]:
     return aliases
 
 
-def iter_input(args: argparse.Namespace, checker: Checker) -> Iterator[Record]:
+def iter_input(args: argparse.Namespace, checker: Checker, *, check_duplicates: bool = True) -> Iterator[Record]:
     """Records of every input path, in order; duplicate ids become error records.
 
     NOTE: finding duplicates means remembering every id (about 100 bytes each), the one thing
     that grows with input size; `--allow-duplicate-ids` turns it off for endless streams.
     """
     seen: dict[str, int] = {}
-    track = not getattr(args, "allow_duplicate_ids", False)
+    track = check_duplicates and not getattr(args, "allow_duplicate_ids", False)
     validate = getattr(args, "validate_in_reader", True)
     for file_index, path in enumerate(args.paths):
         records = read_records(
@@ -188,7 +188,7 @@ def _run_check(args: argparse.Namespace) -> int:
     checker = load_checker(args)
     # With several workers, let them validate too (the reader only parses JSON), unless the
     # table format needs each transcript's text in this process.
-    args.validate_in_reader = args.workers in (None, 1) or args.format == "table"
+    args.validate_in_reader = True if args.workers in (None, 1) or args.format == "table" else "lines"
     counts = {"passed": 0, "failed": 0, "invalid": 0, "below": 0}
     total_score = 0.0
     with _output(args.output) as stream:
@@ -198,8 +198,11 @@ def _run_check(args: argparse.Namespace) -> int:
         writer = WRITERS[args.format](stream)
         # Progress on stderr when that is a terminal, but not while the report itself prints to one.
         show = not args.quiet and (args.output not in (None, "-") or not sys.stdout.isatty())
-        records = with_progress(iter_input(args, checker), enabled=show, delay=1.0)
-        for position, (record, report) in enumerate(_checked(checker, records, args.workers)):
+        records = with_progress(iter_input(args, checker, check_duplicates=False), enabled=show, delay=1.0)
+        checked = _checked(checker, records, args.workers)
+        if not args.allow_duplicate_ids:
+            checked = _mark_duplicates(checked, args.paths)
+        for position, (record, report) in enumerate(checked):
             if record.error is not None:
                 counts["invalid"] += 1
                 writer.write(error_record(record.error, position))
@@ -218,6 +221,32 @@ def _run_check(args: argparse.Namespace) -> int:
     if counts["below"]:
         return EXIT_GATE
     return EXIT_OK
+
+
+def _mark_duplicates(
+    checked: Iterable[tuple[Record, Report | None]], paths: Sequence[str]
+) -> Iterator[tuple[Record, Report | None]]:
+    """Turn every record whose id was seen before into a duplicate_id error record.
+
+    Done on results rather than inputs, because a worker may be the first to read an id.
+    Any record whose id can be read counts, valid or not.
+    """
+    seen: dict[str, int] = {}
+    for record, report in checked:
+        record_id = report.id if report is not None else (record.error.record_id if record.error else None)
+        if record_id is not None:
+            first = seen.get(record_id)
+            if first is not None:
+                where = f"{paths[first >> 32]}:{first & 0xFFFFFFFF}"
+                error = TranscriptError(
+                    f"duplicate id (first seen at {where}); give every transcript a unique id",
+                    code="duplicate_id", path=record.path, line=record.line, record_id=record_id,
+                )
+                yield replace(record, error=error), None
+                continue
+            file_index = paths.index(record.path) if record.path in paths else 0
+            seen[record_id] = (file_index << 32) | (record.line or record.index)
+        yield record, report
 
 
 def _checked(checker: Checker, records: Iterable[Record], workers: int) -> Iterator[tuple[Record, Report | None]]:
