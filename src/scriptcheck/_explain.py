@@ -13,7 +13,8 @@ from bisect import bisect_left
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ._model import Closest, Finding, Report, Rule, RuleKind, Turn
+from . import _context
+from ._model import Closest, Finding, Report, Rule, RuleKind, Transcript, Turn
 from ._normalize import _WIDTH_AND_CASE, NormalizedText, fold
 from ._score import MAX_SCORE
 
@@ -202,7 +203,9 @@ def _explain_finding(finding: Finding, rule: Rule, rule_index: int, turns, texts
         searched = tuple(_sequence_window(turns, texts, rule, rule_index, finding.turn))
         sequence = rule.sequence
         expectation = (
-            f"expected one of {len(sequence.response)} response phrase(s) from the {sequence.response_speaker} "
+            f"expected the {sequence.response_speaker} back, or a waiting notice, within {sequence.within_seconds:g} s"
+            if sequence.check == "gap"
+            else f"expected one of {len(sequence.response)} response phrase(s) from the {sequence.response_speaker} "
             f"within {sequence.within_turns} turn(s)"
             + (f" / {sequence.within_seconds:g} s" if sequence.within_seconds is not None else "")
             + f"; looked at turns {list(searched)}"
@@ -239,29 +242,23 @@ def span_steps(text: NormalizedText, start: int, end: int, phrase: str | None = 
 
 
 def _required_window(turns, rule: Rule) -> list[int]:  # noqa: ANN001
-    indexes = [turn.index for turn in turns if turn.speaker == rule.speaker]
     if rule.position is None:
-        return indexes
-    return indexes[: rule.position.count] if rule.position.side == "first" else indexes[-rule.position.count :]
+        return [turn.index for turn in turns if turn.speaker == rule.speaker]
+    return _context._window(_conversation(turns, ()), rule)
 
 
 def _sequence_window(turns, texts, rule: Rule, rule_index: int, trigger_turn: int) -> list[int]:  # noqa: ANN001
-    """The responding speaker's turns the rule looked at after the trigger (notices extend it)."""
-    sequence = rule.sequence
-    assert sequence is not None
-    window: list[int] = []
-    budget = sequence.within_turns
-    for turn in turns[trigger_turn + 1 :]:
-        if turn.speaker != sequence.response_speaker:
-            continue
-        window.append(turn.index)
-        hits = texts[turn.index][1]
-        if hits.has(rule_index, "notice") and not hits.has(rule_index, "response"):
-            continue
-        budget -= 1
-        if budget == 0:
-            break
-    return window
+    """The responding speaker's turns the rule looked at after the trigger (the rule's own window)."""
+    return _context._responses(_conversation(turns, texts), rule_index, rule, turns[trigger_turn])
+
+
+def _conversation(turns, texts) -> _context.Conversation:  # noqa: ANN001
+    """The view the rules saw, rebuilt from the explained transcript's turns and analysis."""
+    return _context.Conversation(
+        Transcript("explained", tuple(turns)),
+        tuple(text for text, _hits in texts),
+        tuple(hits for _text, hits in texts),
+    )
 
 
 # --------------------------------------------------------------------------- text
