@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 
 from ._errors import TranscriptError
 from ._model import Report, RulePack, Transcript
+from ._report import SerializedReport, render_line
 from ._transcripts import RawTranscript
 
 T = TypeVar("T")
@@ -81,7 +82,8 @@ def check_parallel(
     *,
     payload: Callable[[T], Any] | None = None,
     chunk_size: int = CHUNK_SIZE,
-) -> Iterator[tuple[T, Report | TranscriptError | None]]:
+    render: bool = False,
+) -> Iterator[tuple[T, Report | SerializedReport | TranscriptError | None]]:
     """Check `items` in `workers` processes; yield `(item, result)` in input order.
 
     `payload(item)` is what is checked (default: the item itself): a `Transcript`, a dict,
@@ -96,7 +98,7 @@ def check_parallel(
     # NOTE: input is read on a feeder thread, so a slow input (a pipe, a live feed) never
     # stops finished results from coming out; the bounded queue is the back-pressure.
     feeder = threading.Thread(
-        target=_feed, args=(iter(items), payload, chunk_size, executor, handoff, stop), daemon=True
+        target=_feed, args=(iter(items), payload, chunk_size, executor, handoff, stop, render), daemon=True
     )
     feeder.start()
     try:
@@ -127,7 +129,7 @@ class _Failure:
     error: BaseException
 
 
-def _feed(iterator, payload, chunk_size, executor, handoff, stop) -> None:  # noqa: ANN001
+def _feed(iterator, payload, chunk_size, executor, handoff, stop, render) -> None:  # noqa: ANN001
     """Read chunks (1, 2, 4... up to `chunk_size` items: the first result comes quickly), submit them."""
     size = 1
     try:
@@ -136,7 +138,7 @@ def _feed(iterator, payload, chunk_size, executor, handoff, stop) -> None:  # no
             if not chunk:
                 break
             work = chunk if payload is None else [payload(item) for item in chunk]
-            if not _put(handoff, (chunk, work, executor.submit(_check_chunk, work)), stop):
+            if not _put(handoff, (chunk, work, executor.submit(_check_chunk, work, render)), stop):
                 return
             size = min(size * 2, chunk_size)
     except BaseException as error:  # noqa: BLE001 - handed to the consumer, raised there in order
@@ -172,7 +174,8 @@ def _init_worker(source: CheckerSource) -> None:
     _WORKER_CHECKER = source.build()
 
 
-def _check_chunk(chunk: list[Any]) -> list[Any]:
+def _check_chunk(chunk: list[Any], render: bool = False) -> list[Any]:
+    """Check one chunk; with `render`, unparsed records come back as rendered JSON Lines."""
     checker = _WORKER_CHECKER
     assert checker is not None, "worker used before its initializer ran"
     results: list[Any] = []
@@ -183,7 +186,11 @@ def _check_chunk(chunk: list[Any]) -> list[Any]:
         try:
             if isinstance(item, RawTranscript):
                 # Validated here, in parallel; the reader only parsed the JSON.
-                results.append(replace(checker.check(item.validate(checker.speaker_aliases)), transcript=None))
+                report = checker.check(item.validate(checker.speaker_aliases))
+                if render:
+                    results.append(SerializedReport(report.id, report.score, report.passed, render_line(report)))
+                else:
+                    results.append(replace(report, transcript=None))
                 continue
             report = checker.check(item)
             # The parent already holds a Transcript it sent: do not pickle it back.

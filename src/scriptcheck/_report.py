@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from dataclasses import dataclass
 from collections.abc import Callable
 from typing import Any, TextIO
 
@@ -20,6 +21,25 @@ CSV_COLUMNS = (
     "id", "score", "passed", "fatal", "rule", "category", "severity", "turn", "start", "end",
     "text", "points", "message", "suggestion", "error",
 )
+
+
+@dataclass(frozen=True, slots=True)
+class SerializedReport:
+    """A report a worker process already rendered as one JSON Lines line.
+
+    Carries what the reading process still needs (id, score, verdict) without the findings,
+    so reports cross the process boundary as one string instead of many small objects.
+    """
+
+    id: str
+    score: float
+    passed: bool
+    line: str
+
+
+def render_line(report: Report) -> str:
+    """One report as a JSON Lines line (no newline): the `jsonl` format."""
+    return json.dumps(report.to_dict(), ensure_ascii=False)
 
 
 def error_record(error: TranscriptError, index: int) -> dict[str, Any]:
@@ -43,9 +63,11 @@ class Writer:
 class JsonLinesWriter(Writer):
     """One JSON object per line, in input order."""
 
-    def write(self, item: Report | dict[str, Any]) -> None:
-        data = item.to_dict() if isinstance(item, Report) else item
-        self.stream.write(json.dumps(data, ensure_ascii=False) + "\n")
+    def write(self, item: Report | SerializedReport | dict[str, Any]) -> None:
+        if isinstance(item, SerializedReport):
+            self.stream.write(item.line + "\n")
+            return
+        self.stream.write((render_line(item) if isinstance(item, Report) else json.dumps(item, ensure_ascii=False)) + "\n")
 
 
 class JsonWriter(Writer):

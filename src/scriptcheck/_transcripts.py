@@ -214,7 +214,7 @@ def read_records(
         fmt = input_format or _detect_format(name, head, encoding)
         reader = {"jsonl": _jsonl_records, "json": _json_records, "csv": _csv_records}[fmt]
         for record in reader(text, aliases, name, validate):
-            yield replace(record, path=name)
+            yield record if record.path else replace(record, path=name)
     finally:
         if stream is not getattr(sys.stdin, "buffer", None):
             stream.close()
@@ -378,7 +378,7 @@ def _jsonl_records(lines: Iterable[tuple[int, str]], aliases: Mapping[str, str],
             continue
         if validate == "lines":
             # Not even parsed here: a worker process parses and validates it.
-            yield Record(index, line_number, raw=RawTranscript(line, name, line_number))
+            yield Record(index, line_number, raw=RawTranscript(line, name, line_number), path=name)
         else:
             try:
                 data = _parse_json_line(line, name, line_number)

@@ -24,7 +24,7 @@ from ._errors import ScriptcheckError, TranscriptError
 from ._model import Report, Transcript
 from ._pool import check_parallel, worker_count
 from ._progress import with_progress
-from ._report import FORMATS, WRITERS, error_record
+from ._report import FORMATS, WRITERS, SerializedReport, error_record
 from ._transcripts import RawTranscript, Record, read_records
 
 EXIT_OK, EXIT_GATE, EXIT_USAGE, EXIT_INVALID = 0, 1, 2, 3
@@ -199,7 +199,7 @@ def _run_check(args: argparse.Namespace) -> int:
         # Progress on stderr when that is a terminal, but not while the report itself prints to one.
         show = not args.quiet and (args.output not in (None, "-") or not sys.stdout.isatty())
         records = with_progress(iter_input(args, checker, check_duplicates=False), enabled=show, delay=1.0)
-        checked = _checked(checker, records, args.workers)
+        checked = _checked(checker, records, args.workers, render=args.format == "jsonl")
         if not args.allow_duplicate_ids:
             checked = _mark_duplicates(checked, args.paths)
         for position, (record, report) in enumerate(checked):
@@ -249,7 +249,9 @@ def _mark_duplicates(
         yield record, report
 
 
-def _checked(checker: Checker, records: Iterable[Record], workers: int) -> Iterator[tuple[Record, Report | None]]:
+def _checked(
+    checker: Checker, records: Iterable[Record], workers: int, *, render: bool = False
+) -> Iterator[tuple[Record, Report | SerializedReport | None]]:
     """(record, report) pairs in input order; the report is None for an invalid record."""
     if workers < 0:
         raise UsageError("--workers must be 0 (one per core) or a positive number")
@@ -262,7 +264,7 @@ def _checked(checker: Checker, records: Iterable[Record], workers: int) -> Itera
     def payload(record: Record) -> Transcript | RawTranscript | None:
         return None if record.error is not None else (record.transcript or record.raw)
 
-    for record, outcome in check_parallel(checker.source, records, count, payload=payload):
+    for record, outcome in check_parallel(checker.source, records, count, payload=payload, render=render):
         if isinstance(outcome, TranscriptError):
             yield replace(record, error=outcome), None  # found invalid by the worker
         else:
