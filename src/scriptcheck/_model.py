@@ -133,7 +133,6 @@ class Settings:
 
     pass_mark: float = 80.0
     fatal: tuple[str, ...] = ()
-    complaint_window: int = 2
 
 
 @dataclass(frozen=True, slots=True)
