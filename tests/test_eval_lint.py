@@ -182,3 +182,18 @@ def test_corpus_gate(split):
     ]
     assert not low, low
     assert len(evaluation.categories) == 12
+
+
+def test_lint_follows_extends_and_reports_cycles(tmp_path, capsys):
+    (tmp_path / "base.yaml").write_text(
+        "pack: base\nrules:\n  - id: banned.x.base\n    category: banned.refusal\n    points: 5\n    message: m\n    phrases: [芝麻开门]\n"
+        "    examples: {match: [芝麻开门, 芝麻开门吧], no_match: [开门, 芝麻]}\n",
+        encoding="utf-8",
+    )
+    child = tmp_path / "child.yaml"
+    child.write_text("pack: child\nextends: [base.yaml]\noverrides:\n  - id: banned.x.base\n    points: 1\n", encoding="utf-8")
+    assert main(["rules", "lint", "--strict", str(child)]) == 0
+    assert "0 errors, 0 warnings" in capsys.readouterr().out
+    (tmp_path / "base.yaml").write_text("pack: base\nextends: [child.yaml]\n", encoding="utf-8")
+    assert main(["rules", "lint", str(child)]) == 1
+    assert "extends cycle: child.yaml -> base.yaml -> child.yaml" in capsys.readouterr().out

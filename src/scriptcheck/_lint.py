@@ -14,7 +14,7 @@ from pathlib import Path
 from ._checker import Checker
 from ._compile import CompiledRules, _compile_rule
 from ._errors import RulePackError
-from ._loader import bundled_pack_paths, load_pack, resolve
+from ._loader import bundled_pack_paths, load_pack_tree, resolve
 from ._model import RuleKind, RulePack, SourceLocation
 from ._normalize import normalize_phrase
 from ._selftest import run_all
@@ -52,14 +52,18 @@ def lint(paths: Iterable[str | Path], *, defaults: bool = True) -> list[LintMess
     for path in [*base, *targets]:
         shown = f"rules/{path.name}" if path.resolve() in bundled else str(path)
         try:
-            pack = load_pack(path, display_path=shown)
+            # A pack's `extends` come first (located errors for cycles and missing targets).
+            tree = load_pack_tree(path, display_path=shown)
         except RulePackError as error:
             messages.append(LintMessage("error", error.message, error.location, error.rule_id))
             continue
-        packs.append(pack)
+        for pack in tree:
+            if any(existing.name == pack.name and Path(existing.path).name == Path(pack.path).name for existing in packs):
+                continue  # extended twice, or a bundled pack already under it
+            packs.append(pack)
         if path.resolve() in target_set:
-            linted.add(pack.name)
-            messages.extend(_compile_errors(pack))
+            linted.add(tree[-1].name)
+            messages.extend(_compile_errors(tree[-1]))
     if any(m.level == "error" for m in messages):
         return messages
     try:
