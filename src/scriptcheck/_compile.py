@@ -85,6 +85,7 @@ class CompiledRules:
             )
             for speaker in (AGENT, CUSTOMER)
         }
+        self.any_pattern = {speaker: _any_of(found) for speaker, found in self.patterns.items()}
 
     def segmenter(self):
         """The jieba tokenizer with every rule phrase in its dictionary, built on first use."""
@@ -93,6 +94,25 @@ class CompiledRules:
                 if self._segmenter is None:
                     self._segmenter = _segmenter_for(self.segmenter_words)
         return self._segmenter
+
+
+def _any_of(patterns: tuple[tuple[int, str, re.Pattern[str]], ...]) -> re.Pattern[str] | None:
+    """One alternation of all of a speaker's patterns: a single search rules them all out.
+
+    Most utterances match none, so one C-level search replaces a dozen Python-level calls.
+    None when there is nothing to gate, or a pattern cannot be combined (backreferences
+    would be renumbered).
+    """
+    if len(patterns) < 2 or any(_has_backreference(p.pattern) for _, _, p in patterns):
+        return None
+    try:
+        return re.compile("|".join(f"(?:{p.pattern})" for _, _, p in patterns))
+    except re.error:  # pragma: no cover - each part compiled on its own
+        return None
+
+
+def _has_backreference(pattern: str) -> bool:
+    return "(?P=" in pattern or any(f"\\{digit}" in pattern for digit in "123456789")
 
 
 def _phrase_sets(rule: Rule) -> Iterable[tuple[str, str, str]]:

@@ -98,7 +98,9 @@ def scan(text: NormalizedText, speaker: str, compiled: CompiledRules) -> TurnHit
             start, end = text.span(last - length + 1, last + 1)
             for entry in entries:
                 candidates.append(Hit(entry.rule_index, entry.set_name, start, end, entry.phrase))
-    for rule_index, set_name, pattern in compiled.patterns.get(speaker, ()):
+    gate = compiled.any_pattern.get(speaker)
+    patterns = compiled.patterns.get(speaker, ()) if gate is None or gate.search(text.folded) else ()
+    for rule_index, set_name, pattern in patterns:
         for match in pattern.finditer(text.folded):
             if match.end() > match.start():
                 candidates.append(Hit(rule_index, set_name, match.start(), match.end(), pattern.pattern, regex=True))

@@ -14,7 +14,6 @@ Phrases in rule packs go through the same function, so both sides agree.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from functools import lru_cache
 
 import opencc
@@ -31,22 +30,42 @@ for _code in range(ord("A"), ord("Z") + 1):
 # everything else (punctuation, symbols, emoji, spaces, control characters) is dropped.
 # The underscore is a word character to `re` but punctuation to us.
 _KEPT_RUNS = re.compile(r"[^\W_]+")
+_DROPPED = re.compile(r"[\W_]+")
 
 _T2S = opencc.OpenCC("t2s")
 
 
-@dataclass(frozen=True, slots=True)
 class NormalizedText:
-    """An utterance in its matching forms, with the map back to the original."""
+    """An utterance in its matching forms, with the map back to the original.
 
-    original: str
-    folded: str
-    compact: str
-    offsets: tuple[int, ...]
+    Immutable by convention. The offset map is built on first use: most utterances never
+    need it (it is only read to place a match), and building it is the costly part.
+    """
+
+    __slots__ = ("original", "folded", "compact", "_offsets")
+
+    def __init__(self, original: str, folded: str, compact: str, offsets: tuple[int, ...] | None = None):
+        self.original = original
+        self.folded = folded
+        self.compact = compact
+        self._offsets = offsets
+
+    @property
+    def offsets(self) -> tuple[int, ...]:
+        """`offsets[k]` is the original index of `compact[k]`."""
+        offsets = self._offsets
+        if offsets is None:
+            found: list[int] = []
+            for run in _KEPT_RUNS.finditer(self.folded):
+                found.extend(range(run.start(), run.end()))
+            # NOTE: idempotent, so concurrent first uses from several threads agree.
+            offsets = self._offsets = tuple(found)
+        return offsets
 
     def span(self, start: int, end: int) -> tuple[int, int]:
         """Map a half-open span of `compact` to a half-open span of the original text."""
-        return self.offsets[start], self.offsets[end - 1] + 1
+        offsets = self.offsets
+        return offsets[start], offsets[end - 1] + 1
 
     @property
     def steps(self) -> tuple[str, ...]:
@@ -59,6 +78,9 @@ class NormalizedText:
         if len(self.compact) != len(self.original):
             changed.append("spaces_and_punctuation_removed")
         return tuple(changed)
+
+    def __repr__(self) -> str:
+        return f"NormalizedText({self.original!r}, compact={self.compact!r})"
 
 
 def fold(text: str) -> str:
@@ -80,12 +102,7 @@ def _one_char(ch: str) -> str:
 def normalize(text: str) -> NormalizedText:
     """Build the folded and compact views of `text` with the offset map."""
     folded = fold(text)
-    pieces: list[str] = []
-    offsets: list[int] = []
-    for run in _KEPT_RUNS.finditer(folded):
-        pieces.append(run.group())
-        offsets.extend(range(run.start(), run.end()))
-    return NormalizedText(text, folded, "".join(pieces), tuple(offsets))
+    return NormalizedText(text, folded, _DROPPED.sub("", folded))
 
 
 def normalize_phrase(phrase: str) -> str:
