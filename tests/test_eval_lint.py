@@ -165,7 +165,7 @@ def test_override_of_missing_rule_is_a_lint_error(capsys):
 
 # Gates at the level reached: test (held out) precision 1.00, worst recall 0.83; dev (tuned on) worst
 # precision 0.91 (a deliberate trap in the corpus), recall 1.00. See docs/evaluation.md.
-GATES = {"dev": (0.90, 0.95), "test": (0.95, 0.80)}
+GATES = {"dev": (0.90, 0.95), "test": (0.95, 0.80), "holdout": (0.90, 0.80)}
 
 
 @pytest.mark.parametrize("split", sorted(GATES))
