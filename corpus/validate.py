@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Check corpus/dev.jsonl and corpus/test.jsonl (stdlib only) and print label counts.
+"""Check corpus/dev.jsonl, test.jsonl and holdout.jsonl (stdlib only) and print label counts.
 
 Checks: every line parses as JSON; required fields and types; ids unique and prefixed with the split;
 speakers are agent/customer; turn indices are in range; categories are known; banned.* and hold.improper /
@@ -82,13 +82,17 @@ def check(split, errors, counts, clean, ids):
 
 def main():
     errors, counts, clean, ids, total = [], Counter(), Counter(), set(), {}
-    for split in ("dev", "test"):
+    splits = ("dev", "test", "holdout")
+    for split in splits:
         total[split] = check(split, errors, counts, clean, ids)
-    print(f"| category | dev | test | total |\n|---|---:|---:|---:|")
+    print("| category | " + " | ".join(splits) + " | total |\n|---|" + "---:|" * (len(splits) + 1))
     for c in CATS:
-        print(f"| {c} | {counts[(c, 'dev')]} | {counts[(c, 'test')]} | {counts[(c, 'dev')] + counts[(c, 'test')]} |")
-    print(f"| clean transcripts (labels: []) | {clean['dev']} | {clean['test']} | {clean['dev'] + clean['test']} |")
-    print(f"| transcripts | {total['dev']} | {total['test']} | {total['dev'] + total['test']} |")
+        row = [counts[(c, split)] for split in splits]
+        print(f"| {c} | " + " | ".join(map(str, row)) + f" | {sum(row)} |")
+    row = [clean[split] for split in splits]
+    print("| clean transcripts (labels: []) | " + " | ".join(map(str, row)) + f" | {sum(row)} |")
+    row = [total[split] for split in splits]
+    print("| transcripts | " + " | ".join(map(str, row)) + f" | {sum(row)} |")
     for c in CATS:
         if counts[(c, "test")] < 5:
             errors.append(f"category {c} has only {counts[(c, 'test')]} positives in test")
