@@ -66,7 +66,7 @@ def test_stdin_is_read_with_dash(monkeypatch):
 
 
 def test_real_chat_style_turns_load_as_they_are(tmp_path):
-    text = "[订单x]还请您稍等，正在为您查询~ 新旧地址在同一个市内的话 O(∩_∩)O 👌 [姓名x]"
+    text = "[订单x]麻烦您稍等~ 同城改地址可以让快递员改派 O(∩_∩)O 👌 [姓名x]"
     transcript = transcript_from_dict({"id": "r", "turns": [{"role": "agent", "text": text}]})
     assert transcript.turns[0].text == text
 
