@@ -39,7 +39,8 @@ class Checker:
         self._compiled = CompiledRules(rule_set)
         # NOTE: contact-centre text repeats (greetings, hold phrases, canned answers), and the
         # analysis of one utterance depends only on its text and speaker, so it is memoised
-        # (bounded; lru_cache is thread-safe; results are immutable in use).
+        # (bounded; lru_cache is thread-safe; a cached analysis only ever changes by verifying its
+        # pending word-boundary checks, which TurnHits does under its own lock).
         self._analyse = functools.lru_cache(maxsize=ANALYSIS_CACHE_SIZE)(self._analyse_utterance)
         self.speaker_aliases: Mapping[str, str] = {**DEFAULT_SPEAKER_ALIASES, **rule_set.speaker_aliases}
 
