@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Check corpus/dev.jsonl, test.jsonl and holdout.jsonl (stdlib only) and print label counts.
+"""Check corpus/dev.jsonl, test.jsonl, holdout.jsonl and holdout2.jsonl (stdlib only) and print label counts.
 
 Checks: every line parses as JSON; required fields and types; ids unique and prefixed with the split;
 speakers are agent/customer; turn indices are in range; categories are known; banned.* and hold.improper /
@@ -82,7 +82,7 @@ def check(split, errors, counts, clean, ids):
 
 def main():
     errors, counts, clean, ids, total = [], Counter(), Counter(), set(), {}
-    splits = ("dev", "test", "holdout")
+    splits = ("dev", "test", "holdout", "holdout2")
     for split in splits:
         total[split] = check(split, errors, counts, clean, ids)
     print("| category | " + " | ".join(splits) + " | total |\n|---|" + "---:|" * (len(splits) + 1))
