@@ -197,3 +197,16 @@ def test_lint_follows_extends_and_reports_cycles(tmp_path, capsys):
     (tmp_path / "base.yaml").write_text("pack: base\nextends: [child.yaml]\n", encoding="utf-8")
     assert main(["rules", "lint", str(child)]) == 1
     assert "extends cycle: child.yaml -> base.yaml -> child.yaml" in capsys.readouterr().out
+
+
+def test_rules_test_runs_only_the_named_packs_examples(tmp_path, capsys):
+    pack = tmp_path / "p.yaml"
+    pack.write_text(
+        "pack: p\nrules:\n  - id: banned.x.sesame\n    category: banned.refusal\n    points: 5\n    message: m\n"
+        "    phrases: [芝麻开门]\n    examples: {match: [芝麻开门, 开门吧], no_match: [开门, 芝麻]}\n",
+        encoding="utf-8",
+    )
+    assert main(["rules", "test", str(pack)]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL p::banned.x.sesame::match[1]: expected banned.x.sesame to match '开门吧'" in out
+    assert out.strip().endswith("3 passed, 1 failed")

@@ -19,9 +19,13 @@ def add_commands(commands, add_pack_options, add_input_options) -> None:  # noqa
     listing.set_defaults(handler=lambda args: _list(load_checker(args)), speaker_alias=[])
 
     test = sub.add_parser("test", help="run every rule's inline examples")
+    test.add_argument(
+        "packs", nargs="*", metavar="PACK",
+        help="packs whose rules to test, loaded on top of the bundled packs (default: test the bundled packs)",
+    )
     add_pack_options(test)
     test.add_argument("--verbose", "-v", action="store_true", help="print passing examples too")
-    test.set_defaults(handler=lambda args: _test(load_checker(args), args.verbose), speaker_alias=[])
+    test.set_defaults(handler=_run_test, speaker_alias=[])
     show = sub.add_parser("show", help="one rule as loaded, with the file:line each field came from")
     show.add_argument("rule_id", metavar="RULE_ID")
     add_pack_options(show)
@@ -67,8 +71,22 @@ def _list(checker) -> int:  # noqa: ANN001
     return 0
 
 
-def _test(checker, verbose: bool) -> int:  # noqa: ANN001
-    results = run_all(checker)
+def _run_test(args) -> int:  # noqa: ANN001
+    from .cli import load_checker
+
+    args.pack = [*args.pack, *args.packs]
+    checker = load_checker(args)
+    only = {rule.pack for rule in checker.rules if args.packs and any(str(p) == rule_source(rule) for p in args.packs)}
+    return _test(checker, args.verbose, only or None)
+
+
+def rule_source(rule) -> str:  # noqa: ANN001
+    return rule.source.path if rule.source is not None else ""
+
+
+def _test(checker, verbose: bool, packs: set[str] | None = None) -> int:  # noqa: ANN001
+    """Run the examples (of the named packs only, when given) and print one line per failure."""
+    results = [r for r in run_all(checker) if packs is None or r.rule.pack in packs]
     failed = [result for result in results if not result.passed]
     for result in results:
         if not result.passed:
