@@ -220,3 +220,33 @@ def test_bundled_packs_load_when_scriptcheck_is_imported_from_a_zip(tmp_path):
     run = subprocess.run([sys.executable, "-c", code], env={"PYTHONPATH": str(archive), "PATH": ""}, capture_output=True, text=True, cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     assert int(run.stdout) == len(scriptcheck.load().rules)
+
+
+def test_alternations_spell_out_phrase_variants(tmp_path):
+    pack = write(tmp_path, """
+pack: mine
+rules:
+  - id: banned.x.dare
+    category: banned.provocation
+    points: 20
+    message: m
+    phrases: ['{你|您}{爱|想}{上哪|去哪}投诉{就|}{上哪|去哪}投诉']
+""")
+    checker = scriptcheck.load(pack, defaults=False)
+    for text in ("你爱上哪投诉上哪投诉", "您想去哪投诉就去哪投诉", "你 愛 上 哪 投 訴 就 上 哪 投 訴"):
+        report = checker.check(polite(("agent", text)))
+        assert "banned.provocation" in categories(report), text
+    assert "banned.provocation" not in categories(checker.check(polite(("agent", "您想去哪个网点办理都可以"))))
+
+
+def test_unbalanced_alternation_is_a_located_error(tmp_path):
+    pack = write(tmp_path, """pack: mine
+rules:
+  - id: banned.x.dare
+    category: banned.provocation
+    points: 20
+    message: m
+    phrases: ['{你|您去投诉']
+""")
+    with pytest.raises(scriptcheck.RulePackError, match=r"mine.yaml:7:15: banned.x.dare: phrase '\{你\|您去投诉' has unbalanced"):
+        scriptcheck.load(pack, defaults=False)

@@ -26,7 +26,7 @@ from . import _segcache
 from ._errors import RuleCompileError
 from ._loader import RuleSet
 from ._model import AGENT, CUSTOMER, Rule, RuleKind
-from ._normalize import normalize_phrase
+from ._normalize import expand_phrase, normalize_phrase
 
 # Phrase sets a rule can carry, and whether a match must sit on word boundaries.
 MIN_FUZZY_LENGTH = 4
@@ -60,17 +60,18 @@ class CompiledRules:
         entries: dict[str, dict[str, list[PhraseEntry]]] = {AGENT: {}, CUSTOMER: {}}
         words: set[str] = set()
         for index, compiled in enumerate(self.rules):
-            for speaker, set_name, phrase in _phrase_sets(compiled.rule):
-                key = normalize_phrase(phrase)
-                if not key:
-                    raise RuleCompileError(
-                        f"phrase {phrase!r} in `{set_name}` is only spaces or punctuation after normalisation",
-                        compiled.rule.source,
-                        compiled.rule.id,
-                    )
-                entries[speaker].setdefault(key, []).append(PhraseEntry(index, set_name, phrase))
-                if set_name in BOUNDARY_SETS:
-                    words.add(key)
+            for speaker, set_name, written in _phrase_sets(compiled.rule):
+                for phrase in spelled_out(compiled.rule, set_name, written):
+                    key = normalize_phrase(phrase)
+                    if not key:
+                        raise RuleCompileError(
+                            f"phrase {phrase!r} in `{set_name}` is only spaces or punctuation after normalisation",
+                            compiled.rule.source,
+                            compiled.rule.id,
+                        )
+                    entries[speaker].setdefault(key, []).append(PhraseEntry(index, set_name, phrase))
+                    if set_name in BOUNDARY_SETS:
+                        words.add(key)
         self.automata = {speaker: _build_automaton(table) for speaker, table in entries.items()}
         self.segmenter_words = frozenset(words)
         self._segmenter = None
@@ -113,6 +114,55 @@ def _any_of(patterns: tuple[tuple[int, str, re.Pattern[str]], ...]) -> re.Patter
 
 def _has_backreference(pattern: str) -> bool:
     return "(?P=" in pattern or any(f"\\{digit}" in pattern for digit in "123456789")
+
+
+def spelled_out(rule: Rule, set_name: str, phrase: str) -> list[str]:
+    """The phrases a written phrase stands for (`{a|b}` alternations expanded), with located errors."""
+    try:
+        return expand_phrase(phrase)
+    except ValueError as error:
+        raise RuleCompileError(str(error), _item_location(rule, set_name, phrase), rule.id) from None
+
+
+# Where each phrase set of a rule is written in its YAML (see `_loader._item_sources`).
+_SET_FIELDS = {
+    "phrases": ("phrases", "phrases"),
+    "unless": ("unless", "unless"),
+    "unless_turn": ("unless_turn", "unless_turn"),
+    "trigger": ("trigger.phrases", "trigger"),
+    "trigger_unless": ("trigger.unless", "trigger"),
+    "allow_after": ("trigger.allow_after", "trigger"),
+    "response": ("expect.phrases", "expect"),
+    "notice": ("expect.notice", "expect"),
+    "fuzzy": ("fuzzy.templates", "fuzzy"),
+}
+
+
+def _item_location(rule: Rule, set_name: str, phrase: str):  # noqa: ANN201
+    field, fallback = _SET_FIELDS.get(set_name, (set_name, set_name))
+    sources = rule.field_sources
+    index = 0
+    while f"{field}[{index}]" in sources:
+        location = sources[f"{field}[{index}]"]
+        if _written(rule, set_name, index) == phrase:
+            return location
+        index += 1
+    return sources.get(fallback, rule.source)
+
+
+def _written(rule: Rule, set_name: str, index: int) -> str | None:
+    sequence = rule.sequence
+    lists = {
+        "phrases": rule.phrases, "unless": rule.unless, "unless_turn": rule.unless_turn,
+        "fuzzy": rule.fuzzy.templates if rule.fuzzy else (),
+    }
+    if sequence is not None:
+        lists.update(
+            trigger=sequence.trigger, trigger_unless=sequence.trigger_unless, allow_after=sequence.allow_after,
+            response=sequence.response, notice=sequence.notice,
+        )
+    values = lists.get(set_name, ())
+    return values[index] if index < len(values) else None
 
 
 def _phrase_sets(rule: Rule) -> Iterable[tuple[str, str, str]]:
@@ -163,12 +213,13 @@ def _compile_rule(rule: Rule) -> CompiledRule:
         patterns.append((speaker, set_name, compiled))
     templates = []
     if rule.fuzzy is not None:
-        for template in rule.fuzzy.templates:
-            compact = normalize_phrase(template)
-            # NOTE: fuzzy scores on very short templates are meaningless (再见 scores 100
-            # inside 再见面), so short phrases only ever match exactly.
-            if len(compact) >= MIN_FUZZY_LENGTH:
-                templates.append((template, compact, bigrams(compact)))
+        for written in rule.fuzzy.templates:
+            for template in spelled_out(rule, "fuzzy", written):
+                compact = normalize_phrase(template)
+                # NOTE: fuzzy scores on very short templates are meaningless (再见 scores 100
+                # inside 再见面), so short phrases only ever match exactly.
+                if len(compact) >= MIN_FUZZY_LENGTH:
+                    templates.append((template, compact, bigrams(compact)))
     return CompiledRule(rule, tuple(patterns), tuple(templates))
 
 

@@ -16,7 +16,7 @@ from ._compile import CompiledRules, _compile_rule
 from ._errors import RulePackError
 from ._loader import bundled_pack_paths, load_pack_tree, resolve
 from ._model import RuleKind, RulePack, SourceLocation
-from ._normalize import normalize_phrase
+from ._normalize import expand_phrase, normalize_phrase
 from ._selftest import run_all
 
 MIN_EXAMPLES = 2
@@ -97,21 +97,23 @@ def _phrase_warnings(compiled: CompiledRules, linted: set[str]) -> list[LintMess
     for item in compiled.rules:
         rule = item.rule
         seen: dict[str, str] = {}
-        for index, phrase in enumerate(rule.phrases):
-            key = normalize_phrase(phrase)
+        for index, written in enumerate(rule.phrases):
             where = rule.field_sources.get(f"phrases[{index}]", rule.source)
-            if rule.pack in linted:
-                if key in seen:
-                    messages.append(LintMessage("warning", f"phrase {phrase!r} duplicates {seen[key]!r} after normalisation", where, rule.id))
-                if len(key) == 1:
-                    messages.append(LintMessage("warning", f"one-character phrase {phrase!r} matches too much; use a longer phrase", where, rule.id))
-            seen.setdefault(key, phrase)
-            owners.setdefault(key, []).append((rule.id, rule.kind, where))
-        for index, phrase in enumerate(rule.unless):
-            key = normalize_phrase(phrase)
-            if rule.pack in linted and key and not item.patterns and not any(_can_overlap(p, key) for p in seen):
-                where = rule.field_sources.get(f"unless[{index}]", rule.source)
-                messages.append(LintMessage("warning", f"exception {phrase!r} never overlaps a phrase of this rule", where, rule.id))
+            for phrase in expand_phrase(written):
+                key = normalize_phrase(phrase)
+                if rule.pack in linted:
+                    if key in seen:
+                        messages.append(LintMessage("warning", f"phrase {phrase!r} duplicates {seen[key]!r} after normalisation", where, rule.id))
+                    if len(key) == 1:
+                        messages.append(LintMessage("warning", f"one-character phrase {phrase!r} matches too much; use a longer phrase", where, rule.id))
+                seen.setdefault(key, phrase)
+                owners.setdefault(key, []).append((rule.id, rule.kind, where))
+        for index, written in enumerate(rule.unless):
+            for phrase in expand_phrase(written):
+                key = normalize_phrase(phrase)
+                if rule.pack in linted and key and not item.patterns and not any(_can_overlap(p, key) for p in seen):
+                    where = rule.field_sources.get(f"unless[{index}]", rule.source)
+                    messages.append(LintMessage("warning", f"exception {phrase!r} never overlaps a phrase of this rule", where, rule.id))
     for key, users in owners.items():
         kinds = {kind for _, kind, _ in users}
         if RuleKind.BANNED in kinds and RuleKind.REQUIRED in kinds:
@@ -144,8 +146,14 @@ def _compile_errors(pack: RulePack) -> list[LintMessage]:
         except RulePackError as error:
             errors.append(LintMessage("error", error.message, error.location, error.rule_id))
         for name in ("phrases", "unless", "unless_turn"):
-            for index, phrase in enumerate(getattr(rule, name)):
-                if not normalize_phrase(phrase):
-                    where = rule.field_sources.get(f"{name}[{index}]", rule.source)
-                    errors.append(LintMessage("error", f"phrase {phrase!r} in `{name}` is only spaces or punctuation after normalisation", where, rule.id))
+            for index, written in enumerate(getattr(rule, name)):
+                where = rule.field_sources.get(f"{name}[{index}]", rule.source)
+                try:
+                    variants = expand_phrase(written)
+                except ValueError as error:
+                    errors.append(LintMessage("error", str(error), where, rule.id))
+                    continue
+                for phrase in variants:
+                    if not normalize_phrase(phrase):
+                        errors.append(LintMessage("error", f"phrase {phrase!r} in `{name}` is only spaces or punctuation after normalisation", where, rule.id))
     return errors

@@ -105,6 +105,35 @@ def normalize(text: str) -> NormalizedText:
     return NormalizedText(text, folded, _DROPPED.sub("", folded))
 
 
+MAX_VARIANTS = 256
+_ALTERNATION = re.compile(r"\{([^{}]*)\}")
+
+
+def expand_phrase(phrase: str) -> list[str]:
+    """Spell out `{a|b}` alternations: `{你|您}去投诉{啊|吧|}` is six phrases.
+
+    Lets a pack list the ways one thing is said without a regular expression, so matching
+    stays on the automaton. An empty alternative makes a part optional.
+
+    Raises:
+        ValueError: unbalanced or nested braces, or more than MAX_VARIANTS spellings.
+    """
+    if "{" not in phrase and "}" not in phrase:
+        return [phrase]
+    parts = _ALTERNATION.split(phrase)
+    literals, choices = parts[0::2], parts[1::2]
+    if any("{" in text or "}" in text for text in literals):
+        raise ValueError(f"phrase {phrase!r} has unbalanced or nested braces; write {{a|b}} groups side by side")
+    variants = [""]
+    for literal, choice in zip(literals, [*choices, None]):
+        variants = [v + literal for v in variants]
+        if choice is not None:
+            variants = [v + option for v in variants for option in choice.split("|")]
+            if len(variants) > MAX_VARIANTS:
+                raise ValueError(f"phrase {phrase!r} spells out more than {MAX_VARIANTS} variants; split it")
+    return list(dict.fromkeys(variants))
+
+
 def normalize_phrase(phrase: str) -> str:
     """The compact form a phrase is matched in (may be empty if it is all punctuation)."""
     return "".join(_KEPT_RUNS.findall(fold(phrase)))
