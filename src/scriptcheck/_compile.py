@@ -60,8 +60,8 @@ class CompiledRules:
         entries: dict[str, dict[str, list[PhraseEntry]]] = {AGENT: {}, CUSTOMER: {}}
         words: set[str] = set()
         for index, compiled in enumerate(self.rules):
-            for speaker, set_name, written in _phrase_sets(compiled.rule):
-                for phrase in spelled_out(compiled.rule, set_name, written):
+            for speaker, set_name, field, written in _phrase_sets(compiled.rule):
+                for phrase in spelled_out(compiled.rule, field, written):
                     key = normalize_phrase(phrase)
                     if not key:
                         raise RuleCompileError(
@@ -116,71 +116,42 @@ def _has_backreference(pattern: str) -> bool:
     return "(?P=" in pattern or any(f"\\{digit}" in pattern for digit in "123456789")
 
 
-def spelled_out(rule: Rule, set_name: str, phrase: str) -> list[str]:
-    """The phrases a written phrase stands for (`{a|b}` alternations expanded), with located errors."""
+def spelled_out(rule: Rule, field: str, phrase: str) -> list[str]:
+    """The phrases a written phrase stands for (`{a|b}` alternations expanded), with located errors.
+
+    `field` names where the phrase is written, as `_loader` records it ("trigger.phrases[2]").
+    """
     try:
         return expand_phrase(phrase)
     except ValueError as error:
-        raise RuleCompileError(str(error), _item_location(rule, set_name, phrase), rule.id) from None
+        sources = rule.field_sources
+        location = sources.get(field) or sources.get(field.split("[")[0].split(".")[0], rule.source)
+        raise RuleCompileError(str(error), location, rule.id) from None
 
 
-# Where each phrase set of a rule is written in its YAML (see `_loader._item_sources`).
-_SET_FIELDS = {
-    "phrases": ("phrases", "phrases"),
-    "unless": ("unless", "unless"),
-    "unless_turn": ("unless_turn", "unless_turn"),
-    "trigger": ("trigger.phrases", "trigger"),
-    "trigger_unless": ("trigger.unless", "trigger"),
-    "allow_after": ("trigger.allow_after", "trigger"),
-    "response": ("expect.phrases", "expect"),
-    "notice": ("expect.notice", "expect"),
-    "fuzzy": ("fuzzy.templates", "fuzzy"),
-}
+# (phrase set, field in the YAML, speaker side) for every phrase list a rule can carry.
+_SEQUENCE_SETS = (
+    ("trigger", "trigger.phrases", "trigger"),
+    ("trigger_unless", "trigger.unless", "trigger"),
+    ("allow_after", "trigger.allow_after", "trigger"),
+    ("response", "expect.phrases", "response"),
+    ("notice", "expect.notice", "response"),
+)
 
 
-def _item_location(rule: Rule, set_name: str, phrase: str):  # noqa: ANN201
-    field, fallback = _SET_FIELDS.get(set_name, (set_name, set_name))
-    sources = rule.field_sources
-    index = 0
-    while f"{field}[{index}]" in sources:
-        location = sources[f"{field}[{index}]"]
-        if _written(rule, set_name, index) == phrase:
-            return location
-        index += 1
-    return sources.get(fallback, rule.source)
-
-
-def _written(rule: Rule, set_name: str, index: int) -> str | None:
-    sequence = rule.sequence
-    lists = {
-        "phrases": rule.phrases, "unless": rule.unless, "unless_turn": rule.unless_turn,
-        "fuzzy": rule.fuzzy.templates if rule.fuzzy else (),
-    }
-    if sequence is not None:
-        lists.update(
-            trigger=sequence.trigger, trigger_unless=sequence.trigger_unless, allow_after=sequence.allow_after,
-            response=sequence.response, notice=sequence.notice,
-        )
-    values = lists.get(set_name, ())
-    return values[index] if index < len(values) else None
-
-
-def _phrase_sets(rule: Rule) -> Iterable[tuple[str, str, str]]:
+def _phrase_sets(rule: Rule) -> Iterable[tuple[str, str, str, str]]:
+    """(speaker, phrase set, field written in, phrase) for every phrase of a rule."""
     for set_name in ("phrases", "unless", "unless_turn"):
-        for phrase in getattr(rule, set_name):
-            yield rule.speaker, set_name, phrase
+        for index, phrase in enumerate(getattr(rule, set_name)):
+            yield rule.speaker, set_name, f"{set_name}[{index}]", phrase
     sequence = rule.sequence
     if sequence is not None:
-        for phrase in sequence.trigger:
-            yield sequence.trigger_speaker, "trigger", phrase
-        for phrase in sequence.trigger_unless:
-            yield sequence.trigger_speaker, "trigger_unless", phrase
-        for phrase in sequence.allow_after:
-            yield sequence.trigger_speaker, "allow_after", phrase
-        for phrase in sequence.response:
-            yield sequence.response_speaker, "response", phrase
-        for phrase in sequence.notice:
-            yield sequence.response_speaker, "notice", phrase
+        speakers = {"trigger": sequence.trigger_speaker, "response": sequence.response_speaker}
+        values = {"trigger": sequence.trigger, "trigger_unless": sequence.trigger_unless,
+                  "allow_after": sequence.allow_after, "response": sequence.response, "notice": sequence.notice}
+        for set_name, field, side in _SEQUENCE_SETS:
+            for index, phrase in enumerate(values[set_name]):
+                yield speakers[side], set_name, f"{field}[{index}]", phrase
 
 
 def _build_automaton(table: dict[str, list[PhraseEntry]]) -> ahocorasick.Automaton | None:
@@ -213,8 +184,8 @@ def _compile_rule(rule: Rule) -> CompiledRule:
         patterns.append((speaker, set_name, compiled))
     templates = []
     if rule.fuzzy is not None:
-        for written in rule.fuzzy.templates:
-            for template in spelled_out(rule, "fuzzy", written):
+        for index, written in enumerate(rule.fuzzy.templates):
+            for template in spelled_out(rule, f"fuzzy.templates[{index}]", written):
                 compact = normalize_phrase(template)
                 # NOTE: fuzzy scores on very short templates are meaningless (再见 scores 100
                 # inside 再见面), so short phrases only ever match exactly.

@@ -62,11 +62,11 @@ def banned_findings(conversation: Conversation, compiled: CompiledRules) -> Iter
             rule = compiled.rules[rule_index].rule
             if rule.kind is not RuleKind.BANNED or rule.speaker != turn.speaker:
                 continue
-            for hit in _one_per_clause(_longest_only(hits.get(rule_index, "phrases")), turn.text):
+            for hit in _one_per_clause(_merge_overlapping(hits.get(rule_index, "phrases")), turn.text):
                 yield _finding(rule, turn, hit)
 
 
-def _longest_only(hits: list[Hit]) -> list[Hit]:
+def _merge_overlapping(hits: list[Hit]) -> list[Hit]:
     """Merge overlapping hits of one rule into one span (one violation, one finding)."""
     merged: list[Hit] = []
     for hit in sorted(hits, key=lambda h: (h.start, -h.end)):
@@ -177,7 +177,7 @@ def _triggers(conversation: Conversation, rule_index: int, rule: Rule) -> Iterat
         found = hits.get(rule_index, "trigger")
         if not found:
             continue
-        hit = _longest_only(found)[-1]  # the last trigger in the turn, overlapping phrases merged
+        hit = _merge_overlapping(found)[-1]  # the last trigger in the turn, overlapping phrases merged
         if sequence.trigger_at_end and _has_content_after(conversation.texts[turn.index], hit.end, hits.get(rule_index, "allow_after")):
             continue
         yield turn, hit

@@ -156,32 +156,43 @@ def _aliases(pairs: list[str]) -> dict[str, str]:
 def iter_input(args: argparse.Namespace, checker: Checker, *, check_duplicates: bool = True) -> Iterator[Record]:
     """Records of every input path, in order; duplicate ids become error records.
 
-    NOTE: finding duplicates means remembering every id (about 100 bytes each), the one thing
+    NOTE: finding duplicates means remembering every id (about 190 bytes each), the one thing
     that grows with input size; `--allow-duplicate-ids` turns it off for endless streams.
     """
-    seen: dict[str, int] = {}
+    duplicates = _DuplicateIds(args.paths)
     track = check_duplicates and not getattr(args, "allow_duplicate_ids", False)
     validate = getattr(args, "validate_in_reader", True)
-    for file_index, path in enumerate(args.paths):
+    for path in args.paths:
         records = read_records(
             path, aliases=checker.speaker_aliases, encoding=args.encoding, input_format=args.input_format, validate=validate
         )
         for record in records:
             # Any record whose id can be read counts, valid or not, so the outcome is the same
             # whether this process or a worker validates it.
-            record_id = record.id
-            if record_id is not None and track:
-                first = seen.get(record_id)
-                if first is not None:
-                    first_path, first_position = args.paths[first >> 32], first & 0xFFFFFFFF
-                    error = TranscriptError(
-                        f"duplicate id (first seen at {first_path}:{first_position}); give every transcript a unique id",
-                        code="duplicate_id", path=path, line=record.line, record_id=record_id,
-                    )
-                    yield Record(record.index, record.line, error=error)
-                    continue
-                seen[record_id] = (file_index << 32) | (record.line or record.index)
-            yield record
+            error = duplicates.check(record, record.id) if track else None
+            yield record if error is None else Record(record.index, record.line, error=error, path=record.path)
+
+
+class _DuplicateIds:
+    """Remembers where each id was first seen, and names that place when the id comes again."""
+
+    def __init__(self, paths: Sequence[str]):
+        self._paths = list(paths)
+        self._seen: dict[str, int] = {}  # id -> file index << 32 | line (an int: the table grows with the input)
+
+    def check(self, record: Record, record_id: str | None) -> TranscriptError | None:
+        """The duplicate_id error for this record, or None (and the id is remembered)."""
+        if record_id is None:
+            return None
+        first = self._seen.get(record_id)
+        if first is not None:
+            return TranscriptError(
+                f"duplicate id (first seen at {self._paths[first >> 32]}:{first & 0xFFFFFFFF}); give every transcript a unique id",
+                code="duplicate_id", path=record.path, line=record.line, record_id=record_id,
+            )
+        file_index = self._paths.index(record.path) if record.path in self._paths else 0
+        self._seen[record_id] = (file_index << 32) | (record.line or record.index)
+        return None
 
 
 def _run_check(args: argparse.Namespace) -> int:
@@ -229,24 +240,12 @@ def _mark_duplicates(
     """Turn every record whose id was seen before into a duplicate_id error record.
 
     Done on results rather than inputs, because a worker may be the first to read an id.
-    Any record whose id can be read counts, valid or not.
     """
-    seen: dict[str, int] = {}
+    duplicates = _DuplicateIds(paths)
     for record, report in checked:
         record_id = report.id if report is not None else (record.error.record_id if record.error else None)
-        if record_id is not None:
-            first = seen.get(record_id)
-            if first is not None:
-                where = f"{paths[first >> 32]}:{first & 0xFFFFFFFF}"
-                error = TranscriptError(
-                    f"duplicate id (first seen at {where}); give every transcript a unique id",
-                    code="duplicate_id", path=record.path, line=record.line, record_id=record_id,
-                )
-                yield replace(record, error=error), None
-                continue
-            file_index = paths.index(record.path) if record.path in paths else 0
-            seen[record_id] = (file_index << 32) | (record.line or record.index)
-        yield record, report
+        error = duplicates.check(record, record_id)
+        yield (record, report) if error is None else (replace(record, error=error), None)
 
 
 def _checked(
