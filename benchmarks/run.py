@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import subprocess
 import sys
@@ -106,13 +105,12 @@ def _loads():
 
 
 def _bundled_phrases() -> list[str]:
+    """Every key of the bundled packs' automata ({a|b} alternations spelled out)."""
     import scriptcheck
-    from scriptcheck._compile import _phrase_sets
-    from scriptcheck._normalize import normalize_phrase
 
     checker = scriptcheck.load()
-    keys = {normalize_phrase(p) for rule in checker.rules for _s, _n, p in _phrase_sets(rule)}
-    return sorted(k for k in keys if k)
+    keys = {key for automaton in checker._compiled.automata.values() if automaton is not None for key in automaton}
+    return sorted(keys)
 
 
 # --------------------------------------------------------------------------- measures

@@ -26,7 +26,7 @@ from . import _segcache
 from ._errors import RuleCompileError
 from ._loader import RuleSet
 from ._model import AGENT, CUSTOMER, Rule, RuleKind
-from ._normalize import expand_phrase, normalize_phrase
+from ._normalize import DROPPED as _DROPPED, expand_phrase, normalize_phrase
 
 # Phrase sets a rule can carry, and whether a match must sit on word boundaries.
 MIN_FUZZY_LENGTH = 4
@@ -72,7 +72,6 @@ class CompiledRules:
                     entries[speaker].setdefault(key, []).append(PhraseEntry(index, set_name, phrase))
                     if set_name in BOUNDARY_SETS:
                         words.add(key)
-        self.automata = {speaker: _build_automaton(table) for speaker, table in entries.items()}
         self.segmenter_words = frozenset(words)
         self._segmenter = None
         self._lock = threading.Lock()
@@ -86,7 +85,21 @@ class CompiledRules:
             )
             for speaker in (AGENT, CUSTOMER)
         }
-        self.any_pattern = {speaker: _any_of(found) for speaker, found in self.patterns.items()}
+        # NOTE: most utterances match no regular expression, and running two dozen of them on
+        # every turn cost more than the automaton scan. Each pattern is gated by literals one of
+        # which every match must contain (等了 for 等了(?:很久|…)); they ride on the speaker's
+        # automaton, so the scan that finds phrases also says which patterns are worth running.
+        gates: dict[str, dict[str, list[int]]] = {AGENT: {}, CUSTOMER: {}}
+        ungated: dict[str, list[int]] = {AGENT: [], CUSTOMER: []}
+        for speaker, found in self.patterns.items():
+            for number, (_index, _set_name, pattern) in enumerate(found):
+                keys = gate_keys(pattern)
+                if keys is None:
+                    ungated[speaker].append(number)
+                for key in keys or ():
+                    gates[speaker].setdefault(key, []).append(number)
+        self.ungated_patterns = {speaker: frozenset(numbers) for speaker, numbers in ungated.items()}
+        self.automata = {speaker: _build_automaton(entries[speaker], gates[speaker]) for speaker in (AGENT, CUSTOMER)}
 
     def segmenter(self):
         """The jieba tokenizer with every rule phrase in its dictionary, built on first use."""
@@ -95,25 +108,6 @@ class CompiledRules:
                 if self._segmenter is None:
                     self._segmenter = _segmenter_for(self.segmenter_words)
         return self._segmenter
-
-
-def _any_of(patterns: tuple[tuple[int, str, re.Pattern[str]], ...]) -> re.Pattern[str] | None:
-    """One alternation of all of a speaker's patterns: a single search rules them all out.
-
-    Most utterances match none, so one C-level search replaces a dozen Python-level calls.
-    None when there is nothing to gate, or a pattern cannot be combined (backreferences
-    would be renumbered).
-    """
-    if len(patterns) < 2 or any(_has_backreference(p.pattern) for _, _, p in patterns):
-        return None
-    try:
-        return re.compile("|".join(f"(?:{p.pattern})" for _, _, p in patterns))
-    except re.error:  # pragma: no cover - each part compiled on its own
-        return None
-
-
-def _has_backreference(pattern: str) -> bool:
-    return "(?P=" in pattern or any(f"\\{digit}" in pattern for digit in "123456789")
 
 
 def spelled_out(rule: Rule, field: str, phrase: str) -> list[str]:
@@ -154,14 +148,113 @@ def _phrase_sets(rule: Rule) -> Iterable[tuple[str, str, str, str]]:
                 yield speakers[side], set_name, f"{field}[{index}]", phrase
 
 
-def _build_automaton(table: dict[str, list[PhraseEntry]]) -> ahocorasick.Automaton | None:
-    if not table:
+def _build_automaton(table: dict[str, list[PhraseEntry]], gates: dict[str, list[int]]) -> ahocorasick.Automaton | None:
+    """Keys -> (length, phrase entries, numbers of the speaker's patterns this key gates)."""
+    if not table and not gates:
         return None
     automaton = ahocorasick.Automaton()
-    for key, entries in table.items():
-        automaton.add_word(key, (len(key), tuple(entries)))
+    for key in {**table, **gates}:
+        automaton.add_word(key, (len(key), tuple(table.get(key, ())), tuple(gates.get(key, ()))))
     automaton.make_automaton()
     return automaton
+
+
+def gate_keys(pattern: re.Pattern[str]) -> frozenset[str] | None:
+    """Compact-text keys one of which occurs in any utterance the pattern matches; None if unknown.
+
+    Taken from the pattern's syntax tree: a run of literal characters every match must
+    contain, or a group of alternatives that each must contain one. A literal found in the
+    folded text is found in the compact text with its spaces and punctuation dropped.
+    """
+    if pattern.flags & re.IGNORECASE:
+        return None
+    try:
+        literals = _required_literals(list(_sre_parser.parse(pattern.pattern)))
+    except Exception:  # noqa: BLE001 - compiled already; an unusual tree simply is not gated
+        return None
+    if literals is None:
+        return None
+    keys = frozenset(_DROPPED.sub("", literal) for literal in literals)
+    return None if "" in keys else keys
+
+
+def _required_literals(items) -> frozenset[str] | None:
+    """The most selective set of literals one of which any match of this sequence contains."""
+    return _literals(items)[1]
+
+
+# Spelling out alternatives (不{知道|清楚}) stops beyond this many strings.
+_MAX_SPELLINGS = 64
+_ZERO_WIDTH = (_sre_constants.AT, _sre_constants.ASSERT, _sre_constants.ASSERT_NOT)
+
+
+def _literals(items) -> tuple[frozenset[str] | None, frozenset[str] | None]:
+    """(exact, required) for a sequence of regex syntax items.
+
+    exact: every string the sequence can match (a superset, as zero-width checks are
+    ignored), when that is a small finite set; required: literals one of which any match
+    contains. Adjacent exact parts multiply out, so 等(?:下|一下) requires 等下 or 等一下
+    rather than just 等.
+    """
+    candidates: list[frozenset[str]] = []
+    current: frozenset[str] | None = frozenset({""})
+    all_exact = True
+    for op, value in items:
+        exact, required = _item_literals(op, value)
+        if exact is not None and current is not None and len(current) * len(exact) <= _MAX_SPELLINGS:
+            current = frozenset(a + b for a in current for b in exact)
+            continue
+        all_exact = False
+        if current is not None:
+            candidates.append(current)
+        if required is not None:
+            candidates.append(required)
+        current = exact if exact is not None else frozenset({""})
+    if current is not None:
+        candidates.append(current)
+    useful = [found for found in candidates if "" not in found]
+    required = max(useful, key=lambda found: (min(map(len, found)), -len(found))) if useful else None
+    return (current if all_exact else None), required
+
+
+def _item_literals(op, value) -> tuple[frozenset[str] | None, frozenset[str] | None]:
+    if op is _sre_constants.LITERAL:
+        return frozenset({chr(value)}), frozenset({chr(value)})
+    if op in _ZERO_WIDTH:
+        return frozenset({""}), None
+    if op is _sre_constants.IN:  # [说讲], and (?:说|讲) which the parser turns into one
+        chars: set[str] = set()
+        for member, argument in value:
+            if member is _sre_constants.LITERAL:
+                chars.add(chr(argument))
+            elif member is _sre_constants.RANGE and argument[1] - argument[0] < _MAX_SPELLINGS:
+                chars.update(map(chr, range(argument[0], argument[1] + 1)))
+            else:
+                return None, None  # a negated set or a class (\d, \w): no literal to require
+        exact = frozenset(chars) if len(chars) <= _MAX_SPELLINGS else None
+        return exact, exact
+    if op is _sre_constants.SUBPATTERN:
+        if value[1] & re.IGNORECASE:
+            return None, None
+        return _literals(list(value[-1]))
+    if op is _sre_constants.BRANCH:
+        found = [_literals(list(branch)) for branch in value[1]]
+        exacts = [exact for exact, _ in found]
+        exact = None if any(e is None for e in exacts) else frozenset().union(*exacts)
+        if exact is not None and len(exact) > _MAX_SPELLINGS:
+            exact = None
+        requireds = [required for _, required in found]
+        required = None if any(r is None for r in requireds) else frozenset().union(*requireds)
+        return exact, required
+    if op in (_sre_constants.MAX_REPEAT, _sre_constants.MIN_REPEAT):
+        low, high, body = value
+        exact, required = _literals(list(body))
+        if exact is not None and (low, high) == (0, 1):
+            return exact | {""}, None
+        if exact is not None and (low, high) == (1, 1):
+            return exact, required
+        return None, (required if low >= 1 else None)
+    return None, None
 
 
 def _compile_rule(rule: Rule) -> CompiledRule:

@@ -92,18 +92,25 @@ def scan(text: NormalizedText, speaker: str, compiled: CompiledRules) -> TurnHit
     hits = TurnHits()
     automaton = compiled.automata.get(speaker)
     candidates: list[Hit] = []
+    # Patterns worth running: those without a literal to wait for, plus those whose literal was seen.
+    worth_running = compiled.ungated_patterns.get(speaker, frozenset())
     if automaton is not None and text.compact:
-        for last, (length, entries) in automaton.iter(text.compact):
+        for last, (length, entries, gated) in automaton.iter(text.compact):
+            if gated:
+                worth_running = worth_running.union(gated)
+            if not entries:
+                continue
             # NOTE: pyahocorasick's iter() yields the *inclusive* end index.
             start, end = text.span(last - length + 1, last + 1)
             for entry in entries:
                 candidates.append(Hit(entry.rule_index, entry.set_name, start, end, entry.phrase))
-    gate = compiled.any_pattern.get(speaker)
-    patterns = compiled.patterns.get(speaker, ()) if gate is None or gate.search(text.folded) else ()
-    for rule_index, set_name, pattern in patterns:
-        for match in pattern.finditer(text.folded):
-            if match.end() > match.start():
-                candidates.append(Hit(rule_index, set_name, match.start(), match.end(), pattern.pattern, regex=True))
+    if worth_running:
+        patterns = compiled.patterns[speaker]
+        for number in sorted(worth_running):
+            rule_index, set_name, pattern = patterns[number]
+            for match in pattern.finditer(text.folded):
+                if match.end() > match.start():
+                    candidates.append(Hit(rule_index, set_name, match.start(), match.end(), pattern.pattern, regex=True))
     if not candidates:
         return hits
     exceptions = _exception_spans(candidates)

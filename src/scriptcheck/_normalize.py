@@ -30,7 +30,7 @@ for _code in range(ord("A"), ord("Z") + 1):
 # everything else (punctuation, symbols, emoji, spaces, control characters) is dropped.
 # The underscore is a word character to `re` but punctuation to us.
 _KEPT_RUNS = re.compile(r"[^\W_]+")
-_DROPPED = re.compile(r"[\W_]+")
+DROPPED = re.compile(r"[\W_]+")  # what the compact view leaves out
 
 _T2S = opencc.OpenCC("t2s")
 
@@ -102,7 +102,7 @@ def _one_char(ch: str) -> str:
 def normalize(text: str) -> NormalizedText:
     """Build the folded and compact views of `text` with the offset map."""
     folded = fold(text)
-    return NormalizedText(text, folded, _DROPPED.sub("", folded))
+    return NormalizedText(text, folded, DROPPED.sub("", folded))
 
 
 MAX_VARIANTS = 256
