@@ -5,7 +5,6 @@ Offsets in every `Hit` are into the original utterance text.
 
 from __future__ import annotations
 
-import re
 import threading
 from bisect import bisect_left, bisect_right
 from itertools import accumulate
@@ -114,7 +113,7 @@ def scan(text: NormalizedText, speaker: str, compiled: CompiledRules) -> TurnHit
     if not candidates:
         return hits
     exceptions = _exception_spans(candidates)
-    hits = TurnHits(_Segments(text.folded, compiled))
+    hits = TurnHits(_Segments(text, compiled))
     for hit in candidates:
         if hit.set_name not in BOUNDARY_SETS:
             hits.add(hit)
@@ -187,12 +186,12 @@ class _Segments:
     chunk edge, so the cost stays linear in the text however many candidates it holds.
     """
 
-    __slots__ = ("_text", "_compiled", "_runs", "_boundaries")
+    __slots__ = ("_text", "_normalized", "_compiled", "_boundaries")
 
-    def __init__(self, folded: str, compiled: CompiledRules):
-        self._text = folded
+    def __init__(self, text: NormalizedText, compiled: CompiledRules):
+        self._text = text.folded
+        self._normalized = text
         self._compiled = compiled
-        self._runs: tuple[list[int], list[int]] | None = None
         self._boundaries: dict[tuple[int, int], frozenset[int]] = {}
 
     def on_boundaries(self, start: int, end: int) -> bool:
@@ -217,13 +216,7 @@ class _Segments:
         return max(run_start, index - _WINDOW), min(run_end, index + _WINDOW + 1)
 
     def _run(self, index: int) -> tuple[int, int]:
-        if self._runs is None:
-            starts, ends = [], []
-            for run in _WORD_RUNS.finditer(self._text):
-                starts.append(run.start())
-                ends.append(run.end())
-            self._runs = (starts, ends)
-        starts, ends = self._runs
+        starts, ends, _ = self._normalized.runs
         position = bisect_right(starts, index) - 1
         if position >= 0 and index < ends[position]:
             return starts[position], ends[position]
@@ -245,4 +238,3 @@ class _Segments:
 
 # Word runs longer than this are tokenised in chunks of this size.
 _CHUNK = 200
-_WORD_RUNS = re.compile(r"[^\W_]+")

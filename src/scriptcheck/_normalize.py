@@ -14,7 +14,9 @@ Phrases in rule packs go through the same function, so both sides agree.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from functools import lru_cache
+from typing import NamedTuple
 
 import opencc
 
@@ -33,39 +35,72 @@ _KEPT_RUNS = re.compile(r"[^\W_]+")
 DROPPED = re.compile(r"[\W_]+")  # what the compact view leaves out
 
 _T2S = opencc.OpenCC("t2s")
+# Characters `fold` changes besides Traditional ones: most chat text has none, and a regex
+# search for them is far cheaper than translating every character through a dict.
+_FOLDABLE = re.compile("[" + "".join(re.escape(chr(code)) for code in sorted(_WIDTH_AND_CASE)) + "]")
+
+
+class WordRuns(NamedTuple):
+    """Runs of word characters in a folded text: folded[starts[i]:ends[i]] is
+    compact[compact_starts[i]:compact_starts[i] + ends[i] - starts[i]]."""
+
+    starts: list[int]
+    ends: list[int]
+    compact_starts: list[int]
 
 
 class NormalizedText:
     """An utterance in its matching forms, with the map back to the original.
 
-    Immutable by convention. The offset map is built on first use: most utterances never
-    need it (it is only read to place a match), and building it is the costly part.
+    Immutable by convention. The map is built on first use: most utterances never need it
+    (it is only read to place a match). It is kept as the word runs of the folded text (a
+    few per utterance), not one entry per character.
     """
 
-    __slots__ = ("original", "folded", "compact", "_offsets")
+    __slots__ = ("original", "folded", "compact", "_runs")
 
-    def __init__(self, original: str, folded: str, compact: str, offsets: tuple[int, ...] | None = None):
+    def __init__(self, original: str, folded: str, compact: str):
         self.original = original
         self.folded = folded
         self.compact = compact
-        self._offsets = offsets
+        self._runs: WordRuns | None = None
+
+    @property
+    def runs(self) -> WordRuns:
+        """The runs of word characters in `folded`: what `compact` is made of, in order."""
+        runs = self._runs
+        if runs is None:
+            starts: list[int] = []
+            ends: list[int] = []
+            compact_starts: list[int] = []
+            kept = 0
+            for run in _KEPT_RUNS.finditer(self.folded):
+                start, end = run.span()
+                starts.append(start)
+                ends.append(end)
+                compact_starts.append(kept)
+                kept += end - start
+            # NOTE: idempotent, so concurrent first uses from several threads agree.
+            runs = self._runs = WordRuns(starts, ends, compact_starts)
+        return runs
 
     @property
     def offsets(self) -> tuple[int, ...]:
         """`offsets[k]` is the original index of `compact[k]`."""
-        offsets = self._offsets
-        if offsets is None:
-            found: list[int] = []
-            for run in _KEPT_RUNS.finditer(self.folded):
-                found.extend(range(run.start(), run.end()))
-            # NOTE: idempotent, so concurrent first uses from several threads agree.
-            offsets = self._offsets = tuple(found)
-        return offsets
+        runs = self.runs
+        return tuple(index for start, end in zip(runs.starts, runs.ends) for index in range(start, end))
 
     def span(self, start: int, end: int) -> tuple[int, int]:
         """Map a half-open span of `compact` to a half-open span of the original text."""
-        offsets = self.offsets
-        return offsets[start], offsets[end - 1] + 1
+        if len(self.compact) == len(self.folded):
+            return start, end  # nothing was dropped
+        runs = self.runs
+        first = bisect_right(runs.compact_starts, start) - 1
+        last = bisect_right(runs.compact_starts, end - 1) - 1
+        return (
+            runs.starts[first] + start - runs.compact_starts[first],
+            runs.starts[last] + end - runs.compact_starts[last],
+        )
 
     @property
     def steps(self) -> tuple[str, ...]:
@@ -90,6 +125,8 @@ def fold(text: str) -> str:
         # NOTE: OpenCC phrase tables may change length in rare cases; fall back to a
         # per-character conversion so offsets stay one-to-one with the original.
         simplified = "".join(_one_char(ch) for ch in text)
+    if _FOLDABLE.search(simplified) is None:
+        return simplified
     return simplified.translate(_WIDTH_AND_CASE)
 
 
