@@ -6,6 +6,7 @@ transcript is one automaton scan per turn plus work on the few candidate matches
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import threading
@@ -75,6 +76,8 @@ class CompiledRules:
         self.segmenter_words = frozenset(words)
         self._segmenter = None
         self._lock = threading.Lock()
+        # lru_cache is thread-safe; per instance, so a checker's packs never see another's words.
+        self._short_token_ends = functools.lru_cache(maxsize=_MEMOISED_PIECES)(self._token_ends_uncached)
         self.by_kind = {kind: tuple(i for i, c in enumerate(self.rules) if c.rule.kind is kind) for kind in RuleKind}
         self.patterns = {
             speaker: tuple(
@@ -108,6 +111,34 @@ class CompiledRules:
                 if self._segmenter is None:
                     self._segmenter = _segmenter_for(self.segmenter_words)
         return self._segmenter
+
+    def token_ends(self, piece: str) -> tuple[int, ...]:
+        """Where jieba's tokens end in `piece` (offsets into it), memoised for short pieces.
+
+        NOTE: chat text repeats its clauses (请您稍等, 非常感谢您的等待): on the real chats 57 %
+        of the pieces a boundary check tokenises were tokenised before, and each jieba call
+        costs tens of microseconds once its 500k-word dictionary is out of the CPU cache.
+        """
+        if len(piece) > _MEMOISED_PIECE:
+            return _token_ends(self.segmenter(), piece)
+        return self._short_token_ends(piece)
+
+    def _token_ends_uncached(self, piece: str) -> tuple[int, ...]:
+        return _token_ends(self.segmenter(), piece)
+
+
+def _token_ends(segmenter, piece: str) -> tuple[int, ...]:  # noqa: ANN001
+    ends = []
+    position = 0
+    for token in segmenter.cut(piece, HMM=False):
+        position += len(token)
+        ends.append(position)
+    return tuple(ends)
+
+
+# Pieces up to this long are memoised, up to this many of them (about 1 MB).
+_MEMOISED_PIECE = 32
+_MEMOISED_PIECES = 8192
 
 
 def spelled_out(rule: Rule, field: str, phrase: str) -> list[str]:

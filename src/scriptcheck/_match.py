@@ -226,12 +226,8 @@ class _Segments:
         key = (lo, hi)
         boundaries = self._boundaries.get(key)
         if boundaries is None:
-            positions = {lo}
-            position = lo
-            for token in self._compiled.segmenter().cut(self._text[lo:hi], HMM=False):
-                position += len(token)
-                positions.add(position)
-            boundaries = frozenset(positions)
+            ends = self._compiled.token_ends(self._text[lo:hi])
+            boundaries = frozenset([lo, *(lo + end for end in ends)])
             self._boundaries[key] = boundaries
         return boundaries
 
