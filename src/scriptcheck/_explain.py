@@ -1,7 +1,7 @@
 """Explained scores: why a transcript got its score, finding by finding.
 
 Computed lazily from a finished `Report`: the report's transcript is analysed again with
-the checker (normalisation and phrase scan, both memoised by the checker), so `check()`
+the checker (normalisation and phrase scan), so `check()`
 itself carries no explanation cost. The explanation refuses a report the checker would
 not reproduce, so it never explains a score with the wrong rules.
 """
@@ -142,7 +142,7 @@ def explain_report(report: Report, checker: Checker | None = None) -> Explanatio
             "pass the checker that produced it: report.explain(checker)"
         )
     transcript = report.transcript
-    texts = [checker._analyse(turn.text, turn.speaker) for turn in transcript.turns]  # memoised by the checker
+    texts = [checker._analyse(turn.text, turn.speaker) for turn in transcript.turns]
     compiled = checker._compiled
     index_of = {item.rule.id: index for index, item in enumerate(compiled.rules)}
     items = []

@@ -5,7 +5,6 @@ Offsets in every `Hit` are into the original utterance text.
 
 from __future__ import annotations
 
-import threading
 from bisect import bisect_left, bisect_right
 from itertools import accumulate
 from collections import defaultdict
@@ -35,17 +34,16 @@ class TurnHits:
 
     Word-boundary checks (jieba, the expensive step) run lazily, the first time a rule asks
     for a phrase set: a closing phrase heard mid-call is never tokenised, because the closing
-    rule only looks at the last turns. Verification is idempotent and guarded by a lock, since
-    analysed utterances are cached and shared between threads.
+    rule only looks at the last turns. A TurnHits belongs to one check (or one live session,
+    which serialises its turns), so it needs no lock.
     """
 
-    __slots__ = ("_by_key", "_pending", "_segments", "_lock")
+    __slots__ = ("_by_key", "_pending", "_segments")
 
     def __init__(self, segments: _Segments | None = None) -> None:
         self._by_key: dict[tuple[int, str], list[Hit]] = defaultdict(list)
         self._pending: dict[tuple[int, str], list[Hit]] = {}
         self._segments = segments
-        self._lock = threading.Lock()
 
     def add(self, hit: Hit) -> None:
         self._by_key[(hit.rule_index, hit.set_name)].append(hit)
@@ -56,15 +54,10 @@ class TurnHits:
 
     def get(self, rule_index: int, set_name: str) -> list[Hit]:
         key = (rule_index, set_name)
-        if key in self._pending:
-            with self._lock:
-                pending = self._pending.get(key)
-                if pending is not None:
-                    accepted = [h for h in pending if self._segments.on_boundaries(h.start, h.end)]
-                    # NOTE: publish the verified hits before dropping the pending list, so a
-                    # reader that skips the lock never sees neither.
-                    self._by_key[key] = sorted([*self._by_key.get(key, []), *accepted], key=_hit_order)
-                    del self._pending[key]
+        pending = self._pending.pop(key, None)
+        if pending is not None:
+            accepted = [h for h in pending if self._segments.on_boundaries(h.start, h.end)]
+            self._by_key[key] = sorted([*self._by_key.get(key, []), *accepted], key=_hit_order)
         return self._by_key.get(key, [])
 
     def has(self, rule_index: int, set_name: str) -> bool:
@@ -72,10 +65,8 @@ class TurnHits:
         if self._by_key.get(key):
             return True
         pending = self._pending.get(key)
-        if pending is None:
-            return bool(self.get(rule_index, set_name))  # verified meanwhile by another thread
         # Enough to find one good hit; get() verifies the rest if anyone asks for them.
-        return any(self._segments.on_boundaries(h.start, h.end) for h in pending)
+        return pending is not None and any(self._segments.on_boundaries(h.start, h.end) for h in pending)
 
     def rule_indexes(self, set_name: str) -> list[int]:
         keys = set(self._by_key) | set(self._pending)

@@ -3,8 +3,8 @@
 `add_turn` answers at once with what the new turn settles: hits of banned rules (which
 depend on that turn alone). Everything that depends on later turns (a missing closing, a
 hold never returned, a complaint never answered) waits for `close`, which checks the
-whole accumulated transcript exactly as `Checker.check` would, so the final report is
-identical to a batch check.
+whole accumulated transcript exactly as `Checker.check` would (reusing each turn's
+analysis), so the final report is identical to a batch check.
 """
 
 from __future__ import annotations
@@ -19,10 +19,12 @@ from ._context import Conversation, banned_findings
 from ._errors import TranscriptError
 from ._model import Finding, Report, RuleKind, Transcript, Turn
 from ._score import drop_nested, order_findings
-from ._transcripts import _turn
+from ._transcripts import _turn, transcript_from_dict
 
 if TYPE_CHECKING:
     from ._checker import Checker
+    from ._match import TurnHits
+    from ._normalize import NormalizedText
 
 
 class Session:
@@ -39,6 +41,7 @@ class Session:
         self.id = str(transcript_id)
         self.metadata: Mapping[str, Any] = MappingProxyType(dict(metadata or {}))
         self._turns: list[dict[str, Any]] = []
+        self._analysed: list[tuple[NormalizedText, TurnHits]] = []  # reused by close()
         self._charged: set[str] = set()  # rules whose points a returned finding already took
         self._pending: set[str] = set()  # rules with a finding only close() can settle
         self._report: Report | None = None
@@ -75,6 +78,7 @@ class Session:
     def _settled(self, turn: Turn) -> list[Finding]:
         compiled = self.checker._compiled
         text, hits = self.checker._analyse(turn.text, turn.speaker)
+        self._analysed.append((text, hits))
         # NOTE: the Conversation holds only this turn, under its real index: banned findings
         # of a turn depend on nothing else.
         lone = Conversation(Transcript(self.id, (turn,)), (text,), (hits,))
@@ -118,7 +122,8 @@ class Session:
         with self._lock:
             if self._report is None:
                 data = {**self.metadata, "id": self.id, "turns": list(self._turns)}
-                self._report = self.checker.check(data)
+                transcript = transcript_from_dict(data, self.checker.speaker_aliases)
+                self._report = self.checker._report(transcript, self._analysed)
             return self._report
 
     def __enter__(self) -> Session:
