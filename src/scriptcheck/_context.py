@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from rapidfuzz import fuzz
 
-from ._compile import CompiledRule, CompiledRules, bigrams
+from ._compile import CompiledRule, CompiledRules
 from ._match import Hit, TurnHits
 from ._model import Closest, Finding, Rule, RuleKind, Transcript, Turn
 from ._normalize import NormalizedText
@@ -135,9 +135,8 @@ def _closest(conversation: Conversation, item: CompiledRule, window: list[int]) 
         compact = conversation.texts[index].compact
         if not compact:
             continue
-        text_bigrams = bigrams(compact)
         for _written, template, template_bigrams in item.templates:
-            if not template_bigrams & text_bigrams:
+            if not any(pair in compact for pair in template_bigrams):
                 continue  # no shared bigram: cannot be a near miss worth naming
             score = similarity(template, compact)
             if best is None or score > best.similarity:
