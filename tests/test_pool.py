@@ -124,3 +124,26 @@ def test_user_pack_and_aliases_reach_the_workers(tmp_path):
     pooled = list(checker.check_many(items, workers=2))
     assert pooled == single
     assert "banned.wording.mine" in {f.rule for f in pooled[0].findings}
+
+
+def _worker_segmenter_mark(_ignored: int) -> str | None:
+    from scriptcheck import _pool
+
+    return getattr(_pool._WORKER_CHECKER._compiled.segmenter(), "test_mark", None)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="fork start method")
+def test_forked_workers_inherit_the_parents_segmenter_instead_of_loading_their_own(monkeypatch):
+    from collections import OrderedDict
+    from concurrent.futures import ProcessPoolExecutor
+
+    from scriptcheck import _compile, _pool
+
+    monkeypatch.setattr(_compile, "_SEGMENTERS", OrderedDict())  # nothing built yet in this process
+    checker = scriptcheck.load()
+    _pool.prepare_for_fork(checker)
+    built = _compile._SEGMENTERS.get(checker._compiled.segmenter_words)
+    assert built is not None  # built in this process, before any worker exists
+    built.test_mark = "built by the parent"
+    with ProcessPoolExecutor(1, mp_context=_pool._context(), initializer=_pool._init_worker, initargs=(checker.source,)) as pool:
+        assert pool.submit(_worker_segmenter_mark, 0).result() == "built by the parent"

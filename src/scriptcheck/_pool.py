@@ -138,7 +138,8 @@ def _feed(iterator, payload, chunk_size, executor, handoff, stop, render) -> Non
             if not chunk:
                 break
             work = chunk if payload is None else [payload(item) for item in chunk]
-            if not _put(handoff, (chunk, work, executor.submit(_check_chunk, work, render)), stop):
+            sent = [_freeze_input(item) for item in work]
+            if not _put(handoff, (chunk, work, executor.submit(_check_chunk, sent, render)), stop):
                 return
             size = min(size * 2, chunk_size)
     except BaseException as error:  # noqa: BLE001 - handed to the consumer, raised there in order
@@ -155,6 +156,13 @@ def _put(handoff: queue.Queue, entry: Any, stop: threading.Event) -> bool:
         except queue.Full:
             continue
     return False
+
+
+def prepare_for_fork(checker) -> None:  # noqa: ANN001
+    """Build the checker's segmenter before workers fork, so they inherit it instead of each
+    loading jieba's dictionary again (0.3 s of CPU and ~90 MB per worker)."""
+    if _context().get_start_method() == "fork":
+        checker._compiled.segmenter()
 
 
 def _context():
@@ -183,12 +191,14 @@ def _check_chunk(chunk: list[Any], render: bool = False) -> list[Any]:
         if item is None:
             results.append(None)
             continue
+        if isinstance(item, tuple):
+            item = RawTranscript(*item[1:])
         try:
             if isinstance(item, RawTranscript):
                 # Validated here, in parallel; the reader only parsed the JSON.
                 report = checker.check(item.validate(checker.speaker_aliases))
                 if render:
-                    results.append(SerializedReport(report.id, report.score, report.passed, render_line(report)))
+                    results.append(("rendered", report.id, report.score, report.passed, render_line(report)))
                 else:
                     results.append(replace(report, transcript=None))
                 continue
@@ -207,8 +217,18 @@ def _freeze_error(error: TranscriptError) -> tuple[str, dict[str, Any]]:
     return ("transcript_error", {"message": error.message, **fields})
 
 
-def _thaw(outcome: Any) -> Report | TranscriptError | None:
-    if isinstance(outcome, tuple) and outcome and outcome[0] == "transcript_error":
+def _thaw(outcome: Any) -> Report | SerializedReport | TranscriptError | None:
+    if isinstance(outcome, tuple):
+        if outcome[0] == "rendered":
+            return SerializedReport(*outcome[1:])
         fields = dict(outcome[1])
         return TranscriptError(fields.pop("message"), **fields)
     return outcome
+
+
+# NOTE: plain tuples pickle about five times faster than slotted dataclasses, and on two
+# cores every microsecond the reading process spends is taken from a worker.
+def _freeze_input(item: Any) -> Any:
+    if isinstance(item, RawTranscript):
+        return ("raw", item.data, item.path, item.line)
+    return item

@@ -22,7 +22,7 @@ from . import __version__
 from ._checker import Checker, load
 from ._errors import ScriptcheckError, TranscriptError
 from ._model import Report, Transcript
-from ._pool import check_parallel, worker_count
+from ._pool import check_parallel, prepare_for_fork, worker_count
 from ._progress import with_progress
 from ._report import FORMATS, WRITERS, SerializedReport, error_record
 from ._transcripts import RawTranscript, Record, read_records
@@ -263,6 +263,7 @@ def _checked(
     def payload(record: Record) -> Transcript | RawTranscript | None:
         return None if record.error is not None else (record.transcript or record.raw)
 
+    prepare_for_fork(checker)
     for record, outcome in check_parallel(checker.source, records, count, payload=payload, render=render):
         if isinstance(outcome, TranscriptError):
             yield replace(record, error=outcome), None  # found invalid by the worker
@@ -297,7 +298,8 @@ def _output(path: str | None) -> Iterator[TextIO]:
     )
     try:
         with handle:
-            yield handle
+            # NOTE: the file itself, not the wrapper, whose attribute lookup costs on every write.
+            yield handle.file
         # NOTE: temporary files are created 0600; give the result the usual umask-based mode.
         umask = os.umask(0)
         os.umask(umask)
