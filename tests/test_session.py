@@ -107,3 +107,12 @@ def test_many_sessions_from_many_threads(checker):
         thread.join()
     assert errors == []
     assert results == expected
+
+
+def test_a_session_accepts_speaker_aliases_in_any_case_as_a_batch_check_does():
+    checker = scriptcheck.load(speaker_aliases={"Bot": "agent"})
+    session = checker.session("aliases")
+    settled = session.add_turn("BOT", "你去投诉啊")  # was refused as an unknown speaker
+    assert [finding.rule for finding in settled] == ["banned.provocation.dare_complaint"]
+    batch = checker.check({"id": "aliases", "turns": [{"speaker": "bot", "text": "你去投诉啊"}]})
+    assert session.close().to_dict() == batch.to_dict()

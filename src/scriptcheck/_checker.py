@@ -17,7 +17,7 @@ from ._pool import CheckerSource, check_parallel, prepare_for_fork, worker_count
 from ._progress import with_progress
 from ._score import drop_nested, score
 from ._session import Session
-from ._transcripts import DEFAULT_SPEAKER_ALIASES, transcript_from_dict
+from ._transcripts import _alias_table, transcript_from_dict
 
 PackSource = str | Path | RulePack
 
@@ -35,7 +35,7 @@ class Checker:
         # processes rebuild it from. None for a checker built straight from a RuleSet.
         self.source = source
         self._compiled = CompiledRules(rule_set)
-        self.speaker_aliases: Mapping[str, str] = {**DEFAULT_SPEAKER_ALIASES, **rule_set.speaker_aliases}
+        self.speaker_aliases: Mapping[str, str] = _alias_table(rule_set.speaker_aliases)  # casefolded names
 
     @property
     def rules(self):

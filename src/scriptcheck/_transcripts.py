@@ -176,10 +176,19 @@ def _seconds(value: Any, index: int, name: str, fail) -> float | None:  # noqa: 
     return seconds
 
 
+class SpeakerTable(dict):
+    """Speaker names, casefolded, -> agent/customer, defaults included: ready to look up.
+
+    Built once per checker; validating a transcript with one skips rebuilding the table.
+    """
+
+
 def _alias_table(aliases: Mapping[str, str] | None) -> Mapping[str, str]:
     if not aliases:
         return DEFAULT_SPEAKER_ALIASES
-    table = dict(DEFAULT_SPEAKER_ALIASES)
+    if isinstance(aliases, SpeakerTable):
+        return aliases
+    table = SpeakerTable(DEFAULT_SPEAKER_ALIASES)
     table.update({key.casefold(): value for key, value in aliases.items()})
     return table
 
