@@ -43,6 +43,12 @@ def test_configurable_speaker_alias():
     assert transcript.turns[0].speaker == "agent"
 
 
+def test_speaker_names_match_aliases_whatever_their_case_and_surrounding_spaces():
+    turns = [{"speaker": name, "text": "您好"} for name in ("bot", " BOT ", "Bot", "AGENT ", "Customer")]
+    transcript = transcript_from_dict({"id": "x", "turns": turns}, {" Bot ": "agent"})
+    assert [t.speaker for t in transcript.turns] == ["agent", "agent", "agent", "agent", "customer"]
+
+
 def test_csv_long_form_groups_turns_and_orders_them(tmp_path):
     path = tmp_path / "in.csv"
     path.write_text(

@@ -136,30 +136,43 @@ def transcript_from_dict(
 
 
 def _turn(raw: Any, index: int, aliases: Mapping[str, str], fail) -> Turn:  # noqa: ANN001
-    if not isinstance(raw, Mapping):
+    if type(raw) is not dict and not isinstance(raw, Mapping):
         raise fail(f"turn {index}: expected an object with speaker and text, got {type(raw).__name__}", "invalid_turn")
-    speaker_raw = raw.get("speaker", raw.get("role"))
+    speaker_raw = raw.get("speaker")
     if speaker_raw is None:
-        raise fail(f"turn {index}: missing 'speaker' (or 'role')", "missing_speaker")
-    speaker = aliases.get(str(speaker_raw).strip().casefold())
+        speaker_raw = raw.get("role")
+        if speaker_raw is None:
+            raise fail(f"turn {index}: missing 'speaker' (or 'role')", "missing_speaker")
+    # NOTE: table keys are stripped and casefolded, so an exact hit is what the slow path finds.
+    speaker = aliases.get(speaker_raw) if type(speaker_raw) is str else None
     if speaker is None:
-        raise fail(
-            f"turn {index}: unknown speaker {speaker_raw!r}; use agent or customer, "
-            f"or map it with --speaker-alias '{speaker_raw}=agent'",
-            "unknown_speaker",
-        )
-    if "text" not in raw:
-        raise fail(f"turn {index}: missing 'text'", "missing_text")
-    text = raw["text"]
-    if not isinstance(text, str):
-        got = "null" if text is None else type(text).__name__
-        raise fail(f"turn {index}: 'text' must be a string, got {got}", "invalid_text")
+        speaker = aliases.get(str(speaker_raw).strip().casefold())
+        if speaker is None:
+            raise fail(
+                f"turn {index}: unknown speaker {speaker_raw!r}; use agent or customer, "
+                f"or map it with --speaker-alias '{speaker_raw}=agent'",
+                "unknown_speaker",
+            )
+    text = raw.get("text", _MISSING)
+    if type(text) is not str:
+        if text is _MISSING:
+            raise fail(f"turn {index}: missing 'text'", "missing_text")
+        if not isinstance(text, str):
+            got = "null" if text is None else type(text).__name__
+            raise fail(f"turn {index}: 'text' must be a string, got {got}", "invalid_text")
     text = _LONE_SURROGATE.sub("\ufffd", text)  # keeps length, so offsets still hold
-    start = _seconds(raw.get("start"), index, "start", fail)
-    end = _seconds(raw.get("end"), index, "end", fail)
+    start = raw.get("start")
+    end = raw.get("end")
+    if start is None and end is None:
+        return Turn(index, speaker, text)
+    start = _seconds(start, index, "start", fail)
+    end = _seconds(end, index, "end", fail)
     if start is not None and end is not None and end < start:
         raise fail(f"turn {index}: 'end' ({end:g}) is before 'start' ({start:g})", "invalid_time")
     return Turn(index, speaker, text, start, end)
+
+
+_MISSING = object()
 
 
 def _seconds(value: Any, index: int, name: str, fail) -> float | None:  # noqa: ANN001
@@ -189,7 +202,7 @@ def _alias_table(aliases: Mapping[str, str] | None) -> Mapping[str, str]:
     if isinstance(aliases, SpeakerTable):
         return aliases
     table = SpeakerTable(DEFAULT_SPEAKER_ALIASES)
-    table.update({key.casefold(): value for key, value in aliases.items()})
+    table.update({key.strip().casefold(): value for key, value in aliases.items()})
     return table
 
 
