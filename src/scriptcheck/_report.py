@@ -56,6 +56,10 @@ class Writer:
     def write(self, item: Report | dict[str, Any]) -> None:
         raise NotImplementedError
 
+    def write_all(self, items: list[Report | dict[str, Any]]) -> None:
+        for item in items:
+            self.write(item)
+
     def close(self) -> None:
         self.stream.flush()
 
@@ -64,10 +68,17 @@ class JsonLinesWriter(Writer):
     """One JSON object per line, in input order."""
 
     def write(self, item: Report | SerializedReport | dict[str, Any]) -> None:
+        self.stream.write(self._line(item) + "\n")
+
+    def write_all(self, items: list[Report | SerializedReport | dict[str, Any]]) -> None:
+        if items:
+            self.stream.write("\n".join(map(self._line, items)) + "\n")  # one write per chunk
+
+    @staticmethod
+    def _line(item: Report | SerializedReport | dict[str, Any]) -> str:
         if isinstance(item, SerializedReport):
-            self.stream.write(item.line + "\n")
-            return
-        self.stream.write((render_line(item) if isinstance(item, Report) else json.dumps(item, ensure_ascii=False)) + "\n")
+            return item.line
+        return render_line(item) if isinstance(item, Report) else json.dumps(item, ensure_ascii=False)
 
 
 class JsonWriter(Writer):

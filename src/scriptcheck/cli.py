@@ -22,7 +22,7 @@ from . import __version__
 from ._checker import Checker, load
 from ._errors import ScriptcheckError, TranscriptError
 from ._model import Report, Transcript
-from ._pool import check_parallel, prepare_for_fork, worker_count
+from ._pool import check_parallel_chunks, prepare_for_fork, worker_count
 from ._progress import with_progress
 from ._report import FORMATS, WRITERS, SerializedReport, error_record
 from ._transcripts import RawTranscript, Record, read_records
@@ -202,6 +202,10 @@ def _run_check(args: argparse.Namespace) -> int:
     args.validate_in_reader = True if args.workers in (None, 1) or args.format == "table" else "lines"
     counts = {"passed": 0, "failed": 0, "invalid": 0, "below": 0}
     total_score = 0.0
+    # NOTE: duplicates are found on results rather than inputs, because a worker may be the
+    # first to read an id.
+    duplicates = None if args.allow_duplicate_ids else _DuplicateIds(args.paths)
+    position = 0
     with _output(args.output) as stream:
         if "-" in args.paths and stream is sys.stdout and hasattr(stream, "reconfigure"):
             # Reading a pipe: each report goes out as soon as it is ready, not per 8 KiB block.
@@ -210,20 +214,26 @@ def _run_check(args: argparse.Namespace) -> int:
         # Progress on stderr when that is a terminal, but not while the report itself prints to one.
         show = not args.quiet and (args.output not in (None, "-") or not sys.stdout.isatty())
         records = with_progress(iter_input(args, checker, check_duplicates=False), enabled=show, delay=1.0)
-        checked = _checked(checker, records, args.workers, render=args.format == "jsonl")
-        if not args.allow_duplicate_ids:
-            checked = _mark_duplicates(checked, args.paths)
-        for position, (record, report) in enumerate(checked):
-            if record.error is not None:
-                counts["invalid"] += 1
-                writer.write(error_record(record.error, position))
-                print(f"scriptcheck: invalid record: {record.error}", file=sys.stderr)
-                continue
-            writer.write(report)
-            counts["passed" if report.passed else "failed"] += 1
-            total_score += report.score
-            if args.fail_under is not None and report.score < args.fail_under:
-                counts["below"] += 1
+        for chunk in _checked(checker, records, args.workers, render=args.format == "jsonl"):
+            written = []
+            for record, report in chunk:
+                if duplicates is not None:
+                    record_id = report.id if report is not None else (record.error.record_id if record.error else None)
+                    error = duplicates.check(record, record_id)
+                    if error is not None:
+                        record, report = replace(record, error=error), None
+                if record.error is not None:
+                    counts["invalid"] += 1
+                    written.append(error_record(record.error, position))
+                    print(f"scriptcheck: invalid record: {record.error}", file=sys.stderr)
+                else:
+                    written.append(report)
+                    counts["passed" if report.passed else "failed"] += 1
+                    total_score += report.score
+                    if args.fail_under is not None and report.score < args.fail_under:
+                        counts["below"] += 1
+                position += 1
+            writer.write_all(written)
         writer.close()
     if not args.quiet:
         _print_summary(counts, total_score, args.fail_under)
@@ -234,41 +244,30 @@ def _run_check(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _mark_duplicates(
-    checked: Iterable[tuple[Record, Report | None]], paths: Sequence[str]
-) -> Iterator[tuple[Record, Report | None]]:
-    """Turn every record whose id was seen before into a duplicate_id error record.
-
-    Done on results rather than inputs, because a worker may be the first to read an id.
-    """
-    duplicates = _DuplicateIds(paths)
-    for record, report in checked:
-        record_id = report.id if report is not None else (record.error.record_id if record.error else None)
-        error = duplicates.check(record, record_id)
-        yield (record, report) if error is None else (replace(record, error=error), None)
-
-
 def _checked(
     checker: Checker, records: Iterable[Record], workers: int, *, render: bool = False
-) -> Iterator[tuple[Record, Report | SerializedReport | None]]:
-    """(record, report) pairs in input order; the report is None for an invalid record."""
+) -> Iterator[list[tuple[Record, Report | SerializedReport | None]]]:
+    """(record, report) pairs in input order, a chunk at a time; the report is None for an invalid record.
+
+    In one process a chunk is one record, so each report is written as soon as it is made.
+    """
     if workers < 0:
         raise UsageError("--workers must be 0 (one per core) or a positive number")
     count = worker_count(workers)
     if count == 1 or checker.source is None:
         for record in records:
-            yield record, None if record.error is not None else checker.check(record.transcript)
+            yield [(record, None if record.error is not None else checker.check(record.transcript))]
         return
 
     def payload(record: Record) -> Transcript | RawTranscript | None:
         return None if record.error is not None else (record.transcript or record.raw)
 
     prepare_for_fork(checker)
-    for record, outcome in check_parallel(checker.source, records, count, payload=payload, render=render):
-        if isinstance(outcome, TranscriptError):
-            yield replace(record, error=outcome), None  # found invalid by the worker
-        else:
-            yield record, outcome
+    for chunk in check_parallel_chunks(checker.source, records, count, payload=payload, render=render):
+        yield [
+            (replace(record, error=outcome), None) if isinstance(outcome, TranscriptError) else (record, outcome)
+            for record, outcome in chunk
+        ]
 
 
 def _print_summary(counts: dict[str, int], total_score: float, fail_under: float | None) -> None:
