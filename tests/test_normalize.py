@@ -1,4 +1,6 @@
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from scriptcheck import normalize
 from scriptcheck._normalize import normalize_phrase
@@ -44,3 +46,31 @@ def test_normalisation_steps_are_reported():
     assert "width_and_case" in normalize("ＡＢ").steps
     assert "spaces_and_punctuation_removed" in normalize("你 去").steps
     assert normalize("你去").steps == ()
+
+
+_MIXED = "們說這個東西發貨臺灣乾燥后面干面著了计算机電腦軟體ＡＢ１！，。 \n\t😀abcXYZ請稍等您好"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet=_MIXED, max_size=20), max_size=8))
+def test_folding_a_transcript_at_once_equals_folding_each_turn(texts):
+    from scriptcheck._normalize import normalize_all
+
+    together = normalize_all(texts)
+    alone = [normalize(text) for text in texts]
+    assert [(n.original, n.folded, n.compact) for n in together] == [(n.original, n.folded, n.compact) for n in alone]
+    assert [n.offsets for n in together] == [n.offsets for n in alone]
+
+
+def test_folding_at_once_falls_back_when_opencc_changes_the_length(monkeypatch):
+    from scriptcheck import _normalize
+
+    class Lengthening:
+        def convert(self, text: str) -> str:
+            return text.replace("A", "AA")
+
+    texts = ["A1", "b"]
+    monkeypatch.setattr(_normalize, "_T2S", Lengthening())
+    together = _normalize.normalize_all(texts)
+    assert [n.folded for n in together] == [n.folded for n in map(normalize, texts)]
+    assert all(len(n.folded) == len(n.original) for n in together)

@@ -12,7 +12,7 @@ from ._errors import TranscriptError
 from ._loader import RuleSet, bundled_pack_paths, load_pack, load_pack_tree, resolve, resolve_pack_argument
 from ._match import TurnHits, scan
 from ._model import Finding, Report, RulePack, Transcript
-from ._normalize import NormalizedText, normalize
+from ._normalize import NormalizedText, normalize, normalize_all
 from ._pool import CheckerSource, check_parallel, prepare_for_fork, worker_count
 from ._progress import with_progress
 from ._score import drop_nested, score
@@ -55,7 +55,7 @@ class Checker:
         """
         if not isinstance(transcript, Transcript):
             transcript = transcript_from_dict(transcript, self.speaker_aliases)
-        return self._report(transcript, [self._analyse(turn.text, turn.speaker) for turn in transcript.turns])
+        return self._report(transcript, self._analyse_all(transcript))
 
     def _report(self, transcript: Transcript, analysed: list[tuple[NormalizedText, TurnHits]]) -> Report:
         """The report of a transcript whose turns are analysed already (a live session's are)."""
@@ -66,7 +66,7 @@ class Checker:
     ) -> list[Finding]:
         """Every rule's findings before overlaps are resolved and points charged."""
         if analysed is None:
-            analysed = [self._analyse(turn.text, turn.speaker) for turn in transcript.turns]
+            analysed = self._analyse_all(transcript)
         texts = tuple(text for text, _hits in analysed)
         hits = tuple(found for _text, found in analysed)
         conversation = Conversation(transcript, texts, hits)
@@ -75,6 +75,12 @@ class Checker:
             *required_findings(conversation, self._compiled),
             *sequence_findings(conversation, self._compiled),
         ]
+
+    def _analyse_all(self, transcript: Transcript) -> list[tuple[NormalizedText, TurnHits]]:
+        """Every turn normalised (in one OpenCC call) and scanned."""
+        turns = transcript.turns
+        texts = normalize_all([turn.text for turn in turns])
+        return [(text, scan(text, turn.speaker, self._compiled)) for text, turn in zip(texts, turns)]
 
     def _analyse(self, text: str, speaker: str) -> tuple[NormalizedText, TurnHits]:
         """Normalise and scan one utterance.

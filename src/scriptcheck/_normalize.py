@@ -142,6 +142,30 @@ def normalize(text: str) -> NormalizedText:
     return NormalizedText(text, folded, DROPPED.sub("", folded))
 
 
+def normalize_all(texts: list[str]) -> list[NormalizedText]:
+    """`normalize` each text, folding them all in one OpenCC call.
+
+    NOTE: a transcript's turns are converted joined by newlines and cut back by length. No
+    OpenCC dictionary entry holds a newline, so no conversion spans two turns and the pieces
+    are exactly what one call per turn gives; if the length changes, each turn is folded alone.
+    """
+    if len(texts) < 2:
+        return [normalize(text) for text in texts]
+    joined = "\n".join(texts)
+    simplified = _T2S.convert(joined)
+    if len(simplified) != len(joined):
+        return [normalize(text) for text in texts]
+    if _FOLDABLE.search(simplified) is not None:
+        simplified = simplified.translate(_WIDTH_AND_CASE)
+    normalized = []
+    start = 0
+    for text in texts:
+        folded = simplified[start : start + len(text)]
+        normalized.append(NormalizedText(text, folded, DROPPED.sub("", folded)))
+        start += len(text) + 1
+    return normalized
+
+
 MAX_VARIANTS = 256
 _ALTERNATION = re.compile(r"\{([^{}]*)\}")
 
