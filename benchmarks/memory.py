@@ -8,7 +8,9 @@ system temp folder, never in the repository, then runs `scriptcheck check --form
 it in a subprocess and samples the RSS of the whole process tree (the CLI and its workers)
 from /proc every --interval seconds. If streaming works, the RSS at 25/50/75/100 % of the run
 stays level and does not grow with the input size. Summed VmRSS counts pages shared by
-forked workers once per process, so the tree figure is an upper bound. Time and MB/s include
+forked workers (the jieba dictionary, inherited from the parent) once per process, so it is an
+upper bound; summed Pss (/proc/<pid>/smaps_rollup) splits shared pages between the processes
+that share them and is the memory the run really takes. Time and MB/s include
 interpreter start-up and scriptcheck.load() (about a second), so small sizes look slow.
 """
 
@@ -101,6 +103,17 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
+def pss_mb(pid: int) -> float:
+    """Proportional set size of one process in MB (0 if unavailable or it has just exited)."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
 def tree_pids(root: int) -> list[int]:
     """`root` and every process below it, by parent pid from /proc/*/stat.
 
@@ -128,10 +141,11 @@ def measure(data: Path, workers: int, allow_duplicates: bool, interval: float) -
     start = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
     while process.poll() is None:
+        pids = tree_pids(process.pid)
         parent = rss_mb(process.pid)
-        tree = parent + sum(rss_mb(pid) for pid in tree_pids(process.pid)[1:])
+        tree = parent + sum(rss_mb(pid) for pid in pids[1:])
         if parent:
-            samples.append((time.perf_counter() - start, tree, parent))
+            samples.append((time.perf_counter() - start, tree, parent, sum(pss_mb(pid) for pid in pids)))
         try:  # not time.sleep: the run's end is noticed at once, so the wall time is not rounded up
             process.wait(timeout=interval)
         except subprocess.TimeoutExpired:
@@ -144,22 +158,24 @@ def measure(data: Path, workers: int, allow_duplicates: bool, interval: float) -
         sys.exit(f"no RSS samples for {data}: the run took {seconds:.2f} s, try a smaller --interval")
 
     def at(fraction: float) -> float:
-        """Tree RSS of the sample nearest to `fraction` of the run."""
-        return min(samples, key=lambda s: abs(s[0] - fraction * seconds))[1]
+        """Tree Pss of the sample nearest to `fraction` of the run."""
+        return min(samples, key=lambda s: abs(s[0] - fraction * seconds))[3]
 
     return {"seconds": seconds, "samples": len(samples), "peak_tree": max(s[1] for s in samples),
-            "peak_parent": max(s[2] for s in samples), "quarters": [at(q) for q in (0.25, 0.5, 0.75, 1.0)]}
+            "peak_parent": max(s[2] for s in samples), "peak_pss": max(s[3] for s in samples),
+            "quarters": [at(q) for q in (0.25, 0.5, 0.75, 1.0)]}
 
 
 def render(rows: list[dict], options: str) -> str:
     out = [
-        "| input MB | transcripts | time s | MB/s | peak tree RSS MB | peak parent RSS MB | tree RSS at 25/50/75/100 % |",
-        "|---|---|---|---|---|---|---|",
+        ("| input MB | transcripts | time s | MB/s | peak tree RSS MB | peak parent RSS MB | peak tree Pss MB "
+         "| tree Pss at 25/50/75/100 % |"),
+        "|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         quarters = " / ".join(f"{mb:.0f}" for mb in row["quarters"])
         out.append(f"| {row['mb']:.1f} | {row['transcripts']:,} | {row['seconds']:.1f} | {row['mb'] / row['seconds']:.2f} | "
-                   f"{row['peak_tree']:.0f} | {row['peak_parent']:.0f} | {quarters} |")
+                   f"{row['peak_tree']:.0f} | {row['peak_parent']:.0f} | {row['peak_pss']:.0f} | {quarters} |")
     out.append("")
     out.append(f"Machine: {os.cpu_count()} CPUs, {platform.platform()}, Python {platform.python_version()}; "
                f"options: {options}.")
