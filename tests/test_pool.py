@@ -147,3 +147,23 @@ def test_forked_workers_inherit_the_parents_segmenter_instead_of_loading_their_o
     built.test_mark = "built by the parent"
     with ProcessPoolExecutor(1, mp_context=_pool._context(), initializer=_pool._init_worker, initargs=(checker.source,)) as pool:
         assert pool.submit(_worker_segmenter_mark, 0).result() == "built by the parent"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="fork start method")
+def test_a_worker_takes_the_forked_checker_only_for_the_same_packs(tmp_path, monkeypatch):
+    from scriptcheck import _pool
+
+    pack = tmp_path / "mine.yaml"
+    pack.write_text(
+        "pack: mine\nrules:\n  - id: banned.custom.mine\n    kind: banned\n    category: banned.wording\n"
+        "    points: 5\n    message: m\n    phrases: [随便你]\n",
+        encoding="utf-8",
+    )
+    bundled, mine = scriptcheck.load(), scriptcheck.load(pack)
+    monkeypatch.setattr(_pool, "_WORKER_CHECKER", None)
+    _pool.prepare_for_fork(bundled)
+    _pool._init_worker(bundled.source)
+    assert _pool._WORKER_CHECKER is bundled
+    _pool._init_worker(mine.source)  # other packs: rebuilt from their sources, never the wrong rules
+    assert _pool._WORKER_CHECKER is not bundled
+    assert [rule.id for rule in _pool._WORKER_CHECKER.rules] == [rule.id for rule in mine.rules]
