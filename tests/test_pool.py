@@ -161,6 +161,7 @@ def test_a_worker_takes_the_forked_checker_only_for_the_same_packs(tmp_path, mon
     )
     bundled, mine = scriptcheck.load(), scriptcheck.load(pack)
     monkeypatch.setattr(_pool, "_WORKER_CHECKER", None)
+    monkeypatch.setattr(_pool, "_FORKED", None)
     _pool.prepare_for_fork(bundled)
     _pool._init_worker(bundled.source)
     assert _pool._WORKER_CHECKER is bundled
