@@ -168,3 +168,61 @@ def test_a_worker_takes_the_forked_checker_only_for_the_same_packs(tmp_path, mon
     _pool._init_worker(mine.source)  # other packs: rebuilt from their sources, never the wrong rules
     assert _pool._WORKER_CHECKER is not bundled
     assert [rule.id for rule in _pool._WORKER_CHECKER.rules] == [rule.id for rule in mine.rules]
+
+
+def _tricky_inputs(tmp_path: Path) -> list[Path]:
+    """JSON Lines that test every way the block reader could cut differently from the line reader."""
+    good = [json.dumps(d, ensure_ascii=False) for d in corpus_dicts()[:6]]
+    long_turn = {"id": "long", "turns": [{"speaker": "agent", "text": "您好，请问有什么可以帮您？" + "请稍等" * 400}]}
+    lines = [
+        good[0].encode("utf-8"),
+        good[1].encode("utf-8") + b"\r",  # CRLF
+        b"",
+        b"   ",
+        good[2].encode("utf-8"),
+        b'{"id": "bad\xff\xfe", "turns": []}',  # not UTF-8: an error record naming the byte offset
+        b"not json",
+        json.dumps(long_turn, ensure_ascii=False).encode("utf-8"),  # longer than a block
+        good[0].encode("utf-8"),  # duplicate id
+        good[3].encode("utf-8"),
+    ]
+    first = tmp_path / "first.jsonl"
+    first.write_bytes(b"\xef\xbb\xbf" + b"\n".join(lines))  # BOM, and no newline after the last line
+    second = tmp_path / "second.jsonl"
+    second.write_bytes(("\n".join([good[4], good[1], good[5]]) + "\n").encode("gb18030"))  # good[1]: a duplicate across files
+    return [first, second]
+
+
+@pytest.mark.parametrize("block_bytes", [64, 1000, 1 << 18])
+def test_workers_reading_blocks_give_what_one_process_gives_on_awkward_input(tmp_path, monkeypatch, capsys, block_bytes):
+    from scriptcheck import _transcripts, cli
+
+    monkeypatch.setattr(_transcripts, "BLOCK_BYTES", block_bytes)
+    paths = [str(path) for path in _tricky_inputs(tmp_path)]
+    runs = []
+    for workers in ("1", "2"):
+        out = tmp_path / f"out-{workers}.jsonl"
+        code = cli.main(["check", *paths, "--format", "jsonl", "-q", "--workers", workers, "--output", str(out)])
+        runs.append((code, out.read_bytes(), capsys.readouterr().err))
+    assert runs[0] == runs[1]
+    code, output, errors = runs[0]
+    records = [json.loads(line) for line in output.splitlines()]
+    assert code == 3 and len(records) == 11
+    kinds = [record["error"]["code"] if "error" in record else "ok" for record in records]
+    assert kinds == ["ok", "ok", "ok", "undecodable", "invalid_json", "ok", "duplicate_id", "ok", "ok", "duplicate_id", "ok"]
+    assert "byte offset" in records[3]["error"]["message"] and records[3]["error"]["line"] == 6
+    assert errors.count("invalid record") == 4
+
+
+def test_block_reader_cuts_only_between_lines(tmp_path, monkeypatch):
+    from scriptcheck import _transcripts
+
+    monkeypatch.setattr(_transcripts, "BLOCK_BYTES", 50)
+    first, _second = _tricky_inputs(tmp_path)
+    blocks = list(_transcripts.line_blocks(first))
+    assert len(blocks) > 3
+    assert b"".join(block.data for block in blocks) == first.read_bytes()
+    assert all(block.data.endswith(b"\n") for block in blocks[:-1])
+    by_block = [(r.line, r.transcript, r.error and r.error.code) for b in blocks for r in _transcripts.block_records(b)]
+    by_line = [(r.line, r.transcript, r.error and r.error.code) for r in _transcripts.read_records(first)]
+    assert by_block == by_line

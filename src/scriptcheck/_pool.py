@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 from ._errors import TranscriptError
 from ._model import Report, RulePack, Transcript
 from ._report import SerializedReport, render_line
-from ._transcripts import RawTranscript
+from ._transcripts import LineBlock, RawTranscript, block_records
 
 T = TypeVar("T")
 CHUNK_SIZE = 64
@@ -223,6 +223,9 @@ def _check_chunk(chunk: list[Any], render: bool = False) -> list[Any]:
             continue
         if isinstance(item, tuple):
             item = RawTranscript(*item[1:])
+        if isinstance(item, LineBlock):
+            results.append(_check_block(checker, item))
+            continue
         try:
             if isinstance(item, RawTranscript):
                 # Validated here, in parallel; the reader only parsed the JSON.
@@ -240,6 +243,22 @@ def _check_chunk(chunk: list[Any], render: bool = False) -> list[Any]:
     return results
 
 
+def _check_block(checker, block: LineBlock) -> list[tuple[int | None, int, Any, Any]]:  # noqa: ANN001
+    """(line, index, frozen error or None, (id, score, passed, rendered line) or None) per record."""
+    results = []
+    for record in block_records(block, checker.speaker_aliases):
+        if record.error is not None:
+            results.append((record.line, record.index, _freeze_error(record.error), None))
+            continue
+        try:
+            report = checker.check(record.transcript)
+        except TranscriptError as error:  # pragma: no cover - validated just above
+            results.append((record.line, record.index, _freeze_error(error), None))
+            continue
+        results.append((record.line, record.index, None, (report.id, report.score, report.passed, render_line(report))))
+    return results
+
+
 # NOTE: TranscriptError takes keyword-only arguments, which default exception pickling
 # loses; send its fields and rebuild it.
 def _freeze_error(error: TranscriptError) -> tuple[str, dict[str, Any]]:
@@ -247,12 +266,16 @@ def _freeze_error(error: TranscriptError) -> tuple[str, dict[str, Any]]:
     return ("transcript_error", {"message": error.message, **fields})
 
 
+def thaw_error(frozen: tuple[str, dict[str, Any]]) -> TranscriptError:
+    fields = dict(frozen[1])
+    return TranscriptError(fields.pop("message"), **fields)
+
+
 def _thaw(outcome: Any) -> Report | SerializedReport | TranscriptError | None:
     if isinstance(outcome, tuple):
         if outcome[0] == "rendered":
             return SerializedReport(*outcome[1:])
-        fields = dict(outcome[1])
-        return TranscriptError(fields.pop("message"), **fields)
+        return thaw_error(outcome)
     return outcome
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TextIO, TypeVar
 
 T = TypeVar("T")
@@ -47,6 +47,7 @@ def with_progress(
     unit: str = "transcript",
     stream: TextIO | None = None,
     delay: float = 0.0,
+    size: Callable[[T], int] | None = None,
 ) -> Iterator[T]:
     """Yield `items`, drawing a tqdm bar (with rate and ETA) when that is useful.
 
@@ -62,6 +63,7 @@ def with_progress(
         unit: what one item is called in the rate ("transcript/s").
         stream: where a terminal bar goes (default `sys.stderr`).
         delay: seconds before the bar appears, so short runs do not flash one.
+        size: how many units one item counts for (a chunk of reports: its length); default 1.
     """
     stream = sys.stderr if stream is None else stream
     notebook = in_notebook()
@@ -83,7 +85,7 @@ def with_progress(
     try:
         for item in items:
             yield item
-            bar.update(1)
+            bar.update(1 if size is None else size(item))
     finally:
         bar.close()
 

@@ -22,10 +22,10 @@ from . import __version__
 from ._checker import Checker, load
 from ._errors import ScriptcheckError, TranscriptError
 from ._model import Report, Transcript
-from ._pool import check_parallel_chunks, prepare_for_fork, worker_count
+from ._pool import check_parallel_chunks, prepare_for_fork, thaw_error, worker_count
 from ._progress import with_progress
 from ._report import FORMATS, WRITERS, SerializedReport, error_record
-from ._transcripts import RawTranscript, Record, read_records
+from ._transcripts import RawTranscript, Record, line_blocks, read_records, splits_into_blocks
 
 EXIT_OK, EXIT_GATE, EXIT_USAGE, EXIT_INVALID = 0, 1, 2, 3
 
@@ -213,8 +213,12 @@ def _run_check(args: argparse.Namespace) -> int:
         writer = WRITERS[args.format](stream)
         # Progress on stderr when that is a terminal, but not while the report itself prints to one.
         show = not args.quiet and (args.output not in (None, "-") or not sys.stdout.isatty())
-        records = with_progress(iter_input(args, checker, check_duplicates=False), enabled=show, delay=1.0)
-        for chunk in _checked(checker, records, args.workers, render=args.format == "jsonl"):
+        if _in_blocks(args):
+            chunks = _checked_blocks(checker, args)
+        else:
+            records = iter_input(args, checker, check_duplicates=False)
+            chunks = _checked(checker, records, args.workers, render=args.format == "jsonl")
+        for chunk in with_progress(chunks, enabled=show, delay=1.0, size=len):
             written = []
             for record, report in chunk:
                 if duplicates is not None:
@@ -242,6 +246,29 @@ def _run_check(args: argparse.Namespace) -> int:
     if counts["below"]:
         return EXIT_GATE
     return EXIT_OK
+
+
+def _in_blocks(args: argparse.Namespace) -> bool:
+    """Whether workers can take whole blocks of input lines: JSON Lines files in, JSON Lines out."""
+    return (
+        args.format == "jsonl"
+        and worker_count(args.workers) > 1
+        and all(splits_into_blocks(path, encoding=args.encoding, input_format=args.input_format) for path in args.paths)
+    )
+
+
+def _checked_blocks(checker: Checker, args: argparse.Namespace) -> Iterator[list[tuple[Record, SerializedReport | None]]]:
+    """`_checked` for `_in_blocks` input: the reader moves bytes, workers do the rest."""
+    blocks = (block for path in args.paths for block in line_blocks(path, encoding=args.encoding))
+    prepare_for_fork(checker)
+    for chunk in check_parallel_chunks(checker.source, blocks, worker_count(args.workers), chunk_size=1):
+        for block, results in chunk:
+            yield [
+                (Record(index, line, error=thaw_error(error), path=block.path), None)
+                if error is not None
+                else (Record(index, line, path=block.path), SerializedReport(*rendered))
+                for line, index, error, rendered in results
+            ]
 
 
 def _checked(
