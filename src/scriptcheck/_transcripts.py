@@ -244,7 +244,7 @@ def read_records(
 
 # --------------------------------------------------------------------------- blocks for workers
 
-BLOCK_BYTES = 1 << 18
+BLOCK_BYTES = 1 << 16
 
 
 @dataclass(frozen=True, slots=True)
