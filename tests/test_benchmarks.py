@@ -1,0 +1,40 @@
+"""The benchmark scripts still run (on tiny workloads; no timing is asserted here).
+
+They are not part of the product, but docs/performance.md is only as good as their next run,
+and a refactor once broke run.py without anything noticing.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_run_py_measures_every_row_on_a_tiny_workload():
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--transcripts", "60"],
+        capture_output=True, text=True, cwd=ROOT, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    rows = [line.split("|")[1].strip() for line in result.stdout.splitlines() if line.startswith("| ") and "---" not in line]
+    assert rows[1:] == ["floor", "ceiling", "naive", "scriptcheck-1", "scriptcheck-1-nomemo", "scriptcheck-2"]
+    assert "Session.add_turn over" in result.stdout
+    assert "×" in result.stdout  # the two-worker ratio
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_memory_py_samples_the_process_tree():
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "memory.py"), "--sizes", "0.3", "--interval", "0.05"],
+        capture_output=True, text=True, cwd=ROOT, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    row = next(line for line in result.stdout.splitlines() if line.startswith("| 0.3"))
+    cells = [cell.strip() for cell in row.strip("|").split("|")]
+    assert int(cells[1].replace(",", "")) > 100  # transcripts
+    assert float(cells[4]) > 20 and float(cells[6]) > 20  # peak tree RSS and Pss, in MB
