@@ -108,6 +108,13 @@ def test_bad_speaker_alias_is_usage_error(tmp_path, capsys):
     assert "NAME=agent" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("output_format", ["jsonl", "table", "csv"])
+def test_negative_workers_is_a_usage_error_in_every_format(tmp_path, capsys, output_format):
+    src = write_jsonl(tmp_path / "in.jsonl", CLEAN)
+    assert main(["check", str(src), "--format", output_format, "--workers", "-1"]) == 2
+    assert "--workers must be 0 (one per core) or a positive number" in capsys.readouterr().err
+
+
 def test_output_file_is_written_atomically(tmp_path):
     src = write_jsonl(tmp_path / "in.jsonl", RUDE, CLEAN)
     out = tmp_path / "out.jsonl"

@@ -196,6 +196,8 @@ class _DuplicateIds:
 
 
 def _run_check(args: argparse.Namespace) -> int:
+    if args.workers < 0:
+        raise UsageError("--workers must be 0 (one per core) or a positive number")
     checker = load_checker(args)
     # With several workers, let them validate too (the reader only parses JSON), unless the
     # table format needs each transcript's text in this process.
@@ -278,8 +280,6 @@ def _checked(
 
     In one process a chunk is one record, so each report is written as soon as it is made.
     """
-    if workers < 0:
-        raise UsageError("--workers must be 0 (one per core) or a positive number")
     count = worker_count(workers)
     if count == 1 or checker.source is None:
         for record in records:
