@@ -1,11 +1,12 @@
 """A process pool for `Checker.check_many(..., workers=N)`: in order, streaming, bounded memory.
 
-Workers never receive a compiled checker (automata and jieba tokenizers do not pickle, and
-would cost more to ship than to build). They receive the pack *sources* (YAML text and the
-path shown in messages) and the speaker aliases, and rebuild the same checker once, in the
-pool initializer. Inputs go out in chunks; at most `workers * IN_FLIGHT_PER_WORKER` chunks
-are in flight at any time, and results come back in input order, so memory does not grow
-with the input.
+A compiled checker is never pickled (automata and jieba tokenizers do not pickle, and would
+cost more to ship than to build). Where processes fork (Linux), workers inherit the parent's
+checker, built and with its segmenter loaded (`prepare_for_fork`); otherwise they receive the
+pack *sources* (YAML text and the path shown in messages) and the speaker aliases, and
+rebuild the same checker once, in the pool initializer. Inputs go out in chunks; at most
+`workers * IN_FLIGHT_PER_WORKER` chunks are in flight at any time, and results come back in
+input order, so memory does not grow with the input.
 """
 
 from __future__ import annotations
@@ -192,16 +193,18 @@ def prepare_for_fork(checker) -> None:  # noqa: ANN001
 
 
 def _context():
-    # NOTE: fork is cheapest on Linux (workers inherit the imported modules and any jieba
-    # dictionary already loaded, and still rebuild the checker from sources); elsewhere,
-    # and where fork is not offered, the platform default (spawn) is used.
+    # NOTE: fork is cheapest on Linux (workers inherit the imported modules and the checker
+    # itself); elsewhere, and where fork is not offered, the platform default (spawn) is used.
     if sys.platform.startswith("linux"):
         return multiprocessing.get_context("fork")
     return multiprocessing.get_context()
 
 
 _WORKER_CHECKER = None  # set once per worker process by the initializer
-_FORKED = None  # (source, checker) a forked worker may take as it is
+# (source, checker) of the latest pool started in this process: what its forked workers take
+# as it is. A worker of another checker's pool (threads starting pools at once) sees a
+# different source and rebuilds its own, so a mix-up costs time, never the wrong rules.
+_FORKED = None
 
 
 def _init_worker(source: CheckerSource) -> None:
