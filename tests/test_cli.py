@@ -155,7 +155,6 @@ def test_rules_commands_run(command, capsys):
 
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc to list child processes")
 def test_sigterm_stops_workers_and_leaves_no_partial_output(tmp_path):
-    import os
     import signal
     import subprocess
     import sys

@@ -9,7 +9,7 @@ import scriptcheck
 from scriptcheck._explain import span_steps
 from scriptcheck.cli import main
 
-from conftest import conversation, polite
+from conftest import polite
 
 DEV = Path(__file__).resolve().parents[1] / "corpus" / "dev.jsonl"
 
@@ -141,7 +141,7 @@ def test_rules_show_names_where_each_field_came_from(tmp_path, capsys):
     out = capsys.readouterr().out
     # `points: 3` is line 4; its value starts at column 13. 麻利点 is line 5, column 19.
     assert f"({pack}:4:13, override)" in out
-    assert f"麻利点" in out and f"({pack}:5:19, override add_phrases)" in out
+    assert "麻利点" in out and f"({pack}:5:19, override add_phrases)" in out
     assert "(rules/banned.yaml:" in out  # the other fields still point at the bundled pack
     assert main(["rules", "show", "banned.impatience.hurry", "--pack", str(pack), "--format", "json"]) == 0
     fields = {item["field"]: item for item in json.loads(capsys.readouterr().out)["fields"]}

@@ -13,7 +13,7 @@ from ._loader import RuleSet, bundled_pack_paths, load_pack, load_pack_tree, res
 from ._match import TurnHits, scan
 from ._model import Finding, Report, RulePack, Transcript
 from ._normalize import NormalizedText, normalize, normalize_all
-from ._pool import CheckerSource, check_parallel, prepare_for_fork, worker_count
+from ._pool import CheckerSource, check_parallel_chunks, worker_count
 from ._progress import with_progress
 from ._score import drop_nested, score
 from ._session import Session
@@ -129,11 +129,11 @@ class Checker:
     def _check_many_parallel(self, transcripts: Iterable[Any], errors: str, workers: int) -> Iterator[Any]:
         if self.source is None:
             raise ValueError("workers > 1 needs a checker made by scriptcheck.load() (workers rebuild it from its packs)")
-        prepare_for_fork(self)
-        for _item, outcome in check_parallel(self.source, transcripts, workers):
-            if isinstance(outcome, TranscriptError) and errors == "raise":
-                raise outcome
-            yield outcome
+        for chunk in check_parallel_chunks(self, transcripts, workers):
+            for _item, outcome in chunk:
+                if isinstance(outcome, TranscriptError) and errors == "raise":
+                    raise outcome
+                yield outcome
 
     def session(self, transcript_id: str, metadata: Mapping[str, Any] | None = None) -> Session:
         """Start checking a live conversation turn by turn (see `Session`)."""

@@ -120,20 +120,16 @@ class CompiledRules:
         costs tens of microseconds once its 500k-word dictionary is out of the CPU cache.
         """
         if len(piece) > _MEMOISED_PIECE:
-            return _token_ends(self.segmenter(), piece)
+            return self._token_ends_uncached(piece)
         return self._short_token_ends(piece)
 
     def _token_ends_uncached(self, piece: str) -> tuple[int, ...]:
-        return _token_ends(self.segmenter(), piece)
-
-
-def _token_ends(segmenter, piece: str) -> tuple[int, ...]:  # noqa: ANN001
-    ends = []
-    position = 0
-    for token in segmenter.cut(piece, HMM=False):
-        position += len(token)
-        ends.append(position)
-    return tuple(ends)
+        ends = []
+        position = 0
+        for token in self.segmenter().cut(piece, HMM=False):
+            position += len(token)
+            ends.append(position)
+        return tuple(ends)
 
 
 # Pieces up to this long are memoised, up to this many of them (about 1 MB).
@@ -200,18 +196,13 @@ def gate_keys(pattern: re.Pattern[str]) -> frozenset[str] | None:
     if pattern.flags & re.IGNORECASE:
         return None
     try:
-        literals = _required_literals(list(_sre_parser.parse(pattern.pattern)))
+        _exact, literals = _literals(list(_sre_parser.parse(pattern.pattern)))
     except Exception:  # noqa: BLE001 - compiled already; an unusual tree simply is not gated
         return None
     if literals is None:
         return None
     keys = frozenset(_DROPPED.sub("", literal) for literal in literals)
     return None if "" in keys else keys
-
-
-def _required_literals(items) -> frozenset[str] | None:
-    """The most selective set of literals one of which any match of this sequence contains."""
-    return _literals(items)[1]
 
 
 # Spelling out alternatives (不{知道|清楚}) stops beyond this many strings.

@@ -76,27 +76,8 @@ def worker_count(workers: int | None) -> int:
     return workers
 
 
-def check_parallel(
-    source: CheckerSource,
-    items: Iterable[T],
-    workers: int,
-    *,
-    payload: Callable[[T], Any] | None = None,
-    chunk_size: int = CHUNK_SIZE,
-    render: bool = False,
-) -> Iterator[tuple[T, Report | SerializedReport | TranscriptError | None]]:
-    """Check `items` in `workers` processes; yield `(item, result)` in input order.
-
-    `payload(item)` is what is checked (default: the item itself): a `Transcript`, a dict,
-    or None to pass an item through unchecked (its result is None). A result is a `Report`
-    or the `TranscriptError` of an invalid dict.
-    """
-    for chunk in check_parallel_chunks(source, items, workers, payload=payload, chunk_size=chunk_size, render=render):
-        yield from chunk
-
-
 def check_parallel_chunks(
-    source: CheckerSource,
+    checker,  # noqa: ANN001 - a Checker made by scriptcheck.load() (it has a source)
     items: Iterable[T],
     workers: int,
     *,
@@ -104,12 +85,18 @@ def check_parallel_chunks(
     chunk_size: int = CHUNK_SIZE,
     render: bool = False,
 ) -> Iterator[list[tuple[T, Report | SerializedReport | TranscriptError | None]]]:
-    """`check_parallel`, a chunk of `(item, result)` pairs at a time.
+    """Check `items` in `workers` processes; yield `(item, result)` pairs in input order, a chunk at a time.
+
+    `payload(item)` is what is checked (default: the item itself): a `Transcript`, a dict, a
+    `LineBlock`, or None to pass an item through unchecked (its result is None). A result is a
+    `Report` or the `TranscriptError` of an invalid dict.
 
     NOTE: on two cores every microsecond the reading process spends per record is taken from
     a worker; a consumer that handles a chunk in one loop (the CLI's JSON Lines output) keeps
     that cost down.
     """
+    source = checker.source
+    prepare_for_fork(checker)
     executor = ProcessPoolExecutor(
         max_workers=workers, mp_context=_context(), initializer=_init_worker, initargs=(source,)
     )

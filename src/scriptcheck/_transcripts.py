@@ -313,24 +313,8 @@ def block_records(block: LineBlock, aliases: Mapping[str, str] | None = None) ->
 
 
 def _block_lines(block: LineBlock) -> Iterator[tuple[int, str | UndecodableLine]]:
-    """`_decoded_lines` for one block: same line numbers, byte offsets and BOM handling."""
-    encoding = block.encoding
-    decode_as = encoding if encoding != "utf-8-sig" else "utf-8"
-    at_start = block.offset == 0
-    bom = codecs.BOM_UTF8 if at_start and (codecs.lookup(encoding).name == "utf-8-sig" or block.data.startswith(codecs.BOM_UTF8)) else b""
-    lines = block.data.split(b"\n")
-    if lines[-1] == b"":
-        lines.pop()
-    offset = block.offset
-    for number, raw in enumerate(lines, block.first_line):
-        start = offset
-        offset += len(raw) + 1
-        if bom and start == 0 and raw.startswith(bom):
-            raw, start = raw[len(bom):], len(bom)
-        try:
-            yield number, raw.decode(decode_as).rstrip("\r")
-        except UnicodeDecodeError as error:
-            yield number, UndecodableLine(start + error.start, encoding)
+    """`_decoded_lines` for one block: the same line numbers, byte offsets and BOM handling."""
+    return _decoded_lines(block.data, io.BytesIO(), block.encoding, block.path, first_line=block.first_line, first_offset=block.offset)
 
 
 def _read_some(stream: BinaryIO) -> bytes:
@@ -390,11 +374,14 @@ class UndecodableLine:
         )
 
 
-def _decoded_lines(head: bytes, rest: BinaryIO, encoding: str, name: str) -> Iterator[tuple[int, str | UndecodableLine]]:
+def _decoded_lines(
+    head: bytes, rest: BinaryIO, encoding: str, name: str, *, first_line: int = 1, first_offset: int = 0
+) -> Iterator[tuple[int, str | UndecodableLine]]:
     """Yield (line number, text), or an `UndecodableLine` in place of a line that does not decode.
 
     For ASCII-compatible encodings (UTF-8, GB18030, GBK…) lines are split on the newline
     byte, which never occurs inside a multi-byte character, so one bad line costs one record.
+    `first_line` and `first_offset` place bytes that start inside a file (a worker's block).
     """
     try:
         codec = codecs.lookup(encoding)
@@ -403,8 +390,8 @@ def _decoded_lines(head: bytes, rest: BinaryIO, encoding: str, name: str) -> Ite
     if codec.name.startswith("utf-16") or codec.name.startswith("utf-32"):
         yield from _decoded_wide_lines(head, rest, encoding, name)
         return
-    offset = 0
-    line_number = 0
+    offset = first_offset
+    line_number = first_line - 1
     pending = b""
     chunk = head
     bom = codecs.BOM_UTF8 if codec.name == "utf-8-sig" or head.startswith(codecs.BOM_UTF8) else b""

@@ -22,7 +22,7 @@ from . import __version__
 from ._checker import Checker, load
 from ._errors import ScriptcheckError, TranscriptError
 from ._model import Report, Transcript
-from ._pool import check_parallel_chunks, prepare_for_fork, thaw_error, worker_count
+from ._pool import check_parallel_chunks, thaw_error, worker_count
 from ._progress import with_progress
 from ._report import FORMATS, WRITERS, SerializedReport, error_record
 from ._transcripts import RawTranscript, Record, line_blocks, read_records, splits_into_blocks
@@ -153,7 +153,9 @@ def _aliases(pairs: list[str]) -> dict[str, str]:
     return aliases
 
 
-def iter_input(args: argparse.Namespace, checker: Checker, *, check_duplicates: bool = True) -> Iterator[Record]:
+def iter_input(
+    args: argparse.Namespace, checker: Checker, *, check_duplicates: bool = True, validate: bool | str = True
+) -> Iterator[Record]:
     """Records of every input path, in order; duplicate ids become error records.
 
     NOTE: finding duplicates means remembering every id (about 190 bytes each), the one thing
@@ -161,7 +163,6 @@ def iter_input(args: argparse.Namespace, checker: Checker, *, check_duplicates: 
     """
     duplicates = _DuplicateIds(args.paths)
     track = check_duplicates and not getattr(args, "allow_duplicate_ids", False)
-    validate = getattr(args, "validate_in_reader", True)
     for path in args.paths:
         records = read_records(
             path, aliases=checker.speaker_aliases, encoding=args.encoding, input_format=args.input_format, validate=validate
@@ -199,9 +200,6 @@ def _run_check(args: argparse.Namespace) -> int:
     if args.workers < 0:
         raise UsageError("--workers must be 0 (one per core) or a positive number")
     checker = load_checker(args)
-    # With several workers, let them validate too (the reader only parses JSON), unless the
-    # table format needs each transcript's text in this process.
-    args.validate_in_reader = True if args.workers in (None, 1) or args.format == "table" else "lines"
     counts = {"passed": 0, "failed": 0, "invalid": 0, "below": 0}
     total_score = 0.0
     # NOTE: duplicates are found on results rather than inputs, because a worker may be the
@@ -218,7 +216,10 @@ def _run_check(args: argparse.Namespace) -> int:
         if _in_blocks(args):
             chunks = _checked_blocks(checker, args)
         else:
-            records = iter_input(args, checker, check_duplicates=False)
+            # With several workers, let them validate too (the reader passes lines through),
+            # unless the table format needs each transcript's text in this process.
+            validate = True if args.workers in (None, 1) or args.format == "table" else "lines"
+            records = iter_input(args, checker, check_duplicates=False, validate=validate)
             chunks = _checked(checker, records, args.workers, render=args.format == "jsonl")
         for chunk in with_progress(chunks, enabled=show, delay=1.0, size=len):
             written = []
@@ -262,8 +263,7 @@ def _in_blocks(args: argparse.Namespace) -> bool:
 def _checked_blocks(checker: Checker, args: argparse.Namespace) -> Iterator[list[tuple[Record, SerializedReport | None]]]:
     """`_checked` for `_in_blocks` input: the reader moves bytes, workers do the rest."""
     blocks = (block for path in args.paths for block in line_blocks(path, encoding=args.encoding))
-    prepare_for_fork(checker)
-    for chunk in check_parallel_chunks(checker.source, blocks, worker_count(args.workers), chunk_size=1):
+    for chunk in check_parallel_chunks(checker, blocks, worker_count(args.workers), chunk_size=1):
         for block, results in chunk:
             yield [
                 (Record(index, line, error=thaw_error(error), path=block.path), None)
@@ -289,8 +289,7 @@ def _checked(
     def payload(record: Record) -> Transcript | RawTranscript | None:
         return None if record.error is not None else (record.transcript or record.raw)
 
-    prepare_for_fork(checker)
-    for chunk in check_parallel_chunks(checker.source, records, count, payload=payload, render=render):
+    for chunk in check_parallel_chunks(checker, records, count, payload=payload, render=render):
         yield [
             (replace(record, error=outcome), None) if isinstance(outcome, TranscriptError) else (record, outcome)
             for record, outcome in chunk
