@@ -124,7 +124,7 @@ def _bundled_phrases() -> list[str]:
     import scriptcheck
 
     checker = scriptcheck.load()
-    keys = {key for automaton in checker._compiled.automata.values() if automaton is not None for key in automaton}
+    keys = {key for automaton in checker.compiled.automata.values() if automaton is not None for key in automaton}
     return sorted(keys)
 
 
@@ -162,10 +162,10 @@ def measure_ceiling(data: Path) -> dict:
     its two automata (agent and customer phrases), no rules, no word boundaries, no findings.
     """
     import scriptcheck
-    from scriptcheck._normalize import normalize
+    from scriptcheck.text.normalize import normalize
 
     loads, parser = _loads()
-    automata = scriptcheck.load()._compiled.automata
+    automata = scriptcheck.load().compiled.automata
     start = time.perf_counter()
     transcripts = utterances = hits = 0
     with data.open("rb") as handle, open(os.devnull, "w", encoding="utf-8") as out:
@@ -223,7 +223,7 @@ def _measure_scriptcheck(data: Path, workers: int) -> dict:
     # NOTE: the segmenter is built here, not in the timed run (it is shared by checkers with
     # the same phrases, and inherited by forked workers), so the rows compare steady state.
     checker.check({"id": "warm", "turns": [{"speaker": "agent", "text": "您好，再见"}]})
-    checker._compiled.segmenter()
+    checker.compiled.segmenter()
     first = time.perf_counter()
     out = Path(tempfile.gettempdir()) / "scriptcheck-bench" / f"out-{workers}.jsonl"
     lines = sum(1 for _ in data.open("rb"))
@@ -247,7 +247,7 @@ def measure_single_unmemoised(data: Path) -> dict:
     The workload repeats its source, so its clauses repeat more than real traffic's (99 % memo
     hits here, 43-63 % on the real chats): this row bounds real throughput from below.
     """
-    from scriptcheck import _compile
+    from scriptcheck.engine import compile as _compile
 
     _compile._MEMOISED_PIECES = 0
     result = _measure_scriptcheck(data, 1)

@@ -126,7 +126,7 @@ def test_output_file_is_written_atomically(tmp_path):
 def test_interrupted_run_leaves_no_partial_output(tmp_path, monkeypatch):
     src = write_jsonl(tmp_path / "in.jsonl", RUDE, CLEAN)
     out = tmp_path / "out.jsonl"
-    from scriptcheck import _checker
+    from scriptcheck.engine import checker as _checker
 
     def explode(self, transcript):
         raise KeyboardInterrupt

@@ -190,6 +190,6 @@ rules:
     checker = scriptcheck.load(pack, defaults=False)
     report = checker.check(conversation(("customer", "我的单子 20261123001"), ("agent", "好的，这就查")))
     assert found(report, "missing.order_confirmation") == [0]
-    from scriptcheck._selftest import run_all
+    from scriptcheck.authoring.selftest import run_all
 
     assert all(result.passed for result in run_all(checker))

@@ -12,8 +12,10 @@ from pathlib import Path
 import pytest
 
 import scriptcheck
-from scriptcheck._diff import checker_for, diff_checkers
+from scriptcheck.authoring.diff import checker_for, diff_checkers
 from scriptcheck.cli import main
+from scriptcheck.formats import transcript_from_dict
+from scriptcheck.packs import bundled_pack_paths, parse_pack
 
 PACK = """\
 pack: tiny
@@ -104,12 +106,12 @@ def test_points_change_matches_the_hand_worked_table(tmp_path, packs, capsys):
 
 def test_phrase_added_finds_more_and_recall_moves(tmp_path):
     # One rule differs: the new tiny.hurry also lists 你快点说.
-    old = scriptcheck.parse_pack(PACK.format(version="1", hurry_points=10, hurry_phrases="你快点讲"), "old.yaml")
-    new = scriptcheck.parse_pack(PACK.format(version="2", hurry_points=10, hurry_phrases="你快点讲, 你快点说"), "new.yaml")
+    old = parse_pack(PACK.format(version="1", hurry_points=10, hurry_phrases="你快点讲"), "old.yaml")
+    new = parse_pack(PACK.format(version="2", hurry_points=10, hurry_phrases="你快点讲, 你快点说"), "new.yaml")
     corpus = [
-        scriptcheck.transcript_from_dict(agent("你快点讲", id="a", labels=[{"category": "banned.impatience", "turn": 0}])),
-        scriptcheck.transcript_from_dict(agent("您好", "你快点说", id="b", labels=[{"category": "banned.impatience", "turn": 1}])),
-        scriptcheck.transcript_from_dict(agent("您好", id="c", labels=[])),
+        transcript_from_dict(agent("你快点讲", id="a", labels=[{"category": "banned.impatience", "turn": 0}])),
+        transcript_from_dict(agent("您好", "你快点说", id="b", labels=[{"category": "banned.impatience", "turn": 1}])),
+        transcript_from_dict(agent("您好", id="c", labels=[])),
     ]
     # By hand: only b changes, 100 -> 90 (still passes); a new finding on turn 1. Category
     # banned.impatience: old TP 1 (a), FN 1 (b) -> recall 0.5; new TP 2 -> recall 1.0; no FP either side.
@@ -139,7 +141,7 @@ def test_table_and_markdown_name_the_rule_and_the_flips(tmp_path, packs, capsys)
 
 def test_a_same_named_bundled_pack_is_replaced_not_added(tmp_path, capsys):
     # A copy of the bundled banned pack with one rule's points raised: only that rule moves.
-    bundled = next(path for path in scriptcheck.bundled_pack_paths() if path.name == "banned.yaml")
+    bundled = next(path for path in bundled_pack_paths() if path.name == "banned.yaml")
     text = bundled.read_text(encoding="utf-8")
     assert "pack: banned" in text
     start = text.index("id: banned.impatience.hurry")

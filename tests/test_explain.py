@@ -6,10 +6,11 @@ from pathlib import Path
 import pytest
 
 import scriptcheck
-from scriptcheck._explain import span_steps
+from scriptcheck.authoring.explain import span_steps
 from scriptcheck.cli import main
 
 from conftest import polite
+from scriptcheck.text.normalize import normalize
 
 DEV = Path(__file__).resolve().parents[1] / "corpus" / "dev.jsonl"
 
@@ -58,7 +59,7 @@ def test_normalisation_steps_are_those_of_the_matched_span(checker):
     ],
 )
 def test_span_steps(text, start, end, phrase, steps):
-    assert span_steps(scriptcheck.normalize(text), start, end, phrase) == steps
+    assert span_steps(normalize(text), start, end, phrase) == steps
 
 
 def test_exceptions_checked_are_listed(checker):

@@ -7,7 +7,8 @@ import sys
 import pytest
 
 import scriptcheck
-from scriptcheck import read_records, transcript_from_dict
+from scriptcheck import read_records
+from scriptcheck.formats import transcript_from_dict
 
 GOOD = {"id": "a", "turns": [{"speaker": "agent", "text": "您好"}, {"speaker": "customer", "text": "你去投诉啊"}]}
 

@@ -2,8 +2,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scriptcheck import normalize
-from scriptcheck._normalize import normalize_phrase
+from scriptcheck.text.normalize import normalize
+from scriptcheck.text.normalize import normalize_phrase
 
 
 @pytest.mark.parametrize(
@@ -54,7 +54,7 @@ _MIXED = "們說這個東西發貨臺灣乾燥后面干面著了计算机電腦�
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.text(alphabet=_MIXED, max_size=20), max_size=8))
 def test_folding_a_transcript_at_once_equals_folding_each_turn(texts):
-    from scriptcheck._normalize import normalize_all
+    from scriptcheck.text.normalize import normalize_all
 
     together = normalize_all(texts)
     alone = [normalize(text) for text in texts]
@@ -63,7 +63,7 @@ def test_folding_a_transcript_at_once_equals_folding_each_turn(texts):
 
 
 def test_folding_at_once_falls_back_when_opencc_changes_the_length(monkeypatch):
-    from scriptcheck import _normalize
+    from scriptcheck.text import normalize as _normalize
 
     class Lengthening:
         def convert(self, text: str) -> str:

@@ -98,8 +98,8 @@ def test_check_shows_progress_when_stderr_is_a_terminal(tmp_path):
     fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
     # The CLI waits a second before drawing (short runs stay clean); with no delay a fast run draws too.
     code = (
-        "import sys; from scriptcheck import cli, _progress; original = _progress.with_progress;"
-        "cli.with_progress = lambda *a, **k: original(*a, **{**k, 'delay': 0}); sys.exit(cli.main(sys.argv[1:]))"
+        "import sys; from scriptcheck import cli; from scriptcheck.cli import check; from scriptcheck.engine import progress as _progress;"
+        "original = _progress.with_progress; check.with_progress = lambda *a, **k: original(*a, **{**k, 'delay': 0}); sys.exit(cli.main(sys.argv[1:]))"
     )
     result = subprocess.run(
         [sys.executable, "-c", code, "check", str(src), "-o", str(tmp_path / "out.txt")],

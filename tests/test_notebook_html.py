@@ -11,6 +11,7 @@ from pathlib import Path
 from notebook_helpers import HOSTILE_TEXT, check_well_formed, hostile_transcript
 
 import scriptcheck
+from scriptcheck._model import Severity
 
 DEV = Path(__file__).resolve().parents[1] / "corpus" / "dev.jsonl"
 
@@ -58,11 +59,11 @@ def test_repr_html_highlights_each_finding_with_rule_message_and_suggestion(chec
 
 
 def test_severity_decides_the_highlight_colour(checker):
-    from scriptcheck._html import SEVERITY_COLOURS
+    from scriptcheck.notebook.html import SEVERITY_COLOURS
 
     report = checker.check({"id": "c", "turns": [{"speaker": "agent", "text": "您好，请问有什么可以帮您？这么简单都不知道"}]})
     error = next(f for f in report.findings if f.category == "banned.contempt")
-    assert error.severity is scriptcheck.Severity.ERROR
+    assert error.severity is Severity.ERROR
     mark = re.search(r"<mark[^>]*>" + re.escape(error.text) + "</mark>", report._repr_html_()).group(0)
     assert SEVERITY_COLOURS["error"][0] in mark
 
@@ -88,12 +89,12 @@ def test_whole_call_findings_and_reports_without_a_transcript_still_render(check
 
 
 def test_overlapping_spans_do_not_nest_tags():
-    from scriptcheck._html import highlight_html
+    from scriptcheck.notebook.html import highlight_html
 
     def finding(start, end, severity):
         return scriptcheck.Finding("r.x", "banned.x", severity, 0, start, end, "", 1, "m")
 
-    findings = [finding(0, 4, scriptcheck.Severity.WARNING), finding(2, 6, scriptcheck.Severity.ERROR)]
+    findings = [finding(0, 4, Severity.WARNING), finding(2, 6, Severity.ERROR)]
     markup = highlight_html("abcdefgh<", findings, {id(f): n for n, f in enumerate(findings, 1)})
     assert check_well_formed(markup).problems == []
     # the text, escaped, with each finding's number right after its span

@@ -8,8 +8,8 @@ import warnings
 
 import pytest
 
-from scriptcheck import _progress
-from scriptcheck._progress import with_progress
+from scriptcheck.engine import progress as _progress
+from scriptcheck.engine.progress import with_progress
 
 TRANSCRIPTS = [{"id": f"c{index}", "turns": [{"speaker": "agent", "text": "你去投诉啊"}]} for index in range(30)]
 

@@ -6,6 +6,9 @@ import pytest
 
 import scriptcheck
 from conftest import categories, polite
+from scriptcheck.packs import bundled_pack_paths
+from scriptcheck._model import Severity
+from scriptcheck._errors import DuplicateRuleError
 
 BAD = Path(__file__).parent / "fixtures" / "bad_packs"
 
@@ -78,7 +81,7 @@ overrides:
     checker = scriptcheck.load(pack)
     report = checker.check(polite(("agent", "麻利点")))
     [finding] = [f for f in report.findings if f.rule == "banned.impatience.hurry"]
-    assert finding.points == 3 and finding.severity is scriptcheck.Severity.INFO
+    assert finding.points == 3 and finding.severity is Severity.INFO
     assert report.score == 97
 
 
@@ -128,7 +131,7 @@ rules:
     message: m
     phrases: [也许]
 """)
-    with pytest.raises(scriptcheck.DuplicateRuleError, match="use `overrides:`"):
+    with pytest.raises(DuplicateRuleError, match="use `overrides:`"):
         scriptcheck.load(pack)
 
 
@@ -213,7 +216,7 @@ def test_bundled_packs_load_when_scriptcheck_is_imported_from_a_zip(tmp_path):
     with zipfile.ZipFile(archive, "w") as zipped:
         for file in source.rglob("*.py"):
             zipped.write(file, Path("scriptcheck") / file.relative_to(source))
-        rules = Path(scriptcheck.bundled_pack_paths()[0]).parent
+        rules = Path(bundled_pack_paths()[0]).parent
         for file in rules.glob("*.yaml"):
             zipped.write(file, Path("scriptcheck") / "rules" / file.name)
     code = "import scriptcheck, sys; assert '.zip' in scriptcheck.__file__; print(len(scriptcheck.load().rules))"

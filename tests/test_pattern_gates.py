@@ -15,9 +15,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import scriptcheck
-from scriptcheck._compile import CompiledRules, gate_keys
-from scriptcheck._match import scan
-from scriptcheck._normalize import normalize
+from scriptcheck.engine.compile import CompiledRules, gate_keys
+from scriptcheck.engine.match import scan
+from scriptcheck.text.normalize import normalize
 
 ROOT = Path(__file__).resolve().parents[1]
 EXTERNAL = ROOT.parent / "shared" / "external" / "jddc2019_sample.jsonl"
@@ -62,7 +62,7 @@ def test_patterns_without_a_usable_literal_are_never_gated_wrongly(pattern):
 
 
 def _bundled_patterns():
-    compiled = scriptcheck.load()._compiled
+    compiled = scriptcheck.load().compiled
     return [(speaker, pattern) for speaker, found in compiled.patterns.items() for _i, _s, pattern in found]
 
 
@@ -107,7 +107,7 @@ def _texts():
 
 def test_gated_scan_finds_exactly_what_running_every_pattern_finds():
     checker = scriptcheck.load()
-    gated = checker._compiled
+    gated = checker.compiled
     ungated = CompiledRules(checker.rule_set)
     ungated.ungated_patterns = {speaker: frozenset(range(len(found))) for speaker, found in ungated.patterns.items()}
     compared = regex_hits = 0

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 import scriptcheck
-from scriptcheck._pool import CHUNK_SIZE, IN_FLIGHT_PER_WORKER, worker_count
+from scriptcheck.formats.readers import read_records
+from scriptcheck.engine.pool import CHUNK_SIZE, IN_FLIGHT_PER_WORKER, worker_count
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = [ROOT / "corpus" / "dev.jsonl", ROOT / "corpus" / "test.jsonl"]
@@ -105,10 +106,13 @@ def test_worker_count():
         worker_count(-1)
 
 
-def test_workers_need_a_checker_from_load():
-    checker = scriptcheck.Checker(scriptcheck.load().rule_set)
-    with pytest.raises(ValueError, match="scriptcheck.load"):
-        list(checker.check_many(corpus_dicts()[:2], workers=2))
+def test_a_checker_built_from_parsed_packs_checks_in_workers_as_in_one_process():
+    from scriptcheck.packs import PackSource, bundled_pack_paths, load_pack
+
+    packs = [load_pack(path, display_path=f"rules/{path.name}") for path in bundled_pack_paths()]
+    checker = scriptcheck.Checker(PackSource.of(packs))
+    items = corpus_dicts()[:40]
+    assert list(checker.check_many(items, workers=2)) == list(scriptcheck.load().check_many(items))
 
 
 def test_user_pack_and_aliases_reach_the_workers(tmp_path):
@@ -127,9 +131,9 @@ def test_user_pack_and_aliases_reach_the_workers(tmp_path):
 
 
 def _worker_segmenter_mark(_ignored: int) -> str | None:
-    from scriptcheck import _pool
+    from scriptcheck.engine import pool as _pool
 
-    return getattr(_pool._WORKER_CHECKER._compiled.segmenter(), "test_mark", None)
+    return getattr(_pool._WORKER_CHECKER.compiled.segmenter(), "test_mark", None)
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="fork start method")
@@ -137,21 +141,22 @@ def test_forked_workers_inherit_the_parents_segmenter_instead_of_loading_their_o
     from collections import OrderedDict
     from concurrent.futures import ProcessPoolExecutor
 
-    from scriptcheck import _compile, _pool
+    from scriptcheck.engine import pool as _pool
+    from scriptcheck.engine import segmenter as _segmenter
 
-    monkeypatch.setattr(_compile, "_SEGMENTERS", OrderedDict())  # nothing built yet in this process
+    monkeypatch.setattr(_segmenter, "_SEGMENTERS", OrderedDict())  # nothing built yet in this process
     checker = scriptcheck.load()
     _pool.prepare_for_fork(checker)
-    built = _compile._SEGMENTERS.get(checker._compiled.segmenter_words)
+    built = _segmenter._SEGMENTERS.get(checker.compiled.segmenter_words)
     assert built is not None  # built in this process, before any worker exists
     built.test_mark = "built by the parent"
-    with ProcessPoolExecutor(1, mp_context=_pool._context(), initializer=_pool._init_worker, initargs=(checker.source,)) as pool:
+    with ProcessPoolExecutor(1, mp_context=_pool._context(), initializer=_pool._init_worker, initargs=(type(checker), checker.source)) as pool:
         assert pool.submit(_worker_segmenter_mark, 0).result() == "built by the parent"
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="fork start method")
 def test_a_worker_takes_the_forked_checker_only_for_the_same_packs(tmp_path, monkeypatch):
-    from scriptcheck import _pool
+    from scriptcheck.engine import pool as _pool
 
     pack = tmp_path / "mine.yaml"
     pack.write_text(
@@ -163,9 +168,9 @@ def test_a_worker_takes_the_forked_checker_only_for_the_same_packs(tmp_path, mon
     monkeypatch.setattr(_pool, "_WORKER_CHECKER", None)
     monkeypatch.setattr(_pool, "_FORKED", None)
     _pool.prepare_for_fork(bundled)
-    _pool._init_worker(bundled.source)
+    _pool._init_worker(type(bundled), bundled.source)
     assert _pool._WORKER_CHECKER is bundled
-    _pool._init_worker(mine.source)  # other packs: rebuilt from their sources, never the wrong rules
+    _pool._init_worker(type(mine), mine.source)  # other packs: rebuilt from their sources, never the wrong rules
     assert _pool._WORKER_CHECKER is not bundled
     assert [rule.id for rule in _pool._WORKER_CHECKER.rules] == [rule.id for rule in mine.rules]
 
@@ -195,9 +200,10 @@ def _tricky_inputs(tmp_path: Path) -> list[Path]:
 
 @pytest.mark.parametrize("block_bytes", [64, 1000, 1 << 18])
 def test_workers_reading_blocks_give_what_one_process_gives_on_awkward_input(tmp_path, monkeypatch, capsys, block_bytes):
-    from scriptcheck import _transcripts, cli
+    from scriptcheck.formats import blocks as _blocks
+    from scriptcheck import cli
 
-    monkeypatch.setattr(_transcripts, "BLOCK_BYTES", block_bytes)
+    monkeypatch.setattr(_blocks, "BLOCK_BYTES", block_bytes)
     paths = [str(path) for path in _tricky_inputs(tmp_path)]
     runs = []
     for workers in ("1", "2"):
@@ -215,14 +221,14 @@ def test_workers_reading_blocks_give_what_one_process_gives_on_awkward_input(tmp
 
 
 def test_block_reader_cuts_only_between_lines(tmp_path, monkeypatch):
-    from scriptcheck import _transcripts
+    from scriptcheck.formats import blocks as _blocks
 
-    monkeypatch.setattr(_transcripts, "BLOCK_BYTES", 50)
+    monkeypatch.setattr(_blocks, "BLOCK_BYTES", 50)
     first, _second = _tricky_inputs(tmp_path)
-    blocks = list(_transcripts.line_blocks(first))
+    blocks = list(_blocks.line_blocks(first))
     assert len(blocks) > 3
     assert b"".join(block.data for block in blocks) == first.read_bytes()
     assert all(block.data.endswith(b"\n") for block in blocks[:-1])
-    by_block = [(r.line, r.transcript, r.error and r.error.code) for b in blocks for r in _transcripts.block_records(b)]
-    by_line = [(r.line, r.transcript, r.error and r.error.code) for r in _transcripts.read_records(first)]
+    by_block = [(r.line, r.transcript, r.error and r.error.code) for b in blocks for r in _blocks.block_records(b)]
+    by_line = [(r.line, r.transcript, r.error and r.error.code) for r in read_records(first)]
     assert by_block == by_line

@@ -4,7 +4,7 @@ import re
 from pathlib import Path
 
 import scriptcheck
-from scriptcheck._selftest import run_all
+from scriptcheck.authoring.selftest import run_all
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 

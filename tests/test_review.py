@@ -4,7 +4,7 @@ import json
 from pathlib import Path
 
 import scriptcheck
-from scriptcheck._review import parse_verdict, review_stats
+from scriptcheck.authoring.review import parse_verdict, review_stats
 from scriptcheck.cli import main
 
 # Two labelled corpus transcripts, and production chats a reviewer looked at.

@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import scriptcheck
-from scriptcheck import normalize
-from scriptcheck._normalize import fold
+from scriptcheck.text.normalize import normalize
+from scriptcheck.text.normalize import fold
 from scriptcheck.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -6,7 +6,7 @@
 import pytest
 
 import scriptcheck
-from scriptcheck._selftest import iter_examples, run_example
+from scriptcheck.authoring.selftest import iter_examples, run_example
 
 _CHECKER = scriptcheck.load()
 _CASES = list(iter_examples(_CHECKER))

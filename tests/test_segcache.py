@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import jieba
 
-from scriptcheck import _compile, _segcache
+from scriptcheck.engine import segmenter as _segmenter
+from scriptcheck.engine import segcache as _segcache
 
 WORDS = frozenset({"你去投诉啊", "请您稍等", "再见"})
 
@@ -19,12 +20,12 @@ def built() -> jieba.Tokenizer:
 
 def test_round_trip_and_same_segmentation(tmp_path, monkeypatch):
     monkeypatch.setenv("SCRIPTCHECK_CACHE_DIR", str(tmp_path))
-    monkeypatch.setattr(_compile, "_SEGMENTERS", type(_compile._SEGMENTERS)())
-    first = _compile._segmenter_for(WORDS)  # builds and stores
+    monkeypatch.setattr(_segmenter, "_SEGMENTERS", type(_segmenter._SEGMENTERS)())
+    first = _segmenter.segmenter_for(WORDS)  # builds and stores
     path = _segcache.cache_path(WORDS, jieba)
     assert path is not None and path.exists()
-    monkeypatch.setattr(_compile, "_SEGMENTERS", type(_compile._SEGMENTERS)())
-    second = _compile._segmenter_for(WORDS)  # loads
+    monkeypatch.setattr(_segmenter, "_SEGMENTERS", type(_segmenter._SEGMENTERS)())
+    second = _segmenter.segmenter_for(WORDS)  # loads
     reference = built()
     assert second is not first
     assert second.FREQ == reference.FREQ and second.total == reference.total

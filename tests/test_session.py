@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import scriptcheck
-from scriptcheck import RuleKind
+from scriptcheck._model import RuleKind
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = [ROOT / "corpus" / "dev.jsonl", ROOT / "corpus" / "test.jsonl"]

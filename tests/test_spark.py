@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import scriptcheck
-from scriptcheck import _spark
+from scriptcheck.spark import executor as _spark
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = [ROOT / "corpus" / "dev.jsonl", ROOT / "corpus" / "test.jsonl"]

@@ -3,81 +3,81 @@
     >>> import scriptcheck
     >>> checker = scriptcheck.load()
     >>> report = checker.check({"id": "c1", "turns": [{"speaker": "agent", "text": "你去投诉啊"}]})
+
+The top level holds what a user of the library needs; the rest lives in its layer (see
+docs/design.md): `scriptcheck.packs`, `.kinds`, `.engine`, `.formats`, `.authoring`,
+`.notebook`, `scriptcheck.charts` and `scriptcheck.spark`.
 """
 
-from . import charts
-from ._checker import Checker, load
-from ._errors import (
-    DuplicateRuleError,
-    InputFileError,
-    RuleCompileError,
-    RulePackError,
-    RuleSchemaError,
-    ScriptcheckError,
-    TranscriptError,
-)
-from ._evaluate import CategoryScore, Evaluation, evaluate
-from ._explain import Explanation
-from ._frames import MissingDependencyError, to_dataframe
-from ._html_report import render_page as render_html_report
-from ._lint import LintMessage, lint
-from ._loader import BUILTIN_CATEGORIES, RuleSet, bundled_pack_paths, load_pack, parse_pack
-from ._model import (
-    Closest,
-    Example,
-    Finding,
-    Report,
-    Rule,
-    RuleKind,
-    RulePack,
-    Severity,
-    SourceLocation,
-    Transcript,
-    Turn,
-)
-from ._normalize import NormalizedText, normalize
-from ._transcripts import read_records, transcript_from_dict
+from __future__ import annotations
+
+import importlib
+import warnings
+from typing import Any
+
+from ._errors import InputFileError, MissingDependencyError, RulePackError, ScriptcheckError, TranscriptError
+from ._model import Finding, Report, Settings, Transcript, Turn
+from .authoring import explain as _explain  # noqa: F401 - registers Report.explain
+from .authoring.evaluate import evaluate
+from .engine import Checker, Session, load
+from .formats.readers import read_records
+from .notebook import render_html_report, to_dataframe
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "CategoryScore",
-    "Evaluation",
-    "LintMessage",
-    "evaluate",
-    "Explanation",
-    "lint",
-    "BUILTIN_CATEGORIES",
     "Checker",
-    "Closest",
-    "DuplicateRuleError",
-    "Example",
     "Finding",
     "InputFileError",
     "MissingDependencyError",
-    "NormalizedText",
     "Report",
-    "Rule",
-    "RuleCompileError",
-    "RuleKind",
-    "RulePack",
     "RulePackError",
-    "RuleSchemaError",
-    "RuleSet",
     "ScriptcheckError",
-    "Severity",
-    "SourceLocation",
+    "Session",
+    "Settings",
     "Transcript",
     "TranscriptError",
     "Turn",
-    "bundled_pack_paths",
-    "charts",
+    "evaluate",
     "load",
-    "load_pack",
-    "normalize",
-    "parse_pack",
     "read_records",
     "render_html_report",
     "to_dataframe",
-    "transcript_from_dict",
 ]
+
+# Names the top level exported before the package had layers: still importable, with a warning.
+_MOVED = {
+    "BUILTIN_CATEGORIES": "scriptcheck.packs",
+    "CategoryScore": "scriptcheck.authoring",
+    "Closest": "scriptcheck._model",
+    "DuplicateRuleError": "scriptcheck._errors",
+    "Evaluation": "scriptcheck.authoring",
+    "Example": "scriptcheck._model",
+    "Explanation": "scriptcheck.authoring",
+    "LintMessage": "scriptcheck.authoring",
+    "NormalizedText": "scriptcheck.text.normalize",
+    "Rule": "scriptcheck._model",
+    "RuleCompileError": "scriptcheck._errors",
+    "RuleKind": "scriptcheck._model",
+    "RulePack": "scriptcheck._model",
+    "RuleSchemaError": "scriptcheck._errors",
+    "RuleSet": "scriptcheck.packs",
+    "Severity": "scriptcheck._model",
+    "SourceLocation": "scriptcheck._model",
+    "bundled_pack_paths": "scriptcheck.packs",
+    "lint": "scriptcheck.authoring",
+    "load_pack": "scriptcheck.packs",
+    "normalize": "scriptcheck.text.normalize",
+    "parse_pack": "scriptcheck.packs",
+    "transcript_from_dict": "scriptcheck.formats",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name == "charts":
+        return importlib.import_module("scriptcheck.charts")
+    home = _MOVED.get(name)
+    if home is None:
+        raise AttributeError(f"module 'scriptcheck' has no attribute {name!r}")
+    warnings.warn(f"scriptcheck.{name} moved to {home}.{name}", DeprecationWarning, stacklevel=2)
+    return getattr(importlib.import_module(home), name)

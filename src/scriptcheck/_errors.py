@@ -73,3 +73,7 @@ class TranscriptError(ScriptcheckError):
 
 class InputFileError(ScriptcheckError):
     """A whole input file cannot be read (missing, undecodable, unknown format)."""
+
+
+class MissingDependencyError(ScriptcheckError, ImportError):
+    """An optional extra (pandas, matplotlib, scikit-learn…) is needed for this and is not installed."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -263,16 +263,22 @@ class Report:
         return f"<Report {self.id!r} score={self.score:g} {verdict} findings={len(self.findings)}>"
 
     def explain(self, checker: Any = None) -> Any:
-        """The score as a breakdown (`scriptcheck._explain.Explanation`; `str()` reads well).
+        """The score as a breakdown (`scriptcheck.authoring.explain.Explanation`; `str()` reads well).
 
         `checker` must be the one that produced this report (default: the bundled packs).
         """
-        from ._explain import explain_report  # deferred: computed on demand, never in check()
-
-        return explain_report(self, checker)
+        return _PRESENTERS["explain"](self, checker)
 
     def _repr_html_(self) -> str:
-        """Jupyter's rich display: chat bubbles with each finding highlighted (see `_html`)."""
-        from ._html import report_html  # deferred: the model module stays free of rendering
+        """Jupyter's rich display: chat bubbles with each finding highlighted (`notebook.html`)."""
+        return _PRESENTERS["html"](self)
 
-        return report_html(self)
+
+# NOTE: presentation depends on the model, never the other way round. The modules that explain
+# and render reports register themselves here when `scriptcheck` is imported.
+_PRESENTERS: dict[str, Callable[..., Any]] = {}
+
+
+def register_presenter(name: str, function: Callable[..., Any]) -> None:
+    """Make `function` what `Report.explain` ("explain") or `Report._repr_html_` ("html") calls."""
+    _PRESENTERS[name] = function

@@ -1,18 +1,21 @@
-"""Safe YAML reading that keeps file:line:column for every value.
+"""Safe YAML reading that keeps file:line:column for every value, and typed readers of its fields.
 
 PyYAML's composer gives nodes with marks; we turn them into plain dicts and lists that
 remember where each value came from, so every later error can point at the file.
 Anchors and aliases are refused: rule packs do not need them, and refusing them makes
-"billion laughs" expansion impossible.
+"billion laughs" expansion impossible. The field readers at the bottom are shared by the
+pack schema (`packs.schema`) and the rule kinds (`kinds.*`), which read their own keys.
 """
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from typing import Any
 
 import yaml
 
-from ._errors import RulePackError
+from ._errors import RulePackError, RuleSchemaError
 from ._model import SourceLocation
 
 MAX_PACK_BYTES = 5_000_000
@@ -108,3 +111,63 @@ def _convert(node: yaml.Node, path: str, loader: yaml.SafeLoader) -> Any:
         return loader.construct_object(node, deep=True)
     except yaml.constructor.ConstructorError as error:
         raise RulePackError(f"cannot read value: {error.problem}", loc) from None
+
+
+# --------------------------------------------------------------------------- field readers
+
+
+def check_keys(node: LocatedDict, allowed: Iterable[str], what: str, rule_id: str = "") -> None:
+    """Unknown keys are errors (with a "did you mean"), located at the key."""
+    allowed = set(allowed)
+    for key in node:
+        if key not in allowed:
+            raise RuleSchemaError(f"unknown key {key!r} in {what}{did_you_mean(key, allowed)}", node.key_locs[key], rule_id)
+
+
+def did_you_mean(word: Any, options: Iterable[str]) -> str:
+    """"; did you mean 'x'?" for the closest option, or ""."""
+    if not isinstance(word, str):
+        return ""
+    close = difflib.get_close_matches(word, sorted(options), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def require(node: LocatedDict, key: str, kind: type, where: SourceLocation, rule_id: str = "") -> Any:
+    """`node[key]`, which must be present and of type `kind` (a non-empty string for str)."""
+    if key not in node:
+        raise RuleSchemaError(f"missing required key {key!r}", where, rule_id)
+    value = node[key]
+    if kind is str and isinstance(value, (int, float)) and not isinstance(value, bool) and key == "version":
+        return str(value)
+    if not isinstance(value, kind) or (kind is str and not value.strip()):
+        raise RuleSchemaError(f"`{key}` must be a non-empty {kind.__name__}", node.locs[key], rule_id)
+    return value
+
+
+def string_list(node: LocatedDict, key: str, rule_id: str = "") -> list[str]:
+    """`node[key]` as a list of strings; a lone string counts as a list of one."""
+    value = node[key]
+    if isinstance(value, str):
+        value = LocatedList([value])
+        value.loc, value.locs = node.locs[key], [node.locs[key]]
+        node[key] = value
+    if not isinstance(value, LocatedList):
+        raise RuleSchemaError(f"`{key}` must be a list of strings", node.locs[key], rule_id)
+    for index, item in enumerate(value):
+        if not isinstance(item, str):
+            raise RuleSchemaError(f"`{key}` item must be a string, got {type(item).__name__}", value.locs[index], rule_id)
+    return list(value)
+
+
+def optional_list(node: LocatedDict, key: str, rule_id: str = "") -> tuple[str, ...]:
+    """`string_list` for an optional key: () when absent."""
+    return tuple(string_list(node, key, rule_id)) if key in node else ()
+
+
+def flag(node: LocatedDict, key: str, default: bool, rule_id: str = "") -> bool:
+    """An optional true/false key."""
+    if key not in node:
+        return default
+    if not isinstance(node[key], bool):
+        raise RuleSchemaError(f"`{key}` must be true or false", node.locs[key], rule_id)
+    return node[key]

@@ -1,0 +1,186 @@
+"""Precision and recall of a checker against hand-labelled transcripts.
+
+A label `{"category": C, "turn": T}` is found when the checker reports category C on
+turn T; a label without `turn` is found by a finding of category C anywhere in the
+transcript. Findings are counted once per (category, turn), so one sentence that trips two
+rules of one category is one prediction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .._errors import TranscriptError
+from .._model import Report, Transcript
+from ..engine.checker import Checker
+from ..formats.validate import transcript_from_dict
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    """One true positive, false positive or false negative, with what a reviewer needs to see it."""
+
+    kind: str  # "tp" | "fp" | "fn"
+    category: str
+    transcript_id: str
+    turn: int | None
+    text: str
+    rule: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "category": self.category, "id": self.transcript_id, "turn": self.turn, "text": self.text, "rule": self.rule}
+
+
+@dataclass(frozen=True, slots=True)
+class CategoryScore:
+    """Counts and rates for one category."""
+
+    category: str
+    tp: int
+    fp: int
+    fn: int
+
+    @property
+    def precision(self) -> float:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
+
+    @property
+    def recall(self) -> float:
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
+
+    @property
+    def f1(self) -> float:
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+    @property
+    def support(self) -> int:
+        return self.tp + self.fn
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "category": self.category, "tp": self.tp, "fp": self.fp, "fn": self.fn,
+            "precision": round(self.precision, 4), "recall": round(self.recall, 4), "f1": round(self.f1, 4),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    """Per-category scores, micro and macro averages, and every error case."""
+
+    categories: tuple[CategoryScore, ...]
+    cases: tuple[Case, ...]
+    transcripts: int
+    invalid: tuple[TranscriptError, ...] = field(default=())
+
+    def get(self, category: str) -> CategoryScore:
+        for score in self.categories:
+            if score.category == category:
+                return score
+        return CategoryScore(category, 0, 0, 0)
+
+    @property
+    def micro(self) -> CategoryScore:
+        return CategoryScore(
+            "micro",
+            sum(s.tp for s in self.categories),
+            sum(s.fp for s in self.categories),
+            sum(s.fn for s in self.categories),
+        )
+
+    @property
+    def macro(self) -> dict[str, float]:
+        scored = [s for s in self.categories if s.support or s.fp]
+        if not scored:
+            return {"precision": 1.0, "recall": 1.0, "f1": 1.0}
+        return {
+            "precision": sum(s.precision for s in scored) / len(scored),
+            "recall": sum(s.recall for s in scored) / len(scored),
+            "f1": sum(s.f1 for s in scored) / len(scored),
+        }
+
+    @property
+    def errors(self) -> tuple[Case, ...]:
+        return tuple(case for case in self.cases if case.kind != "tp")
+
+    def to_dict(self) -> dict[str, Any]:
+        micro = self.micro
+        return {
+            "transcripts": self.transcripts,
+            "categories": [s.to_dict() for s in self.categories],
+            "micro": {"precision": round(micro.precision, 4), "recall": round(micro.recall, 4), "f1": round(micro.f1, 4)},
+            "macro": {key: round(value, 4) for key, value in self.macro.items()},
+            "errors": [case.to_dict() for case in self.errors],
+            "invalid": [error.to_dict() for error in self.invalid],
+        }
+
+
+def evaluate(
+    checker: Checker,
+    transcripts: Iterable[Transcript | Mapping[str, Any]],
+    *,
+    categories: Iterable[str] | None = None,
+) -> Evaluation:
+    """Check labelled transcripts and compare findings with their labels.
+
+    Args:
+        checker: the loaded rules to measure.
+        transcripts: `Transcript`s or dicts with `labels: [{"category", "turn"?}]`.
+        categories: only score these (default: every category labelled or reported).
+    """
+    wanted = set(categories) if categories is not None else None
+    counts: dict[str, list[int]] = {}
+    cases: list[Case] = []
+    invalid: list[TranscriptError] = []
+    total = 0
+    for item in transcripts:
+        try:
+            transcript = item if isinstance(item, Transcript) else transcript_from_dict(item, checker.speaker_aliases)
+        except TranscriptError as error:
+            invalid.append(error)
+            continue
+        total += 1
+        for case in _compare(transcript, checker.check(transcript)):
+            if wanted is not None and case.category not in wanted:
+                continue
+            counts.setdefault(case.category, [0, 0, 0])[("tp", "fp", "fn").index(case.kind)] += 1
+            cases.append(case)
+    if wanted is not None:
+        for category in wanted:
+            counts.setdefault(category, [0, 0, 0])
+    scores = tuple(CategoryScore(category, *counts[category]) for category in sorted(counts))
+    return Evaluation(scores, tuple(cases), total, tuple(invalid))
+
+
+def _compare(transcript: Transcript, report: Report) -> list[Case]:
+    predicted: dict[tuple[str, int | None], str] = {}
+    for finding in report.findings:
+        predicted.setdefault((finding.category, finding.turn), finding.rule)
+    cases: list[Case] = []
+    matched: set[tuple[str, int | None]] = set()
+    for label in transcript.labels:
+        category, turn = label.get("category"), label.get("turn")
+        if turn is not None:
+            key = (category, turn)
+            hit = key if key in predicted else None
+        else:
+            hit = next((key for key in predicted if key[0] == category and key not in matched), None)
+            if hit is None:
+                hit = next((key for key in predicted if key[0] == category), None)
+        if hit is not None:
+            matched.add(hit)
+            cases.append(Case("tp", category, transcript.id, turn, _turn_text(transcript, turn), predicted[hit]))
+        else:
+            cases.append(Case("fn", category, transcript.id, turn, _turn_text(transcript, turn)))
+    for (category, turn), rule in predicted.items():
+        if (category, turn) not in matched:
+            cases.append(Case("fp", category, transcript.id, turn, _turn_text(transcript, turn), rule))
+    return cases
+
+
+def _turn_text(transcript: Transcript, turn: int | None) -> str:
+    if turn is None or not 0 <= turn < len(transcript.turns):
+        return ""
+    return transcript.turns[turn].text

@@ -1,0 +1,270 @@
+"""Explained scores: why a transcript got its score, finding by finding.
+
+Computed lazily from a finished `Report`: the report's transcript is analysed again with
+the checker (normalisation and phrase scan), so `check()`
+itself carries no explanation cost. The explanation refuses a report the checker would
+not reproduce, so it never explains a score with the wrong rules.
+"""
+
+from __future__ import annotations
+
+import functools
+from bisect import bisect_left
+from dataclasses import dataclass
+from typing import Any
+
+from .._model import Closest, Finding, Report, Rule, Turn, register_presenter
+from ..engine.checker import Checker, load
+from ..engine.score import MAX_SCORE
+from ..kinds import KINDS, Conversation
+from ..text.normalize import WIDTH_AND_CASE, NormalizedText, fold
+
+# Readable names of `NormalizedText.steps`.
+STEP_NAMES = {
+    "traditional_to_simplified": "Traditional→Simplified",
+    "width_and_case": "full-width/upper case folded",
+    "spaces_and_punctuation_removed": "spaces/punctuation inside the phrase ignored",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ExceptionCheck:
+    """One exception list of a rule that was checked against the turn and did not apply."""
+
+    kind: str  # "unless" | "unless_turn" | "trigger_unless"
+    phrases: int  # how many exception phrases the rule lists
+    found: tuple[tuple[str, int, int], ...] = ()  # (phrase, start, end) present in the turn but not over the match
+
+    def __str__(self) -> str:
+        if not self.found:
+            return f"{self.kind}: none of {self.phrases} phrase(s) in the turn"
+        where = ", ".join(f"{phrase!r} at {start}-{end}" for phrase, start, end in self.found)
+        return f"{self.kind}: {where} in the turn, but not over the match"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "phrases": self.phrases,
+            "found": [{"phrase": p, "start": s, "end": e} for p, s, e in self.found],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class FindingExplanation:
+    """One finding with the points it cost and why it matched."""
+
+    finding: Finding
+    charged: int  # points actually deducted (0 for a repeat of a rule already charged)
+    fatal: bool
+    repeat: bool = False  # the rule already deducted its points earlier in this transcript
+    phrases: tuple[str, ...] = ()  # the phrases or patterns that matched (as written in the pack)
+    normalization: tuple[str, ...] = ()  # `NormalizedText.steps` names needed for this span
+    exceptions: tuple[ExceptionCheck, ...] = ()
+    closest: Closest | None = None
+    searched_turns: tuple[int, ...] = ()  # for required and sequence rules: the turns looked at
+    threshold: int | None = None  # fuzzy threshold of a required rule
+    expectation: str = ""  # for sequence rules: what response was expected, and where
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {
+            "rule": self.finding.rule,
+            "category": self.finding.category,
+            "turn": self.finding.turn,
+            "start": self.finding.start,
+            "end": self.finding.end,
+            "text": self.finding.text,
+            "points": self.finding.points,
+            "charged": self.charged,
+            "repeat": self.repeat,
+            "fatal": self.fatal,
+            "phrases": list(self.phrases),
+            "normalization": list(self.normalization),
+            "exceptions": [check.to_dict() for check in self.exceptions],
+            "searched_turns": list(self.searched_turns),
+            "expectation": self.expectation,
+        }
+        if self.closest is not None:
+            data["closest"] = {"turn": self.closest.turn, "text": self.closest.text, "similarity": self.closest.similarity}
+            data["threshold"] = self.threshold
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    """A score as a breakdown: 100, each deduction, the floor, fatal categories, the verdict."""
+
+    transcript_id: str
+    findings: tuple[FindingExplanation, ...]
+    deducted: int
+    fatal: tuple[str, ...]
+    pass_mark: float
+    score: float
+    passed: bool
+    turns: tuple[Turn, ...] = ()
+
+    @property
+    def start(self) -> float:
+        return MAX_SCORE
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (what `scriptcheck explain --format json` prints)."""
+        return {
+            "id": self.transcript_id,
+            "start": self.start,
+            "deducted": self.deducted,
+            "fatal": list(self.fatal),
+            "pass_mark": self.pass_mark,
+            "score": self.score,
+            "passed": self.passed,
+            "findings": [item.to_dict() for item in self.findings],
+        }
+
+    def __str__(self) -> str:
+        return "\n".join(_lines(self)) + "\n"
+
+
+def explain_report(report: Report, checker: Checker | None = None) -> Explanation:
+    """Explain `report` with the rules of `checker` (default: the bundled packs).
+
+    Raises:
+        ValueError: the report carries no transcript, or `checker` does not reproduce it
+            (it was produced with other packs: pass the checker that made it).
+    """
+    if report.transcript is None:
+        raise ValueError("this report carries no transcript to explain; check the transcript again with checker.check()")
+    checker = checker if checker is not None else _default_checker()
+    again = checker.check(report.transcript)
+    if again.to_dict() != report.to_dict():
+        raise ValueError(
+            f"report {report.id!r} was not produced by this checker's rules; "
+            "pass the checker that produced it: report.explain(checker)"
+        )
+    conversation = checker.analyse(report.transcript)
+    compiled = checker.compiled
+    items = []
+    for finding in report.findings:
+        rule_index = compiled.index_of[finding.rule]
+        items.append(_explain_finding(finding, compiled.rules[rule_index].rule, rule_index, conversation, report))
+    return Explanation(
+        transcript_id=report.id,
+        findings=tuple(items),
+        deducted=sum(f.points for f in report.findings),
+        fatal=report.fatal,
+        pass_mark=report.pass_mark,
+        score=report.score,
+        passed=report.passed,
+        turns=report.transcript.turns,
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def _default_checker() -> Checker:
+    return load()
+
+
+def _explain_finding(finding: Finding, rule: Rule, rule_index: int, conversation: Conversation, report: Report) -> FindingExplanation:
+    fatal = finding.category in report.fatal
+    repeat = finding.points == 0 and rule.points > 0  # `score` zeroes a rule's later findings
+    about = KINDS[rule.kind].explain(finding, rule_index, rule, conversation)
+    if finding.turn is None or finding.start is None or finding.end is None:
+        return FindingExplanation(
+            finding,
+            finding.points,
+            fatal,
+            repeat,
+            closest=finding.closest,
+            searched_turns=about.searched_turns,
+            threshold=rule.fuzzy.threshold if rule.fuzzy else None,
+        )
+    text, hits = conversation.texts[finding.turn], conversation.hits[finding.turn]
+    matched = [h for h in hits.get(rule_index, about.anchor_set) if finding.start <= h.start and h.end <= finding.end]
+    phrases = tuple(dict.fromkeys(h.phrase for h in matched))
+    steps: dict[str, None] = {}
+    for hit in matched:
+        steps.update(dict.fromkeys(span_steps(text, hit.start, hit.end, None if hit.regex else hit.phrase)))
+    exceptions = tuple(
+        ExceptionCheck(kind, len(listed), tuple((h.phrase, h.start, h.end) for h in hits.get(rule_index, kind)))
+        for kind, listed in about.exceptions
+        if listed
+    )
+    return FindingExplanation(
+        finding, finding.points, fatal, repeat, phrases, tuple(steps), exceptions,
+        searched_turns=about.searched_turns, expectation=about.expectation,
+    )
+
+
+def span_steps(text: NormalizedText, start: int, end: int, phrase: str | None = None) -> tuple[str, ...]:
+    """The normalisation steps that changed the original span [start, end) of `text`.
+
+    A step is listed only when the span needed it: Traditional characters or full-width/upper
+    case inside the span, and (for phrase matches, not regular expressions) spaces or punctuation
+    inside the span that the written phrase does not have.
+    """
+    original = text.original[start:end]
+    if phrase is not None and original == phrase:
+        return ()
+    widened = original.translate(WIDTH_AND_CASE)
+    steps = []
+    # NOTE: folding is Traditional->Simplified then width/case, so the folded span differs from
+    # the width-folded original exactly where OpenCC changed a character.
+    if text.folded[start:end] != widened:
+        steps.append("traditional_to_simplified")
+    if widened != original:
+        steps.append("width_and_case")
+    if phrase is not None:
+        kept = bisect_left(text.offsets, end) - bisect_left(text.offsets, start)
+        if kept < end - start and fold(phrase) != text.folded[start:end]:
+            steps.append("spaces_and_punctuation_removed")
+    return tuple(steps)
+
+
+# --------------------------------------------------------------------------- text
+
+
+def _lines(explanation: Explanation) -> list[str]:
+    verdict = "PASSED" if explanation.passed else "FAILED"
+    lines = [f"{explanation.transcript_id}: score {explanation.score:g} {verdict}", f"  start                                   {MAX_SCORE:g}"]
+    for item in explanation.findings:
+        finding = item.finding
+        where = f"turn {finding.turn}" if finding.turn is not None else "whole call"
+        charge = f"-{item.charged}" if item.charged else "0"
+        repeat = "  (rule already charged: a rule deducts once per transcript)" if item.repeat else ""
+        lines.append(f"  {charge:<6} {finding.rule}  [{finding.category}, {finding.severity.value}]  {where}{repeat}")
+        if finding.turn is not None and finding.start is not None:
+            turn = explanation.turns[finding.turn] if finding.turn < len(explanation.turns) else None
+            if turn is not None:
+                said = f"{turn.text[: finding.start]}【{finding.text}】{turn.text[finding.end :]}"
+                lines.append(f"         said:  {turn.speaker}: {said}")
+            if item.phrases:
+                lines.append(f"         phrase: {', '.join(item.phrases)}")
+            if item.normalization:
+                lines.append(f"         matched after: {', '.join(STEP_NAMES.get(s, s) for s in item.normalization)}")
+            else:
+                lines.append("         matched as written (no normalisation needed)")
+            for check in item.exceptions:
+                lines.append(f"         exception checked, did not apply: {check}")
+            if item.expectation:
+                lines.append(f"         {item.expectation}")
+        else:
+            lines.append(f"         {finding.message}")
+            lines.append(f"         looked in turns {list(item.searched_turns)}")
+            if item.closest is not None:
+                lines.append(
+                    f"         closest: turn {item.closest.turn} 「{item.closest.text}」 "
+                    f"{item.closest.similarity:g}% (needs {item.threshold}%)"
+                )
+            elif item.threshold is not None:
+                lines.append("         closest: no utterance shares wording with the templates")
+        if item.fatal:
+            lines.append(f"         fatal category {finding.category}: the score becomes 0")
+    raw = MAX_SCORE - explanation.deducted
+    lines.append(f"  = {raw:g}" + (" (floored at 0)" if raw < 0 else ""))
+    if explanation.fatal:
+        lines.append(f"  fatal: {', '.join(explanation.fatal)} → score 0")
+    comparison = "≥" if explanation.score >= explanation.pass_mark else "<"
+    reason = f"fatal {', '.join(explanation.fatal)}" if explanation.fatal else f"{explanation.score:g} {comparison} pass mark {explanation.pass_mark:g}"
+    lines.append(f"  result: {explanation.score:g} {verdict} ({reason})")
+    return lines
+
+
+register_presenter("explain", explain_report)

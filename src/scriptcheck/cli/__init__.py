@@ -1,0 +1,79 @@
+"""Command line: a thin layer over the Python API, one module per command.
+
+Exit codes: 0 done; 1 a gate failed (--fail-under, eval thresholds, lint errors);
+2 bad usage, unreadable input or a broken pack; 3 some input records were invalid.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from types import FrameType
+
+from .. import __version__
+from .._errors import ScriptcheckError
+from . import check, diff, eval, explain, report, review, rules
+from .common import EXIT_OK, EXIT_USAGE, UsageError
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    _exit_cleanly_on_sigterm()
+    if not getattr(args, "handler", None):
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    try:
+        return args.handler(args)
+    except (ScriptcheckError, UsageError) as error:
+        print(f"scriptcheck: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except BrokenPipeError:  # e.g. `scriptcheck check ... | head`
+        with contextlib.suppress(OSError):
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+        return EXIT_OK
+    except KeyboardInterrupt:
+        print("scriptcheck: interrupted", file=sys.stderr)
+        return 130
+    except _Terminated:
+        print("scriptcheck: terminated", file=sys.stderr)
+        with contextlib.suppress(OSError, ValueError):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        # NOTE: a daemon thread may still block on stdin; a normal interpreter exit would then
+        # abort on the stdin lock. Everything that needed cleaning up was cleaned while unwinding.
+        os._exit(128 + signal.SIGTERM)
+
+
+def _exit_cleanly_on_sigterm() -> None:
+    """Turn SIGTERM into SystemExit so worker pools stop and partial output files are removed."""
+    if threading.current_thread() is threading.main_thread():
+        with contextlib.suppress(ValueError, OSError):
+            signal.signal(signal.SIGTERM, _raise_terminated)
+
+
+class _Terminated(BaseException):
+    """SIGTERM arrived: unwind (pools stop, partial output is removed), then exit 143."""
+
+
+def _raise_terminated(signum: int, frame: FrameType | None) -> None:
+    raise _Terminated
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="scriptcheck",
+        description="Check Chinese customer-service transcripts against service-script rule packs.",
+    )
+    parser.add_argument("--version", action="version", version=f"scriptcheck {__version__}")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    for command in (check, report, rules, eval, explain, diff, review):
+        command.register(commands)
+    return parser

@@ -1,0 +1,159 @@
+"""`scriptcheck eval`: precision/recall per category against a labelled corpus, with CI gates."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+import sys
+from xml.sax.saxutils import escape, quoteattr
+
+from ..authoring.evaluate import Evaluation, evaluate
+from ..formats.readers import read_records
+from .common import add_input_options, add_pack_options, corpus_files, load_checker
+
+GATES = ("precision", "recall", "f1")
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    """Register `scriptcheck eval`."""
+    parser = commands.add_parser("eval", help="measure precision and recall against labelled transcripts")
+    parser.add_argument("paths", nargs="+", metavar="CORPUS", help="labelled JSONL files, or folders of them")
+    add_pack_options(parser)
+    add_input_options(parser)
+    parser.add_argument("--format", choices=("table", "json", "markdown"), default="table")
+    parser.add_argument("--junit-xml", metavar="FILE", help="also write JUnit XML: one test case per category")
+    for gate in GATES:
+        parser.add_argument(f"--min-{gate}", type=float, metavar="X", help=f"exit 1 if any category's {gate} is below X")
+    parser.add_argument("--category", "-c", action="append", metavar="C", help="only these categories (repeatable)")
+    parser.add_argument("--errors", type=int, default=50, metavar="N", help="list at most N errors in table/markdown (default 50)")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    checker = load_checker(args)
+    evaluations = {}
+    for path in corpus_files(args.paths):
+        records = read_records(path, aliases=checker.speaker_aliases, encoding=args.encoding, input_format=args.input_format)
+        transcripts = []
+        for record in records:
+            if record.error is not None:
+                print(f"scriptcheck: invalid record: {record.error}", file=sys.stderr)
+            else:
+                transcripts.append(record.transcript)
+        evaluations[str(path)] = evaluate(checker, transcripts, categories=args.category)
+    if not evaluations:
+        print("scriptcheck: error: no corpus files found", file=sys.stderr)
+        return 2
+    failures = []
+    for name, evaluation in evaluations.items():
+        render = {"table": format_table, "markdown": format_markdown, "json": None}[args.format]
+        if render is None:
+            import json
+
+            print(json.dumps({"corpus": name, **evaluation.to_dict()}, ensure_ascii=False, indent=2))
+        else:
+            print(render(name, evaluation, args.errors))
+        failures.extend(f"{name}: {failure}" for failure in gate_failures(evaluation, args))
+    if args.junit_xml:
+        Path(args.junit_xml).write_text(junit_xml(evaluations, args), encoding="utf-8")
+    for failure in failures:
+        print(f"scriptcheck: gate missed: {failure}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def gate_failures(evaluation: Evaluation, args: argparse.Namespace) -> list[str]:
+    """Every (category, gate) below its threshold, as readable sentences."""
+    failures = []
+    for score in evaluation.categories:
+        if not score.support and not score.fp:
+            continue
+        for gate in GATES:
+            threshold = getattr(args, f"min_{gate}", None)
+            value = getattr(score, gate)
+            if threshold is not None and value < threshold:
+                failures.append(f"{score.category} {gate} {value:.3f} < {threshold:g}")
+    return failures
+
+
+def _rows(evaluation: Evaluation) -> list[tuple[str, ...]]:
+    rows = [
+        (s.category, str(s.tp), str(s.fp), str(s.fn), f"{s.precision:.3f}", f"{s.recall:.3f}", f"{s.f1:.3f}")
+        for s in evaluation.categories
+    ]
+    micro, macro = evaluation.micro, evaluation.macro
+    rows.append(("micro", str(micro.tp), str(micro.fp), str(micro.fn), f"{micro.precision:.3f}", f"{micro.recall:.3f}", f"{micro.f1:.3f}"))
+    rows.append(("macro", "", "", "", f"{macro['precision']:.3f}", f"{macro['recall']:.3f}", f"{macro['f1']:.3f}"))
+    return rows
+
+
+_HEADER = ("category", "TP", "FP", "FN", "precision", "recall", "F1")
+
+
+def format_table(name: str, evaluation: Evaluation, max_errors: int) -> str:
+    """Aligned text for a terminal, then the errors a reviewer should look at."""
+    rows = [_HEADER, *_rows(evaluation)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(_HEADER))]
+    lines = [f"{name}: {evaluation.transcripts} transcripts"]
+    for row in rows:
+        lines.append("  " + "  ".join(cell.ljust(widths[i]) if i == 0 else cell.rjust(widths[i]) for i, cell in enumerate(row)))
+    errors = evaluation.errors
+    if errors:
+        lines.append(f"  errors ({len(errors)}):")
+        for case in errors[:max_errors]:
+            where = f"turn {case.turn}" if case.turn is not None else "whole"
+            rule = f" [{case.rule}]" if case.rule else ""
+            lines.append(f"    {case.kind.upper()} {case.category:<20} {case.transcript_id} {where}{rule}: {_short(case.text)}")
+        if len(errors) > max_errors:
+            lines.append(f"    … {len(errors) - max_errors} more (use --format json for all)")
+    return "\n".join(lines) + "\n"
+
+
+def format_markdown(name: str, evaluation: Evaluation, max_errors: int) -> str:
+    """A table that renders in a pull-request comment."""
+    lines = [f"### `{name}` ({evaluation.transcripts} transcripts)", "", "| " + " | ".join(_HEADER) + " |", "|" + "---|" * len(_HEADER)]
+    lines += ["| " + " | ".join(row) + " |" for row in _rows(evaluation)]
+    errors = evaluation.errors
+    if errors and max_errors > 0:
+        lines += ["", f"<details><summary>{len(errors)} errors</summary>", "", "| kind | category | id | turn | text |", "|---|---|---|---|---|"]
+        for case in errors[:max_errors]:
+            turn = "" if case.turn is None else case.turn
+            text = _short(case.text).replace("|", "\\|")
+            lines.append(f"| {case.kind.upper()} | {case.category} | {case.transcript_id} | {turn} | {text} |")
+        lines += ["", "</details>"]
+    return "\n".join(lines) + "\n"
+
+
+def junit_xml(evaluations: dict[str, Evaluation], args: argparse.Namespace) -> str:
+    """One <testsuite> per corpus file, one <testcase> per category; a missed gate is a failure."""
+    suites = []
+    for name, evaluation in evaluations.items():
+        cases = []
+        failed = 0
+        for score in evaluation.categories:
+            misses = [
+                f"{gate} {getattr(score, gate):.3f} < {getattr(args, f'min_{gate}'):g}"
+                for gate in GATES
+                if getattr(args, f"min_{gate}", None) is not None
+                and (score.support or score.fp)
+                and getattr(score, gate) < getattr(args, f"min_{gate}")
+            ]
+            summary = f"TP={score.tp} FP={score.fp} FN={score.fn} precision={score.precision:.3f} recall={score.recall:.3f} F1={score.f1:.3f}"
+            body = f"<system-out>{escape(summary)}</system-out>"
+            if misses:
+                failed += 1
+                errors = "\n".join(
+                    f"{c.kind.upper()} {c.transcript_id} turn {c.turn}: {c.text}" for c in evaluation.errors if c.category == score.category
+                )
+                body = f"<failure message={quoteattr('; '.join(misses))}>{escape(errors)}</failure>" + body
+            cases.append(f'    <testcase classname={quoteattr("scriptcheck.eval." + Path(name).stem)} name={quoteattr(score.category)}>{body}</testcase>')
+        suites.append(
+            f"  <testsuite name={quoteattr(name)} tests=\"{len(evaluation.categories)}\" failures=\"{failed}\">\n"
+            + "\n".join(cases)
+            + "\n  </testsuite>"
+        )
+    return '<?xml version="1.0" encoding="UTF-8"?>\n<testsuites>\n' + "\n".join(suites) + "\n</testsuites>\n"
+
+
+def _short(text: str, width: int = 60) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"

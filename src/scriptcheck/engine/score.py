@@ -1,0 +1,72 @@
+"""Findings -> score and verdict. A pure function: no matching, no I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+
+from .._model import Finding, Report, Settings, Transcript
+
+MAX_SCORE = 100.0
+
+
+def order_findings(findings: Iterable[Finding]) -> list[Finding]:
+    """Turn order (whole-transcript findings last), then position, then rule id."""
+    return sorted(
+        findings,
+        key=lambda f: (f.turn is None, f.turn or 0, f.start or 0, f.end or 0, f.rule),
+    )
+
+
+def drop_nested(findings: list[Finding]) -> list[Finding]:
+    """Drop a finding whose span lies inside another same-category finding's span on one turn.
+
+    Said once, 我也没有办法 is one refusal, not one per rule it trips. Among identical spans
+    the more severe (then more costly) rule wins. Different categories on one span (a taboo
+    hold that is also never returned from) are different problems and both stay.
+    """
+    kept = [finding for finding in findings if finding.turn is None or finding.start is None]
+    spans = sorted(
+        (f for f in findings if f.turn is not None and f.start is not None),
+        key=lambda f: (f.turn, f.category, f.start, -(f.end or 0), -f.severity.rank, -f.points, f.rule),
+    )
+    # NOTE: one sweep per (turn, category) instead of comparing all pairs: a 1 MB turn
+    # can carry 100k findings. Sorted by start, a span is nested iff an earlier one reaches
+    # at least as far.
+    group, reach = None, -1
+    for finding in spans:
+        if (finding.turn, finding.category) != group:
+            group, reach = (finding.turn, finding.category), -1
+        if (finding.end or 0) <= reach:
+            continue
+        reach = finding.end or 0
+        kept.append(finding)
+    return kept
+
+
+def score(transcript: Transcript, findings: Iterable[Finding], settings: Settings) -> Report:
+    """100 minus deductions, floored at 0; a fatal category zeroes the score.
+
+    A rule deducts its points once per transcript: repeats are listed with 0 points, as a
+    QA form ticks an item once however often it was broken.
+    """
+    charged: set[str] = set()
+    final: list[Finding] = []
+    for finding in order_findings(findings):
+        if finding.rule in charged and finding.points:
+            finding = replace(finding, points=0)
+        charged.add(finding.rule)
+        final.append(finding)
+    fatal = tuple(sorted({f.category for f in final if f.category in settings.fatal}))
+    total = MAX_SCORE - sum(f.points for f in final)
+    value = 0.0 if fatal else max(0.0, total)
+    return Report(
+        id=transcript.id,
+        score=value,
+        passed=not fatal and value >= settings.pass_mark,
+        fatal=fatal,
+        findings=tuple(final),
+        pass_mark=settings.pass_mark,
+        metadata=transcript.metadata,
+        transcript=transcript,
+    )

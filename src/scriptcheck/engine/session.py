@@ -1,0 +1,138 @@
+"""Live sessions: check a conversation while it happens, one turn at a time.
+
+`add_turn` answers at once with what the new turn settles: hits of banned rules (which
+depend on that turn alone). Everything that depends on later turns (a missing closing, a
+hold never returned, a complaint never answered) waits for `close`, which checks the
+whole accumulated transcript exactly as `Checker.check` would (reusing each turn's
+analysis), so the final report is identical to a batch check.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import replace
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from .._errors import TranscriptError
+from .._model import Finding, Report, Transcript, Turn
+from ..formats.validate import transcript_from_dict, validate_turn
+from ..kinds import KINDS, Conversation
+from .score import drop_nested, order_findings
+
+if TYPE_CHECKING:
+    from ..text.normalize import NormalizedText
+    from .checker import Checker
+    from .match import TurnHits
+
+
+class Session:
+    """One conversation being checked live. Independent of every other session.
+
+    A session is safe to use from several threads (turns are appended under a lock), and
+    one checker can serve any number of sessions at once.
+    """
+
+    def __init__(self, checker: Checker, transcript_id: str, metadata: Mapping[str, Any] | None = None):
+        if transcript_id is None or str(transcript_id).strip() == "":
+            raise TranscriptError("missing 'id' (a non-empty string or integer)", code="missing_id")
+        self.checker = checker
+        self.id = str(transcript_id)
+        self.metadata: Mapping[str, Any] = MappingProxyType(dict(metadata or {}))
+        self._turns: list[dict[str, Any]] = []
+        self._analysed: list[tuple[NormalizedText, TurnHits]] = []  # reused by close()
+        self._charged: set[str] = set()  # rules whose points a returned finding already took
+        self._pending: set[str] = set()  # rules with a finding only close() can settle
+        self._report: Report | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def closed(self) -> bool:
+        return self._report is not None
+
+    def add_turn(self, speaker: str, text: str, start: float | None = None, end: float | None = None) -> list[Finding]:
+        """Append one turn; return the findings it settles now, as they will be in the report.
+
+        Raises:
+            TranscriptError: the turn is invalid (unknown speaker, text not a string, bad times).
+            RuntimeError: the session is closed.
+        """
+        raw: dict[str, Any] = {"speaker": speaker, "text": text}
+        if start is not None:
+            raw["start"] = start
+        if end is not None:
+            raw["end"] = end
+        with self._lock:
+            if self._report is not None:
+                raise RuntimeError(f"session {self.id!r} is closed")
+            index = len(self._turns)
+
+            def fail(message: str, code: str) -> TranscriptError:
+                return TranscriptError(message, code=code, record_id=self.id)
+
+            turn = validate_turn(raw, index, self.checker.speaker_aliases, fail)
+            self._turns.append(raw)
+            return self._settled(turn)
+
+    def _settled(self, turn: Turn) -> list[Finding]:
+        compiled = self.checker.compiled
+        text, hits = self.checker.analyse_turn(turn.text, turn.speaker)
+        self._analysed.append((text, hits))
+        # NOTE: the Conversation holds only this turn, under its real index: findings of
+        # turn-local kinds (banned) depend on nothing else.
+        lone = Conversation(Transcript(self.id, (turn,)), (text,), (hits,))
+        local = drop_nested([
+            found
+            for kind, spec in KINDS.items()
+            if spec.turn_local
+            for found in spec.findings(lone, compiled.kind_rules[kind])
+        ])
+        # A finding of another kind anchored at this turn (a sequence rule's trigger) may still
+        # swallow a local finding when the report is made. Run `drop_nested` as if every such
+        # finding fired: a finding that survives that survives whatever fires. One that does not
+        # is not settled: it waits for close(), and so does every later finding of its rule (its
+        # points depend on it).
+        pending = [
+            found
+            for kind, spec in KINDS.items()
+            if not spec.turn_local
+            for index, rule in compiled.kind_rules[kind].rules.items()
+            for found in spec.pending(index, rule, turn, hits)
+        ]
+        survivors = {id(f) for f in drop_nested([*local, *pending])}
+        settled = []
+        for finding in order_findings(local):
+            if finding.rule in self._pending or id(finding) not in survivors:
+                self._pending.add(finding.rule)
+                continue
+            if finding.rule in self._charged and finding.points:
+                finding = replace(finding, points=0)
+            self._charged.add(finding.rule)
+            settled.append(finding)
+        return settled
+
+    def close(self) -> Report:
+        """Resolve everything pending and return the full report (same as a batch check).
+
+        Closing twice returns the same report.
+
+        Raises:
+            TranscriptError: no turn was added.
+        """
+        with self._lock:
+            if self._report is None:
+                data = {**self.metadata, "id": self.id, "turns": list(self._turns)}
+                transcript = transcript_from_dict(data, self.checker.speaker_aliases)
+                texts = tuple(text for text, _hits in self._analysed)
+                hits = tuple(found for _text, found in self._analysed)
+                self._report = self.checker.report(Conversation(transcript, texts, hits))
+            return self._report
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if exc_info[0] is None and self._turns:
+            self.close()
+

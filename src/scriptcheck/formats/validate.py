@@ -1,0 +1,139 @@
+"""Transcript objects (as parsed from JSON, CSV or given by the API) -> validated `Transcript`s.
+
+Every problem names the record and the turn, and says what to do.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+from typing import Any
+
+from .._errors import TranscriptError
+from .._model import AGENT, CUSTOMER, Transcript, Turn
+
+DEFAULT_SPEAKER_ALIASES: Mapping[str, str] = MappingProxyType(
+    {
+        **{name: AGENT for name in ("agent", "staff", "waiter", "客服", "坐席", "座席", "客服人员", "人工客服", "服务人员")},
+        **{name: CUSTOMER for name in ("customer", "user", "client", "客户", "用户", "顾客", "买家")},
+    }
+)
+_RESERVED_KEYS = frozenset({"id", "turns", "labels"})
+_LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+def transcript_from_dict(
+    data: Any,
+    aliases: Mapping[str, str] | None = None,
+    *,
+    path: str = "",
+    line: int | None = None,
+) -> Transcript:
+    """Validate one transcript object (as parsed from JSON) and build a `Transcript`.
+
+    Raises:
+        TranscriptError: naming the record and the turn that is wrong, and what to do.
+    """
+    aliases = speaker_table(aliases)
+    if not isinstance(data, Mapping):
+        raise TranscriptError(
+            f"expected a JSON object with 'id' and 'turns', got {type(data).__name__}",
+            code="not_an_object", path=path, line=line,
+        )
+    raw_id = data.get("id")
+    if raw_id is None or isinstance(raw_id, (bool, list, dict, float)) or str(raw_id).strip() == "":
+        raise TranscriptError("missing 'id' (a non-empty string or integer)", code="missing_id", path=path, line=line)
+    record_id = str(raw_id)
+
+    def fail(message: str, code: str) -> TranscriptError:
+        return TranscriptError(message, code=code, path=path, line=line, record_id=record_id)
+
+    if "turns" not in data:
+        raise fail("missing 'turns' (a list of {speaker, text})", "missing_turns")
+    raw_turns = data["turns"]
+    if not isinstance(raw_turns, list):
+        raise fail(f"'turns' must be a list, got {type(raw_turns).__name__}", "invalid_turns")
+    if not raw_turns:
+        raise fail("'turns' is empty: a transcript needs at least one turn", "empty_transcript")
+    turns = tuple(validate_turn(raw, index, aliases, fail) for index, raw in enumerate(raw_turns))
+    metadata = {key: value for key, value in data.items() if key not in _RESERVED_KEYS}
+    labels = data.get("labels")
+    if labels is None:
+        labels = []
+    if not isinstance(labels, list):
+        raise fail("'labels' must be a list of {category, turn?}", "invalid_labels")
+    return Transcript(record_id, turns, MappingProxyType(metadata), tuple(labels))
+
+
+def validate_turn(raw: Any, index: int, aliases: Mapping[str, str], fail: Callable[[str, str], TranscriptError]) -> Turn:
+    """One turn of a transcript; `fail(message, code)` makes the error naming its record."""
+    if type(raw) is not dict and not isinstance(raw, Mapping):
+        raise fail(f"turn {index}: expected an object with speaker and text, got {type(raw).__name__}", "invalid_turn")
+    speaker_raw = raw.get("speaker")
+    if speaker_raw is None:
+        speaker_raw = raw.get("role")
+        if speaker_raw is None:
+            raise fail(f"turn {index}: missing 'speaker' (or 'role')", "missing_speaker")
+    # NOTE: table keys are stripped and casefolded, so an exact hit is what the slow path finds.
+    speaker = aliases.get(speaker_raw) if type(speaker_raw) is str else None
+    if speaker is None:
+        speaker = aliases.get(str(speaker_raw).strip().casefold())
+        if speaker is None:
+            raise fail(
+                f"turn {index}: unknown speaker {speaker_raw!r}; use agent or customer, "
+                f"or map it with --speaker-alias '{speaker_raw}=agent'",
+                "unknown_speaker",
+            )
+    text = raw.get("text", _MISSING)
+    if type(text) is not str:
+        if text is _MISSING:
+            raise fail(f"turn {index}: missing 'text'", "missing_text")
+        if not isinstance(text, str):
+            got = "null" if text is None else type(text).__name__
+            raise fail(f"turn {index}: 'text' must be a string, got {got}", "invalid_text")
+    text = _LONE_SURROGATE.sub("\ufffd", text)  # keeps length, so offsets still hold
+    start = raw.get("start")
+    end = raw.get("end")
+    if start is None and end is None:
+        return Turn(index, speaker, text)
+    start = _seconds(start, index, "start", fail)
+    end = _seconds(end, index, "end", fail)
+    if start is not None and end is not None and end < start:
+        raise fail(f"turn {index}: 'end' ({end:g}) is before 'start' ({start:g})", "invalid_time")
+    return Turn(index, speaker, text, start, end)
+
+
+_MISSING = object()
+
+
+def _seconds(value: Any, index: int, name: str, fail: Callable[[str, str], TranscriptError]) -> float | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise fail(f"turn {index}: '{name}' must be seconds (a number), got {value!r}", "invalid_time")
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise fail(f"turn {index}: '{name}' must be seconds (a number), got {value!r}", "invalid_time") from None
+    if not math.isfinite(seconds) or seconds < 0:
+        raise fail(f"turn {index}: '{name}' must be a non-negative number of seconds, got {value!r}", "invalid_time")
+    return seconds
+
+
+class SpeakerTable(dict):
+    """Speaker names, casefolded, -> agent/customer, defaults included: ready to look up.
+
+    Built once per checker; validating a transcript with one skips rebuilding the table.
+    """
+
+
+def speaker_table(aliases: Mapping[str, str] | None) -> Mapping[str, str]:
+    """Speaker names (casefolded) -> agent/customer: the defaults plus `aliases`."""
+    if not aliases:
+        return DEFAULT_SPEAKER_ALIASES
+    if isinstance(aliases, SpeakerTable):
+        return aliases
+    table = SpeakerTable(DEFAULT_SPEAKER_ALIASES)
+    table.update({key.strip().casefold(): value for key, value in aliases.items()})
+    return table

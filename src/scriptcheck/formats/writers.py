@@ -1,0 +1,182 @@
+"""Writing reports: table (for people), json, jsonl and csv (for machines).
+
+Writers take reports and error records one at a time, so output streams.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass
+from collections.abc import Callable
+from typing import Any, TextIO
+
+from .._errors import TranscriptError
+from .._model import Finding, Report
+
+FORMATS = ("table", "json", "jsonl", "csv")
+
+CSV_COLUMNS = (
+    "id", "score", "passed", "fatal", "rule", "category", "severity", "turn", "start", "end",
+    "text", "points", "message", "suggestion", "error",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SerializedReport:
+    """A report a worker process already rendered as one JSON Lines line.
+
+    Carries what the reading process still needs (id, score, verdict) without the findings,
+    so reports cross the process boundary as one string instead of many small objects.
+    """
+
+    id: str
+    score: float
+    passed: bool
+    line: str
+
+
+def render_line(report: Report) -> str:
+    """One report as a JSON Lines line (no newline): the `jsonl` format."""
+    return json.dumps(report.to_dict(), ensure_ascii=False)
+
+
+def error_record(error: TranscriptError, index: int) -> dict[str, Any]:
+    """The output record standing in for an input record that could not be checked."""
+    return {"id": error.record_id, "index": index, "error": error.to_dict()}
+
+
+class Writer:
+    """Base writer: `write(report_or_error_dict)` per record, then `close()`."""
+
+    def __init__(self, stream: TextIO):
+        self.stream = stream
+
+    def write(self, item: Report | dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def write_all(self, items: list[Report | dict[str, Any]]) -> None:
+        for item in items:
+            self.write(item)
+
+    def close(self) -> None:
+        self.stream.flush()
+
+
+class JsonLinesWriter(Writer):
+    """One JSON object per line, in input order."""
+
+    def write(self, item: Report | SerializedReport | dict[str, Any]) -> None:
+        self.stream.write(self._line(item) + "\n")
+
+    def write_all(self, items: list[Report | SerializedReport | dict[str, Any]]) -> None:
+        if items:
+            self.stream.write("\n".join(map(self._line, items)) + "\n")  # one write per chunk
+
+    @staticmethod
+    def _line(item: Report | SerializedReport | dict[str, Any]) -> str:
+        if isinstance(item, SerializedReport):
+            return item.line
+        return render_line(item) if isinstance(item, Report) else json.dumps(item, ensure_ascii=False)
+
+
+class JsonWriter(Writer):
+    """A JSON array, written incrementally."""
+
+    def __init__(self, stream: TextIO):
+        super().__init__(stream)
+        self.count = 0
+
+    def write(self, item: Report | dict[str, Any]) -> None:
+        data = item.to_dict() if isinstance(item, Report) else item
+        self.stream.write(("[\n" if self.count == 0 else ",\n") + json.dumps(data, ensure_ascii=False, indent=2))
+        self.count += 1
+
+    def close(self) -> None:
+        self.stream.write("[]\n" if self.count == 0 else "\n]\n")
+        super().close()
+
+
+class CsvWriter(Writer):
+    """One row per finding; a transcript without findings gets one row with empty finding columns."""
+
+    def __init__(self, stream: TextIO):
+        super().__init__(stream)
+        self.writer = csv.DictWriter(stream, fieldnames=CSV_COLUMNS, extrasaction="ignore")
+        self.writer.writeheader()
+
+    def write(self, item: Report | dict[str, Any]) -> None:
+        if not isinstance(item, Report):
+            self.writer.writerow({"id": item.get("id"), "error": item["error"]["message"]})
+            return
+        base = {"id": item.id, "score": f"{item.score:g}", "passed": item.passed, "fatal": ";".join(item.fatal)}
+        if not item.findings:
+            self.writer.writerow(base)
+        for finding in item.findings:
+            row = {**base, **finding.to_dict()}
+            row["severity"] = finding.severity.value
+            self.writer.writerow(row)
+
+
+class TableWriter(Writer):
+    """Readable in a terminal: which turn, what was said, what to say instead."""
+
+    def write(self, item: Report | dict[str, Any]) -> None:
+        out = self.stream
+        if not isinstance(item, Report):
+            out.write(f"{item.get('id') or '(no id)'}  INVALID  {item['error']['message']}\n\n")
+            return
+        verdict = "passed" if item.passed else "FAILED"
+        fatal = f", fatal: {', '.join(item.fatal)}" if item.fatal else ""
+        out.write(f"{item.id}  score {item.score:g}  {verdict} (pass mark {item.pass_mark:g}{fatal})\n")
+        turns = item.transcript.turns if item.transcript is not None else ()
+        for finding in item.findings:
+            out.write(_finding_block(finding, turns))
+        out.write("\n")
+
+
+def _finding_block(finding: Finding, turns) -> str:  # noqa: ANN001
+    where = f"turn {finding.turn}" if finding.turn is not None else "whole call"
+    points = f"-{finding.points}" if finding.points else "0"
+    lines = [f"  {where:<10} {finding.severity.value:<7} {points:>4}  {finding.rule}"]
+    if finding.turn is not None and finding.turn < len(turns):
+        turn = turns[finding.turn]
+        lines.append(f"      said:    {turn.speaker}: {highlight(turn.text, finding.start, finding.end)}")
+    lines.append(f"      rule:    {finding.message}")
+    if finding.suggestion:
+        lines.append(f"      instead: {finding.suggestion}")
+    return "\n".join(lines) + "\n"
+
+
+def highlight(text: str, start: int | None, end: int | None, width: int = 24) -> str:
+    """Show the matched span in 【】 with a little context on either side."""
+    if start is None or end is None:
+        return _one_line(text[: width * 2])
+    left = text[max(0, start - width) : start]
+    right = text[end : end + width]
+    prefix = "…" if start - width > 0 else ""
+    suffix = "…" if end + width < len(text) else ""
+    return _one_line(f"{prefix}{left}【{text[start:end]}】{right}{suffix}")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+WRITERS: dict[str, Callable[[TextIO], Writer]] = {
+    "table": TableWriter,
+    "json": JsonWriter,
+    "jsonl": JsonLinesWriter,
+    "csv": CsvWriter,
+}
+
+
+def render(reports: list[Report], fmt: str) -> str:
+    """Render reports to a string in one of FORMATS (handy in notebooks and tests)."""
+    buffer = io.StringIO()
+    writer = WRITERS[fmt](buffer)
+    for report in reports:
+        writer.write(report)
+    writer.close()
+    return buffer.getvalue()

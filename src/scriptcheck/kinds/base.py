@@ -1,0 +1,200 @@
+"""What every rule kind shares: the conversation it is evaluated on, hits, findings, the kind interface.
+
+A rule kind (banned, required, sequence…) is one module in this package holding everything
+that kind means: the YAML keys it reads, the phrase sets it puts on the automaton, what it
+prepares once per rule set, how it turns phrase hits into findings, what its inline examples
+mean and how `explain` describes its findings. `kinds/__init__.py` registers the modules.
+This layer sits below the pack reader and the engine, which both ask the registry.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, NamedTuple, Protocol
+
+from .._model import AGENT, CUSTOMER, Example, Finding, Rule, RuleKind, Transcript, Turn
+from .._yaml import LocatedDict
+from ..text.normalize import NormalizedText
+
+# Phrase sets whose matches must start and end on word boundaries; the others are exceptions.
+BOUNDARY_SETS = frozenset({"phrases", "trigger", "response", "notice"})
+EXCEPTION_SETS = frozenset({"unless", "unless_turn", "trigger_unless"})
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """A phrase or pattern of one rule found in one utterance (offsets into the original text)."""
+
+    rule_index: int
+    set_name: str
+    start: int
+    end: int
+    phrase: str
+    regex: bool = False
+
+
+class TurnHitsView(Protocol):
+    """What a kind may ask of one turn's hits (`engine.match.TurnHits`)."""
+
+    def get(self, rule_index: int, set_name: str) -> list[Hit]: ...
+
+    def has(self, rule_index: int, set_name: str) -> bool: ...
+
+    def rule_indexes(self, set_name: str) -> list[int]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    """A transcript with each turn normalised and scanned once."""
+
+    transcript: Transcript
+    texts: tuple[NormalizedText, ...]
+    hits: tuple[TurnHitsView, ...]
+
+    @property
+    def turns(self) -> tuple[Turn, ...]:
+        return self.transcript.turns
+
+    def indexes(self, speaker: str) -> list[int]:
+        """Turn indexes of one speaker, in order."""
+        return [turn.index for turn in self.turns if turn.speaker == speaker]
+
+
+class PhraseSource(NamedTuple):
+    """One phrase (or pattern) of a rule as written: whose turns it is looked for in, its set, its field."""
+
+    speaker: str
+    set_name: str
+    field: str  # as `Rule.field_sources` names it: "phrases[3]", "trigger.phrases[0]"
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class KindRules:
+    """The rules of one kind in a compiled rule set: rule index -> rule, and what the kind prepared."""
+
+    rules: Mapping[int, Rule] = field(default_factory=dict)
+    prepared: Mapping[int, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class KindExplanation:
+    """What `explain` says about a finding beyond its phrases: where the kind looked, what it expected."""
+
+    anchor_set: str = "phrases"  # the phrase set the finding's span came from
+    exceptions: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (exception set, its phrases)
+    searched_turns: tuple[int, ...] = ()
+    expectation: str = ""
+
+
+class RuleKindSpec:
+    """The meaning of one rule kind. Subclass it in a module of this package and register it."""
+
+    kind: ClassVar[RuleKind]
+    keys: ClassVar[frozenset[str]]  # YAML keys the kind reads besides the common ones
+    override_keys: ClassVar[frozenset[str]] = frozenset()  # fields an `overrides:` entry may set
+    needs_phrases: ClassVar[bool] = True  # a rule must list `phrases` or `patterns`
+    turn_local: ClassVar[bool] = False  # findings depend on their turn alone (settled live by sessions)
+
+    def read(self, node: LocatedDict, rule_id: str) -> dict[str, Any]:
+        """The kind's own fields of a `Rule`, validated, with located errors."""
+        return {}
+
+    def read_override(self, node: LocatedDict, key: str, rule_id: str) -> Any:
+        """The value of one of `override_keys` in an `overrides:` entry, validated."""
+        raise NotImplementedError(key)
+
+    def phrases(self, rule: Rule) -> Iterator[PhraseSource]:
+        """Every phrase the automaton must look for on this rule's behalf."""
+        yield from phrase_rule_sets(rule)
+
+    def patterns(self, rule: Rule) -> Iterator[PhraseSource]:
+        """Every regular expression of the rule (set "phrases" or "trigger")."""
+        for index, pattern in enumerate(rule.patterns):
+            yield PhraseSource(rule.speaker, "phrases", f"patterns[{index}]", pattern)
+
+    def prepare(self, rule: Rule) -> Any:
+        """Work done once per rule set (templates, tables); handed back to `findings`."""
+        return None
+
+    def findings(self, conversation: Conversation, rules: KindRules) -> Iterator[Finding]:
+        """Every finding of this kind's rules in one conversation."""
+        raise NotImplementedError
+
+    def pending(self, rule_index: int, rule: Rule, turn: Turn, hits: TurnHitsView) -> list[Finding]:
+        """Findings that later turns may still anchor at this turn (a live session must wait for them)."""
+        return []
+
+    def example_transcript(self, rule: Rule, example: Example) -> Transcript:
+        """The conversation an inline example stands for: whole turns, or one utterance."""
+        if example.turns:
+            return Transcript(f"example:{rule.id}", example.turns)
+        return Transcript(f"example:{rule.id}", (Turn(0, example.speaker, example.text),))
+
+    def example_matched(self, findings: list[Finding]) -> bool:
+        """What `match:` means for this kind, given the rule's findings on the example."""
+        return bool(findings)
+
+    def explain(self, finding: Finding, rule_index: int, rule: Rule, conversation: Conversation) -> KindExplanation:
+        return KindExplanation(exceptions=(("unless", rule.unless), ("unless_turn", rule.unless_turn)))
+
+
+def phrase_rule_sets(rule: Rule) -> Iterator[PhraseSource]:
+    """The phrase sets of a phrase rule: what it looks for, and its exceptions."""
+    for set_name in ("phrases", "unless", "unless_turn"):
+        for index, phrase in enumerate(getattr(rule, set_name)):
+            yield PhraseSource(rule.speaker, set_name, f"{set_name}[{index}]", phrase)
+
+
+def other_speaker(speaker: str) -> str:
+    return CUSTOMER if speaker == AGENT else AGENT
+
+
+def finding(rule: Rule, turn: Turn | None, hit: Hit | None, message: str | None = None, **extra: Any) -> Finding:
+    """A finding of `rule`, at `hit` on `turn` (None for a whole-transcript finding)."""
+    return Finding(
+        rule=rule.id,
+        category=rule.category,
+        severity=rule.severity,
+        turn=None if turn is None else turn.index,
+        start=None if hit is None else hit.start,
+        end=None if hit is None else hit.end,
+        text="" if hit is None or turn is None else turn.text[hit.start : hit.end],
+        points=rule.points,
+        message=message or rule.message,
+        suggestion=rule.suggestion,
+        **extra,
+    )
+
+
+def merge_overlapping(hits: Iterable[Hit]) -> list[Hit]:
+    """Merge overlapping hits of one rule into one span (one violation, one finding)."""
+    merged: list[Hit] = []
+    for hit in sorted(hits, key=lambda h: (h.start, -h.end)):
+        if merged and hit.start < merged[-1].end:
+            last = merged[-1]
+            if hit.end > last.end:
+                merged[-1] = Hit(last.rule_index, last.set_name, last.start, hit.end, last.phrase, last.regex)
+            continue
+        merged.append(hit)
+    return merged
+
+
+def one_per_clause(hits: list[Hit], text: str) -> list[Hit]:
+    """Join hits of one rule that sit in one sentence: 你去投诉啊，随便投诉哪都行 is one violation."""
+    joined: list[Hit] = []
+    for hit in hits:
+        if joined:
+            last = joined[-1]
+            gap = text[last.end : hit.start]
+            if len(gap) <= _CLAUSE_GAP and not _SENTENCE_END.search(gap):
+                joined[-1] = Hit(last.rule_index, last.set_name, last.start, hit.end, last.phrase, last.regex)
+                continue
+        joined.append(hit)
+    return joined
+
+
+_CLAUSE_GAP = 6
+_SENTENCE_END = re.compile(r"[。！？!?\n]|\s{2,}")

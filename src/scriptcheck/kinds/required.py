@@ -1,0 +1,155 @@
+"""`kind: required`: wording that must appear in the first or last N turns of the rule's speaker."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+from rapidfuzz import fuzz
+
+from .._errors import RuleCompileError, RuleSchemaError
+from .._model import Closest, Example, Finding, Fuzzy, Position, Rule, RuleKind, Transcript, Turn
+from .._yaml import LocatedDict, check_keys, string_list
+from ..text.normalize import expand_phrase, normalize_phrase
+from .banned import PHRASE_KEYS
+from .base import Conversation, KindExplanation, KindRules, RuleKindSpec, finding, other_speaker
+
+# NOTE: fuzzy scores on very short templates are meaningless (再见 scores 100 inside 再见面),
+# so short phrases only ever match exactly.
+MIN_FUZZY_LENGTH = 4
+
+
+class Required(RuleKindSpec):
+    """Absent from its window (and no utterance close enough to a template): one whole-call finding."""
+
+    kind: ClassVar[RuleKind] = RuleKind.REQUIRED
+    keys: ClassVar[frozenset[str]] = PHRASE_KEYS | {"position", "fuzzy"}
+    override_keys: ClassVar[frozenset[str]] = frozenset({"position", "fuzzy"})
+
+    def read(self, node: LocatedDict, rule_id: str) -> dict[str, Any]:
+        if "position" not in node:
+            raise RuleSchemaError("a required rule needs `position: {first: N}` or `{last: N}`", node.loc, rule_id)
+        fields: dict[str, Any] = {"position": read_position(node, rule_id)}
+        if "fuzzy" in node:
+            fuzzy = read_fuzzy(node, rule_id)
+            if not fuzzy.templates:
+                fuzzy = Fuzzy(fuzzy.threshold, tuple(string_list(node, "phrases", rule_id)) if "phrases" in node else ())
+            fields["fuzzy"] = fuzzy
+        return fields
+
+    def read_override(self, node: LocatedDict, key: str, rule_id: str) -> Any:
+        return read_position(node, rule_id) if key == "position" else read_fuzzy(node, rule_id)
+
+    def prepare(self, rule: Rule) -> tuple[tuple[str, str, frozenset[str]], ...]:
+        """Fuzzy templates as (written, compact, bigrams)."""
+        templates = []
+        if rule.fuzzy is not None:
+            for index, written in enumerate(rule.fuzzy.templates):
+                try:
+                    spelled = expand_phrase(written)
+                except ValueError as error:
+                    where = rule.field_sources.get(f"fuzzy.templates[{index}]") or rule.field_sources.get("fuzzy", rule.source)
+                    raise RuleCompileError(str(error), where, rule.id) from None
+                for template in spelled:
+                    compact = normalize_phrase(template)
+                    if len(compact) >= MIN_FUZZY_LENGTH:
+                        templates.append((template, compact, bigrams(compact)))
+        return tuple(templates)
+
+    def findings(self, conversation: Conversation, rules: KindRules) -> Iterator[Finding]:
+        for rule_index, rule in rules.rules.items():
+            window = window_of(conversation, rule)
+            if not window:
+                continue  # the speaker never spoke: nothing to require
+            if any(conversation.hits[i].has(rule_index, "phrases") for i in window):
+                continue
+            closest = _closest(conversation, rules.prepared[rule_index], window)
+            if closest is not None and rule.fuzzy is not None and closest.similarity >= rule.fuzzy.threshold:
+                continue
+            message = rule.message
+            if closest is not None:
+                message = f"{message} (closest: turn {closest.turn}, {closest.similarity:.0f}%)"
+            yield finding(rule, None, None, message, closest=closest)
+
+    def example_transcript(self, rule: Rule, example: Example) -> Transcript:
+        """A lone utterance is framed by a turn of the other speaker, so it is the only one in its window."""
+        if example.turns:
+            return super().example_transcript(rule, example)
+        turns = (Turn(0, other_speaker(example.speaker), "好的"), Turn(1, example.speaker, example.text))
+        return Transcript(f"example:{rule.id}", turns)
+
+    def example_matched(self, findings: list[Finding]) -> bool:
+        """`match:` means the requirement is met: no finding."""
+        return not findings
+
+    def explain(self, finding: Finding, rule_index: int, rule: Rule, conversation: Conversation) -> KindExplanation:
+        return KindExplanation(searched_turns=tuple(window_of(conversation, rule)))
+
+
+def window_of(conversation: Conversation, rule: Rule) -> list[int]:
+    """The turns of the rule's speaker its position names."""
+    indexes = conversation.indexes(rule.speaker)
+    position = rule.position
+    if position is None:
+        return indexes
+    return indexes[: position.count] if position.side == "first" else indexes[-position.count :]
+
+
+def _closest(conversation: Conversation, templates: tuple[tuple[str, str, frozenset[str]], ...], window: list[int]) -> Closest | None:
+    """The window turn that scores highest against the rule's fuzzy templates."""
+    if not templates:
+        return None
+    best: Closest | None = None
+    for index in window:
+        compact = conversation.texts[index].compact
+        if not compact:
+            continue
+        for _written, template, template_bigrams in templates:
+            if not any(pair in compact for pair in template_bigrams):
+                continue  # no shared bigram: cannot be a near miss worth naming
+            score = similarity(template, compact)
+            if best is None or score > best.similarity:
+                best = Closest(index, conversation.turns[index].text, round(score, 1))
+    return best
+
+
+def similarity(template: str, text: str) -> float:
+    """0-100: how well `text` contains wording close to `template`.
+
+    NOTE: partial_ratio aligns the shorter string inside the longer one, so a short
+    utterance (谢谢亲) would score 80 against 谢谢您的配合再见. An utterance shorter than the
+    template is therefore compared whole.
+    """
+    if len(text) >= len(template):
+        return fuzz.partial_ratio(template, text)
+    return fuzz.ratio(template, text)
+
+
+def bigrams(text: str) -> frozenset[str]:
+    """Character bigrams: the cheap prefilter in front of fuzzy scoring."""
+    return frozenset(text[i : i + 2] for i in range(len(text) - 1)) or frozenset({text})
+
+
+def read_position(node: LocatedDict, rule_id: str) -> Position:
+    value, where = node["position"], node.locs["position"]
+    if not isinstance(value, LocatedDict) or len(value) != 1 or next(iter(value)) not in ("first", "last"):
+        raise RuleSchemaError("`position` must be {first: N} or {last: N} (turns of the rule's speaker)", where, rule_id)
+    side, count = next(iter(value.items()))
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise RuleSchemaError(f"`position.{side}` must be a positive integer", value.locs[side], rule_id)
+    return Position(side, count)
+
+
+def read_fuzzy(node: LocatedDict, rule_id: str) -> Fuzzy:
+    value, where = node["fuzzy"], node.locs["fuzzy"]
+    if not isinstance(value, LocatedDict):
+        raise RuleSchemaError("`fuzzy` must be {threshold: 0-100, templates: [...]}", where, rule_id)
+    check_keys(value, {"threshold", "templates"}, "fuzzy", rule_id)
+    threshold = value.get("threshold", 85)
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 50 <= threshold <= 100:
+        raise RuleSchemaError("`fuzzy.threshold` must be a number from 50 to 100", value.locs.get("threshold", where), rule_id)
+    templates = string_list(value, "templates", rule_id) if "templates" in value else []
+    return Fuzzy(int(threshold), tuple(templates))
+
+
+SPEC = Required()

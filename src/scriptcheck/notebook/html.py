@@ -1,0 +1,201 @@
+"""One report as HTML: chat bubbles by speaker, findings highlighted by severity.
+
+Used by `Report._repr_html_` in Jupyter and by the shareable HTML report. Styles are inline
+attributes, not a `<style>` block, because Jupyter, GitHub and nbviewer strip `<style>`
+from notebook outputs they do not trust. Every piece of transcript text, metadata and rule
+text goes through `esc`: a transcript is untrusted input and may well contain `<script>`.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping, Sequence
+
+from .._model import AGENT, Finding, Report, Turn, register_presenter
+
+FONT = "system-ui,-apple-system,'Segoe UI','PingFang SC','Noto Sans CJK SC','Microsoft YaHei',sans-serif"
+
+# (highlight background, accent for borders and labels) per severity
+SEVERITY_COLOURS: Mapping[str, tuple[str, str]] = {
+    "error": ("#fdd8d3", "#c62828"),
+    "warning": ("#ffecb3", "#a15c00"),
+    "info": ("#d6eaff", "#1565c0"),
+}
+PASS_COLOUR, FAIL_COLOUR = "#2e7d32", "#c62828"
+
+
+def esc(value: object) -> str:
+    """HTML-escape anything for text or a quoted attribute."""
+    return html.escape(str(value), quote=True)
+
+
+def report_html(report: Report, *, anchor: str = "") -> str:
+    """The whole report as one self-contained HTML fragment (no scripts, no external resources).
+
+    Args:
+        report: the report; its transcript (attached by the checker) supplies the turns.
+        anchor: an `id` for the outer element, so a page can link to it.
+    """
+    turns = report.transcript.turns if report.transcript is not None else ()
+    on_turn: dict[int, list[Finding]] = {}
+    whole: list[Finding] = []
+    for finding in report.findings:
+        if finding.turn is not None and 0 <= finding.turn < len(turns):
+            on_turn.setdefault(finding.turn, []).append(finding)
+        else:
+            whole.append(finding)
+    # Numbered in display order (whole-call findings are shown first) so the labels read 1, 2, 3...
+    shown = [*whole, *(finding for index in sorted(on_turn) for finding in on_turn[index])]
+    numbers = {id(finding): number for number, finding in enumerate(shown, 1)}
+    categories = " ".join(sorted({finding.category for finding in report.findings}))
+    parts = [
+        f'<div class="sc-report"{_id(anchor)} data-id="{esc(report.id)}" data-categories="{esc(categories)}" '
+        f'data-score="{report.score:g}" data-passed="{str(report.passed).lower()}" '
+        f'style="font-family:{FONT};color:#1f2328;background:#fff;border:1px solid #d0d7de;border-radius:10px;'
+        f'padding:14px 16px;margin:8px 0;max-width:1100px;line-height:1.5;font-size:14px;text-align:left">',
+        _header(report),
+    ]
+    if whole:
+        parts.append(
+            '<div style="margin:10px 0 4px"><div style="font-size:12px;font-weight:600;color:#57606a;'
+            'margin-bottom:4px">whole call</div>' + "".join(_card(finding, numbers[id(finding)], turns) for finding in whole) + "</div>"
+        )
+    if turns:
+        parts.append('<div style="margin-top:10px">')
+        parts.extend(_turn_row(turn, on_turn.get(turn.index, []), numbers) for turn in turns)
+        parts.append("</div>")
+    elif report.findings and not whole:  # a report built without its transcript
+        parts.extend(_card(finding, numbers[id(finding)], ()) for finding in report.findings)
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def _id(anchor: str) -> str:
+    return f' id="{esc(anchor)}"' if anchor else ""
+
+
+def _header(report: Report) -> str:
+    colour = PASS_COLOUR if report.passed else FAIL_COLOUR
+    verdict = "PASSED" if report.passed else "FAILED"
+    details = [f"pass mark {report.pass_mark:g}", f"{len(report.findings)} finding{'s' if len(report.findings) != 1 else ''}"]
+    if report.fatal:
+        details.append("fatal: " + ", ".join(report.fatal))
+    chips = "".join(
+        f'<span style="display:inline-block;background:#f6f8fa;border:1px solid #d0d7de;border-radius:10px;'
+        f'padding:0 8px;margin:2px 4px 0 0;font-size:12px;color:#424a53">'
+        f'<span style="color:#6e7781">{esc(key)}</span> {esc(_plain(value))}</span>'
+        for key, value in report.metadata.items()
+    )
+    return (
+        '<div style="display:flex;align-items:center;gap:14px;flex-wrap:wrap">'
+        f'<div title="score" style="min-width:58px;text-align:center;font-size:26px;font-weight:700;color:#fff;'
+        f'background:{colour};border-radius:8px;padding:2px 10px">{report.score:g}</div>'
+        f'<div><div style="font-size:16px;font-weight:600">{esc(report.id)} '
+        f'<span style="font-size:12px;font-weight:700;color:{colour};letter-spacing:.04em">{verdict}</span></div>'
+        f'<div style="font-size:12px;color:#57606a">{esc(" · ".join(details))}</div>'
+        f"<div>{chips}</div></div></div>"
+    )
+
+
+def _plain(value: object) -> str:
+    if isinstance(value, (list, tuple)):
+        return ", ".join(map(str, value))
+    return "" if value is None else str(value)
+
+
+def _turn_row(turn: Turn, findings: list[Finding], numbers: Mapping[int, int]) -> str:
+    agent = turn.speaker == AGENT
+    bubble_colour = "#dbeafe" if agent else "#f0f1f3"
+    when = f" · {_clock(turn.start)}" if turn.start is not None else ""
+    label = f"{turn.speaker} · turn {turn.index}{when}"
+    flagged = ";border:2px solid " + max_accent(findings) if findings else ";border:1px solid transparent"
+    bubble = (
+        f'<div style="display:flex;justify-content:{"flex-end" if agent else "flex-start"};flex:0 0 56%;min-width:0">'
+        f'<div style="background:{bubble_colour};border-radius:14px;padding:6px 12px;max-width:92%;'
+        f'{"border-bottom-right-radius:4px" if agent else "border-bottom-left-radius:4px"}{flagged}">'
+        f'<div style="font-size:11px;color:#57606a;text-align:{"right" if agent else "left"}">{esc(label)}</div>'
+        f'<div style="white-space:pre-wrap;word-break:break-word">{highlight_html(turn.text, findings, numbers)}</div>'
+        "</div></div>"
+    )
+    notes = "".join(_card(finding, numbers[id(finding)], ()) for finding in findings)
+    return (
+        '<div class="sc-turn" style="display:flex;gap:14px;align-items:flex-start;margin:6px 0">'
+        f'{bubble}<div style="flex:1 1 0;min-width:0">{notes}</div></div>'
+    )
+
+
+def max_accent(findings: Sequence[Finding]) -> str:
+    """The accent colour of the worst severity among `findings`."""
+    worst = max(findings, key=lambda finding: finding.severity.rank)
+    return SEVERITY_COLOURS[worst.severity.value][1]
+
+
+def _clock(seconds: float) -> str:
+    minutes, rest = divmod(int(seconds), 60)
+    return f"{minutes:02d}:{rest:02d}"
+
+
+def highlight_html(text: str, findings: Sequence[Finding], numbers: Mapping[int, int]) -> str:
+    """`text` escaped, with each finding's span in a <mark> coloured by severity and numbered.
+
+    Spans may overlap (two rules on one phrase): the text is cut at every span boundary and
+    each piece takes the colour of the worst finding covering it, so no tag is ever nested
+    across another.
+    """
+    spans = []
+    for finding in findings:
+        if finding.start is None or finding.end is None:
+            continue
+        start = max(0, min(finding.start, len(text)))
+        spans.append((start, max(start, min(finding.end, len(text))), finding))
+    cuts = sorted({0, len(text), *(s for s, _, _ in spans), *(e for _, e, _ in spans)})
+    out = []
+    for left, right in zip(cuts, cuts[1:]):
+        piece = esc(text[left:right])
+        covering = [f for s, e, f in spans if s <= left and right <= e and s < e]
+        if covering:
+            worst = max(covering, key=lambda finding: finding.severity.rank)
+            background, accent = SEVERITY_COLOURS[worst.severity.value]
+            title = "; ".join(f"{f.rule}: {f.message}" for f in covering)
+            piece = (
+                f'<mark title="{esc(title)}" style="background:{background};color:inherit;'
+                f'border-bottom:2px solid {accent};padding:0 1px;border-radius:2px">{piece}</mark>'
+            )
+        out.append(piece)
+        out.extend(_number(numbers[id(f)], f) for s, e, f in spans if e == right)
+    return "".join(out)
+
+
+def _number(number: int, finding: Finding) -> str:
+    accent = SEVERITY_COLOURS[finding.severity.value][1]
+    return f'<sup style="color:{accent};font-weight:700;font-size:10px;margin-left:1px">{number}</sup>'
+
+
+def _card(finding: Finding, number: int, turns: Sequence[Turn]) -> str:
+    background, accent = SEVERITY_COLOURS[finding.severity.value]
+    points = f" −{finding.points}" if finding.points else ""
+    lines = [
+        f'<div class="sc-finding" data-category="{esc(finding.category)}" data-rule="{esc(finding.rule)}" '
+        f'style="border-left:4px solid {accent};background:{background}66;border-radius:4px;padding:4px 8px;'
+        f'margin:0 0 6px;font-size:12.5px">',
+        f'<div><span style="display:inline-block;min-width:16px;text-align:center;color:#fff;background:{accent};'
+        f'border-radius:8px;font-size:10px;font-weight:700;padding:0 4px;margin-right:4px">{number}</span>'
+        f'<b style="color:{accent}">{esc(finding.severity.value.upper())}{esc(points)}</b> '
+        f'<code style="font-size:11.5px;background:none;color:#1f2328">{esc(finding.rule)}</code> '
+        f'<span style="color:#6e7781;font-size:11.5px">{esc(finding.category)}</span></div>',
+        f"<div>{esc(finding.message)}</div>",
+    ]
+    if finding.suggestion:
+        lines.append(
+            f'<div style="color:#1a7f37"><span style="color:#57606a">instead:</span> {esc(finding.suggestion)}</div>'
+        )
+    if finding.closest is not None:
+        lines.append(
+            f'<div style="color:#57606a">closest, turn {finding.closest.turn} '
+            f"({finding.closest.similarity:.0f}%): “{esc(finding.closest.text)}”</div>"
+        )
+    lines.append("</div>")
+    return "".join(lines)
+
+
+register_presenter("html", report_html)

@@ -1,0 +1,116 @@
+"""Pack files: the bundled packs, pack arguments (paths or bundled names), reading a file, `extends`."""
+
+from __future__ import annotations
+
+import functools
+import tempfile
+from importlib import resources
+from importlib.abc import Traversable
+from pathlib import Path
+
+from .._errors import RulePackError
+from .._model import RulePack, SourceLocation
+from .schema import PACK_NAME, parse_pack
+
+
+def bundled_rules_dir() -> Path:
+    """The folder holding the bundled packs (inside the wheel, or `rules/` in a checkout)."""
+    packaged = resources.files("scriptcheck") / "rules"
+    if packaged.is_dir():
+        on_disk = Path(str(packaged))
+        return on_disk if on_disk.is_dir() else _extracted(packaged)
+    return Path(__file__).resolve().parents[3] / "rules"
+
+
+@functools.lru_cache(maxsize=1)
+def _extracted(packaged: Traversable) -> Path:
+    """Copy the bundled packs out of a zip import (a wheel on Spark's --py-files) once per process."""
+    folder = Path(tempfile.mkdtemp(prefix="scriptcheck-rules-"))
+    for entry in packaged.iterdir():
+        if entry.name.endswith(".yaml"):
+            (folder / entry.name).write_text(entry.read_text(encoding="utf-8"), encoding="utf-8")
+    return folder
+
+
+def bundled_pack_paths() -> list[Path]:
+    """Paths of all bundled packs, in a fixed order."""
+    return sorted(bundled_rules_dir().glob("*.yaml"))
+
+
+def resolve_pack_argument(spec: str | Path) -> Path:
+    """Turn a pack argument (a path, or the name of a bundled pack) into a path."""
+    path = Path(spec)
+    if path.exists():
+        return path
+    bundled = bundled_rules_dir() / f"{spec}.yaml"
+    if isinstance(spec, str) and PACK_NAME.match(spec) and bundled.exists():
+        return bundled
+    names = ", ".join(p.stem for p in bundled_pack_paths())
+    raise RulePackError(f"pack {str(spec)!r} not found: give a path to a YAML file or a bundled pack name ({names})")
+
+
+def read_pack_text(path: str | Path, shown: str) -> str:
+    """The text of a pack file.
+
+    Raises:
+        RulePackError: missing, unreadable or not UTF-8.
+    """
+    try:
+        return Path(path).read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise RulePackError(f"pack file not found: {shown}") from None
+    except UnicodeDecodeError as error:
+        raise RulePackError(f"pack is not UTF-8 (byte {error.start}): save it as UTF-8", SourceLocation(shown, 1)) from None
+    except OSError as error:
+        raise RulePackError(f"cannot read pack {shown}: {error.strerror}") from None
+
+
+def load_pack(path: str | Path, *, display_path: str | None = None) -> RulePack:
+    """Read and validate one pack file.
+
+    Raises:
+        RulePackError: with the file:line:column of the first problem found.
+    """
+    shown = display_path or str(path)
+    return parse_pack(read_pack_text(path, shown), shown)
+
+
+def load_pack_tree(path: str | Path, *, display_path: str | None = None) -> list[RulePack]:
+    """Load a pack after the packs it `extends`, depth first, each exactly once.
+
+    `extends` entries are bundled pack names or paths relative to the extending file.
+
+    Raises:
+        RulePackError: a missing target or a cycle, located at the `extends` entry.
+    """
+    return [pack for pack, _text in pack_tree(path, display_path=display_path)]
+
+
+def pack_tree(
+    path: str | Path, *, display_path: str | None = None, _stack: tuple[Path, ...] = ()
+) -> list[tuple[RulePack, tuple[str, str]]]:
+    """`load_pack_tree`, each pack with its source `(yaml_text, shown_path)`."""
+    path = Path(path)
+    here = path.resolve()
+    shown = display_path or str(path)
+    text = read_pack_text(path, shown)
+    pack = parse_pack(text, shown)
+    result: list[tuple[RulePack, tuple[str, str]]] = []
+    for spec, location in pack.extends:
+        relative = path.parent / spec
+        if relative.exists():
+            target = relative
+        else:
+            try:
+                target = resolve_pack_argument(spec)
+            except RulePackError as error:
+                raise RulePackError(f"extends {spec!r}: not found next to this pack; {error.message}", location) from None
+        if target.resolve() in (*_stack, here):
+            chain = " -> ".join(p.name for p in (*_stack, here, target.resolve()))
+            raise RulePackError(f"extends cycle: {chain}", location)
+        target_shown = f"rules/{target.name}" if target.resolve() in {p.resolve() for p in bundled_pack_paths()} else str(target)
+        for loaded in pack_tree(target, display_path=target_shown, _stack=(*_stack, here)):
+            if not any(existing.path == loaded[0].path for existing, _ in result):
+                result.append(loaded)
+    result.append((pack, (text, shown)))
+    return result

@@ -1,0 +1,203 @@
+"""Text normalisation that keeps a map back to the original characters.
+
+Two views of every utterance are built:
+
+* ``folded``: Traditional -> Simplified, full-width -> half-width, lower case. It has
+  exactly one character per original character, so its offsets *are* original offsets.
+* ``compact``: ``folded`` with whitespace, punctuation, symbols and emoji removed, so
+  that 你 去 投 诉 啊 and 你去投诉啊！ both contain 你去投诉啊. ``offsets[k]`` is the
+  original index of ``compact[k]``.
+
+Phrases in rule packs go through the same function, so both sides agree.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from functools import lru_cache
+from typing import NamedTuple
+
+import opencc
+
+# Full-width ASCII block (U+FF01..U+FF5E) maps onto U+0021..U+007E; the ideographic
+# space onto a plain space. Upper-case ASCII folds to lower case.
+WIDTH_AND_CASE = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)}
+WIDTH_AND_CASE[0x3000] = 0x20
+for _code in range(ord("A"), ord("Z") + 1):
+    WIDTH_AND_CASE[_code] = _code + 32
+    WIDTH_AND_CASE[_code + 0xFEE0] = _code + 32
+
+# NOTE: `\w` in a str pattern covers CJK ideographs, letters of every script and digits;
+# everything else (punctuation, symbols, emoji, spaces, control characters) is dropped.
+# The underscore is a word character to `re` but punctuation to us.
+_KEPT_RUNS = re.compile(r"[^\W_]+")
+DROPPED = re.compile(r"[\W_]+")  # what the compact view leaves out
+
+_T2S = opencc.OpenCC("t2s")
+# Characters `fold` changes besides Traditional ones, found by one regex and replaced one by
+# one: chat text has a few (full-width ，？！) in a few hundred characters, and `str.translate`
+# with a dict costs a lookup for every character of the text (4x slower on real chats).
+_FOLDABLE = re.compile("[" + "".join(re.escape(chr(code)) for code in sorted(WIDTH_AND_CASE)) + "]")
+_FOLDED_CHAR = {chr(code): chr(folded) for code, folded in WIDTH_AND_CASE.items()}.__getitem__
+
+
+def _fold_width_and_case(text: str) -> str:
+    return _FOLDABLE.sub(lambda match: _FOLDED_CHAR(match.group()), text)
+
+
+class WordRuns(NamedTuple):
+    """Runs of word characters in a folded text: folded[starts[i]:ends[i]] is
+    compact[compact_starts[i]:compact_starts[i] + ends[i] - starts[i]]."""
+
+    starts: list[int]
+    ends: list[int]
+    compact_starts: list[int]
+
+
+class NormalizedText:
+    """An utterance in its matching forms, with the map back to the original.
+
+    Immutable by convention. The map is built on first use: most utterances never need it
+    (it is only read to place a match). It is kept as the word runs of the folded text (a
+    few per utterance), not one entry per character.
+    """
+
+    __slots__ = ("original", "folded", "compact", "_runs")
+
+    def __init__(self, original: str, folded: str, compact: str):
+        self.original = original
+        self.folded = folded
+        self.compact = compact
+        self._runs: WordRuns | None = None
+
+    @property
+    def runs(self) -> WordRuns:
+        """The runs of word characters in `folded`: what `compact` is made of, in order."""
+        runs = self._runs
+        if runs is None:
+            starts: list[int] = []
+            ends: list[int] = []
+            compact_starts: list[int] = []
+            kept = 0
+            for run in _KEPT_RUNS.finditer(self.folded):
+                start, end = run.span()
+                starts.append(start)
+                ends.append(end)
+                compact_starts.append(kept)
+                kept += end - start
+            # NOTE: idempotent, so concurrent first uses from several threads agree.
+            runs = self._runs = WordRuns(starts, ends, compact_starts)
+        return runs
+
+    @property
+    def offsets(self) -> tuple[int, ...]:
+        """`offsets[k]` is the original index of `compact[k]`."""
+        runs = self.runs
+        return tuple(index for start, end in zip(runs.starts, runs.ends) for index in range(start, end))
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """Map a half-open span of `compact` to a half-open span of the original text."""
+        if len(self.compact) == len(self.folded):
+            return start, end  # nothing was dropped
+        runs = self.runs
+        first = bisect_right(runs.compact_starts, start) - 1
+        last = bisect_right(runs.compact_starts, end - 1) - 1
+        return (
+            runs.starts[first] + start - runs.compact_starts[first],
+            runs.starts[last] + end - runs.compact_starts[last],
+        )
+
+    @property
+    def steps(self) -> tuple[str, ...]:
+        """Which normalisation steps changed this text (for explanations)."""
+        changed = []
+        if _T2S.convert(self.original) != self.original:
+            changed.append("traditional_to_simplified")
+        if self.original.translate(WIDTH_AND_CASE) != self.original:
+            changed.append("width_and_case")
+        if len(self.compact) != len(self.original):
+            changed.append("spaces_and_punctuation_removed")
+        return tuple(changed)
+
+    def __repr__(self) -> str:
+        return f"NormalizedText({self.original!r}, compact={self.compact!r})"
+
+
+def fold(text: str) -> str:
+    """Traditional -> Simplified, full-width -> half-width, lower case; same length as `text`."""
+    simplified = _T2S.convert(text)
+    if len(simplified) != len(text):
+        # NOTE: OpenCC phrase tables may change length in rare cases; fall back to a
+        # per-character conversion so offsets stay one-to-one with the original.
+        simplified = "".join(_one_char(ch) for ch in text)
+    return _fold_width_and_case(simplified)
+
+
+@lru_cache(maxsize=65536)
+def _one_char(ch: str) -> str:
+    converted = _T2S.convert(ch)
+    return converted if len(converted) == 1 else ch
+
+
+def normalize(text: str) -> NormalizedText:
+    """Build the folded and compact views of `text` with the offset map."""
+    folded = fold(text)
+    return NormalizedText(text, folded, DROPPED.sub("", folded))
+
+
+def normalize_all(texts: list[str]) -> list[NormalizedText]:
+    """`normalize` each text, folding them all in one OpenCC call.
+
+    NOTE: a transcript's turns are converted joined by newlines and cut back by length. No
+    OpenCC dictionary entry holds a newline, so no conversion spans two turns and the pieces
+    are exactly what one call per turn gives; if the length changes, each turn is folded alone.
+    """
+    if len(texts) < 2:
+        return [normalize(text) for text in texts]
+    joined = "\n".join(texts)
+    simplified = _T2S.convert(joined)
+    if len(simplified) != len(joined):
+        return [normalize(text) for text in texts]
+    simplified = _fold_width_and_case(simplified)
+    normalized = []
+    start = 0
+    for text in texts:
+        folded = simplified[start : start + len(text)]
+        normalized.append(NormalizedText(text, folded, DROPPED.sub("", folded)))
+        start += len(text) + 1
+    return normalized
+
+
+MAX_VARIANTS = 256
+_ALTERNATION = re.compile(r"\{([^{}]*)\}")
+
+
+def expand_phrase(phrase: str) -> list[str]:
+    """Spell out `{a|b}` alternations: `{你|您}去投诉{啊|吧|}` is six phrases.
+
+    Lets a pack list the ways one thing is said without a regular expression, so matching
+    stays on the automaton. An empty alternative makes a part optional.
+
+    Raises:
+        ValueError: unbalanced or nested braces, or more than MAX_VARIANTS spellings.
+    """
+    if "{" not in phrase and "}" not in phrase:
+        return [phrase]
+    parts = _ALTERNATION.split(phrase)
+    literals, choices = parts[0::2], parts[1::2]
+    if any("{" in text or "}" in text for text in literals):
+        raise ValueError(f"phrase {phrase!r} has unbalanced or nested braces; write {{a|b}} groups side by side")
+    variants = [""]
+    for literal, choice in zip(literals, [*choices, None]):
+        variants = [v + literal for v in variants]
+        if choice is not None:
+            variants = [v + option for v in variants for option in choice.split("|")]
+            if len(variants) > MAX_VARIANTS:
+                raise ValueError(f"phrase {phrase!r} spells out more than {MAX_VARIANTS} variants; split it")
+    return list(dict.fromkeys(variants))
+
+
+def normalize_phrase(phrase: str) -> str:
+    """The compact form a phrase is matched in (may be empty if it is all punctuation)."""
+    return "".join(_KEPT_RUNS.findall(fold(phrase)))
