@@ -22,7 +22,8 @@ import os
 import sys
 import time
 
-from pyspark.sql import SparkSession, functions as F
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
 
 import scriptcheck
 from scriptcheck.spark import check_dataframe, check_messages, pack_spec

@@ -6,8 +6,6 @@ import pytest
 
 import scriptcheck
 
-EXTERNAL_JDDC = "../shared/external/jddc2019_sample.jsonl"
-
 
 @pytest.fixture(scope="session")
 def checker() -> scriptcheck.Checker:

@@ -33,7 +33,7 @@ class TagBalance(HTMLParser):
         self.ids: set[str] = set()
         self.tags: list[tuple[str, dict]] = []
 
-    def handle_starttag(self, tag, attrs):  # noqa: ANN001
+    def handle_starttag(self, tag, attrs):
         attributes = dict(attrs)
         self.tags.append((tag, attributes))
         if "id" in attributes:
@@ -43,10 +43,10 @@ class TagBalance(HTMLParser):
         if tag not in VOID:
             self.stack.append(tag)
 
-    def handle_startendtag(self, tag, attrs):  # noqa: ANN001
+    def handle_startendtag(self, tag, attrs):
         self.tags.append((tag, dict(attrs)))
 
-    def handle_endtag(self, tag):  # noqa: ANN001
+    def handle_endtag(self, tag):
         if not self.stack or self.stack[-1] != tag:
             self.problems.append(f"unexpected </{tag}> with open {self.stack[-3:]}")
             return

@@ -153,6 +153,7 @@ def test_rules_commands_run(command, capsys):
     assert capsys.readouterr().out
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc to list child processes")
 def test_sigterm_stops_workers_and_leaves_no_partial_output(tmp_path):
     import signal

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-import scriptcheck
 from scriptcheck.authoring.diff import checker_for, diff_checkers
 from scriptcheck.cli import main
 from scriptcheck.formats import transcript_from_dict

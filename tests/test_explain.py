@@ -6,10 +6,9 @@ from pathlib import Path
 import pytest
 
 import scriptcheck
+from conftest import polite
 from scriptcheck.authoring.explain import span_steps
 from scriptcheck.cli import main
-
-from conftest import polite
 from scriptcheck.text.normalize import normalize
 
 DEV = Path(__file__).resolve().parents[1] / "corpus" / "dev.jsonl"

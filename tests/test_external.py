@@ -3,20 +3,16 @@
 The file is outside the project on purpose (licence unclear): nothing from it is copied here.
 """
 
-import json
-from pathlib import Path
-
 import pytest
 
-EXTERNAL = Path(__file__).resolve().parents[2] / "shared" / "external" / "jddc2019_sample.jsonl"
+from external_data import external_records, requires_external
 
-pytestmark = pytest.mark.skipif(not EXTERNAL.exists(), reason=f"external chats not found at {EXTERNAL}")
+pytestmark = [requires_external, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
 def results(checker):
-    records = [json.loads(line) for line in EXTERNAL.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return [(record, checker.check(record)) for record in records]
+    return [(record, checker.check(record)) for record in external_records()]
 
 
 def test_every_real_chat_loads_and_is_checked(results):

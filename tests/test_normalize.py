@@ -2,8 +2,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scriptcheck.text.normalize import normalize
-from scriptcheck.text.normalize import normalize_phrase
+from scriptcheck.text.normalize import normalize, normalize_phrase
 
 
 @pytest.mark.parametrize(

@@ -11,13 +11,13 @@ import shutil
 import subprocess
 
 import pytest
-from notebook_helpers import hostile_transcript
 
 import scriptcheck
+from notebook_helpers import hostile_transcript
 
 BROWSER = next((shutil.which(name) for name in ("chromium", "chromium-browser", "google-chrome") if shutil.which(name)), None)
 
-pytestmark = pytest.mark.skipif(BROWSER is None, reason="headless Chromium is not installed")
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(BROWSER is None, reason="headless Chromium is not installed")]
 
 
 def _dump_dom(path, fragment: str = "") -> str:

@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from notebook_helpers import check_well_formed, hostile_transcript
 
+from notebook_helpers import check_well_formed, hostile_transcript
 from scriptcheck.cli import main
 
 CLEAN = {"id": "ok", "agent": "A02", "turns": [
@@ -76,6 +76,7 @@ def test_report_to_stdout(tmp_path, capsys):
     assert captured.out.startswith("<!DOCTYPE html>") and captured.err == ""
 
 
+@pytest.mark.slow
 def test_check_and_report_print_no_progress_when_stderr_is_not_a_terminal(tmp_path):
     records = [dict(RUDE, id=f"r{index}") for index in range(200)]
     src = write_jsonl(tmp_path / "in.jsonl", *records)
@@ -87,6 +88,7 @@ def test_check_and_report_print_no_progress_when_stderr_is_not_a_terminal(tmp_pa
         assert result.stderr.count("\n") == 1  # just the summary line
 
 
+@pytest.mark.slow
 def test_check_shows_progress_when_stderr_is_a_terminal(tmp_path):
     pty = pytest.importorskip("pty")
     pytest.importorskip("tqdm")

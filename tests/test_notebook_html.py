@@ -8,9 +8,8 @@ import json
 import re
 from pathlib import Path
 
-from notebook_helpers import HOSTILE_TEXT, check_well_formed, hostile_transcript
-
 import scriptcheck
+from notebook_helpers import HOSTILE_TEXT, check_well_formed, hostile_transcript
 from scriptcheck._model import Severity
 
 DEV = Path(__file__).resolve().parents[1] / "corpus" / "dev.jsonl"

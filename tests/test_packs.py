@@ -6,9 +6,9 @@ import pytest
 
 import scriptcheck
 from conftest import categories, polite
-from scriptcheck.packs import bundled_pack_paths
-from scriptcheck._model import Severity
 from scriptcheck._errors import DuplicateRuleError
+from scriptcheck._model import Severity
+from scriptcheck.packs import bundled_pack_paths
 
 BAD = Path(__file__).parent / "fixtures" / "bad_packs"
 

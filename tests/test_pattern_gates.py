@@ -15,12 +15,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import scriptcheck
+from external_data import EXTERNAL_CHATS, requires_external
 from scriptcheck.engine.compile import CompiledRules, gate_keys
 from scriptcheck.engine.match import scan
 from scriptcheck.text.normalize import normalize
 
 ROOT = Path(__file__).resolve().parents[1]
-EXTERNAL = ROOT.parent / "shared" / "external" / "jddc2019_sample.jsonl"
 
 
 @pytest.mark.parametrize(
@@ -93,28 +93,37 @@ def _all_hits(turn_hits, rule_count: int):
     }
 
 
-def _texts():
-    lines = []
-    for path in sorted((ROOT / "corpus").glob("*.jsonl")):
-        lines += path.read_text(encoding="utf-8").splitlines()
-    if EXTERNAL.exists():
-        lines += EXTERNAL.read_text(encoding="utf-8").splitlines()
-    for line in lines:
-        if line.strip():
-            for turn in json.loads(line)["turns"]:
-                yield turn.get("speaker", turn.get("role")), turn["text"]
+def _texts(paths):
+    for path in paths:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                for turn in json.loads(line)["turns"]:
+                    yield turn.get("speaker", turn.get("role")), turn["text"]
 
 
-def test_gated_scan_finds_exactly_what_running_every_pattern_finds():
+def _compare_gated_with_ungated(texts) -> tuple[int, int]:
     checker = scriptcheck.load()
     gated = checker.compiled
     ungated = CompiledRules(checker.rule_set)
     ungated.ungated_patterns = {speaker: frozenset(range(len(found))) for speaker, found in ungated.patterns.items()}
     compared = regex_hits = 0
-    for speaker, text in _texts():
+    for speaker, text in texts:
         normalized = normalize(text)
         expected = _all_hits(scan(normalized, speaker, ungated), len(gated.rules))
         assert _all_hits(scan(normalized, speaker, gated), len(gated.rules)) == expected, text
         compared += 1
         regex_hits += sum(1 for found in expected.values() for hit in found if hit[3])
-    assert compared > 3000 and regex_hits > 100  # the corpus exercises the patterns
+    return compared, regex_hits
+
+
+@pytest.mark.slow
+def test_gated_scan_finds_exactly_what_running_every_pattern_finds():
+    compared, regex_hits = _compare_gated_with_ungated(_texts(sorted((ROOT / "corpus").glob("*.jsonl"))))
+    assert compared > 2000 and regex_hits > 100  # the corpus exercises the patterns
+
+
+@pytest.mark.slow
+@requires_external
+def test_gated_scan_finds_exactly_what_running_every_pattern_finds_on_real_chats():
+    compared, _regex_hits = _compare_gated_with_ungated(_texts([EXTERNAL_CHATS]))
+    assert compared > 12000

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 import scriptcheck
-from scriptcheck.formats.readers import read_records
 from scriptcheck.engine.pool import CHUNK_SIZE, IN_FLIGHT_PER_WORKER, worker_count
+from scriptcheck.formats.readers import read_records
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = [ROOT / "corpus" / "dev.jsonl", ROOT / "corpus" / "test.jsonl"]
@@ -22,6 +22,7 @@ def corpus_dicts() -> list[dict]:
     return [json.loads(line) for path in CORPUS for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
+@pytest.mark.slow
 def test_pool_reports_equal_single_process_on_corpus(checker):
     items = corpus_dicts()
     single = list(checker.check_many(items))
@@ -32,6 +33,7 @@ def test_pool_reports_equal_single_process_on_corpus(checker):
     assert [r.transcript == s.transcript for r, s in zip(pooled, single)] == [True] * len(single)
 
 
+@pytest.mark.slow
 def test_cli_workers_output_is_byte_identical(tmp_path):
     outputs = []
     for workers in ("1", "2", "0"):
@@ -47,6 +49,7 @@ def test_cli_workers_output_is_byte_identical(tmp_path):
     assert outputs[0].count(b"\n") == len(corpus_dicts())
 
 
+@pytest.mark.slow
 def test_cli_workers_keeps_invalid_records_in_place(tmp_path):
     lines = [json.dumps(d, ensure_ascii=False) for d in corpus_dicts()[:5]]
     lines[2] = '{"id": "broken", "turns": []}'
@@ -136,6 +139,7 @@ def _worker_segmenter_mark(_ignored: int) -> str | None:
     return getattr(_pool._WORKER_CHECKER.compiled.segmenter(), "test_mark", None)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="fork start method")
 def test_forked_workers_inherit_the_parents_segmenter_instead_of_loading_their_own(monkeypatch):
     from collections import OrderedDict
@@ -198,10 +202,11 @@ def _tricky_inputs(tmp_path: Path) -> list[Path]:
     return [first, second]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("block_bytes", [64, 1000, 1 << 18])
 def test_workers_reading_blocks_give_what_one_process_gives_on_awkward_input(tmp_path, monkeypatch, capsys, block_bytes):
-    from scriptcheck.formats import blocks as _blocks
     from scriptcheck import cli
+    from scriptcheck.formats import blocks as _blocks
 
     monkeypatch.setattr(_blocks, "BLOCK_BYTES", block_bytes)
     paths = [str(path) for path in _tricky_inputs(tmp_path)]

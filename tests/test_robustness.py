@@ -12,9 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import scriptcheck
-from scriptcheck.text.normalize import normalize
-from scriptcheck.text.normalize import fold
 from scriptcheck.cli import main
+from scriptcheck.text.normalize import fold, normalize
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = [json.loads(line) for split in ("dev", "test") for line in (ROOT / "corpus" / f"{split}.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -106,6 +105,7 @@ def test_two_checkers_loaded_in_parallel_threads_stay_separate(tmp_path):
     assert any(f.rule == "banned.x.sesame" for f in custom.check(item).findings)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", ["0", "1", "12345"])
 def test_results_do_not_depend_on_the_hash_seed(tmp_path, seed):
     corpus = ROOT / "corpus" / "dev.jsonl"

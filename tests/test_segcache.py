@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import jieba
+import pytest
 
-from scriptcheck.engine import segmenter as _segmenter
 from scriptcheck.engine import segcache as _segcache
+from scriptcheck.engine import segmenter as _segmenter
 
 WORDS = frozenset({"你去投诉啊", "请您稍等", "再见"})
 
@@ -18,6 +19,7 @@ def built() -> jieba.Tokenizer:
     return tokenizer
 
 
+@pytest.mark.slow
 def test_round_trip_and_same_segmentation(tmp_path, monkeypatch):
     monkeypatch.setenv("SCRIPTCHECK_CACHE_DIR", str(tmp_path))
     monkeypatch.setattr(_segmenter, "_SEGMENTERS", type(_segmenter._SEGMENTERS)())

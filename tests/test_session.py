@@ -97,7 +97,7 @@ def test_many_sessions_from_many_threads(checker):
                         session.add_turn(turn.get("speaker", turn.get("role")), turn["text"], turn.get("start"), turn.get("end"))
             for data, session in sessions:
                 results[data["id"]] = session.close()
-        except BaseException as error:  # noqa: BLE001
+        except BaseException as error:
             errors.append(error)
 
     threads = [threading.Thread(target=serve, args=(items[i::4],)) for i in range(4)]

@@ -23,7 +23,7 @@ TURNS = "array<struct<speaker:string,text:string,start:double,end:double>>"
 META = ("channel", "agent", "team", "date")
 
 # PySpark 4 warns about pandas 3 on every pandas UDF; these tests are what checks it works.
-pytestmark = pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas:FutureWarning")
+pytestmark = [pytest.mark.spark, pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas:FutureWarning")]
 
 pytest.importorskip("pyspark", reason='PySpark is not installed (pip install "scriptcheck[spark]")')
 pytest.importorskip("pyarrow", reason='pyarrow is not installed (pip install "scriptcheck[spark]")')

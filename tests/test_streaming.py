@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 # A guard against hanging forever if streaming breaks; not a speed requirement.
 DEADLOCK_GUARD_SECONDS = 120

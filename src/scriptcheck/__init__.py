@@ -17,15 +17,15 @@ from typing import Any
 
 from ._errors import InputFileError, MissingDependencyError, RulePackError, ScriptcheckError, TranscriptError
 from ._model import Finding, Report, Settings, Transcript, Turn
+from ._version import __version__
 from .authoring import explain as _explain  # noqa: F401 - registers Report.explain
 from .authoring.evaluate import evaluate
 from .engine import Checker, Session, load
 from .formats.readers import read_records
 from .notebook import render_html_report, to_dataframe
 
-__version__ = "0.1.0"
-
 __all__ = [
+    "__version__",
     "Checker",
     "Finding",
     "InputFileError",

@@ -43,7 +43,7 @@ def _location(path: str, mark: yaml.Mark) -> SourceLocation:
 class _PackLoader(yaml.SafeLoader):
     """SafeLoader that refuses aliases while composing (no shared nodes, no expansion)."""
 
-    def compose_node(self, parent, index):  # noqa: D102
+    def compose_node(self, parent, index):
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
             raise yaml.composer.ComposerError(None, None, "YAML aliases (*name) are not supported in packs", event.start_mark)
@@ -139,7 +139,7 @@ def require(node: LocatedDict, key: str, kind: type, where: SourceLocation, rule
     value = node[key]
     if kind is str and isinstance(value, (int, float)) and not isinstance(value, bool) and key == "version":
         return str(value)
-    if not isinstance(value, kind) or (kind is str and not value.strip()):
+    if not isinstance(value, kind) or (isinstance(value, str) and not value.strip()):
         raise RuleSchemaError(f"`{key}` must be a non-empty {kind.__name__}", node.locs[key], rule_id)
     return value
 

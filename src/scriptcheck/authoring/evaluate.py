@@ -161,7 +161,7 @@ def _compare(transcript: Transcript, report: Report) -> list[Case]:
     cases: list[Case] = []
     matched: set[tuple[str, int | None]] = set()
     for label in transcript.labels:
-        category, turn = label.get("category"), label.get("turn")
+        category, turn = str(label.get("category")), label.get("turn")
         if turn is not None:
             key = (category, turn)
             hit = key if key in predicted else None

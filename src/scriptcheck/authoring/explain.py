@@ -66,7 +66,7 @@ class FindingExplanation:
     expectation: str = ""  # for sequence rules: what response was expected, and where
 
     def to_dict(self) -> dict[str, Any]:
-        data = {
+        data: dict[str, Any] = {
             "rule": self.finding.rule,
             "category": self.finding.category,
             "turn": self.finding.turn,

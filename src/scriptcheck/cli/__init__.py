@@ -15,8 +15,8 @@ import threading
 from collections.abc import Sequence
 from types import FrameType
 
-from .. import __version__
 from .._errors import ScriptcheckError
+from .._version import __version__
 from . import check, diff, eval, explain, report, review, rules
 from .common import EXIT_OK, EXIT_USAGE, UsageError
 
@@ -36,7 +36,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except BrokenPipeError:  # e.g. `scriptcheck check ... | head`
         with contextlib.suppress(OSError):
-            sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+            sys.stdout = open(os.devnull, "w")
         return EXIT_OK
     except KeyboardInterrupt:
         print("scriptcheck: interrupted", file=sys.stderr)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import replace
+from typing import Any
 
 from ..engine.batch import check_files
 from ..engine.progress import with_progress
@@ -20,7 +21,6 @@ from .common import (
     load_checker,
     output,
 )
-
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
             workers=args.workers, render=args.format == "jsonl", validate=validate,
         )
         for chunk in with_progress(chunks, enabled=show, delay=1.0, size=len):
-            written = []
+            written: list[Any] = []
             for record, report in chunk:
                 if duplicates is not None:
                     record_id = report.id if report is not None else (record.error.record_id if record.error else None)
@@ -81,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
                     written.append(error_record(record.error, position))
                     print(f"scriptcheck: invalid record: {record.error}", file=sys.stderr)
                 else:
+                    assert report is not None
                     written.append(report)
                     counts["passed" if report.passed else "failed"] += 1
                     total_score += report.score

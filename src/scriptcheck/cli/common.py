@@ -116,7 +116,7 @@ def output(path: str | None) -> Iterator[TextIO]:
     try:
         with handle:
             # NOTE: the file itself, not the wrapper, whose attribute lookup costs on every write.
-            yield handle.file
+            yield handle.file  # type: ignore[misc]
         # NOTE: temporary files are created 0600; give the result the usual umask-based mode.
         umask = os.umask(0)
         os.umask(umask)

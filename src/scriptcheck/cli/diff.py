@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from .._errors import RulePackError
+from .._model import Transcript
 from ..authoring import diff as impact
 from ..formats.readers import read_records
 from ..packs.files import resolve_pack_argument
@@ -48,10 +49,11 @@ def _diff(args: argparse.Namespace) -> int:
     except RulePackError as error:
         raise UsageError(f"cannot build the checkers: {error}") from None
     aliases = parse_aliases(args.speaker_alias)
-    transcripts, invalid = [], []
+    transcripts: list[Transcript] = []
+    invalid: list[str] = []
     for path in corpus_files(args.paths):
         for record in read_records(path, aliases={**new.speaker_aliases, **aliases}, encoding=args.encoding, input_format=args.input_format):
-            if record.error is not None:
+            if record.transcript is None:
                 invalid.append(str(record.error))
                 print(f"scriptcheck: invalid record: {record.error}", file=sys.stderr)
             else:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 import sys
+from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
+from .._model import Transcript
 from ..authoring.evaluate import Evaluation, evaluate
 from ..formats.readers import read_records
 from .common import add_input_options, add_pack_options, corpus_files, load_checker
@@ -34,9 +35,9 @@ def run(args: argparse.Namespace) -> int:
     evaluations = {}
     for path in corpus_files(args.paths):
         records = read_records(path, aliases=checker.speaker_aliases, encoding=args.encoding, input_format=args.input_format)
-        transcripts = []
+        transcripts: list[Transcript] = []
         for record in records:
-            if record.error is not None:
+            if record.transcript is None:
                 print(f"scriptcheck: invalid record: {record.error}", file=sys.stderr)
             else:
                 transcripts.append(record.transcript)
@@ -44,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     if not evaluations:
         print("scriptcheck: error: no corpus files found", file=sys.stderr)
         return 2
-    failures = []
+    failures: list[str] = []
     for name, evaluation in evaluations.items():
         render = {"table": format_table, "markdown": format_markdown, "json": None}[args.format]
         if render is None:
@@ -76,7 +77,7 @@ def gate_failures(evaluation: Evaluation, args: argparse.Namespace) -> list[str]
 
 
 def _rows(evaluation: Evaluation) -> list[tuple[str, ...]]:
-    rows = [
+    rows: list[tuple[str, ...]] = [
         (s.category, str(s.tp), str(s.fp), str(s.fn), f"{s.precision:.3f}", f"{s.recall:.3f}", f"{s.f1:.3f}")
         for s in evaluation.categories
     ]

@@ -12,7 +12,16 @@ from ..engine.batch import check_files
 from ..engine.progress import with_progress
 from ..notebook.report_page import render_page
 from ..packs.schema import BUILTIN_CATEGORIES
-from .common import EXIT_GATE, EXIT_INVALID, EXIT_OK, add_input_options, add_pack_options, load_checker, output, unique_ids
+from .common import (
+    EXIT_GATE,
+    EXIT_INVALID,
+    EXIT_OK,
+    add_input_options,
+    add_pack_options,
+    load_checker,
+    output,
+    unique_ids,
+)
 
 
 def register(commands: argparse._SubParsersAction) -> None:

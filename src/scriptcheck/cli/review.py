@@ -34,9 +34,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def _review_import(args: argparse.Namespace) -> int:
     checker = load_checker(args)
-    verdicts, bad = [], []
-    for item in reviews.read_verdicts(args.verdicts):
-        (bad if isinstance(item, reviews.VerdictError) else verdicts).append(item)
+    verdicts, bad = _read_verdicts(args.verdicts)
     inputs = {}
     for path in args.input:
         for record in read_records(path, aliases=checker.speaker_aliases, encoding=args.encoding, input_format=args.input_format):
@@ -49,8 +47,8 @@ def _review_import(args: argparse.Namespace) -> int:
         raise UsageError(f"cannot read --into {target}: {error}") from None
     category_of = {rule.id: rule.category for rule in checker.rules}
     new_lines, result = reviews.import_verdicts(verdicts, target_lines=lines, inputs=inputs, category_of=category_of, target_name=str(target))
-    for error in [*map(str, bad), *result.errors]:
-        print(f"scriptcheck: verdict skipped: {error}", file=sys.stderr)
+    for problem in [*map(str, bad), *result.errors]:
+        print(f"scriptcheck: verdict skipped: {problem}", file=sys.stderr)
     for record_id in result.appended:
         print(f"{record_id}: appended from --input")
     for change in result.changes:
@@ -74,7 +72,7 @@ def _as_json(transcript: Transcript) -> dict[str, Any]:
     """A transcript back in the input format (metadata keys first, as in corpus files)."""
     turns = []
     for turn in transcript.turns:
-        item = {"speaker": turn.speaker, "text": turn.text}
+        item: dict[str, Any] = {"speaker": turn.speaker, "text": turn.text}
         if turn.start is not None:
             item["start"] = turn.start
         if turn.end is not None:
@@ -84,9 +82,7 @@ def _as_json(transcript: Transcript) -> dict[str, Any]:
 
 
 def _review_stats(args: argparse.Namespace) -> int:
-    verdicts, bad = [], []
-    for item in reviews.read_verdicts(args.verdicts):
-        (bad if isinstance(item, reviews.VerdictError) else verdicts).append(item)
+    verdicts, bad = _read_verdicts(args.verdicts)
     for error in bad:
         print(f"scriptcheck: verdict skipped: {error}", file=sys.stderr)
     stats = reviews.review_stats(verdicts)
@@ -95,3 +91,15 @@ def _review_stats(args: argparse.Namespace) -> int:
     else:
         print(reviews.format_stats(stats), end="")
     return 3 if bad else 0
+
+
+def _read_verdicts(path: str) -> tuple[list[reviews.Verdict], list[reviews.VerdictError]]:
+    """The verdicts of a file, and the located errors of its bad lines."""
+    verdicts: list[reviews.Verdict] = []
+    bad: list[reviews.VerdictError] = []
+    for item in reviews.read_verdicts(path):
+        if isinstance(item, reviews.VerdictError):
+            bad.append(item)
+        else:
+            verdicts.append(item)
+    return verdicts, bad

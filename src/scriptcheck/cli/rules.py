@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import sys
-
 import argparse
 import json
+import sys
 
+from .._model import Rule
 from ..authoring.lint import lint
 from ..authoring.selftest import run_all
-from .._model import Rule
 from ..engine.checker import Checker
 from ..packs.provenance import rule_provenance
 from .common import add_pack_options, load_checker

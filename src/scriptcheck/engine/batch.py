@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, TypeVar, Union
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 from .._errors import TranscriptError
 from .._model import Report, Transcript
@@ -21,8 +21,8 @@ if TYPE_CHECKING:
     from .checker import Checker
 
 T = TypeVar("T")
-Outcome = Union[Report, SerializedReport, TranscriptError, Exception, None]
-Work = Union[Transcript, RawTranscript, Any, None]
+Outcome: TypeAlias = "Report | SerializedReport | TranscriptError | Exception | None"
+Work: TypeAlias = "Transcript | RawTranscript | Any | None"
 
 
 def check_items(
@@ -54,10 +54,10 @@ def check_items(
         try:
             if isinstance(work, RawTranscript):
                 work = work.validate(checker.speaker_aliases)
-            outcome: Outcome = checker.check(work)
+            outcome: Outcome = checker.check(work)  # type: ignore[arg-type]  # a dict or a Transcript
         except TranscriptError as error:
             outcome = error
-        except Exception as error:  # noqa: BLE001 - only when the caller asked for it
+        except Exception as error:
             if not internal_errors:
                 raise
             outcome = error
@@ -121,5 +121,5 @@ def _check_blocks(
                 (Record(index, line, error=thaw_error(error), path=block.path), None)
                 if error is not None
                 else (Record(index, line, path=block.path), SerializedReport(*rendered))
-                for line, index, error, rendered in results  # type: ignore[union-attr]
+                for line, index, error, rendered in results
             ]

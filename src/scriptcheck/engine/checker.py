@@ -17,8 +17,8 @@ from ..kinds import KINDS, Conversation
 from ..packs.resolve import RuleSet
 from ..packs.source import PackSource
 from ..text.normalize import NormalizedText, normalize, normalize_all
-from .compile import CompiledRules
 from .batch import check_items
+from .compile import CompiledRules
 from .match import TurnHits, scan
 from .progress import with_progress
 from .score import drop_nested, score

@@ -6,8 +6,8 @@ Offsets in every `Hit` are into the original utterance text.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from itertools import accumulate
 from collections import defaultdict
+from itertools import accumulate
 
 from ..kinds.base import BOUNDARY_SETS, EXCEPTION_SETS, Hit
 from ..text.normalize import NormalizedText

@@ -70,7 +70,7 @@ def check_parallel_chunks(
     payload: Callable[[T], Any] | None = None,
     chunk_size: int = CHUNK_SIZE,
     render: bool = False,
-) -> Iterator[list[tuple[T, Report | SerializedReport | TranscriptError | None]]]:
+) -> Iterator[list[tuple[T, Any]]]:
     """Check `items` in `workers` processes; yield `(item, result)` pairs in input order, a chunk at a time.
 
     `payload(item)` is what is checked (default: the item itself): a `Transcript`, a dict, a
@@ -124,7 +124,7 @@ class _Failure:
     error: BaseException
 
 
-def _feed(iterator, payload, chunk_size, executor, handoff, stop, render) -> None:  # noqa: ANN001
+def _feed(iterator, payload, chunk_size, executor, handoff, stop, render) -> None:
     """Read chunks (1, 2, 4... up to `chunk_size` items: the first result comes quickly), submit them."""
     size = 1
     try:
@@ -137,7 +137,7 @@ def _feed(iterator, payload, chunk_size, executor, handoff, stop, render) -> Non
             if not _put(handoff, (chunk, work, executor.submit(_check_chunk, sent, render)), stop):
                 return
             size = min(size * 2, chunk_size)
-    except BaseException as error:  # noqa: BLE001 - handed to the consumer, raised there in order
+    except BaseException as error:
         _put(handoff, _Failure(error), stop)
         return
     _put(handoff, _END, stop)
@@ -220,11 +220,12 @@ def _check_chunk(chunk: list[Any], render: bool = False) -> list[Any]:
     return results
 
 
-def _check_block(checker: Checker, block: LineBlock) -> list[tuple[int | None, int, Any, Any]]:  # noqa: ANN001
+def _check_block(checker: Checker, block: LineBlock) -> list[tuple[int | None, int, Any, Any]]:
     """(line, index, frozen error or None, (id, score, passed, rendered line) or None) per record."""
-    results = []
+    results: list[tuple[int | None, int, Any, Any]] = []
     for record in block_records(block, checker.speaker_aliases):
-        if record.error is not None:
+        if record.error is not None or record.transcript is None:
+            assert record.error is not None
             results.append((record.line, record.index, _freeze_error(record.error), None))
             continue
         try:

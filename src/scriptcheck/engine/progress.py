@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 import warnings
 from collections.abc import Callable, Iterable, Iterator
-from typing import TextIO, TypeVar
+from typing import Any, TextIO, TypeVar
 
 T = TypeVar("T")
 
@@ -25,7 +25,7 @@ def in_notebook() -> bool:
         return False
     try:
         ip = get_ipython()
-    except Exception:  # noqa: BLE001 - IPython half-imported or torn down: no notebook
+    except Exception:
         return False
     return ip is not None and "IPKernelApp" in getattr(ip, "config", {})
 
@@ -76,7 +76,7 @@ def with_progress(
         return
     if total is None and hasattr(items, "__len__"):
         total = len(items)  # type: ignore[arg-type]
-    options = {"total": total, "desc": desc, "unit": unit, "delay": delay, "dynamic_ncols": True}
+    options: dict[str, Any] = {"total": total, "desc": desc, "unit": unit, "delay": delay, "dynamic_ncols": True}
     if not notebook:
         options["file"] = stream
     bar = bar_class(**options)
@@ -90,8 +90,8 @@ def with_progress(
         bar.close()
 
 
-def _tqdm_class(notebook: bool):  # noqa: ANN202 - tqdm's class, or None when tqdm is missing
-    global _warned_missing  # noqa: PLW0603 - warn once per process, not once per call
+def _tqdm_class(notebook: bool):
+    global _warned_missing
     try:
         if notebook:
             with warnings.catch_warnings():

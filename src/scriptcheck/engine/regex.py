@@ -8,13 +8,14 @@ gated by literals one of which every match must contain (`gate_keys`), found by 
 from __future__ import annotations
 
 import re
+import sys
 
-try:  # Python 3.11+
-    from re import _constants as _sre_constants  # type: ignore[attr-defined]
-    from re import _parser as _sre_parser  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover - Python 3.10
-    import sre_constants as _sre_constants  # type: ignore[no-redef]
-    import sre_parse as _sre_parser  # type: ignore[no-redef]
+if sys.version_info >= (3, 11):
+    from re import _constants as _sre_constants
+    from re import _parser as _sre_parser
+else:  # pragma: no cover - Python 3.10
+    import sre_constants as _sre_constants
+    import sre_parse as _sre_parser
 
 from ..text.normalize import DROPPED as _DROPPED
 
@@ -29,8 +30,8 @@ def gate_keys(pattern: re.Pattern[str]) -> frozenset[str] | None:
     if pattern.flags & re.IGNORECASE:
         return None
     try:
-        _exact, literals = _literals(list(_sre_parser.parse(pattern.pattern)))
-    except Exception:  # noqa: BLE001 - compiled already; an unusual tree simply is not gated
+        _exact, literals = _literals(list(_sre_parser.parse(pattern.pattern)))  # type: ignore[call-overload]
+    except Exception:
         return None
     if literals is None:
         return None
@@ -95,11 +96,11 @@ def _item_literals(op, value) -> tuple[frozenset[str] | None, frozenset[str] | N
     if op is _sre_constants.BRANCH:
         found = [_literals(list(branch)) for branch in value[1]]
         exacts = [exact for exact, _ in found]
-        exact = None if any(e is None for e in exacts) else frozenset().union(*exacts)
+        exact = None if any(e is None for e in exacts) else frozenset[str]().union(*(e for e in exacts if e is not None))
         if exact is not None and len(exact) > _MAX_SPELLINGS:
             exact = None
         requireds = [required for _, required in found]
-        required = None if any(r is None for r in requireds) else frozenset().union(*requireds)
+        required = None if any(r is None for r in requireds) else frozenset[str]().union(*(r for r in requireds if r is not None))
         return exact, required
     if op in (_sre_constants.MAX_REPEAT, _sre_constants.MIN_REPEAT):
         low, high, body = value
@@ -121,12 +122,12 @@ def backtracking_risk(pattern: str) -> str | None:
     """
     try:
         tree = _sre_parser.parse(pattern)
-    except Exception:  # noqa: BLE001 - compile errors are reported by re.compile
+    except Exception:
         return None
-    return _risk(list(tree), inside_repeat=False)
+    return _risk(list(tree), inside_repeat=False)  # type: ignore[call-overload]
 
 
-def _risk(items, inside_repeat: bool) -> str | None:  # noqa: ANN001
+def _risk(items, inside_repeat: bool) -> str | None:
     for op, value in items:
         if op in (_sre_constants.MAX_REPEAT, _sre_constants.MIN_REPEAT):
             low, high, body = value

@@ -35,7 +35,7 @@ def cache_dir() -> Path | None:
     return Path(base) / "scriptcheck"
 
 
-def cache_path(words: frozenset[str], jieba_module) -> Path | None:  # noqa: ANN001
+def cache_path(words: frozenset[str], jieba_module) -> Path | None:
     """The file for this phrase set and this jieba installation."""
     folder = cache_dir()
     if folder is None:
@@ -94,6 +94,6 @@ def save(path: Path, frequencies: dict[str, int], total: int) -> None:
         os.replace(handle.name, path)
     except OSError:
         try:
-            os.unlink(handle.name)  # type: ignore[possibly-undefined]
+            os.unlink(handle.name)
         except (OSError, NameError):
             pass

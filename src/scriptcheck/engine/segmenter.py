@@ -14,7 +14,6 @@ from typing import Any
 
 from . import segcache
 
-
 _SEGMENTERS: OrderedDict[frozenset[str], Any] = OrderedDict()
 _SEGMENTERS_LOCK = threading.Lock()
 _SEGMENTER_CACHE_SIZE = 4

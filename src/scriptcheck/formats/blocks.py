@@ -12,7 +12,16 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .readers import Record, UndecodableLine, decoded_lines, detect_encoding, detect_format, jsonl_records, open_binary, read_some
+from .readers import (
+    Record,
+    UndecodableLine,
+    decoded_lines,
+    detect_encoding,
+    detect_format,
+    jsonl_records,
+    open_binary,
+    read_some,
+)
 from .validate import speaker_table
 
 BLOCK_BYTES = 1 << 16

@@ -10,13 +10,10 @@ import codecs
 import csv
 import io
 import json
-import math
-import re
 import sys
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any, BinaryIO
 
 from .._errors import InputFileError, TranscriptError
@@ -133,7 +130,7 @@ def open_binary(source: str | Path, name: str) -> BinaryIO:
     if str(source) == "-":
         return sys.stdin.buffer
     try:
-        return open(source, "rb")  # noqa: SIM115 - closed by read_records
+        return open(source, "rb")
     except FileNotFoundError:
         raise InputFileError(f"{name}: no such file") from None
     except IsADirectoryError:
@@ -271,7 +268,7 @@ def detect_format(name: str, head: bytes, encoding: str) -> str:
     return "csv"
 
 
-def jsonl_records(lines: Iterable[tuple[int, str]], aliases: Mapping[str, str], name: str, validate: bool = True) -> Iterator[Record]:
+def jsonl_records(lines: Iterable[tuple[int, str | UndecodableLine]], aliases: Mapping[str, str], name: str, validate: bool | str = True) -> Iterator[Record]:
     index = 0
     for line_number, line in lines:
         if isinstance(line, UndecodableLine):
@@ -293,7 +290,7 @@ def jsonl_records(lines: Iterable[tuple[int, str]], aliases: Mapping[str, str], 
         index += 1
 
 
-def _json_records(lines: Iterable[tuple[int, str]], aliases: Mapping[str, str], name: str, validate: bool = True) -> Iterator[Record]:
+def _json_records(lines: Iterable[tuple[int, str | UndecodableLine]], aliases: Mapping[str, str], name: str, validate: bool | str = True) -> Iterator[Record]:
     text = "\n".join(line for _number, line in _text_lines(lines, name))
     try:
         data = json.loads(text)
@@ -307,7 +304,7 @@ def _json_records(lines: Iterable[tuple[int, str]], aliases: Mapping[str, str], 
         yield _record(index, None, item, aliases, f"{name}[{index}]", validate)
 
 
-def _record(index: int, line: int | None, data: Any, aliases: Mapping[str, str], name: str, validate: bool = True) -> Record:
+def _record(index: int, line: int | None, data: Any, aliases: Mapping[str, str], name: str, validate: bool | str = True) -> Record:
     if not validate:
         return Record(index, line, raw=RawTranscript(data, name, line))
     try:
@@ -319,7 +316,7 @@ def _record(index: int, line: int | None, data: Any, aliases: Mapping[str, str],
 _CSV_REQUIRED = ("transcript_id", "speaker", "text")
 
 
-def _csv_records(lines: Iterable[tuple[int, str]], aliases: Mapping[str, str], name: str, validate: bool = True) -> Iterator[Record]:
+def _csv_records(lines: Iterable[tuple[int, str | UndecodableLine]], aliases: Mapping[str, str], name: str, validate: bool | str = True) -> Iterator[Record]:
     """Long-form CSV: one row per turn, grouped by transcript_id in order of first appearance."""
     numbered = _text_lines(lines, name)
     buffer = io.StringIO()
@@ -345,14 +342,14 @@ def _csv_records(lines: Iterable[tuple[int, str]], aliases: Mapping[str, str], n
         groups.setdefault(key, []).append((line_number, row))
         first_line.setdefault(key, line_number)
     for index, (key, rows) in enumerate(groups.items()):
-        line = first_line[key]
+        first = first_line[key]
         try:
             turns = [_csv_turn(row, number, name, key) for number, row in sorted(rows, key=_csv_order)]
             data = {"id": key or None, "turns": turns}
         except TranscriptError as error:
-            yield Record(index, line, error=error)
+            yield Record(index, first, error=error)
             continue
-        yield _record(index, line, data, aliases, name, validate)
+        yield _record(index, first, data, aliases, name, validate)
 
 
 def _csv_order(item: tuple[int, dict[str, str]]) -> tuple[float, int]:

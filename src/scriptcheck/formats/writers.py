@@ -8,8 +8,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from collections.abc import Callable
 from typing import Any, TextIO
 
 from .._errors import TranscriptError
@@ -53,10 +53,11 @@ class Writer:
     def __init__(self, stream: TextIO):
         self.stream = stream
 
-    def write(self, item: Report | dict[str, Any]) -> None:
+    def write(self, item: Any) -> None:
+        """One report, rendered report or error record (`error_record`)."""
         raise NotImplementedError
 
-    def write_all(self, items: list[Report | dict[str, Any]]) -> None:
+    def write_all(self, items: Sequence[Any]) -> None:
         for item in items:
             self.write(item)
 
@@ -70,7 +71,7 @@ class JsonLinesWriter(Writer):
     def write(self, item: Report | SerializedReport | dict[str, Any]) -> None:
         self.stream.write(self._line(item) + "\n")
 
-    def write_all(self, items: list[Report | SerializedReport | dict[str, Any]]) -> None:
+    def write_all(self, items: Sequence[Any]) -> None:
         if items:
             self.stream.write("\n".join(map(self._line, items)) + "\n")  # one write per chunk
 
@@ -136,7 +137,7 @@ class TableWriter(Writer):
         out.write("\n")
 
 
-def _finding_block(finding: Finding, turns) -> str:  # noqa: ANN001
+def _finding_block(finding: Finding, turns) -> str:
     where = f"turn {finding.turn}" if finding.turn is not None else "whole call"
     points = f"-{finding.points}" if finding.points else "0"
     lines = [f"  {where:<10} {finding.severity.value:<7} {points:>4}  {finding.rule}"]

@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 from .._errors import RuleSchemaError
 from .._model import AGENT, SPEAKERS, Finding, Rule, RuleKind, Sequence, Turn
-from .._yaml import LocatedDict, check_keys, flag, optional_list, string_list
+from .._yaml import LocatedDict, check_keys, flag, optional_list
 from ..text.normalize import NormalizedText
 from .base import (
     Conversation,

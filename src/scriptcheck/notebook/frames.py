@@ -76,11 +76,11 @@ def finding_rows(reports: Iterable[Report]) -> list[dict[str, Any]]:
         turns = report.transcript.turns if report.transcript is not None else ()
         meta = {columns[key]: report.metadata.get(key) for key in columns}
         for finding in report.findings:
-            on_turn = finding.turn is not None and finding.turn < len(turns)
+            turn = finding.turn
             rows.append({
                 "id": report.id,
-                "turn": finding.turn,
-                "speaker": turns[finding.turn].speaker if on_turn else None,
+                "turn": turn,
+                "speaker": turns[turn].speaker if turn is not None and turn < len(turns) else None,
                 "category": finding.category,
                 "rule": finding.rule,
                 "severity": finding.severity.value,
@@ -153,7 +153,7 @@ def to_dataframe(
     kept = only_reports(reports)
     if kind == "transcripts":
         rows = transcript_rows(kept, categories)
-        fallback = TRANSCRIPT_COLUMNS
+        fallback: tuple[str, ...] = TRANSCRIPT_COLUMNS
     else:
         rows = finding_rows(kept)
         fallback = FINDING_COLUMNS + tuple(_metadata_columns(metadata_keys(kept), FINDING_COLUMNS).values())

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from .._errors import TranscriptError
-from .html import FAIL_COLOUR, FONT, PASS_COLOUR, SEVERITY_COLOURS, esc, report_html
 from .._model import Report
+from .html import FAIL_COLOUR, FONT, PASS_COLOUR, SEVERITY_COLOURS, esc, report_html
 
 LOWEST = 10  # lowest-scoring transcripts listed in the summary
 TOP_RULES = 12

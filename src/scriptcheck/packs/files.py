@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import tempfile
 from importlib import resources
-from importlib.abc import Traversable
 from pathlib import Path
 
 from .._errors import RulePackError
@@ -18,15 +17,15 @@ def bundled_rules_dir() -> Path:
     packaged = resources.files("scriptcheck") / "rules"
     if packaged.is_dir():
         on_disk = Path(str(packaged))
-        return on_disk if on_disk.is_dir() else _extracted(packaged)
+        return on_disk if on_disk.is_dir() else _extracted(str(packaged))
     return Path(__file__).resolve().parents[3] / "rules"
 
 
 @functools.lru_cache(maxsize=1)
-def _extracted(packaged: Traversable) -> Path:
+def _extracted(key: str) -> Path:
     """Copy the bundled packs out of a zip import (a wheel on Spark's --py-files) once per process."""
     folder = Path(tempfile.mkdtemp(prefix="scriptcheck-rules-"))
-    for entry in packaged.iterdir():
+    for entry in (resources.files("scriptcheck") / "rules").iterdir():
         if entry.name.endswith(".yaml"):
             (folder / entry.name).write_text(entry.read_text(encoding="utf-8"), encoding="utf-8")
     return folder

@@ -111,7 +111,7 @@ def rule_provenance(rule_set: RuleSet, rule_id: str) -> RuleProvenance:
     }
     if written.fuzzy is not None:
         lists["fuzzy.templates"] = [
-            (value, sources.get(f"fuzzy.templates[{i}]", sources.get("phrases[%d]" % i)), "defined")
+            (value, sources.get(f"fuzzy.templates[{i}]", sources.get(f"phrases[{i}]")), "defined")
             for i, value in enumerate(written.fuzzy.templates)
         ]
     if written.sequence is not None:
@@ -135,7 +135,10 @@ def rule_provenance(rule_set: RuleSet, rule_id: str) -> RuleProvenance:
                 key_location = where.get(key, (location, []))
                 if name in LISTS:
                     item_locations = key_location[1]
-                    items = [(v, item_locations[i] if i < len(item_locations) else key_location[0], "override" + (f" {key}" if key != name else "")) for i, v in enumerate(value)]
+                    items: list[tuple[Any, SourceLocation | None, str]] = [
+                        (v, item_locations[i] if i < len(item_locations) else key_location[0], "override" + (f" {key}" if key != name else ""))
+                        for i, v in enumerate(value)
+                    ]
                     lists[name] = (lists[name] + items) if key != name else items
                 elif name == "position":
                     scalars[name] = (f"{{{value.side}: {value.count}}}", key_location[0], "override")
@@ -147,8 +150,8 @@ def rule_provenance(rule_set: RuleSet, rule_id: str) -> RuleProvenance:
     fields: list[FieldSource] = [FieldSource("id", rule.id, sources.get("id", written.source), "defined")]
     for name, (value, location, origin) in scalars.items():
         fields.append(FieldSource(name, value, location, origin))
-    for name, items in lists.items():
-        fields.extend(FieldSource(f"{name}[{i}]", value, location, origin) for i, (value, location, origin) in enumerate(items))
+    for name, listed in lists.items():
+        fields.extend(FieldSource(f"{name}[{i}]", value, location, origin) for i, (value, location, origin) in enumerate(listed))
     fields.append(FieldSource("examples", len(rule.examples), sources.get("examples"), "defined" if "examples" in sources else "default"))
     return RuleProvenance(rule, tuple(fields), tuple(override_locations))
 

@@ -67,7 +67,7 @@ def parse_pack(text: str, path: str = "<pack>") -> RulePack:
     categories = _read_categories(data)
     known_categories = {**BUILTIN_CATEGORIES, **categories}
     rules_node = data.get("rules", LocatedList())
-    if not isinstance(rules_node, list):
+    if not isinstance(rules_node, LocatedList):
         raise RuleSchemaError("`rules` must be a list of rules", data.locs["rules"])
     rules = []
     seen: dict[str, SourceLocation] = {}
@@ -103,7 +103,7 @@ def _read_categories(data: LocatedDict) -> dict[str, str]:
     node = data.get("categories")
     if node is None:
         return {}
-    if not isinstance(node, dict):
+    if not isinstance(node, LocatedDict):
         raise RuleSchemaError("`categories` must map category ids to descriptions", data.locs["categories"])
     for key in node:
         if not RULE_ID.match(key):
@@ -220,7 +220,10 @@ def _read_rule(node: Any, location: SourceLocation, pack: str, categories: Mappi
         pack=pack,
         source=node.loc,
         field_sources=MappingProxyType(_item_sources(node)),
-        **{name: tuple(values) for name, values in lists.items()},
+        phrases=tuple(lists.get("phrases", ())),
+        patterns=tuple(lists.get("patterns", ())),
+        unless=tuple(lists.get("unless", ())),
+        unless_turn=tuple(lists.get("unless_turn", ())),
         **kind_fields,
     )
 

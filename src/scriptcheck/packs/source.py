@@ -67,8 +67,8 @@ class PackSource:
         if defaults:
             for path in bundled_pack_paths():
                 shown = f"rules/{path.name}"
-                text = read_pack_text(path, shown)
-                add(parse_pack(text, shown), (text, shown))
+                source = read_pack_text(path, shown)
+                add(parse_pack(source, shown), (source, shown))
         for spec in packs:
             if isinstance(spec, RulePack):
                 if not any(p.path == spec.path and p.name == spec.name for p in loaded):

@@ -9,7 +9,9 @@ from typing import Any
 
 try:
     from pyspark import StorageLevel
-    from pyspark.sql import DataFrame, functions as F, types as T
+    from pyspark.sql import DataFrame
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
 except ImportError as error:  # pragma: no cover - depends on the environment
     raise ImportError(
         'scriptcheck.spark needs PySpark: pip install "scriptcheck[spark]" (pyspark, pandas, pyarrow)'
@@ -177,7 +179,7 @@ def check_dataframe(
     shipped = _ship(df, spec)
     keep_names = tuple(keep)
 
-    def check_partition(batches):  # noqa: ANN001, ANN202 - runs on the executors
+    def check_partition(batches):
         return executor.check_batches(
             batches, shipped.value, turns_field=turns_col, keep=keep_names, categories=categories
         )
@@ -224,7 +226,7 @@ def check_messages(
     """
     _require_columns(df, id_col, order_col, speaker_col, text_col, *(c for c in (start_col, end_col) if c), *keep)
 
-    def seconds(name: str | None):  # noqa: ANN202
+    def seconds(name: str | None):
         return F.col(name).cast("double") if name else F.lit(None).cast("double")
 
     turn = F.struct(
@@ -266,7 +268,7 @@ def _ship(df: DataFrame, spec: PackSource) -> Any:
     """Broadcast the pack texts (sent once per executor, not once per task); closure on Spark Connect."""
     try:
         return df.sparkSession.sparkContext.broadcast(spec)
-    except Exception:  # noqa: BLE001 - Spark Connect has no SparkContext
+    except Exception:
         return _Value(spec)
 
 
