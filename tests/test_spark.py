@@ -206,6 +206,26 @@ def test_user_pack_is_shipped_to_executors(spark, transcripts, corpus, tmp_path)
     assert {row["pass_mark"] for row in rows} == {95.0}
 
 
+def test_inherited_rules_reach_the_executors_as_load_sees_them(spark, transcripts, corpus, tmp_path):
+    # A child pack that `extends` a base pack: Spark must build both, exactly as `scriptcheck.load` does.
+    (tmp_path / "base.yaml").write_text(
+        "pack: base\nrules:\n  - id: banned.wording.parcel\n    category: banned.wording\n    severity: info\n"
+        "    points: 1\n    message: m\n    phrases: [订单]\n    word_boundary: false\n",
+        encoding="utf-8",
+    )
+    child = tmp_path / "child.yaml"
+    child.write_text(
+        "pack: child\nextends: [base.yaml]\noverrides:\n  - id: banned.wording.parcel\n    points: 2\n",
+        encoding="utf-8",
+    )
+    loaded = scriptcheck.load(child)
+    assert [rule.id for rule in pack_spec([child]).rule_set().rules] == [rule.id for rule in loaded.rules]
+    want = {r["id"]: loaded.check(r).to_dict() for r in corpus[:60]}
+    assert any(f["rule"] == "banned.wording.parcel" and f["points"] == 2 for report in want.values() for f in report["findings"])
+    result = check_dataframe(transcripts.where(transcripts.id.isin(list(want))), [child])
+    assert_same_reports(result.reports.collect(), want, result.categories)
+
+
 def test_broken_pack_fails_on_the_driver(tmp_path):
     pack = tmp_path / "broken.yaml"
     pack.write_text("pack: broken\nrules:\n  - id: banned.x.y\n    sevrity: error\n", encoding="utf-8")
