@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "scriptcheck"
 LAYERS = {
     "_errors": 0, "_model": 0, "_version": 0, "_yaml": 0,
     "text": 1, "formats": 1,
-    "kinds": 2,
+    "kinds": 2, "learned": 2,
     "packs": 3,
     "engine": 4,
     "authoring": 5,

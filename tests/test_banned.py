@@ -73,7 +73,8 @@ def test_polite_speech_does_not_fire(checker, text):
 @pytest.mark.parametrize(("category", "text"), VIOLATIONS)
 def test_customer_saying_it_is_not_an_agent_violation(checker, category, text):
     report = checker.check(polite(("customer", text)))
-    assert findings_on(report, 2) == []
+    # Said by the customer, it is no agent violation (it may well be a complaint the agent must answer).
+    assert [f for f in findings_on(report, 2) if f.category.startswith("banned.")] == []
 
 
 @pytest.mark.parametrize(

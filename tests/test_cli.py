@@ -27,7 +27,7 @@ def test_jsonl_output_is_one_report_per_line_in_input_order(tmp_path, capsys):
     finding = lines[0]["findings"][0]
     assert set(finding) >= {"rule", "category", "severity", "turn", "start", "end", "text", "points", "message", "suggestion"}
     assert finding["text"] == "你去投诉啊" and finding["turn"] == 2 and finding["start"] == 0 and finding["end"] == 5
-    assert lines[1] == {"id": "ok", "score": 100.0, "passed": True, "fatal": [], "findings": []}
+    assert lines[1] == {"id": "ok", "score": 100.0, "passed": True, "fatal": [], "review": False, "findings": []}
 
 
 def test_json_output_is_an_array(tmp_path, capsys):

@@ -101,7 +101,7 @@ def test_disable_by_rule_id_and_by_category(tmp_path):
 pack: mine
 disable: [banned.vague.hedge, missing.closing]
 """)
-    checker = scriptcheck.load(pack)
+    checker = scriptcheck.load(pack, model=False)  # the rule, not the learned stage, is what this disables
     ids = {rule.id for rule in checker.rules}
     assert "banned.vague.hedge" not in ids and "closing.farewell" not in ids
     report = checker.check({"id": "x", "turns": [{"speaker": "agent", "text": "您好，应该是吧"}]})
@@ -219,6 +219,8 @@ def test_bundled_packs_load_when_scriptcheck_is_imported_from_a_zip(tmp_path):
         rules = Path(bundled_pack_paths()[0]).parent
         for file in rules.glob("*.yaml"):
             zipped.write(file, Path("scriptcheck") / "rules" / file.name)
+        for file in (source / "learned" / "bundled").iterdir():  # package data, as in a wheel
+            zipped.write(file, Path("scriptcheck") / "learned" / "bundled" / file.name)
     code = "import scriptcheck, sys; assert '.zip' in scriptcheck.__file__; print(len(scriptcheck.load().rules))"
     run = subprocess.run([sys.executable, "-c", code], env={"PYTHONPATH": str(archive), "PATH": ""}, capture_output=True, text=True, cwd=tmp_path)
     assert run.returncode == 0, run.stderr

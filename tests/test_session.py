@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 import scriptcheck
-from scriptcheck._model import RuleKind
+from scriptcheck.kinds import KINDS
+from scriptcheck.kinds import KINDS
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = [ROOT / "corpus" / "dev.jsonl", ROOT / "corpus" / "test.jsonl"]
@@ -35,12 +36,12 @@ def test_session_equals_batch(checker, data):
     batch = checker.check(data)
     assert report == batch
     assert report.to_dict() == batch.to_dict()
-    banned_rules = {rule.id for rule in checker.rules if rule.kind is RuleKind.BANNED}
+    turn_local = {rule.id for rule in checker.rules if KINDS[rule.kind].turn_local}  # banned and model rules
     for index, settled in enumerate(per_turn):
         assert all(f.turn == index for f in settled)
         # What a turn settles is final: exactly as it appears in the report, points included.
         assert all(f in report.findings for f in settled)
-        assert all(f.rule in banned_rules for f in settled)
+        assert all(f.rule in turn_local for f in settled)
 
 
 def test_add_turn_reports_banned_phrase_at_once(checker):

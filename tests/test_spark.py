@@ -98,6 +98,7 @@ def as_report(row) -> dict:
         "score": row["score"],
         "passed": row["passed"],
         "fatal": list(row["fatal"]),
+        "review": row["review"],
         "findings": [as_finding(finding.asDict(recursive=True)) for finding in row["findings"]],
     }
 
@@ -106,6 +107,9 @@ def as_finding(data: dict) -> dict:
     data = {key: value for key, value in data.items() if key not in ("id", "finding")}
     if data["closest"] is None:
         del data["closest"]  # `to_dict()` leaves it out when there is none
+    if data["confidence"] is None:  # rule findings: `to_dict()` has no model fields
+        for key in ("confidence", "review", "evidence"):
+            del data[key]
     return data
 
 

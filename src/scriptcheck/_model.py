@@ -33,6 +33,7 @@ class RuleKind(str, enum.Enum):
     BANNED = "banned"
     REQUIRED = "required"
     SEQUENCE = "sequence"
+    MODEL = "model"
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +99,8 @@ class Sequence:
     same_turn_ok: bool = False
     trigger_patterns: tuple[str, ...] = ()
     allow_after: tuple[str, ...] = ()
+    trigger_model: str = ""  # a model label that triggers too (e.g. complaint), at trigger_confidence or more
+    trigger_confidence: float = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +123,9 @@ class Rule:
     position: Position | None = None
     fuzzy: Fuzzy | None = None
     sequence: Sequence | None = None
+    model_label: str = ""  # kind model: the label of the loaded model this rule reports
+    deduct_at: float = 0.8  # kind model: confidence at which a finding counts
+    review_at: float = 0.8  # kind model: confidence from which a finding goes to review
     examples: tuple[Example, ...] = ()
     description: str = ""
     pack: str = ""
@@ -210,10 +216,16 @@ class Finding:
     message: str
     suggestion: str = ""
     closest: Closest | None = None
-    explanation: tuple[str, ...] = ()
+    source: str = "rule"  # "rule": a pack's phrase or pattern; "model": the learned stage
+    confidence: float | None = None  # for model findings: the model's probability, 0-1
+    review: bool = False  # below the pack's confidence to count: flagged for a reviewer, no points
+    evidence: tuple[str, ...] = ()  # for model findings: the features that weighed most ("不清楚 +2.1")
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready dict; field names are the stable output schema."""
+        """Plain JSON-ready dict; field names are the stable output schema.
+
+        `source` is always there; `confidence`, `review` and `evidence` only on model findings.
+        """
         data: dict[str, Any] = {
             "rule": self.rule,
             "category": self.category,
@@ -225,7 +237,12 @@ class Finding:
             "points": self.points,
             "message": self.message,
             "suggestion": self.suggestion,
+            "source": self.source,
         }
+        if self.confidence is not None:
+            data["confidence"] = self.confidence
+            data["review"] = self.review
+            data["evidence"] = list(self.evidence)
         if self.closest is not None:
             data["closest"] = {
                 "turn": self.closest.turn,
@@ -248,13 +265,19 @@ class Report:
     metadata: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
     transcript: Transcript | None = field(default=None, compare=False, repr=False)
 
+    @property
+    def review(self) -> bool:
+        """True when some finding waits for a reviewer (a model finding below the confidence that counts)."""
+        return any(finding.review for finding in self.findings)
+
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready dict: id, score, passed, fatal, findings."""
+        """Plain JSON-ready dict: id, score, passed, fatal, review, findings."""
         return {
             "id": self.id,
             "score": self.score,
             "passed": self.passed,
             "fatal": list(self.fatal),
+            "review": self.review,
             "findings": [finding.to_dict() for finding in self.findings],
         }
 

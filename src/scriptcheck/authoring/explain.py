@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 from bisect import bisect_left
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .._model import Closest, Finding, Report, Rule, Turn, register_presenter
@@ -64,6 +64,7 @@ class FindingExplanation:
     searched_turns: tuple[int, ...] = ()  # for required and sequence rules: the turns looked at
     threshold: int | None = None  # fuzzy threshold of a required rule
     expectation: str = ""  # for sequence rules: what response was expected, and where
+    nearest: tuple[tuple[str, str, float], ...] = ()  # model findings: the most similar training utterances
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -82,7 +83,12 @@ class FindingExplanation:
             "exceptions": [check.to_dict() for check in self.exceptions],
             "searched_turns": list(self.searched_turns),
             "expectation": self.expectation,
+            "source": self.finding.source,
         }
+        if self.finding.source == "model":
+            data["confidence"] = self.finding.confidence
+            data["evidence"] = list(self.finding.evidence)
+            data["nearest"] = [{"text": text, "label": label, "similarity": similarity} for text, label, similarity in self.nearest]
         if self.closest is not None:
             data["closest"] = {"turn": self.closest.turn, "text": self.closest.text, "similarity": self.closest.similarity}
             data["threshold"] = self.threshold
@@ -144,7 +150,11 @@ def explain_report(report: Report, checker: Checker | None = None) -> Explanatio
     items = []
     for finding in report.findings:
         rule_index = compiled.index_of[finding.rule]
-        items.append(_explain_finding(finding, compiled.rules[rule_index].rule, rule_index, conversation, report))
+        item = _explain_finding(finding, compiled.rules[rule_index].rule, rule_index, conversation, report)
+        if finding.source == "model" and checker.model is not None and finding.turn is not None:
+            turn = conversation.turns[finding.turn]
+            item = replace(item, nearest=tuple(checker.model.nearest(turn.text, turn.speaker)))
+        items.append(item)
     return Explanation(
         transcript_id=report.id,
         findings=tuple(items),
@@ -235,12 +245,18 @@ def _lines(explanation: Explanation) -> list[str]:
             if turn is not None:
                 said = f"{turn.text[: finding.start]}【{finding.text}】{turn.text[finding.end :]}"
                 lines.append(f"         said:  {turn.speaker}: {said}")
-            if item.phrases:
-                lines.append(f"         phrase: {', '.join(item.phrases)}")
-            if item.normalization:
-                lines.append(f"         matched after: {', '.join(STEP_NAMES.get(s, s) for s in item.normalization)}")
+            if finding.source == "model":
+                lines.append(f"         model: confidence {finding.confidence}, because of: {', '.join(finding.evidence) or '(no single feature)'}")
+                lines.extend(
+                    f"         like training example 「{text}」 ({label}, {similarity:.0%} similar)" for text, label, similarity in item.nearest
+                )
             else:
-                lines.append("         matched as written (no normalisation needed)")
+                if item.phrases:
+                    lines.append(f"         phrase: {', '.join(item.phrases)}")
+                if item.normalization:
+                    lines.append(f"         matched after: {', '.join(STEP_NAMES.get(s, s) for s in item.normalization)}")
+                else:
+                    lines.append("         matched as written (no normalisation needed)")
             for check in item.exceptions:
                 lines.append(f"         exception checked, did not apply: {check}")
             if item.expectation:

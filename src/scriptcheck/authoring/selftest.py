@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from .._model import Example, Rule, SourceLocation, Transcript
+from .._model import Example, Rule, RuleKind, SourceLocation, Transcript
 from ..engine.checker import Checker
 from ..kinds import KINDS
 
@@ -58,8 +58,13 @@ def run_example(checker: Checker, rule: Rule, example: Example, name: str = "") 
 
 
 def iter_examples(checker: Checker) -> Iterator[tuple[str, Rule, Example]]:
-    """(test name, rule, example) for every example of every loaded rule."""
+    """(test name, rule, example) for every example of every loaded rule.
+
+    Model rules' examples test the loaded model; without one (`--no-model`) they are left out.
+    """
     for rule in checker.rules:
+        if rule.kind is RuleKind.MODEL and checker.model is None:
+            continue
         counters = {True: 0, False: 0}
         for example in rule.examples:
             kind = "match" if example.should_match else "no_match"

@@ -17,7 +17,7 @@ from types import FrameType
 
 from .._errors import ScriptcheckError
 from .._version import __version__
-from . import check, diff, eval, explain, report, review, rules
+from . import check, diff, eval, explain, model, report, review, rules
 from .common import EXIT_OK, EXIT_USAGE, UsageError
 
 
@@ -74,6 +74,6 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"scriptcheck {__version__}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
-    for command in (check, report, rules, eval, explain, diff, review):
+    for command in (check, report, rules, eval, explain, diff, review, model):
         command.register(commands)
     return parser

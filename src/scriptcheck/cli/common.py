@@ -28,6 +28,12 @@ def add_pack_options(parser: argparse.ArgumentParser) -> None:
         help="a rule pack (YAML path or bundled pack name), applied after the bundled packs; repeatable",
     )
     parser.add_argument("--no-defaults", action="store_true", help="do not load the bundled packs")
+    chosen = parser.add_mutually_exclusive_group()
+    chosen.add_argument(
+        "--model", metavar="DIR",
+        help="the learned stage's model: a folder from `scriptcheck model train` (default: what the packs say, else the bundled model)",
+    )
+    chosen.add_argument("--no-model", action="store_true", help="no learned stage: phrase rules only")
 
 
 def add_input_options(parser: argparse.ArgumentParser) -> None:
@@ -41,7 +47,19 @@ def add_input_options(parser: argparse.ArgumentParser) -> None:
 
 def load_checker(args: argparse.Namespace) -> Checker:
     """Build the checker the pack options ask for."""
-    return load(*args.pack, defaults=not args.no_defaults, speaker_aliases=parse_aliases(getattr(args, "speaker_alias", [])))
+    return load(
+        *args.pack,
+        defaults=not args.no_defaults,
+        speaker_aliases=parse_aliases(getattr(args, "speaker_alias", [])),
+        model=model_choice(args),
+    )
+
+
+def model_choice(args: argparse.Namespace) -> str | bool | None:
+    """--model DIR, --no-model, or None (what the packs say)."""
+    if getattr(args, "no_model", False):
+        return False
+    return getattr(args, "model", None)
 
 
 def parse_aliases(pairs: list[str]) -> dict[str, str]:

@@ -6,14 +6,15 @@ turn (one automaton per speaker) -> each rule kind's findings -> drop nested -> 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from .._errors import TranscriptError
-from .._model import Finding, Report, Rule, RulePack, Settings, Transcript
+from .._model import Finding, Report, Rule, RuleKind, RulePack, Settings, Transcript, Turn
 from ..formats.validate import speaker_table, transcript_from_dict
 from ..kinds import KINDS, Conversation
+from ..learned.model import Model, Prediction, load_model_text
 from ..packs.resolve import RuleSet
 from ..packs.source import PackSource
 from ..text.normalize import NormalizedText, normalize, normalize_all
@@ -42,6 +43,10 @@ class Checker:
         self.rule_set: RuleSet = source.rule_set()
         self.compiled = CompiledRules(self.rule_set)
         self.speaker_aliases: Mapping[str, str] = speaker_table(self.rule_set.speaker_aliases)  # casefolded names
+        model = source.model_text()
+        self.model: Model | None = load_model_text(*model) if model is not None else None
+        # Speakers whose turns the model must read: those of model rules and model-triggered sequences.
+        self._model_speakers = frozenset(_model_speakers(self.rules)) if self.model is not None else frozenset()
 
     @property
     def rules(self) -> tuple[Rule, ...]:
@@ -64,21 +69,28 @@ class Checker:
         return self.report(self.analyse(transcript))
 
     def analyse(self, transcript: Transcript) -> Conversation:
-        """Every turn normalised (in one OpenCC call) and scanned: what the rule kinds read."""
+        """Every turn normalised (in one OpenCC call), scanned, and read by the model: what the rule kinds read."""
         turns = transcript.turns
         texts = normalize_all([turn.text for turn in turns])
         hits = tuple(scan(text, turn.speaker, self.compiled) for text, turn in zip(texts, turns))
-        return Conversation(transcript, tuple(texts), hits)
+        return Conversation(transcript, tuple(texts), hits, self._predictions(texts, turns))
 
-    def analyse_turn(self, text: str, speaker: str) -> tuple[NormalizedText, TurnHits]:
-        """Normalise and scan one utterance (a live session's turn).
+    def _predictions(self, texts: Sequence[NormalizedText], turns: Sequence[Turn]) -> tuple[Prediction | None, ...]:
+        model, speakers = self.model, self._model_speakers
+        if model is None or not speakers:
+            return ()
+        return tuple(model.predict(text, turn.speaker) if turn.speaker in speakers else None for text, turn in zip(texts, turns))
+
+    def analyse_turn(self, turn: Turn) -> tuple[NormalizedText, TurnHits, Prediction | None]:
+        """Normalise, scan and read one utterance (a live session's turn).
 
         NOTE: not memoised. An LRU of analysed utterances was measured slower even on real
         chats where 23 % of utterances repeat (the evicted analyses' garbage costs more than
         the hits save); the expensive part, jieba, is memoised per piece in CompiledRules.
         """
-        normalized = normalize(text)
-        return normalized, scan(normalized, speaker, self.compiled)
+        normalized = normalize(turn.text)
+        prediction = self._predictions((normalized,), (turn,))
+        return normalized, scan(normalized, turn.speaker, self.compiled), prediction[0] if prediction else None
 
     def report(self, conversation: Conversation) -> Report:
         """The scored report of an analysed conversation."""
@@ -134,6 +146,7 @@ def load(
     *packs: str | Path | RulePack,
     defaults: bool = True,
     speaker_aliases: Mapping[str, str] | None = None,
+    model: str | Path | bool | None = None,
 ) -> Checker:
     """Load the bundled packs (unless `defaults=False`) plus `packs`, in order, and compile them.
 
@@ -142,8 +155,18 @@ def load(
             packs may override or disable rules of earlier ones; a pack's `extends` load first.
         defaults: start from every bundled pack.
         speaker_aliases: extra speaker names, e.g. {"bot": "agent"}.
+        model: the learned stage: None for what the packs say (the bundled model unless a pack's
+            `settings: {model: ...}` names another, or `none`); False for none; a path to a model
+            folder written by `scriptcheck model train`.
 
     Raises:
         RulePackError: a pack is missing or malformed (the message has file:line:column).
+        ModelError: the model cannot be read.
     """
-    return Checker(PackSource.load(packs, defaults=defaults, speaker_aliases=speaker_aliases))
+    return Checker(PackSource.load(packs, defaults=defaults, speaker_aliases=speaker_aliases, model=model))
+
+
+def _model_speakers(rules: Sequence[Rule]) -> set[str]:
+    speakers = {rule.speaker for rule in rules if rule.kind is RuleKind.MODEL}
+    speakers |= {rule.sequence.trigger_speaker for rule in rules if rule.sequence is not None and rule.sequence.trigger_model}
+    return speakers

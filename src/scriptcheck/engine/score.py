@@ -23,8 +23,13 @@ def drop_nested(findings: list[Finding]) -> list[Finding]:
 
     Said once, 我也没有办法 is one refusal, not one per rule it trips. Among identical spans
     the more severe (then more costly) rule wins. Different categories on one span (a taboo
-    hold that is also never returned from) are different problems and both stay.
+    hold that is also never returned from) are different problems and both stay. A model
+    finding on a turn where a rule found the same category is the same problem: the rule's
+    finding (exact span, known wording) stays.
     """
+    ruled = {(f.turn, f.category) for f in findings if f.source == "rule" and f.turn is not None}
+    if ruled:
+        findings = [f for f in findings if f.source == "rule" or (f.turn, f.category) not in ruled]
     kept = [finding for finding in findings if finding.turn is None or finding.start is None]
     spans = sorted(
         (f for f in findings if f.turn is not None and f.start is not None),

@@ -22,6 +22,7 @@ from ..kinds import KINDS, Conversation
 from .score import drop_nested, order_findings
 
 if TYPE_CHECKING:
+    from ..learned.model import Prediction
     from ..text.normalize import NormalizedText
     from .checker import Checker
     from .match import TurnHits
@@ -41,7 +42,7 @@ class Session:
         self.id = str(transcript_id)
         self.metadata: Mapping[str, Any] = MappingProxyType(dict(metadata or {}))
         self._turns: list[dict[str, Any]] = []
-        self._analysed: list[tuple[NormalizedText, TurnHits]] = []  # reused by close()
+        self._analysed: list[tuple[NormalizedText, TurnHits, Prediction | None]] = []  # reused by close()
         self._charged: set[str] = set()  # rules whose points a returned finding already took
         self._pending: set[str] = set()  # rules with a finding only close() can settle
         self._report: Report | None = None
@@ -77,11 +78,12 @@ class Session:
 
     def _settled(self, turn: Turn) -> list[Finding]:
         compiled = self.checker.compiled
-        text, hits = self.checker.analyse_turn(turn.text, turn.speaker)
-        self._analysed.append((text, hits))
+        text, hits, prediction = self.checker.analyse_turn(turn)
+        self._analysed.append((text, hits, prediction))
         # NOTE: the Conversation holds only this turn, under its real index: findings of
-        # turn-local kinds (banned) depend on nothing else.
-        lone = Conversation(Transcript(self.id, (turn,)), (text,), (hits,))
+        # turn-local kinds (banned, model) depend on nothing else.
+        predictions = (prediction,) if self.checker.model is not None else ()
+        lone = Conversation(Transcript(self.id, (turn,)), (text,), (hits,), predictions)
         local = drop_nested([
             found
             for kind, spec in KINDS.items()
@@ -124,9 +126,12 @@ class Session:
             if self._report is None:
                 data = {**self.metadata, "id": self.id, "turns": list(self._turns)}
                 transcript = transcript_from_dict(data, self.checker.speaker_aliases)
-                texts = tuple(text for text, _hits in self._analysed)
-                hits = tuple(found for _text, found in self._analysed)
-                self._report = self.checker.report(Conversation(transcript, texts, hits))
+                texts = tuple(text for text, _hits, _prediction in self._analysed)
+                hits = tuple(found for _text, found, _prediction in self._analysed)
+                predictions = tuple(prediction for _text, _hits, prediction in self._analysed)
+                if self.checker.model is None:
+                    predictions = ()
+                self._report = self.checker.report(Conversation(transcript, texts, hits, predictions))
             return self._report
 
     def __enter__(self) -> Session:

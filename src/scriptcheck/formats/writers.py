@@ -18,8 +18,8 @@ from .._model import Finding, Report
 FORMATS = ("table", "json", "jsonl", "csv")
 
 CSV_COLUMNS = (
-    "id", "score", "passed", "fatal", "rule", "category", "severity", "turn", "start", "end",
-    "text", "points", "message", "suggestion", "error",
+    "id", "score", "passed", "fatal", "review", "rule", "category", "severity", "turn", "start", "end",
+    "text", "points", "message", "suggestion", "source", "confidence", "evidence", "error",
 )
 
 
@@ -111,12 +111,16 @@ class CsvWriter(Writer):
         if not isinstance(item, Report):
             self.writer.writerow({"id": item.get("id"), "error": item["error"]["message"]})
             return
-        base = {"id": item.id, "score": f"{item.score:g}", "passed": item.passed, "fatal": ";".join(item.fatal)}
+        base = {
+            "id": item.id, "score": f"{item.score:g}", "passed": item.passed, "fatal": ";".join(item.fatal), "review": item.review,
+        }
         if not item.findings:
             self.writer.writerow(base)
         for finding in item.findings:
             row = {**base, **finding.to_dict()}
             row["severity"] = finding.severity.value
+            row["review"] = finding.review  # the row's finding waits for a reviewer
+            row["evidence"] = "; ".join(finding.evidence)
             self.writer.writerow(row)
 
 
@@ -130,7 +134,8 @@ class TableWriter(Writer):
             return
         verdict = "passed" if item.passed else "FAILED"
         fatal = f", fatal: {', '.join(item.fatal)}" if item.fatal else ""
-        out.write(f"{item.id}  score {item.score:g}  {verdict} (pass mark {item.pass_mark:g}{fatal})\n")
+        review = ", review" if item.review else ""
+        out.write(f"{item.id}  score {item.score:g}  {verdict} (pass mark {item.pass_mark:g}{fatal}{review})\n")
         turns = item.transcript.turns if item.transcript is not None else ()
         for finding in item.findings:
             out.write(_finding_block(finding, turns))
@@ -140,11 +145,15 @@ class TableWriter(Writer):
 def _finding_block(finding: Finding, turns) -> str:
     where = f"turn {finding.turn}" if finding.turn is not None else "whole call"
     points = f"-{finding.points}" if finding.points else "0"
-    lines = [f"  {where:<10} {finding.severity.value:<7} {points:>4}  {finding.rule}"]
+    review = "  REVIEW" if finding.review else ""
+    lines = [f"  {where:<10} {finding.severity.value:<7} {points:>4}  {finding.rule}{review}"]
     if finding.turn is not None and finding.turn < len(turns):
         turn = turns[finding.turn]
         lines.append(f"      said:    {turn.speaker}: {highlight(turn.text, finding.start, finding.end)}")
     lines.append(f"      rule:    {finding.message}")
+    if finding.source == "model":
+        because = f": {', '.join(finding.evidence)}" if finding.evidence else ""
+        lines.append(f"      model:   confidence {finding.confidence:.2f}{because}")
     if finding.suggestion:
         lines.append(f"      instead: {finding.suggestion}")
     return "\n".join(lines) + "\n"

@@ -11,12 +11,12 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from .._model import RuleKind
-from . import banned, required, sequence
+from . import banned, model, required, sequence
 from .base import Conversation, Hit, KindExplanation, KindRules, PhraseSource, RuleKindSpec
 
-# NOTE: in this order findings are produced (banned, required, sequence).
+# NOTE: in this order findings are produced (banned, required, sequence, model).
 KINDS: Mapping[RuleKind, RuleKindSpec] = MappingProxyType(
-    {spec.kind: spec for spec in (banned.SPEC, required.SPEC, sequence.SPEC)}
+    {spec.kind: spec for spec in (banned.SPEC, required.SPEC, sequence.SPEC, model.SPEC)}
 )
 
 __all__ = ["KINDS", "Conversation", "Hit", "KindExplanation", "KindRules", "PhraseSource", "RuleKindSpec"]

@@ -45,13 +45,38 @@ class TurnHitsView(Protocol):
     def rule_indexes(self, set_name: str) -> list[int]: ...
 
 
+class EvidenceView(Protocol):
+    """One feature that pushed a model's label up (`learned.model.Evidence`)."""
+
+    feature: str
+    weight: float
+    start: int | None
+    end: int | None
+
+
+class PredictionView(Protocol):
+    """What a kind may ask of the learned stage about one turn (`learned.model.Prediction`)."""
+
+    def probability(self, label: str) -> float: ...
+
+    def evidence(self, label: str, limit: int = 3) -> tuple[EvidenceView, ...]: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Conversation:
-    """A transcript with each turn normalised and scanned once."""
+    """A transcript with each turn normalised and scanned once, and scored by the model when one is loaded.
+
+    `predictions` is empty without a model; with one, it has an entry per turn (None where the
+    model has no head for the speaker, or its gate found nothing).
+    """
 
     transcript: Transcript
     texts: tuple[NormalizedText, ...]
     hits: tuple[TurnHitsView, ...]
+    predictions: tuple[PredictionView | None, ...] = ()
+
+    def prediction(self, index: int) -> PredictionView | None:
+        return self.predictions[index] if self.predictions else None
 
     @property
     def turns(self) -> tuple[Turn, ...]:
@@ -167,6 +192,17 @@ def finding(rule: Rule, turn: Turn | None, hit: Hit | None, message: str | None 
         suggestion=rule.suggestion,
         **extra,
     )
+
+
+def model_hit(rule_index: int, set_name: str, label: str, turn: Turn, evidence: tuple[EvidenceView, ...]) -> Hit:
+    """A hit standing for a model's label on a turn: the span its located evidence covers (whole turn if none)."""
+    located = [item for item in evidence if item.start is not None and item.end is not None]
+    if located:
+        start = min(item.start for item in located if item.start is not None)
+        end = max(item.end for item in located if item.end is not None)
+    else:
+        start, end = 0, len(turn.text)
+    return Hit(rule_index, set_name, start, end, f"model:{label}")
 
 
 def merge_overlapping(hits: Iterable[Hit]) -> list[Hit]:

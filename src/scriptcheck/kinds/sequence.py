@@ -21,9 +21,10 @@ from .base import (
     TurnHitsView,
     finding,
     merge_overlapping,
+    model_hit,
 )
 
-TRIGGER_KEYS = frozenset({"speaker", "phrases", "patterns", "unless", "at_end", "allow_after"})
+TRIGGER_KEYS = frozenset({"speaker", "phrases", "patterns", "unless", "at_end", "allow_after", "model", "min_confidence"})
 EXPECT_KEYS = frozenset({"speaker", "phrases", "within_turns", "within_seconds", "notice", "same_turn"})
 # (phrase set, field in the YAML, side whose turns it is looked for on, attribute of `Sequence`)
 PHRASE_SETS = (
@@ -42,6 +43,8 @@ FIELDS = {
     "trigger.unless": "trigger_unless",
     "trigger.at_end": "trigger_at_end",
     "trigger.allow_after": "allow_after",
+    "trigger.model": "trigger_model",
+    "trigger.min_confidence": "trigger_confidence",
     "expect.speaker": "response_speaker",
     "expect.phrases": "response",
     "expect.within_turns": "within_turns",
@@ -83,8 +86,12 @@ class SequenceKind(RuleKindSpec):
             yield from CHECKS[rule.sequence.check](conversation, rule_index, rule)
 
     def pending(self, rule_index: int, rule: Rule, turn: Turn, hits: TurnHitsView) -> list[Finding]:
-        """A finding at every trigger of this turn, as if each one fired."""
-        return [finding(rule, turn, hit) for hit in hits.get(rule_index, "trigger")]
+        """A finding at every trigger of this turn, as if each one fired (a model trigger: the whole turn)."""
+        found = [finding(rule, turn, hit) for hit in hits.get(rule_index, "trigger")]
+        assert rule.sequence is not None
+        if rule.sequence.trigger_model and turn.speaker == rule.sequence.trigger_speaker:
+            found.append(finding(rule, turn, Hit(rule_index, "trigger", 0, len(turn.text), "model")))
+        return found
 
     def explain(self, found: Finding, rule_index: int, rule: Rule, conversation: Conversation) -> KindExplanation:
         sequence = rule.sequence
@@ -102,20 +109,59 @@ class SequenceKind(RuleKindSpec):
         return KindExplanation("trigger", (("trigger_unless", sequence.trigger_unless),), searched, expectation)
 
 
-def triggers(conversation: Conversation, rule_index: int, rule: Rule) -> Iterator[tuple[Turn, Hit]]:
-    """(turn, hit) for each turn the rule's trigger fires on: its last trigger in the turn."""
+Trigger = tuple[Turn, Hit, tuple[float, tuple[str, ...]] | None]  # (turn, hit, (model confidence, evidence))
+
+
+def triggers(conversation: Conversation, rule_index: int, rule: Rule) -> Iterator[Trigger]:
+    """(turn, hit, model reading) for each turn the rule's trigger fires on.
+
+    A phrase trigger gives its last hit in the turn (model reading None). Otherwise, with
+    `trigger.model`, a turn the model reads as that label at `min_confidence` or more triggers
+    too, unless a `trigger.unless` phrase is in it; its hit covers the model's evidence.
+    """
     sequence = rule.sequence
     assert sequence is not None
     for turn, hits in zip(conversation.turns, conversation.hits):
         if turn.speaker != sequence.trigger_speaker:
             continue
         found = hits.get(rule_index, "trigger")
-        if not found:
-            continue
-        hit = merge_overlapping(found)[-1]  # the last trigger in the turn, overlapping phrases merged
+        reading = None
+        if found:
+            hit = merge_overlapping(found)[-1]  # the last trigger in the turn, overlapping phrases merged
+        else:
+            model = _model_trigger(conversation, rule_index, rule, turn)
+            if model is None:
+                continue
+            hit, reading = model
         if sequence.trigger_at_end and _has_content_after(conversation.texts[turn.index], hit.end, hits.get(rule_index, "allow_after")):
             continue
-        yield turn, hit
+        yield turn, hit, reading
+
+
+def _model_trigger(
+    conversation: Conversation, rule_index: int, rule: Rule, turn: Turn
+) -> tuple[Hit, tuple[float, tuple[str, ...]]] | None:
+    sequence = rule.sequence
+    assert sequence is not None
+    prediction = conversation.prediction(turn.index) if sequence.trigger_model else None
+    if prediction is None:
+        return None
+    probability = prediction.probability(sequence.trigger_model)
+    if probability < sequence.trigger_confidence or conversation.hits[turn.index].get(rule_index, "trigger_unless"):
+        return None
+    evidence = prediction.evidence(sequence.trigger_model)
+    hit = model_hit(rule_index, "trigger", sequence.trigger_model, turn, evidence)
+    return hit, (round(probability, 2), tuple(str(item) for item in evidence))
+
+
+def _found(
+    rule: Rule, turn: Turn, hit: Hit, reading: tuple[float, tuple[str, ...]] | None, message: str | None = None
+) -> Finding:
+    """A sequence finding; one whose trigger came from the model says so (source, confidence, evidence)."""
+    if reading is None:
+        return finding(rule, turn, hit, message)
+    confidence, evidence = reading
+    return finding(rule, turn, hit, message, source="model", confidence=confidence, evidence=evidence)
 
 
 def _has_content_after(text: NormalizedText, end: int, allowed: list[Hit]) -> bool:
@@ -156,7 +202,7 @@ def responses(conversation: Conversation, rule_index: int, rule: Rule, after: Tu
 def _check_response(conversation: Conversation, rule_index: int, rule: Rule) -> Iterator[Finding]:
     sequence = rule.sequence
     assert sequence is not None
-    for turn, hit in triggers(conversation, rule_index, rule):
+    for turn, hit, reading in triggers(conversation, rule_index, rule):
         if sequence.same_turn_ok and any(h.start >= hit.start for h in conversation.hits[turn.index].get(rule_index, "response")):
             continue
         window = responses(conversation, rule_index, rule, turn)
@@ -166,7 +212,7 @@ def _check_response(conversation: Conversation, rule_index: int, rule: Rule) -> 
                 conversation.hits[i].has(rule_index, "trigger") for i in window
             ):
                 continue  # asked to wait again before coming back: the later request carries it
-            yield finding(rule, turn, hit)
+            yield _found(rule, turn, hit, reading)
             continue
         if sequence.within_seconds is not None and conversation.transcript.has_times:
             back = conversation.turns[answered[0]].start
@@ -174,7 +220,7 @@ def _check_response(conversation: Conversation, rule_index: int, rule: Rule) -> 
             assert back is not None and since is not None
             delay = back - since
             if delay > sequence.within_seconds:
-                yield finding(rule, turn, hit, f"{rule.message} (answered after {delay:.0f} s)")
+                yield _found(rule, turn, hit, reading, f"{rule.message} (answered after {delay:.0f} s)")
 
 
 def _check_gap(conversation: Conversation, rule_index: int, rule: Rule) -> Iterator[Finding]:
@@ -184,18 +230,15 @@ def _check_gap(conversation: Conversation, rule_index: int, rule: Rule) -> Itera
         return  # timing rules need start/end on every turn
     limit = sequence.within_seconds
     assert limit is not None
-    for turn, hit in triggers(conversation, rule_index, rule):
+    for turn, hit, reading in triggers(conversation, rule_index, rule):
         clock = turn.end if turn.end is not None else turn.start
         for later in conversation.turns[turn.index + 1 :]:
             if later.speaker != sequence.response_speaker:
                 continue
             assert later.start is not None and clock is not None
             if later.start - clock > limit:
-                yield finding(
-                    rule,
-                    turn,
-                    hit,
-                    f"{rule.message} ({later.start - clock:.0f} s until turn {later.index}, limit {limit:g} s)",
+                yield _found(
+                    rule, turn, hit, reading, f"{rule.message} ({later.start - clock:.0f} s until turn {later.index}, limit {limit:g} s)"
                 )
                 break
             if conversation.hits[later.index].has(rule_index, "notice"):
@@ -222,8 +265,14 @@ def read_sequence(node: LocatedDict, rule_id: str) -> Sequence:
         raise RuleSchemaError("`check` must be response (a reply within N turns) or gap (timing)", node.locs["check"], rule_id)
     trigger_phrases = optional_list(trigger, "phrases", rule_id)
     trigger_patterns = optional_list(trigger, "patterns", rule_id)
-    if not trigger_phrases and not trigger_patterns:
-        raise RuleSchemaError("`trigger` needs `phrases` (or `patterns`)", trigger.loc, rule_id)
+    model = trigger.get("model", "")
+    if not isinstance(model, str):
+        raise RuleSchemaError("`trigger.model` must be a label of the model, like complaint", trigger.locs["model"], rule_id)
+    if not trigger_phrases and not trigger_patterns and not model:
+        raise RuleSchemaError("`trigger` needs `phrases` (or `patterns`, or `model`)", trigger.loc, rule_id)
+    confidence = trigger.get("min_confidence", 0.5)
+    if isinstance(confidence, bool) or not isinstance(confidence, (int, float)) or not 0 < confidence <= 1:
+        raise RuleSchemaError("`trigger.min_confidence` must be a number above 0 and at most 1", trigger.locs["min_confidence"], rule_id)
     response = optional_list(expect, "phrases", rule_id)
     if check == "response" and not response:
         raise RuleSchemaError("`expect.phrases` must list the expected response", expect.loc, rule_id)
@@ -252,6 +301,8 @@ def read_sequence(node: LocatedDict, rule_id: str) -> Sequence:
         same_turn_ok=flag(expect, "same_turn", False, rule_id),
         trigger_patterns=trigger_patterns,
         allow_after=optional_list(trigger, "allow_after", rule_id),
+        trigger_model=model,
+        trigger_confidence=float(confidence),
     )
 
 

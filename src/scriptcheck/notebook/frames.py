@@ -16,9 +16,9 @@ from .._model import Report, Severity
 
 FINDING_COLUMNS = (
     "id", "turn", "speaker", "category", "rule", "severity", "points", "text", "message", "suggestion",
-    "start", "end",
+    "start", "end", "source", "confidence", "review",
 )
-TRANSCRIPT_COLUMNS = ("id", "score", "passed", "fatal", "findings", "points", "turns")
+TRANSCRIPT_COLUMNS = ("id", "score", "passed", "fatal", "review", "findings", "points", "turns")
 KINDS = ("findings", "transcripts")
 
 
@@ -90,6 +90,9 @@ def finding_rows(reports: Iterable[Report]) -> list[dict[str, Any]]:
                 "suggestion": finding.suggestion,
                 "start": finding.start,
                 "end": finding.end,
+                "source": finding.source,
+                "confidence": finding.confidence,
+                "review": finding.review,
                 **meta,
             })
     return rows
@@ -115,6 +118,7 @@ def transcript_rows(reports: Iterable[Report], categories: Iterable[str] = ()) -
             "score": report.score,
             "passed": report.passed,
             "fatal": ";".join(report.fatal),
+            "review": report.review,
             "findings": len(report.findings),
             "points": sum(finding.points for finding in report.findings),
             "turns": len(report.transcript.turns) if report.transcript is not None else None,

@@ -185,6 +185,12 @@ def _card(finding: Finding, number: int, turns: Sequence[Turn]) -> str:
         f'<span style="color:#6e7781;font-size:11.5px">{esc(finding.category)}</span></div>',
         f"<div>{esc(finding.message)}</div>",
     ]
+    if finding.source == "model":
+        review = ' <b style="color:#9a6700">· for review</b>' if finding.review else ""
+        because = f": {esc(', '.join(finding.evidence))}" if finding.evidence else ""
+        lines.append(
+            f'<div style="color:#57606a">model, confidence {finding.confidence:.2f}{because}{review}</div>'
+        )
     if finding.suggestion:
         lines.append(
             f'<div style="color:#1a7f37"><span style="color:#57606a">instead:</span> {esc(finding.suggestion)}</div>'

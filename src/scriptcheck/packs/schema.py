@@ -41,7 +41,7 @@ RULE_ID = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
 PACK_NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
 
 _TOP_KEYS = {"pack", "version", "description", "extends", "settings", "categories", "rules", "overrides", "disable"}
-_SETTINGS_KEYS = {"pass_mark", "fatal", "speakers"}
+_SETTINGS_KEYS = {"pass_mark", "fatal", "speakers", "model"}
 COMMON_KEYS = frozenset({"id", "kind", "category", "severity", "points", "message", "suggestion", "speaker", "description", "examples"})
 LIST_FIELDS = ("phrases", "patterns", "unless", "unless_turn")
 _SCALAR_OVERRIDES = {"category", "severity", "points", "message", "suggestion", "speaker", "description", "word_boundary"}
@@ -129,6 +129,12 @@ def _read_settings(data: LocatedDict, categories: Mapping[str, str]) -> Mapping[
         for index, category in enumerate(fatal):
             _check_category(category, categories, node["fatal"].locs[index])
         result["fatal"] = fatal
+    if "model" in node:
+        if not isinstance(node["model"], str) or not node["model"].strip():
+            raise RuleSchemaError(
+                "`model` must be a path to a model folder (relative to this pack), `bundled` or `none`", node.locs["model"]
+            )
+        result["model"] = node["model"]
     if "speakers" in node:
         speakers = node["speakers"]
         if not isinstance(speakers, LocatedDict):

@@ -17,11 +17,16 @@ from pathlib import Path
 from typing import Any
 
 from .._model import RulePack
-from .files import bundled_pack_paths, pack_tree, read_pack_text, resolve_pack_argument
+from ..learned.model import bundled_model_text, read_model_text
+from .files import bundled_pack_paths, bundled_rules_dir, pack_tree, read_pack_text, resolve_pack_argument
 from .resolve import RuleSet, resolve
 from .schema import parse_pack
 
 PackText = tuple[str, str]  # (YAML text, the path shown in messages)
+# The learned model a checker uses: ("bundled",), ("none",), or ("text", model file text, path shown).
+ModelSpec = tuple[str, ...]
+BUNDLED_MODEL: ModelSpec = ("bundled",)
+NO_MODEL: ModelSpec = ("none",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,10 +39,11 @@ class PackSource:
 
     texts: tuple[PackText | RulePack, ...]
     speaker_aliases: tuple[tuple[str, str], ...] = ()
+    model: ModelSpec = BUNDLED_MODEL
     parsed: tuple[RulePack, ...] = field(default=(), compare=False, repr=False)
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (PackSource, (self.texts, self.speaker_aliases))  # texts only: parsed again where it lands
+        return (PackSource, (self.texts, self.speaker_aliases, self.model))  # texts only: parsed again where it lands
 
     @classmethod
     def load(
@@ -46,14 +52,18 @@ class PackSource:
         *,
         defaults: bool = True,
         speaker_aliases: Mapping[str, str] | None = None,
+        model: str | Path | bool | None = None,
     ) -> PackSource:
         """The bundled packs (unless `defaults=False`), then `packs` (paths, bundled names or parsed packs).
 
         A pack's `extends` are loaded before it; a pack met twice (a bundled pack named again,
-        or extended by two packs) is loaded once.
+        or extended by two packs) is loaded once. `model`: None for what the packs' settings say
+        (the bundled model unless a pack names another or "none"), False or "none" for no model,
+        True or "bundled" for the bundled one, or a path to a model folder or file.
 
         Raises:
             RulePackError: a pack is missing or malformed (the message has path:line:column).
+            ModelError: the model cannot be read.
         """
         loaded: list[RulePack] = []
         texts: list[PackText | RulePack] = []
@@ -77,12 +87,30 @@ class PackSource:
                 continue
             for pack, text in pack_tree(resolve_pack_argument(spec)):
                 add(pack, text)
-        return cls(tuple(texts), _alias_pairs(speaker_aliases), tuple(loaded))
+        return cls(tuple(texts), _alias_pairs(speaker_aliases), model_spec(model, loaded), tuple(loaded))
 
     @classmethod
-    def of(cls, packs: Sequence[RulePack], *, speaker_aliases: Mapping[str, str] | None = None) -> PackSource:
+    def of(
+        cls,
+        packs: Sequence[RulePack],
+        *,
+        speaker_aliases: Mapping[str, str] | None = None,
+        model: str | Path | bool | None = None,
+    ) -> PackSource:
         """Packs parsed already, in load order (`diff` and `lint` compose their own lists)."""
-        return cls(tuple(packs), _alias_pairs(speaker_aliases), tuple(packs))
+        return cls(tuple(packs), _alias_pairs(speaker_aliases), model_spec(model, packs), tuple(packs))
+
+    def with_model(self, model: str | Path | bool | None) -> PackSource:
+        """The same packs with another model (None: what the packs say)."""
+        return PackSource(self.texts, self.speaker_aliases, model_spec(model, self.packs()), self.parsed)
+
+    def model_text(self) -> tuple[str, str] | None:
+        """(model file text, path shown) of the model to load, or None for no model."""
+        if self.model == NO_MODEL:
+            return None
+        if self.model == BUNDLED_MODEL:
+            return bundled_model_text(), "bundled model"
+        return self.model[1], self.model[2]
 
     def packs(self) -> list[RulePack]:
         """The parsed packs, in load order."""
@@ -102,8 +130,35 @@ class PackSource:
     def key(self) -> str:
         """A digest of the texts and aliases: equal sources share one compiled checker per process."""
         parts = [text if not isinstance(text, RulePack) else [text.path, text.name] for text in self.texts]
-        blob = json.dumps([parts, self.speaker_aliases], ensure_ascii=False)
+        blob = json.dumps([parts, self.speaker_aliases, self.model], ensure_ascii=False)
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def model_spec(model: str | Path | bool | None, packs: Sequence[RulePack]) -> ModelSpec:
+    """Which model: the caller's choice, else the last pack whose settings name one, else the bundled one.
+
+    A model named in a pack's settings is a path relative to that pack file.
+    """
+    if model is None:
+        for pack in reversed(packs):
+            named = pack.settings.get("model")
+            if named is not None:
+                return _named_model(named, pack)
+        return BUNDLED_MODEL
+    if model is False or model == "none":
+        return NO_MODEL
+    if model is True or model == "bundled":
+        return BUNDLED_MODEL
+    text, shown = read_model_text(model)
+    return ("text", text, shown)
+
+
+def _named_model(named: str, pack: RulePack) -> ModelSpec:
+    if named in ("none", "bundled"):
+        return NO_MODEL if named == "none" else BUNDLED_MODEL
+    folder = Path(pack.path).parent if Path(pack.path).is_file() else bundled_rules_dir()
+    text, shown = read_model_text(folder / named)
+    return ("text", text, shown)
 
 
 def _alias_pairs(aliases: Mapping[str, str] | None) -> tuple[tuple[str, str], ...]:

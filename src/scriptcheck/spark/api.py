@@ -36,6 +36,10 @@ FINDING_SCHEMA = T.StructType(
         T.StructField("points", T.IntegerType()),
         T.StructField("message", T.StringType()),
         T.StructField("suggestion", T.StringType()),
+        T.StructField("source", T.StringType()),
+        T.StructField("confidence", T.DoubleType()),
+        T.StructField("review", T.BooleanType()),
+        T.StructField("evidence", T.ArrayType(T.StringType())),
         T.StructField(
             "closest",
             T.StructType(
@@ -54,6 +58,7 @@ _SCORE_TYPES = {
     "score": T.DoubleType(),
     "passed": T.BooleanType(),
     "fatal": T.ArrayType(T.StringType()),
+    "review": T.BooleanType(),
     "pass_mark": T.DoubleType(),
     "n_findings": T.IntegerType(),
 }

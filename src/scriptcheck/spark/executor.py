@@ -20,10 +20,11 @@ from ..packs.source import PackSource
 # Internal column carrying the transcript id cast to string; never in the output.
 ID_FIELD = "__scriptcheck_id"
 
-SCORE_FIELDS = ("score", "passed", "fatal", "pass_mark", "n_findings")
+SCORE_FIELDS = ("score", "passed", "fatal", "review", "pass_mark", "n_findings")
 ERROR_FIELDS = ("error_code", "error")
 FINDING_FIELDS = (
-    "rule", "category", "severity", "turn", "start", "end", "text", "points", "message", "suggestion", "closest",
+    "rule", "category", "severity", "turn", "start", "end", "text", "points", "message", "suggestion",
+    "source", "confidence", "review", "evidence", "closest",
 )
 
 
@@ -100,6 +101,7 @@ def _report_row(report: Report, categories: Sequence[str]) -> dict[str, Any]:
         "score": float(report.score),
         "passed": bool(report.passed),
         "fatal": list(report.fatal),
+        "review": bool(report.review),
         "pass_mark": float(report.pass_mark),
         "n_findings": len(report.findings),
         "error_code": None,
@@ -119,6 +121,8 @@ def _error_row(categories: Sequence[str], code: str, message: str) -> dict[str, 
 def finding_dict(data: Mapping[str, Any]) -> dict[str, Any]:
     """A finding's `to_dict()` with every output field present (`closest` null when absent)."""
     row = {name: data.get(name) for name in FINDING_FIELDS}
+    row["review"] = bool(data.get("review", False))
+    row["evidence"] = list(data.get("evidence", ()))
     closest = data.get("closest")
     row["closest"] = None if closest is None else {
         "turn": closest.get("turn"), "text": closest.get("text"), "similarity": closest.get("similarity"),

@@ -1,0 +1,54 @@
+"""What the learned stage reads of an utterance: character n-grams of its compact view, and marks.
+
+The same functions serve training (`learned.train`) and inference (`learned.model`), so the two
+cannot disagree. The compact view is the one phrase matching uses (Traditional→Simplified, full
+width and case folded, spaces and punctuation dropped), anchored with ^ and $ so that a model can
+tell 不知道 as a whole answer from 不知道 inside a sentence. Question and exclamation marks, which
+the compact view drops, come back as marks: ??? is how customers complain in chat.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from ..text.normalize import NormalizedText
+
+START, END = "^", "$"
+# Marks are features of their own; \x01 keeps them apart from any n-gram.
+MARKS = ("\x01?", "\x01??", "\x01!", "\x01!!")
+
+
+def model_text(text: NormalizedText) -> str:
+    """The string n-grams are taken from."""
+    return START + text.compact + END
+
+
+def marks(text: NormalizedText) -> list[str]:
+    """The marks an utterance carries (folded text: full-width ？！ are ? and ! already)."""
+    folded = text.folded
+    if "?" not in folded and "!" not in folded:
+        return []
+    found = []
+    if "?" in folded:
+        found.append(MARKS[0])
+        if "??" in folded:
+            found.append(MARKS[1])
+    if "!" in folded:
+        found.append(MARKS[2])
+        if "!!" in folded:
+            found.append(MARKS[3])
+    return found
+
+
+def ngrams(text: str, shortest: int, longest: int) -> Iterator[str]:
+    """Every character n-gram of `text` (with repeats), the bare anchors left out."""
+    for size in range(shortest, longest + 1):
+        for start in range(len(text) - size + 1):
+            gram = text[start : start + size]
+            if gram not in (START, END):
+                yield gram
+
+
+def features(text: NormalizedText, shortest: int, longest: int) -> list[str]:
+    """All features of one utterance, as training counts them."""
+    return [*ngrams(model_text(text), shortest, longest), *marks(text)]

@@ -1,0 +1,309 @@
+"""A trained model: linear heads over character n-grams, run with the same automaton machinery as phrases.
+
+A model file (JSON, written by `scriptcheck model train`) holds one head per speaker: the agent
+head scores agent utterances for banned wording (one probability per label), the customer head
+scores customer utterances for complaints. Inference needs no NumPy or scikit-learn: each head's
+non-zero n-gram weights sit on one Aho-Corasick automaton, so scoring an utterance is one scan
+and a sum. A head may carry a gate, a single "anything at all?" score over a few features, so that
+the many clean utterances cost one cheap scan. Explanations (the features that weighed most, the
+nearest training examples) are computed only when asked for.
+"""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import json
+import math
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import ahocorasick
+
+from .._errors import ScriptcheckError
+from ..text.normalize import NormalizedText, normalize
+from .features import END, START, marks, model_text, ngrams
+
+FORMAT = "scriptcheck-model/1"
+MODEL_FILE = "model.json"
+
+
+class ModelError(ScriptcheckError):
+    """A model file is missing, unreadable or not a scriptcheck model; the message names the file."""
+
+
+def _logistic(logit: float) -> float:
+    if logit >= 0:
+        return 1.0 / (1.0 + math.exp(-logit))
+    odds = math.exp(logit)
+    return odds / (1.0 + odds)
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """One feature that pushed a label up: the n-gram (or mark), its weight, where it is in the turn."""
+
+    feature: str
+    weight: float
+    start: int | None = None  # offsets into the original utterance (None for a mark)
+    end: int | None = None
+
+    def __str__(self) -> str:
+        shown = self.feature.strip(START + END) or self.feature
+        if shown.startswith("\x01"):
+            shown = "mark " + shown[1:]
+        return f"{shown} {self.weight:+.1f}"
+
+
+class Head:
+    """One speaker's classifier: labels, a bias each, n-gram weights on an automaton, an optional gate."""
+
+    def __init__(self, name: str, data: Mapping[str, Any], shortest: int, longest: int):
+        self.name = name
+        self.speaker = str(data["speaker"])
+        self.labels: tuple[str, ...] = tuple(data["labels"])
+        self.bias: tuple[float, ...] = tuple(float(b) for b in data["bias"])
+        self.shortest, self.longest = shortest, longest
+        weights: Mapping[str, Sequence[float]] = data["weights"]
+        self._weights = {feature: tuple(float(w) for w in vector) for feature, vector in weights.items()}
+        self._scalar = len(self.labels) == 1
+        self._marks = {feature: vector for feature, vector in self._weights.items() if feature.startswith("\x01")}
+        self._automaton = _automaton(
+            {f: (v[0] if self._scalar else v) for f, v in self._weights.items() if not f.startswith("\x01")}
+        )
+        gate = data.get("gate")
+        self._gate: tuple[Any, float, dict[str, float], float] | None = None
+        if gate:
+            gate_weights = {f: float(w) for f, w in gate["weights"].items()}
+            self._gate = (
+                _automaton({f: w for f, w in gate_weights.items() if not f.startswith("\x01")}),
+                float(gate["bias"]),
+                {f: w for f, w in gate_weights.items() if f.startswith("\x01")},
+                math.log(gate["threshold"] / (1 - gate["threshold"])),
+            )
+
+    def score(self, text: NormalizedText) -> tuple[float, ...] | None:
+        """Probabilities per label, or None when the gate says the utterance is clean."""
+        scanned = model_text(text)
+        found = marks(text)
+        if self._gate is not None:
+            automaton, bias, mark_weights, threshold = self._gate
+            logit = bias + sum([w for _, w in automaton.iter(scanned)] if automaton is not None else ())
+            if found:
+                logit += sum(mark_weights.get(mark, 0.0) for mark in found)
+            if logit < threshold:
+                return None
+        automaton = self._automaton
+        if self._scalar:
+            total = self.bias[0] + (sum([w for _, w in automaton.iter(scanned)]) if automaton is not None else 0.0)
+            for mark in found:
+                total += self._marks.get(mark, (0.0,))[0]
+            return (_logistic(total),)
+        vectors = [v for _, v in automaton.iter(scanned)] if automaton is not None else []
+        vectors += [self._marks[mark] for mark in found if mark in self._marks]
+        return tuple(_logistic(sum(column)) for column in zip(self.bias, *vectors))
+
+    def evidence(self, text: NormalizedText, label: str, limit: int = 3) -> tuple[Evidence, ...]:
+        """What raised `label` most in this utterance, strongest first, located in the original text.
+
+        Overlapping n-grams that pushed the label up are one piece of evidence (不知 + 知道 + 不知道
+        is 不知道), weighted by their sum; marks (???) come as they are.
+        """
+        index = self.labels.index(label)
+        scanned = model_text(text)
+        pieces: list[list[float]] = []  # [start, end, weight] in scanned, merged when they overlap
+        for size in range(self.shortest, self.longest + 1):
+            for start in range(len(scanned) - size + 1):
+                vector = self._weights.get(scanned[start : start + size])
+                if vector is not None and vector[index] > 0:
+                    pieces.append([start, start + size, vector[index]])
+        pieces.sort()
+        merged: list[list[float]] = []
+        for piece in pieces:
+            if merged and piece[0] < merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], piece[1])
+                merged[-1][2] += piece[2]
+            else:
+                merged.append(piece)
+        found = []
+        for start, end, weight in merged:
+            first, last = max(int(start) - 1, 0), min(int(end) - 1, len(text.compact))  # scanned has ^ in front
+            shown = scanned[int(start) : int(end)]
+            span = text.span(first, last) if last > first else (None, None)
+            found.append(Evidence(shown, round(weight, 2), *span))
+        for mark in marks(text):
+            vector = self._weights.get(mark)
+            if vector is not None and vector[index] > 0:
+                found.append(Evidence(mark, round(vector[index], 2)))
+        return tuple(sorted(found, key=lambda item: (-item.weight, item.feature))[:limit])
+
+
+def _automaton(weights: Mapping[str, Any]) -> Any:
+    if not weights:
+        return None
+    automaton = ahocorasick.Automaton()
+    for feature, value in weights.items():
+        automaton.add_word(feature, value)
+    automaton.make_automaton()
+    return automaton
+
+
+@dataclass(frozen=True, slots=True)
+class Prediction:
+    """A head's view of one utterance: what `kinds` read (probability) and `explain` shows (evidence)."""
+
+    head: Head
+    text: NormalizedText
+    probabilities: tuple[float, ...]
+
+    def probability(self, label: str) -> float:
+        try:
+            return self.probabilities[self.head.labels.index(label)]
+        except ValueError:
+            return 0.0
+
+    def evidence(self, label: str, limit: int = 3) -> tuple[Evidence, ...]:
+        if label not in self.head.labels:
+            return ()
+        return self.head.evidence(self.text, label, limit)
+
+
+class Model:
+    """A loaded model: its heads by speaker, where it came from, and its training examples. Immutable."""
+
+    def __init__(
+        self,
+        name: str,
+        version: str,
+        heads: Mapping[str, Head],
+        source: str,
+        info: Mapping[str, Any] | None = None,
+        examples: Mapping[str, Sequence[tuple[str, str]]] | None = None,
+    ):
+        self.name = name
+        self.version = version
+        self.heads = dict(heads)  # by speaker
+        self.source = source  # the path shown in messages ("bundled" for the default model)
+        self.info = dict(info or {})
+        self._examples = dict(examples or {})
+        self._index: dict[str, list[tuple[str, str, frozenset[str]]]] = {}
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"<Model {self.name} {self.version} from {self.source}>"
+
+    @property
+    def labels(self) -> dict[str, tuple[str, ...]]:
+        """Labels per speaker."""
+        return {speaker: head.labels for speaker, head in self.heads.items()}
+
+    def predict(self, text: NormalizedText, speaker: str) -> Prediction | None:
+        """The prediction for one utterance of `speaker` (None: no head for it, or gated out as clean)."""
+        head = self.heads.get(speaker)
+        if head is None:
+            return None
+        probabilities = head.score(text)
+        return None if probabilities is None else Prediction(head, text, probabilities)
+
+    def nearest(self, text: str, speaker: str, limit: int = 3) -> list[tuple[str, str, float]]:
+        """The training utterances most like `text` (by shared character bigrams): (text, label, similarity)."""
+        grams = _bigrams(text)
+        if not grams:
+            return []
+        scored = []
+        for example, label, example_grams in self._example_index(speaker):
+            shared = len(grams & example_grams)
+            if shared:
+                scored.append((shared / len(grams | example_grams), example, label))
+        scored.sort(key=lambda item: (-item[0], item[1]))
+        return [(example, label, round(similarity, 2)) for similarity, example, label in scored[:limit]]
+
+    def _example_index(self, speaker: str) -> list[tuple[str, str, frozenset[str]]]:
+        with self._lock:
+            index = self._index.get(speaker)
+            if index is None:
+                index = self._index[speaker] = [
+                    (text, label, _bigrams(text)) for text, label in self._examples.get(speaker, ())
+                ]
+            return index
+
+    def to_info(self) -> dict[str, Any]:
+        """What `scriptcheck model show` prints: name, version, labels, training summary."""
+        return {"name": self.name, "version": self.version, "source": self.source, "labels": self.labels, **self.info}
+
+
+def _bigrams(text: str) -> frozenset[str]:
+    compact = normalize(text).compact
+    return frozenset(compact[i : i + 2] for i in range(len(compact) - 1))
+
+
+def parse_model(text: str, source: str) -> Model:
+    """A model from the text of a model file.
+
+    Raises:
+        ModelError: not JSON, not a scriptcheck model, or a newer format than this version reads.
+    """
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ModelError(f"{source}: not a model file (JSON error at line {error.lineno}: {error.msg})") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        found = data.get("format") if isinstance(data, dict) else type(data).__name__
+        raise ModelError(f"{source}: not a scriptcheck model (format {found!r}, expected {FORMAT!r}); train one with `scriptcheck model train`")
+    try:
+        shortest, longest = data["features"]["ngrams"]
+        heads = {}
+        for name, head in data["heads"].items():
+            built = Head(name, head, int(shortest), int(longest))
+            heads[built.speaker] = built
+        return Model(
+            name=str(data["name"]),
+            version=str(data["version"]),
+            heads=heads,
+            source=source,
+            info={key: data[key] for key in ("created", "training", "thresholds") if key in data},
+            examples={speaker: [(str(item[0]), str(item[1])) for item in items] for speaker, items in data.get("examples", {}).items()},
+        )
+    except (KeyError, TypeError, ValueError, IndexError) as error:
+        raise ModelError(f"{source}: malformed model file ({type(error).__name__}: {error}); train it again") from None
+
+
+def read_model_text(path: str | Path) -> tuple[str, str]:
+    """(text, shown path) of a model: a folder holding model.json, or the file itself (.json or .json.gz).
+
+    Raises:
+        ModelError: missing or unreadable.
+    """
+    target = Path(path)
+    if target.is_dir():
+        packed = target / (MODEL_FILE + ".gz")
+        target = packed if packed.is_file() and not (target / MODEL_FILE).is_file() else target / MODEL_FILE
+    shown = str(path)
+    try:
+        raw = target.read_bytes()
+    except FileNotFoundError:
+        raise ModelError(f"model not found: {shown} (give a folder written by `scriptcheck model train`, or its model.json)") from None
+    except OSError as error:
+        raise ModelError(f"cannot read model {shown}: {error.strerror}") from None
+    if raw[:2] == b"\x1f\x8b":
+        raw = gzip.decompress(raw)
+    try:
+        return raw.decode("utf-8"), shown
+    except UnicodeDecodeError:
+        raise ModelError(f"{shown}: not a model file (not UTF-8 text)") from None
+
+
+def bundled_model_text() -> str:
+    """The text of the model shipped in the wheel."""
+    data = (resources.files("scriptcheck.learned") / "bundled" / "model.json.gz").read_bytes()
+    return gzip.decompress(data).decode("utf-8")
+
+
+@functools.lru_cache(maxsize=4)
+def load_model_text(text: str, source: str) -> Model:
+    """Parse a model once per process (checkers built from the same text share it: it is immutable)."""
+    return parse_model(text, source)

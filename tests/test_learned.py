@@ -1,0 +1,332 @@
+"""The learned second stage: features, inference, evidence, the model rule kind, model triggers, training."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+import scriptcheck
+from conftest import conversation, polite
+from scriptcheck._model import Rule, RuleKind, Severity, Transcript, Turn
+from scriptcheck.kinds import KINDS, Conversation, KindRules
+from scriptcheck.learned.features import features, marks, model_text
+from scriptcheck.learned.model import ModelError, parse_model, read_model_text
+from scriptcheck.text.normalize import normalize
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def bundled():
+    return scriptcheck.load()
+
+
+# --------------------------------------------------------------------------- features
+
+
+def test_model_text_is_the_anchored_compact_view():
+    assert model_text(normalize("您好，請問 有什麼可以幫您？")) == "^您好请问有什么可以帮您$"
+
+
+def test_marks_bring_back_question_and_exclamation_runs():
+    assert marks(normalize("为什么拒绝售后？？？")) == ["\x01?", "\x01??"]
+    assert marks(normalize("好的!")) == ["\x01!"]
+    assert marks(normalize("好的")) == []
+
+
+def test_features_are_ngrams_without_bare_anchors():
+    found = features(normalize("不行"), 1, 2)
+    assert "^" not in found and "$" not in found
+    assert {"不", "行", "^不", "不行", "行$"} <= set(found)
+
+
+# --------------------------------------------------------------------------- a tiny model, written by hand
+
+
+def tiny_model(**gate) -> str:
+    """Two agent labels and a complaint head, weights chosen by hand so the arithmetic can be checked."""
+    agent = {
+        "speaker": "agent",
+        "labels": ["banned.refusal", "banned.vague"],
+        "bias": [-3.0, -3.0],
+        "weights": {"不知道": [4.0, 0.0], "吧$": [0.0, 4.5], "\x01?": [0.0, -1.0]},
+    }
+    if gate:
+        agent["gate"] = gate
+    customer = {"speaker": "customer", "labels": ["complaint"], "bias": [-2.0], "weights": {"怎么还": [3.0], "\x01??": [1.0]}}
+    return json.dumps({
+        "format": "scriptcheck-model/1", "name": "tiny", "version": "1", "features": {"ngrams": [1, 3]},
+        "heads": {"agent": agent, "customer": customer},
+        "examples": {"agent": [["这个不知道呢", "banned.refusal"], ["好的", "clean"]]},
+    }, ensure_ascii=False)
+
+
+def sigmoid(value: float) -> float:
+    return 1 / (1 + math.exp(-value))
+
+
+def test_scores_are_the_logistic_of_bias_plus_matched_weights():
+    model = parse_model(tiny_model(), "tiny")
+    prediction = model.predict(normalize("这个不知道呢"), "agent")
+    assert prediction.probability("banned.refusal") == pytest.approx(sigmoid(-3.0 + 4.0))
+    assert prediction.probability("banned.vague") == pytest.approx(sigmoid(-3.0))
+    assert prediction.probability("not.a.label") == 0.0
+    # a repeated n-gram counts each time it occurs (training counts occurrences too)
+    twice = model.predict(normalize("不知道 不知道"), "agent")
+    assert twice.probability("banned.refusal") == pytest.approx(sigmoid(-3.0 + 8.0))
+    # marks count: a question mark lowers vague here
+    vague = model.predict(normalize("可能是吧?"), "agent").probability("banned.vague")
+    assert vague == pytest.approx(sigmoid(-3.0 + 4.5 - 1.0))
+
+
+def test_single_label_head_and_speakers_without_a_head():
+    model = parse_model(tiny_model(), "tiny")
+    assert model.predict(normalize("怎么还没到??"), "customer").probability("complaint") == pytest.approx(sigmoid(-2.0 + 3.0 + 1.0))
+    assert model.predict(normalize("怎么还没到"), "nobody") is None
+
+
+def test_the_gate_skips_utterances_it_finds_clean():
+    gated = parse_model(tiny_model(bias=-4.0, weights={"不知道": 6.0}, threshold=0.5), "tiny")
+    assert gated.predict(normalize("好的呢"), "agent") is None
+    assert gated.predict(normalize("这个不知道呢"), "agent").probability("banned.refusal") > 0.5
+
+
+def test_evidence_merges_overlapping_ngrams_and_points_at_the_original_text():
+    model = parse_model(tiny_model(), "tiny")
+    text = "这个 不 知道呢"
+    evidence = model.predict(normalize(text), "agent").evidence("banned.refusal")
+    assert len(evidence) == 1
+    item = evidence[0]
+    assert item.feature == "不知道" and item.weight == 4.0
+    assert text[item.start : item.end] == "不 知道"  # offsets into the original, spaces and all
+    assert str(item) == "不知道 +4.0"
+
+
+def test_nearest_training_examples():
+    model = parse_model(tiny_model(), "tiny")
+    nearest = model.nearest("这个我不知道呢", "agent")
+    assert nearest[0][:2] == ("这个不知道呢", "banned.refusal")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("not json", "not a model file"),
+        ('{"format": "other"}', "not a scriptcheck model"),
+        ('{"format": "scriptcheck-model/1", "name": "x"}', "malformed model file"),
+    ],
+)
+def test_bad_model_files_name_the_file_and_what_to_do(text, message):
+    with pytest.raises(ModelError, match=f"m.json: {message}"):
+        parse_model(text, "m.json")
+
+
+def test_a_missing_model_is_a_clear_error(tmp_path):
+    with pytest.raises(ModelError, match="model not found"):
+        read_model_text(tmp_path / "nothing")
+    with pytest.raises(scriptcheck.ScriptcheckError, match="model not found"):
+        scriptcheck.load(model=tmp_path / "nothing")
+
+
+# --------------------------------------------------------------------------- the model rule kind
+
+
+class FakePrediction:
+    def __init__(self, probabilities):
+        self.probabilities = probabilities
+
+    def probability(self, label):
+        return self.probabilities.get(label, 0.0)
+
+    def evidence(self, label, limit=3):
+        return ()
+
+
+class NoHits:
+    def get(self, rule_index, set_name):
+        return []
+
+    def has(self, rule_index, set_name):
+        return False
+
+    def rule_indexes(self, set_name):
+        return []
+
+
+def model_rule(**fields) -> Rule:
+    defaults = dict(id="model.banned.refusal", kind=RuleKind.MODEL, category="banned.refusal", severity=Severity.WARNING,
+                    points=10, message="m", model_label="banned.refusal", deduct_at=0.9, review_at=0.6)
+    return Rule(**{**defaults, **fields})
+
+
+@pytest.mark.parametrize(("probability", "points", "review", "severity"), [(0.95, 10, False, "warning"), (0.7, 0, True, "info")])
+def test_model_findings_count_or_go_to_review_by_confidence(probability, points, review, severity):
+    turn = Turn(0, "agent", "这个不清楚")
+    conv = Conversation(Transcript("t", (turn,)), (normalize(turn.text),), (NoHits(),), (FakePrediction({"banned.refusal": probability}),))
+    [found] = KINDS[RuleKind.MODEL].findings(conv, KindRules({0: model_rule()}))
+    assert (found.points, found.review, found.severity.value, found.source, found.confidence) == (points, review, severity, "model", probability)
+    assert (found.start, found.end, found.text) == (0, 5, "这个不清楚")  # no located evidence: the whole turn
+
+
+def test_below_review_at_or_without_predictions_nothing_is_found():
+    turn = Turn(0, "agent", "好的")
+    rules = KindRules({0: model_rule()})
+    low = Conversation(Transcript("t", (turn,)), (normalize(turn.text),), (NoHits(),), (FakePrediction({"banned.refusal": 0.5}),))
+    assert list(KINDS[RuleKind.MODEL].findings(low, rules)) == []
+    none = Conversation(Transcript("t", (turn,)), (normalize(turn.text),), (NoHits(),))
+    assert list(KINDS[RuleKind.MODEL].findings(none, rules)) == []
+
+
+def test_model_rules_are_read_and_validated(tmp_path):
+    pack = tmp_path / "m.yaml"
+    pack.write_text(
+        "pack: m\nrules:\n  - id: model.banned.mine\n    kind: model\n    label: banned.refusal\n    category: banned.refusal\n"
+        "    points: 3\n    message: m\n    deduct_at: 0.6\n    review_at: 0.9\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(scriptcheck.RulePackError, match=r"m.yaml:10:\d+: model.banned.mine: `review_at` \(0.9\) must not be above"):
+        scriptcheck.load(pack)
+
+
+# --------------------------------------------------------------------------- with the bundled model
+
+
+def test_the_bundled_model_catches_an_unlisted_refusal_and_explains_it(bundled):
+    report = bundled.check(polite(("agent", "出了仓库之后的事情真的跟我们没关系哦")))
+    [found] = [f for f in report.findings if f.category == "banned.refusal"]
+    assert found.source == "model" and found.rule == "model.banned.refusal" and found.confidence >= 0.9
+    assert found.evidence and found.text in "出了仓库之后的事情真的跟我们没关系哦"
+    assert report.to_dict()["findings"][0]["source"] == "model"
+    explained = str(report.explain(bundled))
+    assert "model: confidence" in explained and "like training example" in explained
+
+
+def test_a_rule_finding_and_a_model_finding_on_one_turn_are_one_finding(bundled):
+    report = bundled.check(polite(("agent", "这不关我的事 你找快递去")))
+    refusals = [f for f in report.findings if f.category == "banned.refusal"]
+    assert [f.source for f in refusals] == ["rule"]
+
+
+def test_polite_agent_talk_raises_nothing_from_the_model(bundled):
+    report = bundled.check(polite(("agent", "好的，这边帮您查询一下订单，请您稍等。"), ("customer", "嗯"), ("agent", "感谢您的耐心等待，您的包裹明天送达。")))
+    assert [f for f in report.findings if f.source == "model"] == []
+
+
+def test_an_implicit_complaint_triggers_the_apology_rule_through_the_model(bundled):
+    report = bundled.check(polite(("customer", "为什么拒绝售后???  东西明明是坏的"), ("agent", "请提供一下订单号")))
+    [found] = [f for f in report.findings if f.category == "missing.apology"]
+    assert found.source == "model" and found.turn == 2 and found.confidence >= 0.8
+    answered = bundled.check(polite(("customer", "为什么拒绝售后???  东西明明是坏的"), ("agent", "非常抱歉给您添麻烦了，我马上帮您重新提交")))
+    assert [f for f in answered.findings if f.category == "missing.apology"] == []
+
+
+def test_without_the_model_only_phrase_rules_fire():
+    plain = scriptcheck.load(model=False)
+    assert plain.model is None
+    report = plain.check(polite(("agent", "出了仓库之后的事情真的跟我们没关系哦")))
+    assert [f for f in report.findings if f.source == "model"] == []
+
+
+def test_sessions_settle_model_findings_like_the_batch(bundled):
+    data = polite(("agent", "出了仓库之后的事情真的跟我们没关系哦"))
+    session = bundled.session(data["id"])
+    settled = []
+    for turn in data["turns"]:
+        settled += session.add_turn(turn["speaker"], turn["text"])
+    report = session.close()
+    assert report == bundled.check(data)
+    assert any(f.source == "model" for f in settled)
+
+
+# --------------------------------------------------------------------------- training
+
+
+TRAIN = [
+    *({"text": text, "speaker": "agent", "label": "banned.refusal"} for text in
+      ["这个不知道呢", "不知道哦亲", "小妹也不知道", "我们也不知道的", "这个真不知道", "不知道呢"] * 5),
+    *({"text": text, "speaker": "agent", "label": "clean"} for text in
+      ["好的亲", "您好请问有什么可以帮您", "稍等帮您查询", "已经为您登记", "感谢您的耐心等待", "祝您生活愉快"] * 5),
+]
+
+
+def test_training_writes_a_model_that_loads_and_scores_as_trained(tmp_path):
+    pytest.importorskip("sklearn")
+    from scriptcheck.learned.train import read_training_data, train, write_model
+
+    data = tmp_path / "data.jsonl"
+    data.write_text("\n".join(json.dumps(row, ensure_ascii=False) for row in TRAIN), encoding="utf-8")
+    text, report = train(read_training_data([data]), name="t", version="1", heldout=0.2)
+    assert report.counts["agent"] == {"banned.refusal": 30, "clean": 30}
+    path = write_model(text, tmp_path / "m", report)
+    assert path.name == "model.json" and (tmp_path / "m" / "MODEL_CARD.md").exists()
+    checker = scriptcheck.load(model=tmp_path / "m")
+    assert checker.model.name == "t"
+    refusal = checker.model.predict(normalize("小妹这个不知道呢"), "agent").probability("banned.refusal")
+    clean = checker.model.predict(normalize("好的亲 祝您生活愉快"), "agent").probability("banned.refusal")
+    assert refusal > 0.5 > clean
+
+
+def test_training_from_labelled_transcripts(tmp_path):
+    from scriptcheck.learned.train import read_training_data
+
+    corpus = tmp_path / "c.jsonl"
+    record = conversation(("agent", "您好"), ("customer", "太慢了"), ("agent", "不知道"), ("customer", "好吧"))
+    record["labels"] = [{"category": "banned.refusal", "turn": 2}, {"category": "missing.apology", "turn": 1}]
+    corpus.write_text(json.dumps(record, ensure_ascii=False), encoding="utf-8")
+    found = {(u.speaker, u.text, tuple(sorted(u.labels))) for u in read_training_data([corpus])}
+    # agent turns: labelled or clean; a customer turn only when it carries a complaint label
+    assert found == {("agent", "您好", ()), ("agent", "不知道", ("banned.refusal",)), ("customer", "太慢了", ("complaint",))}
+
+
+def test_bad_training_data_is_located(tmp_path):
+    from scriptcheck.learned.train import read_training_data
+
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"text": "x", "speaker": "agent", "label": "clean"}\n{"oops": 1}\n', encoding="utf-8")
+    with pytest.raises(ModelError, match="bad.jsonl:2: expected an utterance"):
+        read_training_data([bad])
+
+
+def test_cli_model_train_show_and_check_with_the_model(tmp_path, capsys):
+    pytest.importorskip("sklearn")
+    from scriptcheck.cli import main
+
+    data = tmp_path / "data.jsonl"
+    data.write_text("\n".join(json.dumps(row, ensure_ascii=False) for row in TRAIN), encoding="utf-8")
+    assert main(["model", "train", str(data), "--output", str(tmp_path / "m"), "--name", "mine"]) == 0
+    out = capsys.readouterr().out
+    assert "held-out (agent)" in out and "wrote" in out
+    assert main(["model", "show", str(tmp_path / "m")]) == 0
+    assert "mine" in capsys.readouterr().out
+    chats = tmp_path / "chats.jsonl"
+    chats.write_text(json.dumps(polite(("agent", "小妹这个不知道呢")), ensure_ascii=False), encoding="utf-8")
+    assert main(["check", str(chats), "--model", str(tmp_path / "m"), "--format", "jsonl", "-q"]) == 0
+    with_model = json.loads(capsys.readouterr().out)
+    assert any(f["source"] == "model" and f["category"] == "banned.refusal" for f in with_model["findings"])
+    assert main(["check", str(chats), "--no-model", "--format", "jsonl", "-q"]) == 0
+    assert all(f["source"] == "rule" for f in json.loads(capsys.readouterr().out)["findings"])
+    assert main(["check", str(chats), "--model", str(tmp_path / "missing"), "-q"]) == 2
+    assert "model not found" in capsys.readouterr().err
+
+
+def test_a_pack_names_its_model_relative_to_itself(tmp_path):
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "model.json").write_text(tiny_model(), encoding="utf-8")
+    pack = tmp_path / "p.yaml"
+    pack.write_text("pack: p\nsettings: {model: m}\n", encoding="utf-8")
+    assert scriptcheck.load(pack).model.name == "tiny"
+    off = tmp_path / "plain.yaml"
+    off.write_text("pack: plain\nsettings: {model: none}\n", encoding="utf-8")
+    assert scriptcheck.load(off).model is None
+    assert scriptcheck.load(off, model=True).model is not None  # the caller's choice wins
+
+
+def test_a_custom_model_reaches_worker_processes(tmp_path):
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "model.json").write_text(tiny_model(), encoding="utf-8")
+    checker = scriptcheck.load(model=tmp_path / "m")
+    items = [polite(("agent", f"这个不知道呢 {i}")) for i in range(30)]
+    assert list(checker.check_many(items, workers=2)) == list(checker.check_many(items))
