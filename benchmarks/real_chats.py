@@ -120,7 +120,7 @@ def measure(results: list, show: str | None) -> str:
         wanted = {turn for turn, outcome in holds.items() if outcome in NO_RETURN}
         got: set[int] = set()
         for finding in (f for f in report.findings if f.category == "hold.no_return"):
-            anchor = finding.hold_turn if getattr(finding, "hold_turn", None) is not None else finding.turn
+            anchor = finding.trigger_turn if finding.trigger_turn is not None else finding.turn
             if anchor in wanted and anchor not in got:
                 got.add(anchor)
                 hold["tp"] += 1

@@ -54,6 +54,7 @@ class Position:
 
     side: str  # "first" | "last"
     count: int
+    skip_trailing: tuple[str, ...] = ()  # "last": pleasantries; turns at the very end made only of them are not counted
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,8 +100,17 @@ class Sequence:
     same_turn_ok: bool = False
     trigger_patterns: tuple[str, ...] = ()
     allow_after: tuple[str, ...] = ()
+    questions: tuple[str, ...] = ()  # after an `at_end` trigger: a question back (是什么原因呢) is no answer
+    trigger_unless_turn: tuple[str, ...] = ()  # anywhere in the trigger turn: it is no trigger
     trigger_model: str = ""  # a model label that triggers too (e.g. complaint), at trigger_confidence or more
     trigger_confidence: float = 0.5
+    episodes: bool = False  # consecutive triggers before the obligation is met are one (one finding)
+    look_back: int = 0  # a response in the last N responding turns before the trigger meets it too
+    if_chat_ends: str = "report"  # the chat ends before any response turn: "report" a finding, or "ignore"
+    end_message: str = ""  # the message of that finding (default: the rule's)
+    report: str = "trigger"  # an unanswered obligation is reported at the "trigger" or the failing "response" turn
+    cancel: tuple[str, ...] = ()  # phrases of `cancel_speaker` that end the obligation (找到了, 不用了)
+    cancel_speaker: str = CUSTOMER
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,6 +230,7 @@ class Finding:
     confidence: float | None = None  # for model findings: the model's probability, 0-1
     review: bool = False  # below the pack's confidence to count: flagged for a reviewer, no points
     evidence: tuple[str, ...] = ()  # for model findings: the features that weighed most ("不清楚 +2.1")
+    trigger_turn: int | None = None  # sequence findings: the turn that opened the obligation (the hold, the complaint)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict; field names are the stable output schema.
@@ -239,6 +250,8 @@ class Finding:
             "suggestion": self.suggestion,
             "source": self.source,
         }
+        if self.trigger_turn is not None and self.trigger_turn != self.turn:
+            data["trigger_turn"] = self.trigger_turn
         if self.confidence is not None:
             data["confidence"] = self.confidence
             data["review"] = self.review

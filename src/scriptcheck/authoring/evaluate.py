@@ -155,16 +155,24 @@ def evaluate(
 
 
 def _compare(transcript: Transcript, report: Report) -> list[Case]:
+    """Labels against findings. A finding matches a label at its turn, or at the turn that opened its
+    obligation (`trigger_turn`: a hold.no_return finding points at the return, its label at the hold)."""
     predicted: dict[tuple[str, int | None], str] = {}
+    aliases: dict[tuple[str, int | None], tuple[str, int | None]] = {}
     for finding in report.findings:
-        predicted.setdefault((finding.category, finding.turn), finding.rule)
+        key = (finding.category, finding.turn)
+        predicted.setdefault(key, finding.rule)
+        if finding.trigger_turn is not None and finding.trigger_turn != finding.turn:
+            aliases.setdefault((finding.category, finding.trigger_turn), key)
     cases: list[Case] = []
     matched: set[tuple[str, int | None]] = set()
     for label in transcript.labels:
         category, turn = str(label.get("category")), label.get("turn")
         if turn is not None:
             key = (category, turn)
-            hit = key if key in predicted else None
+            hit = key if key in predicted and key not in matched else aliases.get(key)
+            if hit is not None and hit in matched:
+                hit = key if key in predicted and key not in matched else None
         else:
             hit = next((key for key in predicted if key[0] == category and key not in matched), None)
             if hit is None:

@@ -15,6 +15,7 @@ from typing import Any
 
 from .._model import Closest, Finding, Report, Rule, Turn, register_presenter
 from ..engine.checker import Checker, load
+from ..engine.compile import CompiledRule
 from ..engine.score import MAX_SCORE
 from ..kinds import KINDS, Conversation
 from ..text.normalize import WIDTH_AND_CASE, NormalizedText, fold
@@ -150,7 +151,7 @@ def explain_report(report: Report, checker: Checker | None = None) -> Explanatio
     items = []
     for finding in report.findings:
         rule_index = compiled.index_of[finding.rule]
-        item = _explain_finding(finding, compiled.rules[rule_index].rule, rule_index, conversation, report)
+        item = _explain_finding(finding, compiled.rules[rule_index], rule_index, conversation, report)
         if finding.source == "model" and checker.model is not None and finding.turn is not None:
             turn = conversation.turns[finding.turn]
             item = replace(item, nearest=tuple(checker.model.nearest(turn.text, turn.speaker)))
@@ -172,17 +173,20 @@ def _default_checker() -> Checker:
     return load()
 
 
-def _explain_finding(finding: Finding, rule: Rule, rule_index: int, conversation: Conversation, report: Report) -> FindingExplanation:
+def _explain_finding(
+    finding: Finding, compiled: CompiledRule, rule_index: int, conversation: Conversation, report: Report
+) -> FindingExplanation:
+    rule = compiled.rule
     fatal = finding.category in report.fatal
     repeat = finding.points == 0 and rule.points > 0  # `score` zeroes a rule's later findings
-    about = KINDS[rule.kind].explain(finding, rule_index, rule, conversation)
+    about = KINDS[rule.kind].explain(finding, rule_index, rule, conversation, compiled.prepared)
     if finding.turn is None or finding.start is None or finding.end is None:
         return FindingExplanation(
             finding,
             finding.points,
             fatal,
             repeat,
-            closest=finding.closest,
+            closest=about.closest,
             searched_turns=about.searched_turns,
             threshold=rule.fuzzy.threshold if rule.fuzzy else None,
         )

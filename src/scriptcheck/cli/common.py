@@ -14,6 +14,7 @@ from typing import TextIO
 from .._errors import TranscriptError
 from ..engine.checker import Checker, load
 from ..formats.readers import Record
+from ..packs.schema import PROFILES
 
 EXIT_OK, EXIT_GATE, EXIT_USAGE, EXIT_INVALID = 0, 1, 2, 3
 
@@ -28,6 +29,10 @@ def add_pack_options(parser: argparse.ArgumentParser) -> None:
         help="a rule pack (YAML path or bundled pack name), applied after the bundled packs; repeatable",
     )
     parser.add_argument("--no-defaults", action="store_true", help="do not load the bundled packs")
+    parser.add_argument(
+        "--profile", choices=PROFILES,
+        help="channel profile: phone (calls, the packs as written) or chat (online chat); default: what the packs say, else phone",
+    )
     chosen = parser.add_mutually_exclusive_group()
     chosen.add_argument(
         "--model", metavar="DIR",
@@ -52,6 +57,7 @@ def load_checker(args: argparse.Namespace) -> Checker:
         defaults=not args.no_defaults,
         speaker_aliases=parse_aliases(getattr(args, "speaker_alias", [])),
         model=model_choice(args),
+        profile=getattr(args, "profile", None),
     )
 
 

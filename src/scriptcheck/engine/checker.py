@@ -147,6 +147,7 @@ def load(
     defaults: bool = True,
     speaker_aliases: Mapping[str, str] | None = None,
     model: str | Path | bool | None = None,
+    profile: str | None = None,
 ) -> Checker:
     """Load the bundled packs (unless `defaults=False`) plus `packs`, in order, and compile them.
 
@@ -158,12 +159,15 @@ def load(
         model: the learned stage: None for what the packs say (the bundled model unless a pack's
             `settings: {model: ...}` names another, or `none`); False for none; a path to a model
             folder written by `scriptcheck model train`.
+        profile: the channel profile, "phone" (calls and hotlines: the packs as written) or "chat"
+            (online chat: the re-contact template opens a continued session, pleasantries after a
+            closing do not count); default: what the packs' settings say, else phone.
 
     Raises:
         RulePackError: a pack is missing or malformed (the message has file:line:column).
         ModelError: the model cannot be read.
     """
-    return Checker(PackSource.load(packs, defaults=defaults, speaker_aliases=speaker_aliases, model=model))
+    return Checker(PackSource.load(packs, defaults=defaults, speaker_aliases=speaker_aliases, model=model, profile=profile))
 
 
 def _model_speakers(rules: Sequence[Rule]) -> set[str]:

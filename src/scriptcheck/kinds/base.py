@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, NamedTuple, Protocol
 
-from .._model import AGENT, CUSTOMER, Example, Finding, Rule, RuleKind, Transcript, Turn
+from .._model import AGENT, CUSTOMER, Closest, Example, Finding, Rule, RuleKind, Transcript, Turn
 from .._yaml import LocatedDict
 from ..text.normalize import NormalizedText
 
@@ -48,10 +48,17 @@ class TurnHitsView(Protocol):
 class EvidenceView(Protocol):
     """One feature that pushed a model's label up (`learned.model.Evidence`)."""
 
-    feature: str
-    weight: float
-    start: int | None
-    end: int | None
+    @property
+    def feature(self) -> str: ...
+
+    @property
+    def weight(self) -> float: ...
+
+    @property
+    def start(self) -> int | None: ...
+
+    @property
+    def end(self) -> int | None: ...
 
 
 class PredictionView(Protocol):
@@ -112,6 +119,7 @@ class KindExplanation:
     exceptions: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (exception set, its phrases)
     searched_turns: tuple[int, ...] = ()
     expectation: str = ""
+    closest: Closest | None = None  # required rules: the nearest utterance, however far
 
 
 class RuleKindSpec:
@@ -162,7 +170,9 @@ class RuleKindSpec:
         """What `match:` means for this kind, given the rule's findings on the example."""
         return bool(findings)
 
-    def explain(self, finding: Finding, rule_index: int, rule: Rule, conversation: Conversation) -> KindExplanation:
+    def explain(
+        self, finding: Finding, rule_index: int, rule: Rule, conversation: Conversation, prepared: Any = None
+    ) -> KindExplanation:
         return KindExplanation(exceptions=(("unless", rule.unless), ("unless_turn", rule.unless_turn)))
 
 

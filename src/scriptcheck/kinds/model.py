@@ -73,7 +73,9 @@ class ModelKind(RuleKindSpec):
                     found = _for_review(found)
                 yield found
 
-    def explain(self, found: Finding, rule_index: int, rule: Rule, conversation: Conversation) -> KindExplanation:
+    def explain(
+        self, found: Finding, rule_index: int, rule: Rule, conversation: Conversation, prepared: Any = None
+    ) -> KindExplanation:
         expectation = (
             f"the model read {rule.model_label} with confidence {found.confidence}: findings count at "
             f"{rule.deduct_at:g} or more and go to review from {rule.review_at:g}"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
@@ -17,6 +19,7 @@ from .base import Conversation, KindExplanation, KindRules, RuleKindSpec, findin
 # NOTE: fuzzy scores on very short templates are meaningless (再见 scores 100 inside 再见面),
 # so short phrases only ever match exactly.
 MIN_FUZZY_LENGTH = 4
+SHOWN_SIMILARITY = 50.0
 
 
 class Required(RuleKindSpec):
@@ -63,13 +66,15 @@ class Required(RuleKindSpec):
                 continue  # the speaker never spoke: nothing to require
             if any(conversation.hits[i].has(rule_index, "phrases") for i in window):
                 continue
-            closest = _closest(conversation, rules.prepared[rule_index], window)
+            # A turn with an exception (还有什么可以帮您 for the opening) cannot satisfy the rule by likeness either.
+            plain = [i for i in window if not conversation.hits[i].get(rule_index, "unless")]
+            closest = _closest(conversation, rules.prepared[rule_index], plain)
             if closest is not None and rule.fuzzy is not None and closest.similarity >= rule.fuzzy.threshold:
                 continue
-            message = rule.message
-            if closest is not None:
-                message = f"{message} (closest: turn {closest.turn}, {closest.similarity:.0f}%)"
-            yield finding(rule, None, None, message, closest=closest)
+            # NOTE: a "closest" utterance under half similar is noise (a business answer, 30 %): shown
+            # only from SHOWN_SIMILARITY up; the message stays the rule's, so findings group by message.
+            shown = closest if closest is not None and closest.similarity >= SHOWN_SIMILARITY else None
+            yield finding(rule, None, None, closest=shown)
 
     def example_transcript(self, rule: Rule, example: Example) -> Transcript:
         """A lone utterance is framed by a turn of the other speaker, so it is the only one in its window."""
@@ -82,17 +87,37 @@ class Required(RuleKindSpec):
         """`match:` means the requirement is met: no finding."""
         return not findings
 
-    def explain(self, finding: Finding, rule_index: int, rule: Rule, conversation: Conversation) -> KindExplanation:
-        return KindExplanation(searched_turns=tuple(window_of(conversation, rule)))
+    def explain(
+        self, finding: Finding, rule_index: int, rule: Rule, conversation: Conversation, prepared: Any = None
+    ) -> KindExplanation:
+        window = window_of(conversation, rule)
+        return KindExplanation(searched_turns=tuple(window), closest=_closest(conversation, prepared or (), window))
 
 
 def window_of(conversation: Conversation, rule: Rule) -> list[int]:
-    """The turns of the rule's speaker its position names."""
+    """The turns of the rule's speaker its position names.
+
+    With `skip_trailing`, turns at the end made only of those pleasantries (不客气哦, 好的亲, 嗯嗯) are
+    left out: a closing counts when it followed the last substantive answer.
+    """
     indexes = conversation.indexes(rule.speaker)
     position = rule.position
     if position is None:
         return indexes
-    return indexes[: position.count] if position.side == "first" else indexes[-position.count :]
+    if position.side == "first":
+        return indexes[: position.count]
+    if position.skip_trailing:
+        pleasantry = _pleasantries(position.skip_trailing)
+        while len(indexes) > position.count and not pleasantry.sub("", conversation.texts[indexes[-1]].compact):
+            indexes = indexes[:-1]
+    return indexes[-position.count :]
+
+
+@functools.lru_cache(maxsize=16)
+def _pleasantries(phrases: tuple[str, ...]) -> re.Pattern[str]:
+    """What is left of a compact text once its pleasantries are taken out: nothing, for a pleasantry-only turn."""
+    keys = sorted({normalize_phrase(phrase) for phrase in phrases} - {""}, key=len, reverse=True)
+    return re.compile("|".join(map(re.escape, keys))) if keys else re.compile("(?!)")
 
 
 def _closest(conversation: Conversation, templates: tuple[tuple[str, str, frozenset[str]], ...], window: list[int]) -> Closest | None:
@@ -132,12 +157,20 @@ def bigrams(text: str) -> frozenset[str]:
 
 def read_position(node: LocatedDict, rule_id: str) -> Position:
     value, where = node["position"], node.locs["position"]
-    if not isinstance(value, LocatedDict) or len(value) != 1 or next(iter(value)) not in ("first", "last"):
+    sides = [key for key in value if key in ("first", "last")] if isinstance(value, LocatedDict) else []
+    if not isinstance(value, LocatedDict) or len(sides) != 1:
         raise RuleSchemaError("`position` must be {first: N} or {last: N} (turns of the rule's speaker)", where, rule_id)
-    side, count = next(iter(value.items()))
+    check_keys(value, {"first", "last", "skip_trailing"}, "position", rule_id)
+    side = sides[0]
+    count = value[side]
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
         raise RuleSchemaError(f"`position.{side}` must be a positive integer", value.locs[side], rule_id)
-    return Position(side, count)
+    skip: tuple[str, ...] = ()
+    if "skip_trailing" in value:
+        if side != "last":
+            raise RuleSchemaError("`position.skip_trailing` goes with `last:`", value.locs["skip_trailing"], rule_id)
+        skip = tuple(string_list(value, "skip_trailing", rule_id))
+    return Position(side, count, skip)
 
 
 def read_fuzzy(node: LocatedDict, rule_id: str) -> Fuzzy:

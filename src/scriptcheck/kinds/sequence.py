@@ -5,10 +5,11 @@ between the trigger and the next turn of the responding side (`check: gap`)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from .._errors import RuleSchemaError
-from .._model import AGENT, SPEAKERS, Finding, Rule, RuleKind, Sequence, Turn
+from .._model import AGENT, CUSTOMER, SPEAKERS, Finding, Rule, RuleKind, Sequence, Turn
 from .._yaml import LocatedDict, check_keys, flag, optional_list
 from ..text.normalize import NormalizedText
 from .base import (
@@ -24,15 +25,23 @@ from .base import (
     model_hit,
 )
 
-TRIGGER_KEYS = frozenset({"speaker", "phrases", "patterns", "unless", "at_end", "allow_after", "model", "min_confidence"})
-EXPECT_KEYS = frozenset({"speaker", "phrases", "within_turns", "within_seconds", "notice", "same_turn"})
+TRIGGER_KEYS = frozenset(
+    {"speaker", "phrases", "patterns", "unless", "unless_turn", "at_end", "allow_after", "questions", "model", "min_confidence", "episodes"}
+)
+EXPECT_KEYS = frozenset(
+    {"speaker", "phrases", "within_turns", "within_seconds", "notice", "same_turn", "look_back", "if_chat_ends", "end_message", "report"}
+)
+CANCEL_KEYS = frozenset({"speaker", "phrases"})
 # (phrase set, field in the YAML, side whose turns it is looked for on, attribute of `Sequence`)
 PHRASE_SETS = (
     ("trigger", "trigger.phrases", "trigger", "trigger"),
     ("trigger_unless", "trigger.unless", "trigger", "trigger_unless"),
     ("allow_after", "trigger.allow_after", "trigger", "allow_after"),
+    ("questions", "trigger.questions", "trigger", "questions"),
+    ("trigger_unless_turn", "trigger.unless_turn", "trigger", "trigger_unless_turn"),
     ("response", "expect.phrases", "response", "response"),
     ("notice", "expect.notice", "response", "notice"),
+    ("cancel", "cancel.phrases", "cancel", "cancel"),
 )
 # Fields as written in YAML -> attribute of `Sequence` (for `rules show`).
 FIELDS = {
@@ -43,6 +52,8 @@ FIELDS = {
     "trigger.unless": "trigger_unless",
     "trigger.at_end": "trigger_at_end",
     "trigger.allow_after": "allow_after",
+    "trigger.questions": "questions",
+    "trigger.unless_turn": "trigger_unless_turn",
     "trigger.model": "trigger_model",
     "trigger.min_confidence": "trigger_confidence",
     "expect.speaker": "response_speaker",
@@ -51,16 +62,27 @@ FIELDS = {
     "expect.within_seconds": "within_seconds",
     "expect.notice": "notice",
     "expect.same_turn": "same_turn_ok",
+    "trigger.episodes": "episodes",
+    "expect.look_back": "look_back",
+    "expect.if_chat_ends": "if_chat_ends",
+    "expect.end_message": "end_message",
+    "expect.report": "report",
+    "cancel.speaker": "cancel_speaker",
+    "cancel.phrases": "cancel",
 }
 # Up to this many characters after a trigger are sign-off noise (哦亲, 呢~, 下下哈) rather than an answer.
 TRAILING_CHARACTERS = 4
+# A question back to the customer this short (请问是哪个订单呢) leaves the hold open; a longer remainder answers.
+QUESTION_CHARACTERS = 16
+# ... and so does a question that comes right after the request (请您稍等 请问您是咨询之前的问题还是…?).
+QUESTION_LEAD = 8
 
 
 class SequenceKind(RuleKindSpec):
     """Follows each trigger to its expected response across turns and time."""
 
     kind: ClassVar[RuleKind] = RuleKind.SEQUENCE
-    keys: ClassVar[frozenset[str]] = frozenset({"trigger", "expect", "check"})
+    keys: ClassVar[frozenset[str]] = frozenset({"trigger", "expect", "check", "cancel"})
     needs_phrases: ClassVar[bool] = False
 
     def read(self, node: LocatedDict, rule_id: str) -> dict[str, Any]:
@@ -69,7 +91,7 @@ class SequenceKind(RuleKindSpec):
     def phrases(self, rule: Rule) -> Iterator[PhraseSource]:
         sequence = rule.sequence
         assert sequence is not None
-        speakers = {"trigger": sequence.trigger_speaker, "response": sequence.response_speaker}
+        speakers = {"trigger": sequence.trigger_speaker, "response": sequence.response_speaker, "cancel": sequence.cancel_speaker}
         for set_name, field, side, attribute in PHRASE_SETS:
             for index, phrase in enumerate(getattr(sequence, attribute)):
                 yield PhraseSource(speakers[side], set_name, f"{field}[{index}]", phrase)
@@ -93,7 +115,9 @@ class SequenceKind(RuleKindSpec):
             found.append(finding(rule, turn, Hit(rule_index, "trigger", 0, len(turn.text), "model")))
         return found
 
-    def explain(self, found: Finding, rule_index: int, rule: Rule, conversation: Conversation) -> KindExplanation:
+    def explain(
+        self, found: Finding, rule_index: int, rule: Rule, conversation: Conversation, prepared: Any = None
+    ) -> KindExplanation:
         sequence = rule.sequence
         assert sequence is not None and found.turn is not None
         searched = tuple(responses(conversation, rule_index, rule, conversation.turns[found.turn]))
@@ -124,6 +148,8 @@ def triggers(conversation: Conversation, rule_index: int, rule: Rule) -> Iterato
     for turn, hits in zip(conversation.turns, conversation.hits):
         if turn.speaker != sequence.trigger_speaker:
             continue
+        if sequence.trigger_unless_turn and hits.get(rule_index, "trigger_unless_turn"):
+            continue  # the turn is something else altogether (asks the customer for an order number)
         found = hits.get(rule_index, "trigger")
         reading = None
         if found:
@@ -133,7 +159,9 @@ def triggers(conversation: Conversation, rule_index: int, rule: Rule) -> Iterato
             if model is None:
                 continue
             hit, reading = model
-        if sequence.trigger_at_end and _has_content_after(conversation.texts[turn.index], hit.end, hits.get(rule_index, "allow_after")):
+        if sequence.trigger_at_end and _has_content_after(
+            conversation.texts[turn.index], hit.end, hits.get(rule_index, "allow_after"), hits.get(rule_index, "questions")
+        ):
             continue
         yield turn, hit, reading
 
@@ -155,25 +183,38 @@ def _model_trigger(
 
 
 def _found(
-    rule: Rule, turn: Turn, hit: Hit, reading: tuple[float, tuple[str, ...]] | None, message: str | None = None
+    rule: Rule,
+    turn: Turn,
+    hit: Hit,
+    reading: tuple[float, tuple[str, ...]] | None,
+    message: str | None = None,
+    trigger_turn: int | None = None,
 ) -> Finding:
     """A sequence finding; one whose trigger came from the model says so (source, confidence, evidence)."""
     if reading is None:
-        return finding(rule, turn, hit, message)
+        return finding(rule, turn, hit, message, trigger_turn=trigger_turn)
     confidence, evidence = reading
-    return finding(rule, turn, hit, message, source="model", confidence=confidence, evidence=evidence)
+    return finding(rule, turn, hit, message, source="model", confidence=confidence, evidence=evidence, trigger_turn=trigger_turn)
 
 
-def _has_content_after(text: NormalizedText, end: int, allowed: list[Hit]) -> bool:
-    """True when the turn goes on with real words after `end` (so nobody was left waiting).
+def _has_content_after(text: NormalizedText, end: int, allowed: list[Hit], questions: list[Hit]) -> bool:
+    """True when the turn goes on with an answer after `end` (so nobody was left waiting).
 
-    Words covered by `allow_after` phrases (正在为您查询, 我去问问) are more hold talk, not an answer.
+    Words covered by `allow_after` phrases (正在为您查询, 我去问问) are more hold talk, not an answer,
+    and a short question back to the customer (a `trigger.questions` phrase or a question mark after
+    the request: 请问是什么原因呢?) asks for more, it answers nothing. A long remainder is an answer
+    even with a question in it (a product card, then 请问是这个商品吗?).
     """
     covered = [(h.start, h.end) for h in allowed if h.end > end]
-    remaining = sum(
-        1 for offset in text.offsets if offset >= end and not any(start <= offset < stop for start, stop in covered)
-    )
-    return remaining > TRAILING_CHARACTERS
+    words = [offset for offset in text.offsets if offset >= end and not any(start <= offset < stop for start, stop in covered)]
+    if len(words) <= TRAILING_CHARACTERS:
+        return False
+    marks = [end + i for i, char in enumerate(text.folded[end:]) if char == "?"]
+    asked = [h.start for h in questions if h.start >= end] + marks
+    if not asked:
+        return True
+    before = sum(1 for offset in words if offset < min(asked))
+    return not (len(words) <= QUESTION_CHARACTERS or before <= QUESTION_LEAD)
 
 
 def responses(conversation: Conversation, rule_index: int, rule: Rule, after: Turn) -> list[int]:
@@ -199,28 +240,101 @@ def responses(conversation: Conversation, rule_index: int, rule: Rule, after: Tu
     return window
 
 
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    """How one obligation ended: met (at `turn`), cancelled, unanswered or still open at the end of the chat."""
+
+    state: str  # "met" | "cancelled" | "unanswered" | "ended"
+    turn: int | None = None  # met: the answering turn; unanswered: the first response turn that failed
+    absorbed: frozenset[int] = frozenset()  # later trigger turns that belonged to this episode
+
+
+def _follow(conversation: Conversation, rule_index: int, sequence: Sequence, start: Turn, trigger_turns: set[int]) -> _Outcome:
+    """Walk the turns after a trigger until the obligation it opened is met, cancelled or given up on."""
+    budget = sequence.within_turns
+    absorbed: set[int] = set()
+    extendable = True  # an episode grows while the waiting side goes on complaining
+    first_failure: int | None = None
+    responded = False
+    same_side = sequence.trigger_speaker == sequence.response_speaker
+    for later in conversation.turns[start.index + 1 :]:
+        hits = conversation.hits[later.index]
+        if sequence.cancel and later.speaker == sequence.cancel_speaker and hits.has(rule_index, "cancel"):
+            return _Outcome("cancelled", later.index, frozenset(absorbed))
+        if later.speaker != sequence.response_speaker:
+            if sequence.episodes and later.speaker == sequence.trigger_speaker:
+                if later.index in trigger_turns and extendable:
+                    absorbed.add(later.index)
+                    budget = sequence.within_turns  # the window runs from the episode's last trigger
+                elif later.index not in trigger_turns:
+                    extendable = False
+            continue
+        responded = True
+        if hits.has(rule_index, "response"):
+            return _Outcome("met", later.index, frozenset(absorbed))
+        if hits.has(rule_index, "notice"):
+            continue  # more of the same wait (请您耐心等待): it does not use up the window
+        if same_side and later.index in trigger_turns:
+            absorbed.add(later.index)  # asked to wait again: the same hold, still open
+            continue
+        if first_failure is None:
+            first_failure = later.index
+        budget -= 1
+        if budget == 0:
+            return _Outcome("unanswered", first_failure, frozenset(absorbed))
+    if not responded:
+        return _Outcome("ended", None, frozenset(absorbed))
+    return _Outcome("unanswered", first_failure, frozenset(absorbed))
+
+
+def _answered_just_before(
+    conversation: Conversation, rule_index: int, sequence: Sequence, turn: Turn, trigger_turns: set[int]
+) -> bool:
+    """`expect.look_back`: a trigger that repeats an earlier one (太慢了 … 不好意思 … 太慢了!!) is met by a
+    response in the last N responding turns before it, when that response came after the earlier trigger."""
+    earlier = [t for t in conversation.turns[: turn.index] if t.speaker == sequence.response_speaker][-sequence.look_back :]
+    return any(
+        conversation.hits[t.index].has(rule_index, "response") and any(index < t.index for index in trigger_turns)
+        for t in earlier
+    )
+
+
 def _check_response(conversation: Conversation, rule_index: int, rule: Rule) -> Iterator[Finding]:
     sequence = rule.sequence
     assert sequence is not None
-    for turn, hit, reading in triggers(conversation, rule_index, rule):
+    found = list(triggers(conversation, rule_index, rule))
+    trigger_turns = {turn.index for turn, _hit, _reading in found}
+    absorbed: set[int] = set()
+    for turn, hit, reading in found:
+        if turn.index in absorbed:
+            continue  # part of an earlier episode: one episode, one finding
         if sequence.same_turn_ok and any(h.start >= hit.start for h in conversation.hits[turn.index].get(rule_index, "response")):
             continue
-        window = responses(conversation, rule_index, rule, turn)
-        answered = [i for i in window if conversation.hits[i].has(rule_index, "response")]
-        if not answered:
-            if sequence.trigger_speaker == sequence.response_speaker and any(
-                conversation.hits[i].has(rule_index, "trigger") for i in window
-            ):
-                continue  # asked to wait again before coming back: the later request carries it
-            yield _found(rule, turn, hit, reading)
+        if sequence.look_back and _answered_just_before(conversation, rule_index, sequence, turn, trigger_turns):
             continue
-        if sequence.within_seconds is not None and conversation.transcript.has_times:
-            back = conversation.turns[answered[0]].start
+        outcome = _follow(conversation, rule_index, sequence, turn, trigger_turns)
+        absorbed |= outcome.absorbed
+        if outcome.state == "cancelled":
+            continue
+        if outcome.state == "ended":
+            if sequence.if_chat_ends == "report":
+                yield _found(rule, turn, hit, reading, sequence.end_message or None, trigger_turn=turn.index)
+            continue
+        if outcome.state == "unanswered":
+            if sequence.report == "response" and outcome.turn is not None:
+                answer = conversation.turns[outcome.turn]
+                at = Hit(rule_index, "response", 0, len(answer.text), "")
+                yield _found(rule, answer, at, reading, trigger_turn=turn.index)
+            else:
+                yield _found(rule, turn, hit, reading, trigger_turn=turn.index)
+            continue
+        if sequence.within_seconds is not None and conversation.transcript.has_times and outcome.turn is not None:
+            back = conversation.turns[outcome.turn].start
             since = turn.end if turn.end is not None else turn.start
             assert back is not None and since is not None
             delay = back - since
             if delay > sequence.within_seconds:
-                yield _found(rule, turn, hit, reading, f"{rule.message} (answered after {delay:.0f} s)")
+                yield _found(rule, turn, hit, reading, f"{rule.message} (answered after {delay:.0f} s)", trigger_turn=turn.index)
 
 
 def _check_gap(conversation: Conversation, rule_index: int, rule: Rule) -> Iterator[Finding]:
@@ -238,7 +352,8 @@ def _check_gap(conversation: Conversation, rule_index: int, rule: Rule) -> Itera
             assert later.start is not None and clock is not None
             if later.start - clock > limit:
                 yield _found(
-                    rule, turn, hit, reading, f"{rule.message} ({later.start - clock:.0f} s until turn {later.index}, limit {limit:g} s)"
+                    rule, turn, hit, reading, f"{rule.message} ({later.start - clock:.0f} s until turn {later.index}, limit {limit:g} s)",
+                    trigger_turn=turn.index,
                 )
                 break
             if conversation.hits[later.index].has(rule_index, "notice"):
@@ -284,9 +399,23 @@ def read_sequence(node: LocatedDict, rule_id: str) -> Sequence:
         raise RuleSchemaError("`expect.within_seconds` must be a positive number", expect.locs["within_seconds"], rule_id)
     if check == "gap" and seconds is None:
         raise RuleSchemaError("a gap check needs `expect.within_seconds`", expect.loc, rule_id)
-    for part in (trigger, expect):
+    cancel = node.get("cancel", LocatedDict())
+    if not isinstance(cancel, LocatedDict):
+        raise RuleSchemaError("`cancel` must be {speaker, phrases}: what the waiting side says to end the obligation", node.locs["cancel"], rule_id)
+    if cancel:
+        check_keys(cancel, CANCEL_KEYS, "cancel", rule_id)
+    for part in (trigger, expect, cancel):
         if "speaker" in part and part["speaker"] not in SPEAKERS:
             raise RuleSchemaError(f"speaker {part['speaker']!r} must be agent or customer", part.locs["speaker"], rule_id)
+    look_back = expect.get("look_back", 0)
+    if isinstance(look_back, bool) or not isinstance(look_back, int) or look_back < 0:
+        raise RuleSchemaError("`expect.look_back` must be a number of turns (0 or more)", expect.locs["look_back"], rule_id)
+    for key, allowed in (("if_chat_ends", ("report", "ignore")), ("report", ("trigger", "response"))):
+        if key in expect and expect[key] not in allowed:
+            raise RuleSchemaError(f"`expect.{key}` must be {' or '.join(allowed)}", expect.locs[key], rule_id)
+    end_message = expect.get("end_message", "")
+    if not isinstance(end_message, str):
+        raise RuleSchemaError("`expect.end_message` must be a string", expect.locs["end_message"], rule_id)
     return Sequence(
         trigger_speaker=trigger.get("speaker", AGENT),
         trigger=trigger_phrases,
@@ -301,8 +430,17 @@ def read_sequence(node: LocatedDict, rule_id: str) -> Sequence:
         same_turn_ok=flag(expect, "same_turn", False, rule_id),
         trigger_patterns=trigger_patterns,
         allow_after=optional_list(trigger, "allow_after", rule_id),
+        questions=optional_list(trigger, "questions", rule_id),
+        trigger_unless_turn=optional_list(trigger, "unless_turn", rule_id),
         trigger_model=model,
         trigger_confidence=float(confidence),
+        episodes=flag(trigger, "episodes", False, rule_id),
+        look_back=look_back,
+        if_chat_ends=expect.get("if_chat_ends", "report"),
+        end_message=end_message,
+        report=expect.get("report", "trigger"),
+        cancel=optional_list(cancel, "phrases", rule_id),
+        cancel_speaker=cancel.get("speaker", CUSTOMER),
     )
 
 

@@ -120,7 +120,7 @@ class Head:
             for start in range(len(scanned) - size + 1):
                 vector = self._weights.get(scanned[start : start + size])
                 if vector is not None and vector[index] > 0:
-                    pieces.append([start, start + size, vector[index]])
+                    pieces.append([float(start), float(start + size), vector[index]])
         pieces.sort()
         merged: list[list[float]] = []
         for piece in pieces:
@@ -130,9 +130,9 @@ class Head:
             else:
                 merged.append(piece)
         found = []
-        for start, end, weight in merged:
-            first, last = max(int(start) - 1, 0), min(int(end) - 1, len(text.compact))  # scanned has ^ in front
-            shown = scanned[int(start) : int(end)]
+        for low, high, weight in merged:
+            first, last = max(int(low) - 1, 0), min(int(high) - 1, len(text.compact))  # scanned has ^ in front
+            shown = scanned[int(low) : int(high)]
             span = text.span(first, last) if last > first else (None, None)
             found.append(Evidence(shown, round(weight, 2), *span))
         for mark in marks(text):

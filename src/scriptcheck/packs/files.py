@@ -25,15 +25,27 @@ def bundled_rules_dir() -> Path:
 def _extracted(key: str) -> Path:
     """Copy the bundled packs out of a zip import (a wheel on Spark's --py-files) once per process."""
     folder = Path(tempfile.mkdtemp(prefix="scriptcheck-rules-"))
-    for entry in (resources.files("scriptcheck") / "rules").iterdir():
+    packaged = resources.files("scriptcheck") / "rules"
+    for entry in packaged.iterdir():
         if entry.name.endswith(".yaml"):
             (folder / entry.name).write_text(entry.read_text(encoding="utf-8"), encoding="utf-8")
+    profiles = packaged / "profiles"
+    if profiles.is_dir():
+        (folder / "profiles").mkdir()
+        for entry in profiles.iterdir():
+            if entry.name.endswith(".yaml"):
+                (folder / "profiles" / entry.name).write_text(entry.read_text(encoding="utf-8"), encoding="utf-8")
     return folder
 
 
 def bundled_pack_paths() -> list[Path]:
-    """Paths of all bundled packs, in a fixed order."""
+    """Paths of all bundled packs, in a fixed order (profiles are not among them)."""
     return sorted(bundled_rules_dir().glob("*.yaml"))
+
+
+def profile_pack_path(profile: str) -> Path:
+    """The bundled pack of a channel profile (rules/profiles/<profile>.yaml)."""
+    return bundled_rules_dir() / "profiles" / f"{profile}.yaml"
 
 
 def resolve_pack_argument(spec: str | Path) -> Path:

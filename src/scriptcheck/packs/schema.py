@@ -37,11 +37,14 @@ BUILTIN_CATEGORIES: Mapping[str, str] = MappingProxyType(
     }
 )
 
+# Channel profiles: bundled packs in rules/profiles/ applied after the bundled packs (`--profile`).
+PROFILES = ("phone", "chat")
+
 RULE_ID = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
 PACK_NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
 
 _TOP_KEYS = {"pack", "version", "description", "extends", "settings", "categories", "rules", "overrides", "disable"}
-_SETTINGS_KEYS = {"pass_mark", "fatal", "speakers", "model"}
+_SETTINGS_KEYS = {"pass_mark", "fatal", "speakers", "model", "profile"}
 COMMON_KEYS = frozenset({"id", "kind", "category", "severity", "points", "message", "suggestion", "speaker", "description", "examples"})
 LIST_FIELDS = ("phrases", "patterns", "unless", "unless_turn")
 _SCALAR_OVERRIDES = {"category", "severity", "points", "message", "suggestion", "speaker", "description", "word_boundary"}
@@ -135,6 +138,12 @@ def _read_settings(data: LocatedDict, categories: Mapping[str, str]) -> Mapping[
                 "`model` must be a path to a model folder (relative to this pack), `bundled` or `none`", node.locs["model"]
             )
         result["model"] = node["model"]
+    if "profile" in node:
+        if node["profile"] not in PROFILES:
+            raise RuleSchemaError(
+                f"`profile` must be one of {', '.join(PROFILES)}{did_you_mean(node['profile'], PROFILES)}", node.locs["profile"]
+            )
+        result["profile"] = node["profile"]
     if "speakers" in node:
         speakers = node["speakers"]
         if not isinstance(speakers, LocatedDict):

@@ -18,9 +18,10 @@ from typing import Any
 
 from .._model import RulePack
 from ..learned.model import bundled_model_text, read_model_text
-from .files import bundled_pack_paths, bundled_rules_dir, pack_tree, read_pack_text, resolve_pack_argument
+from .._errors import RulePackError
+from .files import bundled_pack_paths, bundled_rules_dir, pack_tree, profile_pack_path, read_pack_text, resolve_pack_argument
 from .resolve import RuleSet, resolve
-from .schema import parse_pack
+from .schema import PROFILES, parse_pack
 
 PackText = tuple[str, str]  # (YAML text, the path shown in messages)
 # The learned model a checker uses: ("bundled",), ("none",), or ("text", model file text, path shown).
@@ -53,11 +54,15 @@ class PackSource:
         defaults: bool = True,
         speaker_aliases: Mapping[str, str] | None = None,
         model: str | Path | bool | None = None,
+        profile: str | None = None,
     ) -> PackSource:
-        """The bundled packs (unless `defaults=False`), then `packs` (paths, bundled names or parsed packs).
+        """The bundled packs (unless `defaults=False`), the channel profile, then `packs` (paths, bundled names
+        or parsed packs).
 
         A pack's `extends` are loaded before it; a pack met twice (a bundled pack named again,
-        or extended by two packs) is loaded once. `model`: None for what the packs' settings say
+        or extended by two packs) is loaded once. `profile` (phone or chat; default: what the packs'
+        settings say, else phone) adds its bundled pack right after the bundled packs, so your packs
+        can still override what it sets. `model`: None for what the packs' settings say
         (the bundled model unless a pack names another or "none"), False or "none" for no model,
         True or "bundled" for the bundled one, or a path to a model folder or file.
 
@@ -79,6 +84,7 @@ class PackSource:
                 shown = f"rules/{path.name}"
                 source = read_pack_text(path, shown)
                 add(parse_pack(source, shown), (source, shown))
+        bundled = len(loaded)
         for spec in packs:
             if isinstance(spec, RulePack):
                 if not any(p.path == spec.path and p.name == spec.name for p in loaded):
@@ -87,7 +93,24 @@ class PackSource:
                 continue
             for pack, text in pack_tree(resolve_pack_argument(spec)):
                 add(pack, text)
+        chosen = profile or _setting(loaded, "profile")
+        if chosen is not None:
+            if chosen not in PROFILES:
+                raise RulePackError(f"unknown profile {chosen!r}; use {' or '.join(PROFILES)}")
+            path = profile_pack_path(chosen)
+            shown = f"rules/profiles/{path.name}"
+            source = read_pack_text(path, shown)
+            loaded.insert(bundled, parse_pack(source, shown))
+            texts.insert(bundled, (source, shown))
         return cls(tuple(texts), _alias_pairs(speaker_aliases), model_spec(model, loaded), tuple(loaded))
+
+    @property
+    def profile(self) -> str:
+        """The channel profile these packs include (phone when none does)."""
+        for pack in self.packs():
+            if pack.name.startswith("profile_"):
+                return pack.name.removeprefix("profile_")
+        return "phone"
 
     @classmethod
     def of(
@@ -132,6 +155,14 @@ class PackSource:
         parts = [text if not isinstance(text, RulePack) else [text.path, text.name] for text in self.texts]
         blob = json.dumps([parts, self.speaker_aliases, self.model], ensure_ascii=False)
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def _setting(packs: Sequence[RulePack], key: str) -> Any:
+    """The value the last pack that sets `key` gives it, or None."""
+    for pack in reversed(packs):
+        if key in pack.settings:
+            return pack.settings[key]
+    return None
 
 
 def model_spec(model: str | Path | bool | None, packs: Sequence[RulePack]) -> ModelSpec:

@@ -116,6 +116,8 @@ def pack_spec(
     *,
     defaults: bool = True,
     speaker_aliases: Mapping[str, str] | None = None,
+    model: str | Path | bool | None = None,
+    profile: str | None = None,
 ) -> PackSource:
     """Read the packs on the driver, exactly as `scriptcheck.load` does, and validate them.
 
@@ -124,6 +126,9 @@ def pack_spec(
             `extends` load first).
         defaults: start from every bundled pack (read from the driver's installed package).
         speaker_aliases: extra speaker names, e.g. {"bot": "agent"}.
+        model: the learned stage's model, as for `scriptcheck.load` (a custom model's file travels
+            with the packs; the bundled one is read from each executor's installation).
+        profile: the channel profile, as for `scriptcheck.load`.
 
     Returns:
         A picklable `PackSource` holding the YAML texts, for the executors.
@@ -131,7 +136,7 @@ def pack_spec(
     Raises:
         RulePackError: a pack is missing or malformed (the message has path:line:column).
     """
-    source = PackSource.load(packs or (), defaults=defaults, speaker_aliases=speaker_aliases)
+    source = PackSource.load(packs or (), defaults=defaults, speaker_aliases=speaker_aliases, model=model, profile=profile)
     executor.checker_for(source)  # fail here, on the driver, rather than in every task
     return source
 
