@@ -42,8 +42,38 @@ def test_complaint_answered_too_late_points_at_the_customer_turn(checker):
 
 
 def test_complaint_never_answered(checker):
-    report = checker.check(conversation(("agent", "您好"), ("customer", "我要投诉你们")))
+    report = checker.check(conversation(("agent", "您好"), ("customer", "我要投诉你们"), ("agent", "请说")))
     assert found(report, "missing.apology") == [1]
+
+
+def test_a_complaint_the_chat_ends_on_cannot_be_answered(checker):
+    # Decision A3: with no agent turn after it, the agent had no chance to apologise.
+    report = checker.check(conversation(("agent", "您好"), ("customer", "我要投诉你们")))
+    assert found(report, "missing.apology") == []
+
+
+def test_one_complaint_episode_is_one_finding(checker):
+    report = checker.check(
+        conversation(("agent", "您好"), ("customer", "太慢了"), ("agent", "订单号发一下"), ("customer", "都三天了 太差劲了"), ("agent", "已经发货了"))
+    )
+    assert found(report, "missing.apology") == [1]
+
+
+def test_an_apology_just_before_a_repeated_complaint_answers_it(checker):
+    report = checker.check(
+        conversation(("agent", "您好"), ("customer", "太慢了"), ("agent", "不好意思，让您久等了"), ("customer", "太慢了，都三天了"), ("agent", "明天就到"))
+    )
+    assert found(report, "missing.apology") == []
+
+
+def test_a_neutral_turn_ends_an_episode(checker):
+    report = checker.check(
+        conversation(
+            ("agent", "您好"), ("customer", "太慢了"), ("agent", "订单号"), ("customer", "123"),
+            ("agent", "在路上"), ("customer", "态度太差了"), ("agent", "明天到"),
+        )
+    )
+    assert found(report, "missing.apology") == [1, 5]
 
 
 def test_complaint_answered_in_traditional_script(checker):
@@ -57,7 +87,7 @@ def test_empathy_counts_as_a_response(checker):
     assert found(report, "missing.apology") == []
 
 
-@pytest.mark.parametrize("text", ["谢谢你等我一下", "我不投诉，就问问", "京东从不让人失望", "这是我第二次在网上买东西，还不熟"])
+@pytest.mark.parametrize("text", ["谢谢你等我一下", "我不投诉，就问问", "京东从不让人失望", "这是我第一次在网上买东西，还不熟"])
 def test_neutral_customer_speech_is_not_a_complaint(checker, text):
     report = checker.check(conversation(("agent", "您好"), ("customer", text), ("agent", "好的")))
     assert found(report, "missing.apology") == []
@@ -80,12 +110,35 @@ def test_proper_hold_and_return(checker):
 
 def test_hold_without_thanks_on_return(checker):
     report = checker.check(conversation(("customer", "退款呢"), ("agent", "好的 请稍等"), ("customer", "好"), ("agent", "已经退了")))
-    assert found(report, "hold.no_return") == [1]
+    # The finding points at the return that lacked thanks and names the hold turn.
+    [finding] = [f for f in report.findings if f.category == "hold.no_return"]
+    assert (finding.turn, finding.trigger_turn, finding.text) == (3, 1, "已经退了")
+    assert finding.to_dict()["trigger_turn"] == 1
 
 
 def test_hold_in_the_last_turn_is_never_returned(checker):
     report = checker.check(conversation(("customer", "退款呢"), ("agent", "请稍等")))
-    assert found(report, "hold.no_return") == [1]
+    [finding] = [f for f in report.findings if f.category == "hold.no_return"]
+    assert finding.turn == 1 and finding.message != finding.suggestion and "没有回来" in finding.message
+
+
+def test_the_customer_can_end_a_hold(checker):
+    report = checker.check(conversation(("customer", "我的快递在哪"), ("agent", "请稍等 正在为您查询"), ("customer", "找到了 自提点弄错了"), ("agent", "好的")))
+    assert found(report, "hold.no_return") == []
+
+
+@pytest.mark.parametrize(
+    "hold",
+    ["您稍等一下哈，我帮您看一下", "小妹帮您查一下", "请稍等，马上为您核实之前的问题处理进度", "麻烦您稍等 还请您不要下线哦", "稍等 请问是哪个订单呢"],
+)
+def test_a_hold_asked_for_in_any_form_must_be_returned_from_with_thanks(checker, hold):
+    report = checker.check(conversation(("customer", "查一下物流"), ("agent", hold), ("customer", "好"), ("agent", "明天到")))
+    assert [(f.turn, f.trigger_turn) for f in report.findings if f.category == "hold.no_return"] == [(3, 1)]
+
+
+def test_asking_the_customer_for_an_order_number_is_no_hold(checker):
+    report = checker.check(conversation(("customer", "查一下物流"), ("agent", "请提供一下订单号 我帮您查询一下"), ("customer", "123"), ("agent", "明天到")))
+    assert found(report, "hold.no_return") == []
 
 
 def test_wait_then_answer_in_the_same_turn_is_not_a_hold(checker):
@@ -103,7 +156,7 @@ def test_taboo_hold_forms(checker):
 
 def test_taboo_hold_that_is_also_never_returned_gets_both(checker):
     report = checker.check(conversation(("customer", "能发两个地址吗"), ("agent", "等着 我去问问仓库"), ("agent", "仓库说不行")))
-    assert found(report, "hold.improper") == [1] and found(report, "hold.no_return") == [1]
+    assert found(report, "hold.improper") == [1] and found(report, "hold.no_return") == [2]
 
 
 def test_several_holds_in_one_call(checker):
@@ -113,7 +166,7 @@ def test_several_holds_in_one_call(checker):
             ("customer", "再查退款"), ("agent", "请稍等"), ("agent", "已经退了"),
         )
     )
-    assert found(report, "hold.no_return") == [4]
+    assert found(report, "hold.no_return") == [5]
 
 
 def test_asking_to_wait_again_carries_the_obligation(checker):

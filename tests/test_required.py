@@ -56,8 +56,16 @@ def test_missing_finding_names_the_closest_utterance(checker):
     )
     [missing] = [f for f in report.findings if f.category == "missing.closing"]
     assert missing.closest is not None and missing.closest.turn == 2
-    assert 0 < missing.closest.similarity < 80
-    assert f"closest: turn 2, {missing.closest.similarity:.0f}%" in missing.message
+    assert 50 <= missing.closest.similarity < 80
+    # The message stays the rule's own, so findings group by message; the closest is its own field.
+    assert missing.message == next(r.message for r in checker.rules if r.id == "closing.farewell")
+    assert missing.to_dict()["closest"]["turn"] == 2
+
+
+def test_a_closest_utterance_under_half_similar_is_not_shown(checker):
+    report = checker.check(conversation(("agent", "您好"), ("customer", "好"), ("agent", "订单已经发出了"), ("customer", "嗯"), ("agent", "好的")))
+    [missing] = [f for f in report.findings if f.category == "missing.closing"]
+    assert missing.closest is None and "closest" not in missing.to_dict()
 
 
 def test_customer_wording_does_not_satisfy_agent_requirement(checker):

@@ -10,7 +10,6 @@ import pytest
 
 import scriptcheck
 from scriptcheck.kinds import KINDS
-from scriptcheck.kinds import KINDS
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = [ROOT / "corpus" / "dev.jsonl", ROOT / "corpus" / "test.jsonl"]

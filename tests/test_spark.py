@@ -110,6 +110,9 @@ def as_finding(data: dict) -> dict:
     if data["confidence"] is None:  # rule findings: `to_dict()` has no model fields
         for key in ("confidence", "review", "evidence"):
             del data[key]
+    for key in ("match", "heard_as", "disowned", "trigger_turn"):  # `to_dict()` leaves these out when empty
+        if data[key] in (None, ""):
+            del data[key]
     return data
 
 

@@ -133,6 +133,9 @@ class Rule:
     position: Position | None = None
     fuzzy: Fuzzy | None = None
     sequence: Sequence | None = None
+    asr: bool | None = None  # match this rule's phrases by sound too: None follows `settings.asr`
+    negatable: bool = True  # banned/model: a negator governing the phrase (不是不关我的事) cancels it
+    quotable: bool = True  # banned/model: quoted or reported words (同事说"你去投诉啊") are not the agent's own
     model_label: str = ""  # kind model: the label of the loaded model this rule reports
     deduct_at: float = 0.8  # kind model: confidence at which a finding counts
     review_at: float = 0.8  # kind model: confidence from which a finding goes to review
@@ -149,6 +152,9 @@ class Settings:
 
     pass_mark: float = 80.0
     fatal: tuple[str, ...] = ()
+    disowned: str = "drop"  # quoted/reported/negated candidates: "drop" them, or keep them as "info" (0 points)
+    asr: bool = False  # match phrases by sound too (speech-to-text): pinyin syllables
+    asr_confusions: tuple[str, ...] = ()  # recogniser/accent confusions folded when matching by sound (zh-z, n-l…)
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,6 +237,9 @@ class Finding:
     review: bool = False  # below the pack's confidence to count: flagged for a reviewer, no points
     evidence: tuple[str, ...] = ()  # for model findings: the features that weighed most ("不清楚 +2.1")
     trigger_turn: int | None = None  # sequence findings: the turn that opened the obligation (the hold, the complaint)
+    disowned: str = ""  # kept for review though the agent disowned the words: "quoted", "reported", "negated by 不是"
+    match: str = ""  # with ASR matching on: "text" (as written) or "pinyin" (by sound; `heard_as` is the phrase)
+    heard_as: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict; field names are the stable output schema.
@@ -250,6 +259,12 @@ class Finding:
             "suggestion": self.suggestion,
             "source": self.source,
         }
+        if self.disowned:
+            data["disowned"] = self.disowned
+        if self.match:
+            data["match"] = self.match
+            if self.heard_as:
+                data["heard_as"] = self.heard_as
         if self.trigger_turn is not None and self.trigger_turn != self.turn:
             data["trigger_turn"] = self.trigger_turn
         if self.confidence is not None:

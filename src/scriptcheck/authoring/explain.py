@@ -13,7 +13,7 @@ from bisect import bisect_left
 from dataclasses import dataclass, replace
 from typing import Any
 
-from .._model import Closest, Finding, Report, Rule, Turn, register_presenter
+from .._model import Closest, Finding, Report, Turn, register_presenter
 from ..engine.checker import Checker, load
 from ..engine.compile import CompiledRule
 from ..engine.score import MAX_SCORE
@@ -108,6 +108,7 @@ class Explanation:
     score: float
     passed: bool
     turns: tuple[Turn, ...] = ()
+    disowned: tuple[Finding, ...] = ()  # candidates not charged: the agent quoted, reported or negated the words
 
     @property
     def start(self) -> float:
@@ -124,6 +125,7 @@ class Explanation:
             "score": self.score,
             "passed": self.passed,
             "findings": [item.to_dict() for item in self.findings],
+            "disowned": [{**finding.to_dict(), "reason": finding.disowned} for finding in self.disowned],
         }
 
     def __str__(self) -> str:
@@ -165,7 +167,19 @@ def explain_report(report: Report, checker: Checker | None = None) -> Explanatio
         score=report.score,
         passed=report.passed,
         turns=report.transcript.turns,
+        disowned=_disowned(checker, conversation, report),
     )
+
+
+def _disowned(checker: Checker, conversation: Conversation, report: Report) -> tuple[Finding, ...]:
+    """The candidates the agent disowned (quoted, reported, negated), found again with them kept."""
+    reported = {(f.rule, f.turn, f.start) for f in report.findings}
+    found = []
+    for kind, spec in KINDS.items():
+        if spec.turn_local:
+            kept = replace(checker.compiled.kind_rules[kind], keep_disowned=True)
+            found += [f for f in spec.findings(conversation, kept) if f.disowned and (f.rule, f.turn, f.start) not in reported]
+    return tuple(found)
 
 
 @functools.lru_cache(maxsize=1)
@@ -254,6 +268,8 @@ def _lines(explanation: Explanation) -> list[str]:
                 lines.extend(
                     f"         like training example 「{text}」 ({label}, {similarity:.0%} similar)" for text, label, similarity in item.nearest
                 )
+            elif finding.match == "pinyin":
+                lines.append(f"         heard as: {finding.heard_as} (matched by sound, pinyin syllables: speech-to-text)")
             else:
                 if item.phrases:
                     lines.append(f"         phrase: {', '.join(item.phrases)}")
@@ -277,6 +293,9 @@ def _lines(explanation: Explanation) -> list[str]:
                 lines.append("         closest: no utterance shares wording with the templates")
         if item.fatal:
             lines.append(f"         fatal category {finding.category}: the score becomes 0")
+    for finding in explanation.disowned:
+        lines.append(f"  0      {finding.rule}  [{finding.category}]  turn {finding.turn}  not charged: {finding.disowned}")
+        lines.append(f"         said:  「{finding.text}」")
     raw = MAX_SCORE - explanation.deducted
     lines.append(f"  = {raw:g}" + (" (floored at 0)" if raw < 0 else ""))
     if explanation.fatal:

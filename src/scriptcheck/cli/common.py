@@ -33,6 +33,10 @@ def add_pack_options(parser: argparse.ArgumentParser) -> None:
         "--profile", choices=PROFILES,
         help="channel profile: phone (calls, the packs as written) or chat (online chat); default: what the packs say, else phone",
     )
+    parser.add_argument(
+        "--asr", nargs="?", const="", metavar="CONFUSIONS",
+        help="speech-to-text: match phrases by sound too (pinyin); optionally fold confusions, e.g. --asr zh-z,n-l",
+    )
     chosen = parser.add_mutually_exclusive_group()
     chosen.add_argument(
         "--model", metavar="DIR",
@@ -58,7 +62,16 @@ def load_checker(args: argparse.Namespace) -> Checker:
         speaker_aliases=parse_aliases(getattr(args, "speaker_alias", [])),
         model=model_choice(args),
         profile=getattr(args, "profile", None),
+        asr=asr_choice(args),
     )
+
+
+def asr_choice(args: argparse.Namespace) -> bool | list[str] | None:
+    """--asr (on), --asr zh-z,n-l (on with confusions), or None (what the packs say)."""
+    value = getattr(args, "asr", None)
+    if value is None:
+        return None
+    return [name.strip() for name in value.split(",") if name.strip()] or True
 
 
 def model_choice(args: argparse.Namespace) -> str | bool | None:

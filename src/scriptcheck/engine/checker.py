@@ -73,7 +73,7 @@ class Checker:
         turns = transcript.turns
         texts = normalize_all([turn.text for turn in turns])
         hits = tuple(scan(text, turn.speaker, self.compiled) for text, turn in zip(texts, turns))
-        return Conversation(transcript, tuple(texts), hits, self._predictions(texts, turns))
+        return Conversation(transcript, tuple(texts), hits, self._predictions(texts, turns), self.compiled.tokens)
 
     def _predictions(self, texts: Sequence[NormalizedText], turns: Sequence[Turn]) -> tuple[Prediction | None, ...]:
         model, speakers = self.model, self._model_speakers
@@ -148,6 +148,7 @@ def load(
     speaker_aliases: Mapping[str, str] | None = None,
     model: str | Path | bool | None = None,
     profile: str | None = None,
+    asr: bool | Sequence[str] | None = None,
 ) -> Checker:
     """Load the bundled packs (unless `defaults=False`) plus `packs`, in order, and compile them.
 
@@ -162,12 +163,17 @@ def load(
         profile: the channel profile, "phone" (calls and hotlines: the packs as written) or "chat"
             (online chat: the re-contact template opens a continued session, pleasantries after a
             closing do not count); default: what the packs' settings say, else phone.
+        asr: match phrases by sound too, for speech-to-text (你问我我问水 is 你问我我问谁): True, or a
+            list of confusion sets to fold (zh-z, ch-c, sh-s, n-l, in-ing, en-eng, an-ang, f-h);
+            default: what the packs' settings say (`asr:`), else off.
 
     Raises:
         RulePackError: a pack is missing or malformed (the message has file:line:column).
         ModelError: the model cannot be read.
     """
-    return Checker(PackSource.load(packs, defaults=defaults, speaker_aliases=speaker_aliases, model=model, profile=profile))
+    return Checker(
+        PackSource.load(packs, defaults=defaults, speaker_aliases=speaker_aliases, model=model, profile=profile, asr=asr)
+    )
 
 
 def _model_speakers(rules: Sequence[Rule]) -> set[str]:

@@ -23,6 +23,7 @@ from ..packs.resolve import RuleSet
 from ..text.normalize import expand_phrase, normalize_phrase
 from .regex import backtracking_risk, gate_keys
 from .segmenter import segmenter_for
+from .sound import SoundEntry, SoundIndex
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,10 +72,23 @@ class CompiledRules:
         # lru_cache is thread-safe; per instance, so a checker's packs never see another's words.
         self._short_token_ends = functools.lru_cache(maxsize=_MEMOISED_PIECES)(self._token_ends_uncached)
         self.by_kind = {kind: tuple(i for i, c in enumerate(self.rules) if c.rule.kind is kind) for kind in RuleKind}
+        settings = rule_set.settings
+        heard = [
+            (source.speaker, SoundEntry(index, source.set_name, phrase))
+            for index, compiled in enumerate(self.rules)
+            if _asr(compiled.rule, settings.asr)
+            for source in KINDS[compiled.rule.kind].phrases(compiled.rule)
+            if source.set_name in BOUNDARY_SETS
+            for phrase in spelled_out(compiled.rule, source.field, source.text)
+        ]
+        # NOTE: None when no rule matches by sound: the scan then never looks at syllables.
+        self.sound = SoundIndex(heard, settings.asr_confusions) if heard else None
         self.kind_rules = {
             kind: KindRules(
                 {i: self.rules[i].rule for i in indexes},
                 {i: self.rules[i].prepared for i in indexes},
+                settings.disowned == "info",
+                self.sound is not None,
             )
             for kind, indexes in self.by_kind.items()
         }
@@ -123,6 +137,11 @@ class CompiledRules:
             return self._token_ends_uncached(piece)
         return self._short_token_ends(piece)
 
+    def tokens(self, text: str) -> list[str]:
+        """jieba's tokens of `text` with this rule set's phrases in its dictionary."""
+        ends = self.token_ends(text)
+        return [text[start:end] for start, end in zip((0, *ends), ends)]
+
     def _token_ends_uncached(self, piece: str) -> tuple[int, ...]:
         ends = []
         position = 0
@@ -135,6 +154,10 @@ class CompiledRules:
 # Pieces up to this long are memoised, up to this many of them (about 1 MB).
 _MEMOISED_PIECE = 32
 _MEMOISED_PIECES = 8192
+
+
+def _asr(rule: Rule, default: bool) -> bool:
+    return default if rule.asr is None else rule.asr
 
 
 def spelled_out(rule: Rule, field: str, phrase: str) -> list[str]:

@@ -91,6 +91,12 @@ def scan(text: NormalizedText, speaker: str, compiled: CompiledRules) -> TurnHit
             for match in pattern.finditer(text.folded):
                 if match.end() > match.start():
                     candidates.append(Hit(rule_index, set_name, match.start(), match.end(), pattern.pattern, regex=True))
+    sound = compiled.sound
+    if sound is not None:
+        seen = {(hit.rule_index, hit.set_name, hit.start, hit.end) for hit in candidates}
+        for entry, start, end in sound.find(text.folded, speaker):
+            if (entry.rule_index, entry.set_name, start, end) not in seen:  # heard as written: a text hit already
+                candidates.append(Hit(entry.rule_index, entry.set_name, start, end, entry.phrase, sound=True))
     if not candidates:
         return hits
     exceptions = _exception_spans(candidates)

@@ -83,7 +83,7 @@ class Session:
         # NOTE: the Conversation holds only this turn, under its real index: findings of
         # turn-local kinds (banned, model) depend on nothing else.
         predictions = (prediction,) if self.checker.model is not None else ()
-        lone = Conversation(Transcript(self.id, (turn,)), (text,), (hits,), predictions)
+        lone = Conversation(Transcript(self.id, (turn,)), (text,), (hits,), predictions, compiled.tokens)
         local = drop_nested([
             found
             for kind, spec in KINDS.items()
@@ -131,7 +131,7 @@ class Session:
                 predictions = tuple(prediction for _text, _hits, prediction in self._analysed)
                 if self.checker.model is None:
                     predictions = ()
-                self._report = self.checker.report(Conversation(transcript, texts, hits, predictions))
+                self._report = self.checker.report(Conversation(transcript, texts, hits, predictions, self.checker.compiled.tokens))
             return self._report
 
     def __enter__(self) -> Session:

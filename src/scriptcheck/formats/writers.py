@@ -19,7 +19,7 @@ FORMATS = ("table", "json", "jsonl", "csv")
 
 CSV_COLUMNS = (
     "id", "score", "passed", "fatal", "review", "rule", "category", "severity", "turn", "start", "end",
-    "text", "points", "message", "suggestion", "source", "confidence", "evidence", "error",
+    "text", "points", "message", "suggestion", "source", "confidence", "evidence", "match", "heard_as", "disowned", "error",
 )
 
 
@@ -151,6 +151,10 @@ def _finding_block(finding: Finding, turns) -> str:
         turn = turns[finding.turn]
         lines.append(f"      said:    {turn.speaker}: {highlight(turn.text, finding.start, finding.end)}")
     lines.append(f"      rule:    {finding.message}")
+    if finding.match == "pinyin":
+        lines.append(f"      heard:   {finding.heard_as} (matched by sound: speech-to-text)")
+    if finding.disowned:
+        lines.append(f"      not charged: {finding.disowned}")
     if finding.source == "model":
         because = f": {', '.join(finding.evidence)}" if finding.evidence else ""
         lines.append(f"      model:   confidence {finding.confidence:.2f}{because}")

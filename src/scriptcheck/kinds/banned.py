@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import ClassVar
 
-from .._model import Finding, RuleKind
+from .._model import Finding, Rule, RuleKind, Severity, Turn
 from .base import Conversation, KindRules, RuleKindSpec, finding, merge_overlapping, one_per_clause
+from .disown import disowned
 
-PHRASE_KEYS = frozenset({"phrases", "patterns", "unless", "unless_turn", "word_boundary"})
+PHRASE_KEYS = frozenset({"phrases", "patterns", "unless", "unless_turn", "word_boundary", "asr"})
+DISOWN_KEYS = frozenset({"negatable", "quotable"})
 
 
 class Banned(RuleKindSpec):
     """A phrase or pattern on the rule's speaker's turn, not cancelled by an exception, is a violation."""
 
     kind: ClassVar[RuleKind] = RuleKind.BANNED
-    keys: ClassVar[frozenset[str]] = PHRASE_KEYS
+    keys: ClassVar[frozenset[str]] = PHRASE_KEYS | DISOWN_KEYS
     turn_local: ClassVar[bool] = True
 
     def findings(self, conversation: Conversation, rules: KindRules) -> Iterator[Finding]:
@@ -25,8 +28,22 @@ class Banned(RuleKindSpec):
                 rule = mine.get(rule_index)
                 if rule is None or rule.speaker != turn.speaker:
                     continue
+                how = {"match": "text"} if rules.asr else {}
                 for hit in one_per_clause(merge_overlapping(hits.get(rule_index, "phrases")), turn.text):
-                    yield finding(rule, turn, hit)
+                    found = own_words(finding(rule, turn, hit, **how), turn, rule, conversation, rules)
+                    if found is not None:
+                        yield found
+
+
+def own_words(found: Finding, turn: Turn, rule: Rule, conversation: Conversation, rules: KindRules) -> Finding | None:
+    """The finding if the agent owns the words; None (or kept for review, as info) if they disown them."""
+    assert found.start is not None and found.end is not None
+    reason = disowned(turn.text, found.start, found.end, rule, conversation.tokens)
+    if not reason:
+        return found
+    if not rules.keep_disowned:
+        return None
+    return replace(found, points=0, severity=Severity.INFO, disowned=reason)
 
 
 SPEC = Banned()

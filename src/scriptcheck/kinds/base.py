@@ -10,7 +10,7 @@ This layer sits below the pack reader and the engine, which both ask the registr
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, NamedTuple, Protocol
 
@@ -33,6 +33,7 @@ class Hit:
     end: int
     phrase: str
     regex: bool = False
+    sound: bool = False  # found by pinyin syllables (ASR matching), not by its characters
 
 
 class TurnHitsView(Protocol):
@@ -81,6 +82,7 @@ class Conversation:
     texts: tuple[NormalizedText, ...]
     hits: tuple[TurnHitsView, ...]
     predictions: tuple[PredictionView | None, ...] = ()
+    tokens: Callable[[str], Sequence[str]] | None = None  # jieba tokens of a piece of text (the checker's segmenter)
 
     def prediction(self, index: int) -> PredictionView | None:
         return self.predictions[index] if self.predictions else None
@@ -109,6 +111,8 @@ class KindRules:
 
     rules: Mapping[int, Rule] = field(default_factory=dict)
     prepared: Mapping[int, Any] = field(default_factory=dict)
+    keep_disowned: bool = False  # settings.disowned == "info": keep quoted/negated candidates at 0 points
+    asr: bool = False  # ASR matching is on: phrase findings say how they matched (text / pinyin)
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +193,8 @@ def other_speaker(speaker: str) -> str:
 
 def finding(rule: Rule, turn: Turn | None, hit: Hit | None, message: str | None = None, **extra: Any) -> Finding:
     """A finding of `rule`, at `hit` on `turn` (None for a whole-transcript finding)."""
+    if hit is not None and hit.sound:
+        extra = {**extra, "match": "pinyin", "heard_as": hit.phrase}
     return Finding(
         rule=rule.id,
         category=rule.category,
@@ -222,7 +228,7 @@ def merge_overlapping(hits: Iterable[Hit]) -> list[Hit]:
         if merged and hit.start < merged[-1].end:
             last = merged[-1]
             if hit.end > last.end:
-                merged[-1] = Hit(last.rule_index, last.set_name, last.start, hit.end, last.phrase, last.regex)
+                merged[-1] = Hit(last.rule_index, last.set_name, last.start, hit.end, last.phrase, last.regex, last.sound and hit.sound)
             continue
         merged.append(hit)
     return merged
@@ -236,7 +242,7 @@ def one_per_clause(hits: list[Hit], text: str) -> list[Hit]:
             last = joined[-1]
             gap = text[last.end : hit.start]
             if len(gap) <= _CLAUSE_GAP and not _SENTENCE_END.search(gap):
-                joined[-1] = Hit(last.rule_index, last.set_name, last.start, hit.end, last.phrase, last.regex)
+                joined[-1] = Hit(last.rule_index, last.set_name, last.start, hit.end, last.phrase, last.regex, last.sound and hit.sound)
                 continue
         joined.append(hit)
     return joined

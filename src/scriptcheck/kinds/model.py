@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 from .._errors import RuleSchemaError
 from .._model import Finding, Rule, RuleKind, Severity
 from .._yaml import LocatedDict, require
+from .banned import own_words
 from .base import Conversation, KindExplanation, KindRules, RuleKindSpec, finding, model_hit
 
 EVIDENCE = 3  # features shown with a finding
@@ -25,7 +26,7 @@ class ModelKind(RuleKindSpec):
     """A turn of the rule's speaker whose model probability for `label` reaches `review_at`."""
 
     kind: ClassVar[RuleKind] = RuleKind.MODEL
-    keys: ClassVar[frozenset[str]] = frozenset({"label", "deduct_at", "review_at", "unless", "unless_turn"})
+    keys: ClassVar[frozenset[str]] = frozenset({"label", "deduct_at", "review_at", "unless", "unless_turn", "negatable", "quotable"})
     override_keys: ClassVar[frozenset[str]] = frozenset({"deduct_at", "review_at"})
     needs_phrases: ClassVar[bool] = False
     turn_local: ClassVar[bool] = True
@@ -71,7 +72,9 @@ class ModelKind(RuleKindSpec):
                 )
                 if not counts:
                     found = _for_review(found)
-                yield found
+                owned = own_words(found, turn, rule, conversation, rules)
+                if owned is not None:
+                    yield owned
 
     def explain(
         self, found: Finding, rule_index: int, rule: Rule, conversation: Conversation, prepared: Any = None

@@ -82,7 +82,7 @@ class SequenceKind(RuleKindSpec):
     """Follows each trigger to its expected response across turns and time."""
 
     kind: ClassVar[RuleKind] = RuleKind.SEQUENCE
-    keys: ClassVar[frozenset[str]] = frozenset({"trigger", "expect", "check", "cancel"})
+    keys: ClassVar[frozenset[str]] = frozenset({"trigger", "expect", "check", "cancel", "asr"})
     needs_phrases: ClassVar[bool] = False
 
     def read(self, node: LocatedDict, rule_id: str) -> dict[str, Any]:
@@ -269,6 +269,8 @@ def _follow(conversation: Conversation, rule_index: int, sequence: Sequence, sta
                 elif later.index not in trigger_turns:
                     extendable = False
             continue
+        if not conversation.texts[later.index].compact:
+            continue  # an empty turn (emoji, punctuation) says nothing: neither an answer nor a failure
         responded = True
         if hits.has(rule_index, "response"):
             return _Outcome("met", later.index, frozenset(absorbed))

@@ -9,6 +9,7 @@ the compact view drops, come back as marks: ??? is how customers complain in cha
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 
 from ..text.normalize import NormalizedText
@@ -52,3 +53,14 @@ def ngrams(text: str, shortest: int, longest: int) -> Iterator[str]:
 def features(text: NormalizedText, shortest: int, longest: int) -> list[str]:
     """All features of one utterance, as training counts them."""
     return [*ngrams(model_text(text), shortest, longest), *marks(text)]
+
+
+def ngram_scale(scanned: str, shortest: int, longest: int) -> float:
+    """The weight of one n-gram occurrence in an utterance: 1 / sqrt(how many n-grams it has).
+
+    NOTE: with raw counts a long message adds up many small weights and its probability runs to 0 or 1
+    whatever it says (real customers write whole paragraphs); dividing by the square root of its
+    length in n-grams keeps long and short utterances on one scale. Marks are not scaled.
+    """
+    positions = sum(max(0, len(scanned) - size + 1) for size in range(shortest, longest + 1)) - 2 * (shortest == 1)
+    return 1.0 / math.sqrt(positions) if positions > 0 else 1.0

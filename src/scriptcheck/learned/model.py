@@ -26,7 +26,7 @@ import ahocorasick
 
 from .._errors import ScriptcheckError
 from ..text.normalize import NormalizedText, normalize
-from .features import END, START, marks, model_text, ngrams
+from .features import END, START, marks, model_text, ngram_scale
 
 FORMAT = "scriptcheck-model/1"
 MODEL_FILE = "model.json"
@@ -89,23 +89,27 @@ class Head:
     def score(self, text: NormalizedText) -> tuple[float, ...] | None:
         """Probabilities per label, or None when the gate says the utterance is clean."""
         scanned = model_text(text)
+        scale = ngram_scale(scanned, self.shortest, self.longest)
         found = marks(text)
         if self._gate is not None:
             automaton, bias, mark_weights, threshold = self._gate
-            logit = bias + sum([w for _, w in automaton.iter(scanned)] if automaton is not None else ())
+            logit = bias + scale * sum([w for _, w in automaton.iter(scanned)] if automaton is not None else ())
             if found:
                 logit += sum(mark_weights.get(mark, 0.0) for mark in found)
             if logit < threshold:
                 return None
         automaton = self._automaton
         if self._scalar:
-            total = self.bias[0] + (sum([w for _, w in automaton.iter(scanned)]) if automaton is not None else 0.0)
+            total = self.bias[0] + scale * (sum([w for _, w in automaton.iter(scanned)]) if automaton is not None else 0.0)
             for mark in found:
                 total += self._marks.get(mark, (0.0,))[0]
             return (_logistic(total),)
-        vectors = [v for _, v in automaton.iter(scanned)] if automaton is not None else []
-        vectors += [self._marks[mark] for mark in found if mark in self._marks]
-        return tuple(_logistic(sum(column)) for column in zip(self.bias, *vectors))
+        sums = [sum(column) for column in zip(*[v for _, v in automaton.iter(scanned)])] if automaton is not None else []
+        totals = [b + scale * s for b, s in zip(self.bias, sums)] if sums else list(self.bias)
+        for mark in found:
+            if mark in self._marks:
+                totals = [t + w for t, w in zip(totals, self._marks[mark])]
+        return tuple(_logistic(total) for total in totals)
 
     def evidence(self, text: NormalizedText, label: str, limit: int = 3) -> tuple[Evidence, ...]:
         """What raised `label` most in this utterance, strongest first, located in the original text.
@@ -115,12 +119,13 @@ class Head:
         """
         index = self.labels.index(label)
         scanned = model_text(text)
+        scale = ngram_scale(scanned, self.shortest, self.longest)
         pieces: list[list[float]] = []  # [start, end, weight] in scanned, merged when they overlap
         for size in range(self.shortest, self.longest + 1):
             for start in range(len(scanned) - size + 1):
                 vector = self._weights.get(scanned[start : start + size])
                 if vector is not None and vector[index] > 0:
-                    pieces.append([float(start), float(start + size), vector[index]])
+                    pieces.append([float(start), float(start + size), vector[index] * scale])
         pieces.sort()
         merged: list[list[float]] = []
         for piece in pieces:

@@ -31,7 +31,7 @@ from typing import Any
 from .._errors import MissingDependencyError
 from .._model import AGENT, CUSTOMER
 from ..text.normalize import normalize
-from .features import features
+from .features import features, model_text, ngram_scale
 from .model import FORMAT, MODEL_FILE, ModelError, parse_model
 
 COMPLAINT = "complaint"
@@ -195,6 +195,21 @@ def _train_head(sklearn: Any, data: list[Utterance], labels: list[str], speaker:
     def analyzer(text: str) -> list[str]:
         return features(normalize(text), *NGRAMS)
 
+    def scaled(matrix: Any, rows: list[str]) -> Any:
+        """Counts of n-grams times `ngram_scale` of their utterance; marks stay 0/1 (see features.ngram_scale)."""
+        from scipy import sparse
+
+        factors = [ngram_scale(model_text(normalize(text)), *NGRAMS) for text in rows]
+        scaled_matrix = sparse.diags(factors) @ matrix
+        marked = [i for i, name in enumerate(vectorizer.get_feature_names_out()) if str(name).startswith("\x01")]
+        if marked:
+            scaled_matrix = scaled_matrix.tolil()
+            raw = matrix.tolil()
+            for column in marked:
+                scaled_matrix[:, column] = (raw[:, column] > 0).astype(float)
+            scaled_matrix = scaled_matrix.tocsr()
+        return scaled_matrix
+
     texts = [u.text for u in data]
     order = list(range(len(data)))
     random.Random(seed).shuffle(order)
@@ -203,15 +218,16 @@ def _train_head(sklearn: Any, data: list[Utterance], labels: list[str], speaker:
     vectorizer = CountVectorizer(analyzer=analyzer, min_df=2, lowercase=False)
     # Held-out first: fit on one part, score the other.
     if heldout > 0 and test_part:
-        matrix = vectorizer.fit_transform([texts[i] for i in fit_part])
+        fit_texts, test_texts = [texts[i] for i in fit_part], [texts[i] for i in test_part]
+        matrix = scaled(vectorizer.fit_transform(fit_texts), fit_texts)
         scores = {}
-        test_matrix = vectorizer.transform([texts[i] for i in test_part])
+        test_matrix = scaled(vectorizer.transform(test_texts), test_texts)
         for label in labels:
             truth = [label in data[i].labels for i in test_part]
             model = _fit(sklearn, matrix, [label in data[i].labels for i in fit_part])
             scores[label] = _heldout_scores(model.predict_proba(test_matrix)[:, 1], truth)
         report.heldout[speaker] = scores
-    matrix = vectorizer.fit_transform(texts)
+    matrix = scaled(vectorizer.fit_transform(texts), texts)
     vocabulary = vectorizer.get_feature_names_out()
     weights: dict[str, list[float]] = {}
     bias = []
@@ -226,7 +242,10 @@ def _train_head(sklearn: Any, data: list[Utterance], labels: list[str], speaker:
     return head
 
 
-def _fit(sklearn: Any, matrix: Any, truth: list[bool], strength: float = 1.0) -> Any:
+STRENGTH = 20.0  # inverse L1 strength (scikit-learn's C) of the label regressions; the gate's is a fifth of it
+
+
+def _fit(sklearn: Any, matrix: Any, truth: list[bool], strength: float = STRENGTH) -> Any:
     model = _l1_regression(sklearn, strength)
     model.fit(matrix, truth)
     return model
@@ -246,8 +265,8 @@ def _gate(sklearn: Any, matrix: Any, vocabulary: Any, truth: list[bool]) -> dict
     """A sparser "anything at all?" regression and the probability that keeps GATE_RECALL of its positives."""
     from sklearn.model_selection import cross_val_predict
 
-    model = _fit(sklearn, matrix, truth, strength=0.5)
-    predicted = cross_val_predict(_l1_regression(sklearn, 0.5), matrix, truth, cv=5, method="predict_proba")[:, 1]
+    model = _fit(sklearn, matrix, truth, strength=STRENGTH / 5)
+    predicted = cross_val_predict(_l1_regression(sklearn, STRENGTH / 5), matrix, truth, cv=5, method="predict_proba")[:, 1]
     positives = sorted(p for p, t in zip(predicted, truth) if t)
     threshold = positives[int(len(positives) * (1 - GATE_RECALL))] if positives else 0.5
     weights = {str(vocabulary[c]): round(float(model.coef_[0][c]), 4) for c in model.coef_[0].nonzero()[0]}

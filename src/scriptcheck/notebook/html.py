@@ -185,6 +185,10 @@ def _card(finding: Finding, number: int, turns: Sequence[Turn]) -> str:
         f'<span style="color:#6e7781;font-size:11.5px">{esc(finding.category)}</span></div>',
         f"<div>{esc(finding.message)}</div>",
     ]
+    if finding.match == "pinyin":
+        lines.append(f'<div style="color:#57606a">heard as “{esc(finding.heard_as)}” (matched by sound)</div>')
+    if finding.disowned:
+        lines.append(f'<div style="color:#57606a">not charged: {esc(finding.disowned)}</div>')
     if finding.source == "model":
         review = ' <b style="color:#9a6700">· for review</b>' if finding.review else ""
         because = f": {esc(', '.join(finding.evidence))}" if finding.evidence else ""

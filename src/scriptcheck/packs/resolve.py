@@ -103,5 +103,5 @@ def _apply_override(rule: Rule, changes: Mapping[str, Any], location: SourceLoca
 
 
 def _merge_settings(settings: Settings, changes: Mapping[str, Any]) -> Settings:
-    updates = {key: value for key, value in changes.items() if key in ("pass_mark", "fatal")}
+    updates = {key: value for key, value in changes.items() if key in ("pass_mark", "fatal", "disowned", "asr", "asr_confusions")}
     return replace(settings, **updates) if updates else settings

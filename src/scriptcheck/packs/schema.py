@@ -17,6 +17,7 @@ from .._errors import DuplicateRuleError, RuleSchemaError
 from .._model import AGENT, SPEAKERS, Example, Rule, RuleKind, RulePack, Severity, SourceLocation, Turn
 from .._yaml import LocatedDict, LocatedList, check_keys, did_you_mean, load_yaml, require, string_list
 from ..kinds import KINDS
+from ..text.pinyin import CONFUSIONS
 
 # Stable category ids. Packs may declare more under `categories:`.
 BUILTIN_CATEGORIES: Mapping[str, str] = MappingProxyType(
@@ -44,10 +45,12 @@ RULE_ID = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
 PACK_NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
 
 _TOP_KEYS = {"pack", "version", "description", "extends", "settings", "categories", "rules", "overrides", "disable"}
-_SETTINGS_KEYS = {"pass_mark", "fatal", "speakers", "model", "profile"}
+_SETTINGS_KEYS = {"pass_mark", "fatal", "speakers", "model", "profile", "disowned", "asr"}
 COMMON_KEYS = frozenset({"id", "kind", "category", "severity", "points", "message", "suggestion", "speaker", "description", "examples"})
 LIST_FIELDS = ("phrases", "patterns", "unless", "unless_turn")
-_SCALAR_OVERRIDES = {"category", "severity", "points", "message", "suggestion", "speaker", "description", "word_boundary"}
+_SCALAR_OVERRIDES = {
+    "category", "severity", "points", "message", "suggestion", "speaker", "description", "word_boundary", "negatable", "quotable", "asr",
+}
 _OVERRIDE_KEYS = (
     {"id"} | _SCALAR_OVERRIDES
     | set(LIST_FIELDS)
@@ -138,6 +141,12 @@ def _read_settings(data: LocatedDict, categories: Mapping[str, str]) -> Mapping[
                 "`model` must be a path to a model folder (relative to this pack), `bundled` or `none`", node.locs["model"]
             )
         result["model"] = node["model"]
+    if "asr" in node:
+        result["asr"], result["asr_confusions"] = read_asr(node, "asr")
+    if "disowned" in node:
+        if node["disowned"] not in ("drop", "info"):
+            raise RuleSchemaError("`disowned` must be drop (quoted/negated words are not findings) or info (kept, 0 points)", node.locs["disowned"])
+        result["disowned"] = node["disowned"]
     if "profile" in node:
         if node["profile"] not in PROFILES:
             raise RuleSchemaError(
@@ -151,6 +160,23 @@ def _read_settings(data: LocatedDict, categories: Mapping[str, str]) -> Mapping[
         check_keys(speakers, set(SPEAKERS), "speakers")
         result["speakers"] = {speaker: string_list(speakers, speaker) for speaker in speakers}
     return MappingProxyType(result)
+
+
+def read_asr(node: LocatedDict, key: str) -> tuple[bool, tuple[str, ...]]:
+    """`asr: true|false` or `asr: {confusions: [zh-z, n-l]}` (on, with those confusion sets)."""
+    value = node[key]
+    if isinstance(value, bool):
+        return value, ()
+    if not isinstance(value, LocatedDict):
+        raise RuleSchemaError("`asr` must be true, false or {confusions: [zh-z, ch-c, sh-s, n-l, in-ing, en-eng, an-ang, f-h]}", node.locs[key])
+    check_keys(value, {"confusions"}, "asr")
+    confusions = tuple(string_list(value, "confusions")) if "confusions" in value else ()
+    for index, name in enumerate(confusions):
+        if name not in CONFUSIONS:
+            raise RuleSchemaError(
+                f"unknown confusion {name!r}{did_you_mean(name, CONFUSIONS)}; use {', '.join(CONFUSIONS)}", value["confusions"].locs[index]
+            )
+    return True, confusions
 
 
 def _read_overrides(data: LocatedDict) -> tuple[tuple[str, Mapping[str, Any], SourceLocation], ...]:
@@ -209,7 +235,11 @@ def _read_rule(node: Any, location: SourceLocation, pack: str, categories: Mappi
     category = require(node, "category", str, node.loc, rule_id)
     _check_category(category, categories, node.locs["category"], rule_id)
     message = require(node, "message", str, node.loc, rule_id)
-    fields: dict[str, Any] = {key: _read_field(node, key, rule_id) for key in ("severity", "points", "speaker", "word_boundary") if key in node}
+    fields: dict[str, Any] = {
+        key: _read_field(node, key, rule_id)
+        for key in ("severity", "points", "speaker", "word_boundary", "negatable", "quotable", "asr")
+        if key in node
+    }
     if "points" not in fields:
         raise RuleSchemaError("missing required key 'points' (points deducted; 0 for information only)", node.loc, rule_id)
     lists = {name: string_list(node, name, rule_id) for name in LIST_FIELDS if name in node}
@@ -230,6 +260,9 @@ def _read_rule(node: Any, location: SourceLocation, pack: str, categories: Mappi
         suggestion=str(node.get("suggestion", "") or ""),
         speaker=fields.get("speaker", AGENT),
         word_boundary=fields.get("word_boundary", True),
+        asr=fields.get("asr"),
+        negatable=fields.get("negatable", True),
+        quotable=fields.get("quotable", True),
         examples=_read_examples(node, rule_id, kind),
         description=str(node.get("description", "") or ""),
         pack=pack,
@@ -271,9 +304,9 @@ def _read_field(node: LocatedDict, key: str, rule_id: str) -> Any:
         if value not in SPEAKERS:
             raise RuleSchemaError(f"speaker {value!r} must be agent or customer", where, rule_id)
         return value
-    if key == "word_boundary":
+    if key in ("word_boundary", "negatable", "quotable", "asr"):
         if not isinstance(value, bool):
-            raise RuleSchemaError("`word_boundary` must be true or false", where, rule_id)
+            raise RuleSchemaError(f"`{key}` must be true or false", where, rule_id)
         return value
     kind_fields = [spec for spec in KINDS.values() if key in spec.override_keys]
     if kind_fields:

@@ -12,14 +12,22 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from .._errors import RulePackError
 from .._model import RulePack
 from ..learned.model import bundled_model_text, read_model_text
-from .._errors import RulePackError
-from .files import bundled_pack_paths, bundled_rules_dir, pack_tree, profile_pack_path, read_pack_text, resolve_pack_argument
+from ..text.pinyin import CONFUSIONS
+from .files import (
+    bundled_pack_paths,
+    bundled_rules_dir,
+    pack_tree,
+    profile_pack_path,
+    read_pack_text,
+    resolve_pack_argument,
+)
 from .resolve import RuleSet, resolve
 from .schema import PROFILES, parse_pack
 
@@ -41,10 +49,11 @@ class PackSource:
     texts: tuple[PackText | RulePack, ...]
     speaker_aliases: tuple[tuple[str, str], ...] = ()
     model: ModelSpec = BUNDLED_MODEL
+    asr: tuple[str, ...] | None = None  # the caller's ASR choice: None (the packs' settings), () off, ("on", *confusions)
     parsed: tuple[RulePack, ...] = field(default=(), compare=False, repr=False)
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (PackSource, (self.texts, self.speaker_aliases, self.model))  # texts only: parsed again where it lands
+        return (PackSource, (self.texts, self.speaker_aliases, self.model, self.asr))  # texts only: parsed again where it lands
 
     @classmethod
     def load(
@@ -55,6 +64,7 @@ class PackSource:
         speaker_aliases: Mapping[str, str] | None = None,
         model: str | Path | bool | None = None,
         profile: str | None = None,
+        asr: bool | Sequence[str] | None = None,
     ) -> PackSource:
         """The bundled packs (unless `defaults=False`), the channel profile, then `packs` (paths, bundled names
         or parsed packs).
@@ -64,7 +74,9 @@ class PackSource:
         settings say, else phone) adds its bundled pack right after the bundled packs, so your packs
         can still override what it sets. `model`: None for what the packs' settings say
         (the bundled model unless a pack names another or "none"), False or "none" for no model,
-        True or "bundled" for the bundled one, or a path to a model folder or file.
+        True or "bundled" for the bundled one, or a path to a model folder or file. `asr`: None for
+        what the packs' settings say (off unless one turns it on), False, True, or a list of
+        confusion sets (zh-z, n-l…) to match by sound with.
 
         Raises:
             RulePackError: a pack is missing or malformed (the message has path:line:column).
@@ -102,7 +114,7 @@ class PackSource:
             source = read_pack_text(path, shown)
             loaded.insert(bundled, parse_pack(source, shown))
             texts.insert(bundled, (source, shown))
-        return cls(tuple(texts), _alias_pairs(speaker_aliases), model_spec(model, loaded), tuple(loaded))
+        return cls(tuple(texts), _alias_pairs(speaker_aliases), model_spec(model, loaded), asr_spec(asr), tuple(loaded))
 
     @property
     def profile(self) -> str:
@@ -121,11 +133,11 @@ class PackSource:
         model: str | Path | bool | None = None,
     ) -> PackSource:
         """Packs parsed already, in load order (`diff` and `lint` compose their own lists)."""
-        return cls(tuple(packs), _alias_pairs(speaker_aliases), model_spec(model, packs), tuple(packs))
+        return cls(tuple(packs), _alias_pairs(speaker_aliases), model_spec(model, packs), None, tuple(packs))
 
     def with_model(self, model: str | Path | bool | None) -> PackSource:
         """The same packs with another model (None: what the packs say)."""
-        return PackSource(self.texts, self.speaker_aliases, model_spec(model, self.packs()), self.parsed)
+        return PackSource(self.texts, self.speaker_aliases, model_spec(model, self.packs()), self.asr, self.parsed)
 
     def model_text(self) -> tuple[str, str] | None:
         """(model file text, path shown) of the model to load, or None for no model."""
@@ -147,14 +159,35 @@ class PackSource:
         Raises:
             RulePackError: duplicate ids, overrides or disables naming nothing, bad aliases.
         """
-        return resolve(self.packs(), dict(self.speaker_aliases) or None)
+        rule_set = resolve(self.packs(), dict(self.speaker_aliases) or None)
+        if self.asr is None:
+            return rule_set
+        settings = replace(rule_set.settings, asr=bool(self.asr), asr_confusions=tuple(self.asr[1:]))
+        return replace(rule_set, settings=settings)
 
     @property
     def key(self) -> str:
         """A digest of the texts and aliases: equal sources share one compiled checker per process."""
         parts = [text if not isinstance(text, RulePack) else [text.path, text.name] for text in self.texts]
-        blob = json.dumps([parts, self.speaker_aliases, self.model], ensure_ascii=False)
+        blob = json.dumps([parts, self.speaker_aliases, self.model, self.asr], ensure_ascii=False)
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def asr_spec(asr: bool | Sequence[str] | None) -> tuple[str, ...] | None:
+    """The caller's ASR choice as stored: None, () for off, ("on", *confusions) for on.
+
+    Raises:
+        RulePackError: an unknown confusion set.
+    """
+    if asr is None:
+        return None
+    if asr is False:
+        return ()
+    confusions = () if asr is True else tuple(asr)
+    unknown = [name for name in confusions if name not in CONFUSIONS]
+    if unknown:
+        raise RulePackError(f"unknown ASR confusion {unknown[0]!r}; use {', '.join(CONFUSIONS)}")
+    return ("on", *confusions)
 
 
 def _setting(packs: Sequence[RulePack], key: str) -> Any:

@@ -40,6 +40,10 @@ FINDING_SCHEMA = T.StructType(
         T.StructField("confidence", T.DoubleType()),
         T.StructField("review", T.BooleanType()),
         T.StructField("evidence", T.ArrayType(T.StringType())),
+        T.StructField("match", T.StringType()),
+        T.StructField("heard_as", T.StringType()),
+        T.StructField("disowned", T.StringType()),
+        T.StructField("trigger_turn", T.IntegerType()),
         T.StructField(
             "closest",
             T.StructType(

@@ -24,7 +24,7 @@ SCORE_FIELDS = ("score", "passed", "fatal", "review", "pass_mark", "n_findings")
 ERROR_FIELDS = ("error_code", "error")
 FINDING_FIELDS = (
     "rule", "category", "severity", "turn", "start", "end", "text", "points", "message", "suggestion",
-    "source", "confidence", "review", "evidence", "closest",
+    "source", "confidence", "review", "evidence", "match", "heard_as", "disowned", "trigger_turn", "closest",
 )
 
 
