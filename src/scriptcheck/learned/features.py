@@ -4,7 +4,7 @@ The same functions serve training (`learned.train`) and inference (`learned.mode
 cannot disagree. The compact view is the one phrase matching uses (Traditional→Simplified, full
 width and case folded, spaces and punctuation dropped), anchored with ^ and $ so that a model can
 tell 不知道 as a whole answer from 不知道 inside a sentence. Question and exclamation marks, which
-the compact view drops, come back as marks: ??? is how customers complain in chat.
+the compact view drops, come back as marks when they run (??? is how customers complain in chat).
 """
 
 from __future__ import annotations
@@ -16,7 +16,10 @@ from ..text.normalize import NormalizedText
 
 START, END = "^", "$"
 # Marks are features of their own; \x01 keeps them apart from any n-gram.
-MARKS = ("\x01?", "\x01??", "\x01!", "\x01!!")
+MARKS = ("\x01??", "\x01!!")
+# Utterances shorter than this many n-grams are scaled as if they had this many: a two-word reply
+# (还了, 好吧!) must not weigh its few n-grams as heavily as a sentence weighs all of its own.
+MIN_POSITIONS = 40
 
 
 def model_text(text: NormalizedText) -> str:
@@ -25,19 +28,17 @@ def model_text(text: NormalizedText) -> str:
 
 
 def marks(text: NormalizedText) -> list[str]:
-    """The marks an utterance carries (folded text: full-width ？！ are ? and ! already)."""
+    """The marks an utterance carries: runs of ?? and !! (folded text: full-width ？！ are ? and ! already).
+
+    NOTE: a single ? or ! is ordinary punctuation in chat (你好!, 明天到吗?): as a feature it taught
+    the complaint head that every question is a complaint. Only runs are kept.
+    """
     folded = text.folded
-    if "?" not in folded and "!" not in folded:
-        return []
     found = []
-    if "?" in folded:
+    if "??" in folded:
         found.append(MARKS[0])
-        if "??" in folded:
-            found.append(MARKS[1])
-    if "!" in folded:
-        found.append(MARKS[2])
-        if "!!" in folded:
-            found.append(MARKS[3])
+    if "!!" in folded:
+        found.append(MARKS[1])
     return found
 
 
@@ -60,7 +61,8 @@ def ngram_scale(scanned: str, shortest: int, longest: int) -> float:
 
     NOTE: with raw counts a long message adds up many small weights and its probability runs to 0 or 1
     whatever it says (real customers write whole paragraphs); dividing by the square root of its
-    length in n-grams keeps long and short utterances on one scale. Marks are not scaled.
+    length in n-grams keeps long and short utterances on one scale (short ones count as MIN_POSITIONS).
+    Marks are not scaled.
     """
     positions = sum(max(0, len(scanned) - size + 1) for size in range(shortest, longest + 1)) - 2 * (shortest == 1)
-    return 1.0 / math.sqrt(positions) if positions > 0 else 1.0
+    return 1.0 / math.sqrt(max(positions, MIN_POSITIONS))
