@@ -35,7 +35,9 @@ def add_pack_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--asr", nargs="?", const="", metavar="CONFUSIONS",
-        help="speech-to-text: match phrases by sound too (pinyin); optionally fold confusions, e.g. --asr zh-z,n-l",
+        help="speech-to-text: match phrases and patterns by sound too (pinyin), allowing one accent confusion "
+        "per match (zh-z, ch-c, sh-s, n-l, f-h, in-ing, en-eng, an-ang); --asr homophones for none, "
+        "--asr zh-z,n-l for those only",
     )
     chosen = parser.add_mutually_exclusive_group()
     chosen.add_argument(
@@ -67,10 +69,13 @@ def load_checker(args: argparse.Namespace) -> Checker:
 
 
 def asr_choice(args: argparse.Namespace) -> bool | list[str] | None:
-    """--asr (on), --asr zh-z,n-l (on with confusions), or None (what the packs say)."""
+    """--asr (on, every confusion set), --asr zh-z,n-l (those), --asr homophones (none), or None
+    (what the packs say)."""
     value = getattr(args, "asr", None)
     if value is None:
         return None
+    if value.strip() == "homophones":
+        return []
     return [name.strip() for name in value.split(",") if name.strip()] or True
 
 

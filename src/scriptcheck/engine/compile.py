@@ -81,8 +81,17 @@ class CompiledRules:
             if source.set_name in BOUNDARY_SETS
             for phrase in spelled_out(compiled.rule, source.field, source.text)
         ]
-        # NOTE: None when no rule matches by sound: the scan then never looks at syllables.
-        self.sound = SoundIndex(heard, settings.asr_confusions) if heard else None
+        heard_patterns = [
+            (speaker, SoundEntry(index, set_name, pattern.pattern), pattern)
+            for index, compiled in enumerate(self.rules)
+            if _asr(compiled.rule, settings.asr)
+            for speaker, set_name, pattern in compiled.patterns
+            if set_name in BOUNDARY_SETS
+        ]
+        # NOTE: None when no rule matches by sound: the scan then never spells a turn.
+        self.sound = (
+            SoundIndex(heard, heard_patterns, settings.asr_confusions) if heard or heard_patterns else None
+        )
         self.kind_rules = {
             kind: KindRules(
                 {i: self.rules[i].rule for i in indexes},

@@ -94,9 +94,12 @@ def scan(text: NormalizedText, speaker: str, compiled: CompiledRules) -> TurnHit
     sound = compiled.sound
     if sound is not None:
         seen = {(hit.rule_index, hit.set_name, hit.start, hit.end) for hit in candidates}
-        for entry, start, end in sound.find(text.folded, speaker):
-            if (entry.rule_index, entry.set_name, start, end) not in seen:  # heard as written: a text hit already
-                candidates.append(Hit(entry.rule_index, entry.set_name, start, end, entry.phrase, sound=True))
+        for heard in sound.find(text, speaker):
+            entry = heard.entry
+            if (entry.rule_index, entry.set_name, heard.start, heard.end) not in seen:  # as written: a text hit already
+                candidates.append(
+                    Hit(entry.rule_index, entry.set_name, heard.start, heard.end, entry.phrase, heard.regex, True, heard.heard_as)
+                )
     if not candidates:
         return hits
     exceptions = _exception_spans(candidates)

@@ -1,10 +1,12 @@
-"""Matching by sound (`--asr`): phrases found through speech-recognition errors, by pinyin syllables.
+"""Matching by sound (`--asr`): phrases and patterns found through speech-recognition errors.
 
-Built once per rule set when some rule has ASR matching on: per speaker, one automaton over the
-syllable sequences of the phrases (three syllables or more: shorter ones never match by sound
-alone), and a gate: the characters that can spell each phrase's rarest syllable. Only a turn that
-contains a gate character is converted to syllables (one dictionary lookup per character) and
-scanned; a match is mapped back to the characters that made it.
+Built once per rule set when some rule has ASR matching on. Every phrase and pattern of those rules
+is rewritten into the sound alphabet (`text.pinyin.SoundAlphabet`: one code per syllable); per
+speaker, one automaton holds the phrases' spellings and the spellings of the literals that gate the
+patterns. A turn is spelt once (`str.translate`, offsets kept) and scanned once; a pattern runs only
+when one of its gate literals was heard. A match by sound needs three syllables or more (one or two
+sound like too many ordinary words) and, with confusion sets on, at most one syllable heard through
+a confusion: 方式呢 (fang shi ne) is 烦死了 (fan si le) only by three of them.
 """
 
 from __future__ import annotations
@@ -17,67 +19,143 @@ import ahocorasick
 
 from .._model import AGENT, CUSTOMER
 from ..text import pinyin
+from ..text.normalize import NormalizedText
+from .regex import gate_keys
 
 MIN_SYLLABLES = 3
-SEPARATOR = "|"
+MAX_CONFUSED = 1  # syllables per match that only a confusion set makes alike
 
 
 @dataclass(frozen=True, slots=True)
 class SoundEntry:
-    """A phrase on the sound automaton: which rule and phrase set, the phrase as written."""
+    """A phrase or pattern with ASR matching on: which rule and phrase set, and what is written."""
 
     rule_index: int
     set_name: str
-    phrase: str
+    phrase: str  # the phrase as written, or the pattern's source
+
+
+@dataclass(frozen=True, slots=True)
+class HeardMatch:
+    """Something found by sound: the entry, where (offsets into the original text), what it heard."""
+
+    entry: SoundEntry
+    start: int
+    end: int
+    heard_as: str  # the phrase it sounds like; for a pattern, the words matched, as syllables ("bu zhi dao")
+    regex: bool
 
 
 class SoundIndex:
-    """Phrases by their syllables, per speaker, with the gate that says which turns are worth converting."""
+    """Phrases and patterns by sound, per speaker."""
 
-    def __init__(self, phrases: Iterable[tuple[str, SoundEntry]], confusions: tuple[str, ...]):
-        """`phrases`: (speaker, entry) for every phrase of every rule with ASR matching on."""
+    def __init__(
+        self,
+        phrases: Iterable[tuple[str, SoundEntry]],
+        patterns: Iterable[tuple[str, SoundEntry, re.Pattern[str]]],
+        confusions: tuple[str, ...],
+    ):
+        """`phrases`: (speaker, entry) of every phrase, `patterns`: (speaker, entry, compiled
+        pattern) of every pattern, of the rules with ASR matching on."""
+        alphabet = self.alphabet = pinyin.alphabet(confusions)
         self.confusions = confusions
-        tables: dict[str, dict[str, list[SoundEntry]]] = {AGENT: {}, CUSTOMER: {}}
-        anchors: set[str] = set()
-        homophones: dict[str, int] = {}
+        # The same, spelt without confusions: to count how many syllables of a match needed one.
+        strict = self.strict = pinyin.alphabet(())
+        self.partners = _partners(strict, confusions)
+        self.strict_keys: dict[str, set[str]] = {}
+        self.strict_patterns: dict[str, list[re.Pattern[str]]] = {AGENT: [], CUSTOMER: []}
+        tables: dict[str, dict[str, tuple[list[SoundEntry], set[int]]]] = {AGENT: {}, CUSTOMER: {}}
+        self.patterns: dict[str, list[tuple[SoundEntry, re.Pattern[str]]]] = {AGENT: [], CUSTOMER: []}
+        ungated: dict[str, set[int]] = {AGENT: set(), CUSTOMER: set()}
         for speaker, entry in phrases:
-            syllables = pinyin.phrase_syllables(entry.phrase, confusions)
-            if len(syllables) < MIN_SYLLABLES:
+            for key in alphabet.phrase_keys(entry.phrase):
+                if _syllables(alphabet, key) >= MIN_SYLLABLES:
+                    tables[speaker].setdefault(key, ([], set()))[0].append(entry)
+                    self.strict_keys.setdefault(entry.phrase, strict.phrase_keys(entry.phrase))
+        for speaker, entry, pattern in patterns:
+            number = len(self.patterns[speaker])
+            self.patterns[speaker].append((entry, re.compile(alphabet.pattern(pattern.pattern), pattern.flags)))
+            self.strict_patterns[speaker].append(re.compile(strict.pattern(pattern.pattern), pattern.flags))
+            literals = gate_keys(pattern)
+            if literals is None:
+                ungated[speaker].add(number)
                 continue
-            key = SEPARATOR + SEPARATOR.join(syllables) + SEPARATOR
-            tables[speaker].setdefault(key, []).append(entry)
-            for syllable in syllables:
-                if syllable not in homophones:
-                    homophones[syllable] = len(pinyin.characters_reading([syllable], confusions))
-            anchors.add(min(syllables, key=lambda s: (homophones[s], s)))  # the rarest sound of the phrase
+            for literal in literals:
+                for key in alphabet.phrase_keys(literal):
+                    tables[speaker].setdefault(key, ([], set()))[1].add(number)
+        self.ungated = {speaker: frozenset(numbers) for speaker, numbers in ungated.items()}
         self.automata = {speaker: _automaton(table) for speaker, table in tables.items()}
-        gate = pinyin.characters_reading(anchors, confusions)
-        self.gate = re.compile("[" + "".join(sorted(map(re.escape, gate))) + "]") if gate else None
 
-    def find(self, folded: str, speaker: str) -> Iterator[tuple[SoundEntry, int, int]]:
-        """(entry, start, end) for every phrase whose syllables `folded` spells; offsets into `folded`."""
+    def find(self, text: NormalizedText, speaker: str) -> Iterator[HeardMatch]:
+        """Every phrase or pattern `text` sounds like, with offsets into the original text."""
         automaton = self.automata.get(speaker)
-        if automaton is None or self.gate is None or not self.gate.search(folded):
-            return
-        syllables, offsets = pinyin.text_syllables(folded, self.confusions)
-        if len(syllables) < MIN_SYLLABLES:
-            return
-        spelt = SEPARATOR + SEPARATOR.join(syllables) + SEPARATOR
-        # Syllable k starts right after the k-th separator: map string positions to syllable numbers.
-        starts = [i for i, char in enumerate(spelt) if char == SEPARATOR]
-        number = {position: index for index, position in enumerate(starts)}
-        for last, (length, entries) in automaton.iter(spelt):
-            first = number[last - length + 1]
-            final = number[last] - 1
-            for entry in entries:
-                yield entry, offsets[first], offsets[final] + 1
+        worth_running = self.ungated.get(speaker, frozenset())
+        if automaton is not None and text.compact:
+            alphabet = self.alphabet
+            for last, (length, entries, gated) in automaton.iter(alphabet.spell(text.compact)):
+                worth_running = worth_running.union(gated) if gated else worth_running
+                if entries:
+                    first = last - length + 1
+                    strictly = self.strict.spell(text.compact[first : last + 1]) if self.confusions else ""
+                    start, end = text.span(first, last + 1)
+                    for entry in entries:
+                        if not self.confusions or _confused(strictly, self.strict_keys[entry.phrase]) <= MAX_CONFUSED:
+                            yield HeardMatch(entry, start, end, entry.phrase, regex=False)
+        if worth_running:
+            alphabet = self.alphabet
+            spelt = alphabet.spell(text.folded)
+            strictly = self.strict.spell(text.folded) if self.confusions else ""
+            patterns = self.patterns[speaker]
+            for number in sorted(worth_running):
+                entry, pattern = patterns[number]
+                for match in pattern.finditer(spelt):
+                    heard = match.group()
+                    if _syllables(alphabet, heard) < MIN_SYLLABLES:
+                        continue
+                    if self.confusions and not self._one_confusion_away(speaker, number, strictly, *match.span()):
+                        continue
+                    as_written = self.strict.spell(text.folded[match.start() : match.end()])
+                    yield HeardMatch(entry, match.start(), match.end(), self.strict.heard(as_written), regex=True)
+
+    def _one_confusion_away(self, speaker: str, number: int, strictly: str, start: int, end: int) -> bool:
+        """Whether the pattern, without confusions, matches here with at most one syllable swapped for
+        a confusion partner (a pattern has no one spelling to compare with, so try each swap)."""
+        pattern = self.strict_patterns[speaker][number]
+
+        def overlaps(spelt: str) -> bool:
+            return any(m.start() < end and start < m.end() for m in pattern.finditer(spelt))
+
+        if overlaps(strictly):
+            return True
+        for position in range(start, end):
+            for partner in self.partners.get(strictly[position], ()):
+                if overlaps(strictly[:position] + partner + strictly[position + 1 :]):
+                    return True
+        return False
 
 
-def _automaton(table: dict[str, list[SoundEntry]]) -> ahocorasick.Automaton | None:
+def _confused(spelt: str, keys: set[str]) -> int:
+    """How many syllables of `spelt` differ from the closest of a phrase's spellings (same length)."""
+    return min((sum(1 for a, b in zip(spelt, key) if a != b) for key in keys if len(key) == len(spelt)), default=len(spelt))
+
+
+def _partners(strict: pinyin.SoundAlphabet, confusions: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    """Strict code -> the codes of the syllables a confusion set makes sound the same (shi: si)."""
+    groups: dict[str, list[str]] = {}
+    for syllable, code in strict.code_of.items():
+        groups.setdefault(pinyin.fold(syllable, confusions), []).append(code)
+    return {code: tuple(other for other in group if other != code) for group in groups.values() for code in group if len(group) > 1}
+
+
+def _syllables(alphabet: pinyin.SoundAlphabet, spelt: str) -> int:
+    return sum(1 for code in spelt if code in alphabet.syllables)
+
+
+def _automaton(table: dict[str, tuple[list[SoundEntry], set[int]]]) -> ahocorasick.Automaton | None:
     if not table:
         return None
     automaton = ahocorasick.Automaton()
-    for key, entries in table.items():
-        automaton.add_word(key, (len(key), tuple(entries)))
+    for key, (entries, gated) in table.items():
+        automaton.add_word(key, (len(key), tuple(entries), frozenset(gated)))
     automaton.make_automaton()
     return automaton

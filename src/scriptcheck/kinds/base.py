@@ -34,6 +34,7 @@ class Hit:
     phrase: str
     regex: bool = False
     sound: bool = False  # found by pinyin syllables (ASR matching), not by its characters
+    heard_as: str = ""  # found by sound: the phrase it sounds like, or a pattern's match as syllables
 
 
 class TurnHitsView(Protocol):
@@ -194,7 +195,7 @@ def other_speaker(speaker: str) -> str:
 def finding(rule: Rule, turn: Turn | None, hit: Hit | None, message: str | None = None, **extra: Any) -> Finding:
     """A finding of `rule`, at `hit` on `turn` (None for a whole-transcript finding)."""
     if hit is not None and hit.sound:
-        extra = {**extra, "match": "pinyin", "heard_as": hit.phrase}
+        extra = {**extra, "match": "pinyin", "heard_as": hit.heard_as or hit.phrase}
     return Finding(
         rule=rule.id,
         category=rule.category,
@@ -228,7 +229,7 @@ def merge_overlapping(hits: Iterable[Hit]) -> list[Hit]:
         if merged and hit.start < merged[-1].end:
             last = merged[-1]
             if hit.end > last.end:
-                merged[-1] = Hit(last.rule_index, last.set_name, last.start, hit.end, last.phrase, last.regex, last.sound and hit.sound)
+                merged[-1] = Hit(last.rule_index, last.set_name, last.start, hit.end, last.phrase, last.regex, last.sound and hit.sound, last.heard_as)
             continue
         merged.append(hit)
     return merged
@@ -242,7 +243,7 @@ def one_per_clause(hits: list[Hit], text: str) -> list[Hit]:
             last = joined[-1]
             gap = text[last.end : hit.start]
             if len(gap) <= _CLAUSE_GAP and not _SENTENCE_END.search(gap):
-                joined[-1] = Hit(last.rule_index, last.set_name, last.start, hit.end, last.phrase, last.regex, last.sound and hit.sound)
+                joined[-1] = Hit(last.rule_index, last.set_name, last.start, hit.end, last.phrase, last.regex, last.sound and hit.sound, last.heard_as)
                 continue
         joined.append(hit)
     return joined

@@ -17,7 +17,7 @@ from .._errors import DuplicateRuleError, RuleSchemaError
 from .._model import AGENT, SPEAKERS, Example, Rule, RuleKind, RulePack, Severity, SourceLocation, Turn
 from .._yaml import LocatedDict, LocatedList, check_keys, did_you_mean, load_yaml, require, string_list
 from ..kinds import KINDS
-from ..text.pinyin import CONFUSIONS
+from ..text.pinyin import CONFUSIONS, DEFAULT_CONFUSIONS
 
 # Stable category ids. Packs may declare more under `categories:`.
 BUILTIN_CATEGORIES: Mapping[str, str] = MappingProxyType(
@@ -163,14 +163,15 @@ def _read_settings(data: LocatedDict, categories: Mapping[str, str]) -> Mapping[
 
 
 def read_asr(node: LocatedDict, key: str) -> tuple[bool, tuple[str, ...]]:
-    """`asr: true|false` or `asr: {confusions: [zh-z, n-l]}` (on, with those confusion sets)."""
+    """`asr: true|false` (on: every confusion set) or `asr: {confusions: [zh-z, n-l]}` (on, with
+    those; `[]` for homophones only)."""
     value = node[key]
     if isinstance(value, bool):
-        return value, ()
+        return value, DEFAULT_CONFUSIONS if value else ()
     if not isinstance(value, LocatedDict):
         raise RuleSchemaError("`asr` must be true, false or {confusions: [zh-z, ch-c, sh-s, n-l, in-ing, en-eng, an-ang, f-h]}", node.locs[key])
     check_keys(value, {"confusions"}, "asr")
-    confusions = tuple(string_list(value, "confusions")) if "confusions" in value else ()
+    confusions = tuple(string_list(value, "confusions")) if "confusions" in value else DEFAULT_CONFUSIONS
     for index, name in enumerate(confusions):
         if name not in CONFUSIONS:
             raise RuleSchemaError(

@@ -19,7 +19,7 @@ from typing import Any
 from .._errors import RulePackError
 from .._model import RulePack
 from ..learned.model import bundled_model_text, read_model_text
-from ..text.pinyin import CONFUSIONS
+from ..text.pinyin import CONFUSIONS, DEFAULT_CONFUSIONS
 from .files import (
     bundled_pack_paths,
     bundled_rules_dir,
@@ -176,6 +176,8 @@ class PackSource:
 def asr_spec(asr: bool | Sequence[str] | None) -> tuple[str, ...] | None:
     """The caller's ASR choice as stored: None, () for off, ("on", *confusions) for on.
 
+    True means every confusion set; a list names them (empty: homophones only).
+
     Raises:
         RulePackError: an unknown confusion set.
     """
@@ -183,7 +185,7 @@ def asr_spec(asr: bool | Sequence[str] | None) -> tuple[str, ...] | None:
         return None
     if asr is False:
         return ()
-    confusions = () if asr is True else tuple(asr)
+    confusions = DEFAULT_CONFUSIONS if asr is True else tuple(asr)
     unknown = [name for name in confusions if name not in CONFUSIONS]
     if unknown:
         raise RulePackError(f"unknown ASR confusion {unknown[0]!r}; use {', '.join(CONFUSIONS)}")
