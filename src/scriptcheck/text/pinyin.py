@@ -128,7 +128,7 @@ class SoundAlphabet:
         from pypinyin import Style, lazy_pinyin
 
         table = readings()
-        spoken = lazy_pinyin(run, style=Style.NORMAL, errors=lambda chars: ["?"] * len(chars))
+        spoken = lazy_pinyin(run, style=Style.NORMAL, errors="default")  # an unknown character: itself
         if len(spoken) != len(run):
             spoken = ["?"] * len(run)
         pairs = []
