@@ -12,7 +12,7 @@ import scriptcheck
 from conftest import conversation, polite
 from scriptcheck._model import Rule, RuleKind, Severity, Transcript, Turn
 from scriptcheck.kinds import KINDS, Conversation, KindRules
-from scriptcheck.learned.features import features, marks, model_text
+from scriptcheck.learned.features import MIN_POSITIONS, features, marks, model_text, ngram_scale
 from scriptcheck.learned.model import ModelError, parse_model, read_model_text
 from scriptcheck.text.normalize import normalize
 
@@ -32,8 +32,10 @@ def test_model_text_is_the_anchored_compact_view():
 
 
 def test_marks_bring_back_question_and_exclamation_runs():
-    assert marks(normalize("为什么拒绝售后？？？")) == ["\x01?", "\x01??"]
-    assert marks(normalize("好的!")) == ["\x01!"]
+    assert marks(normalize("为什么拒绝售后？？？")) == ["\x01??"]
+    assert marks(normalize("太慢了!!")) == ["\x01!!"]
+    # a single ? or ! is ordinary chat punctuation (明天到吗?): not a mark
+    assert marks(normalize("明天到吗? 好的!")) == []
     assert marks(normalize("好的")) == []
 
 
@@ -46,17 +48,22 @@ def test_features_are_ngrams_without_bare_anchors():
 # --------------------------------------------------------------------------- a tiny model, written by hand
 
 
+# An n-gram occurrence in a short utterance (under MIN_POSITIONS n-grams) weighs 1/sqrt(MIN_POSITIONS):
+# the tiny model's n-gram weights are written as multiples of its inverse, so each counts as the number shown.
+S = math.sqrt(MIN_POSITIONS)
+
+
 def tiny_model(**gate) -> str:
     """Two agent labels and a complaint head, weights chosen by hand so the arithmetic can be checked."""
     agent = {
         "speaker": "agent",
         "labels": ["banned.refusal", "banned.vague"],
         "bias": [-3.0, -3.0],
-        "weights": {"不知道": [4.0, 0.0], "吧$": [0.0, 4.5], "\x01?": [0.0, -1.0]},
+        "weights": {"不知道": [4.0 * S, 0.0], "吧$": [0.0, 4.5 * S], "\x01??": [0.0, -1.0]},
     }
     if gate:
         agent["gate"] = gate
-    customer = {"speaker": "customer", "labels": ["complaint"], "bias": [-2.0], "weights": {"怎么还": [3.0], "\x01??": [1.0]}}
+    customer = {"speaker": "customer", "labels": ["complaint"], "bias": [-2.0], "weights": {"怎么还": [3.0 * S], "\x01??": [1.0]}}
     return json.dumps({
         "format": "scriptcheck-model/1", "name": "tiny", "version": "1", "features": {"ngrams": [1, 3]},
         "heads": {"agent": agent, "customer": customer},
@@ -74,11 +81,16 @@ def test_scores_are_the_logistic_of_bias_plus_matched_weights():
     assert prediction.probability("banned.refusal") == pytest.approx(sigmoid(-3.0 + 4.0))
     assert prediction.probability("banned.vague") == pytest.approx(sigmoid(-3.0))
     assert prediction.probability("not.a.label") == 0.0
-    # a repeated n-gram counts each time it occurs (training counts occurrences too)
+    # an n-gram counts once however often it occurs (training reads presence too)
     twice = model.predict(normalize("不知道 不知道"), "agent")
-    assert twice.probability("banned.refusal") == pytest.approx(sigmoid(-3.0 + 8.0))
-    # marks count: a question mark lowers vague here
-    vague = model.predict(normalize("可能是吧?"), "agent").probability("banned.vague")
+    assert twice.probability("banned.refusal") == pytest.approx(sigmoid(-3.0 + 4.0))
+    # in a long message one occurrence weighs 1/sqrt(its n-grams): a paragraph does not add up to certainty
+    long = "您好这边帮您查询了一下物流信息显示包裹已经到达本地站点预计明天上午派送到您手中" * 2 + "不知道"
+    scale = ngram_scale(model_text(normalize(long)), 1, 3)
+    assert scale < 1 / S
+    assert model.predict(normalize(long), "agent").probability("banned.refusal") == pytest.approx(sigmoid(-3.0 + 4.0 * S * scale))
+    # marks count, unscaled: a run of question marks lowers vague here
+    vague = model.predict(normalize("可能是吧??"), "agent").probability("banned.vague")
     assert vague == pytest.approx(sigmoid(-3.0 + 4.5 - 1.0))
 
 
@@ -89,7 +101,7 @@ def test_single_label_head_and_speakers_without_a_head():
 
 
 def test_the_gate_skips_utterances_it_finds_clean():
-    gated = parse_model(tiny_model(bias=-4.0, weights={"不知道": 6.0}, threshold=0.5), "tiny")
+    gated = parse_model(tiny_model(bias=-4.0, weights={"不知道": 6.0 * S}, threshold=0.5), "tiny")
     assert gated.predict(normalize("好的呢"), "agent") is None
     assert gated.predict(normalize("这个不知道呢"), "agent").probability("banned.refusal") > 0.5
 
@@ -103,6 +115,21 @@ def test_evidence_merges_overlapping_ngrams_and_points_at_the_original_text():
     assert item.feature == "不知道" and item.weight == 4.0
     assert text[item.start : item.end] == "不 知道"  # offsets into the original, spaces and all
     assert str(item) == "不知道 +4.0"
+    # a flood of one phrase is evidence once, where it first occurs
+    flood = "不知道" * 1000
+    [first] = model.predict(normalize(flood), "agent").evidence("banned.refusal")
+    assert (first.feature, first.start, first.end) == ("不知道", 0, 3)
+
+
+def test_long_evidence_is_shown_cut():
+    run = "一二三四五六七八九十甲乙丙丁戊己庚辛壬癸"
+    weights = {run[i : i + 2]: [1.0] for i in range(len(run) - 1)}
+    head = {"speaker": "agent", "labels": ["banned.refusal"], "bias": [0.0], "weights": weights}
+    model = parse_model(json.dumps({"format": "scriptcheck-model/1", "name": "t", "version": "1", "features": {"ngrams": [2, 2]},
+                                    "heads": {"agent": head}}, ensure_ascii=False), "t")
+    [item] = model.predict(normalize(run), "agent").evidence("banned.refusal")
+    assert item.feature == run[:15] + "…"
+    assert (item.start, item.end) == (0, len(run))  # the span still covers all of it
 
 
 def test_nearest_training_examples():

@@ -30,6 +30,7 @@ from .features import END, START, marks, model_text, ngram_scale
 
 FORMAT = "scriptcheck-model/1"
 MODEL_FILE = "model.json"
+EVIDENCE_CHARACTERS = 16  # longer evidence is cut (a 200,000-character run of one word is shown as 15 and …)
 
 
 class ModelError(ScriptcheckError):
@@ -93,18 +94,18 @@ class Head:
         found = marks(text)
         if self._gate is not None:
             automaton, bias, mark_weights, threshold = self._gate
-            logit = bias + scale * sum([w for _, w in automaton.iter(scanned)] if automaton is not None else ())
+            logit = bias + scale * sum(_present(automaton, scanned).values())
             if found:
                 logit += sum(mark_weights.get(mark, 0.0) for mark in found)
             if logit < threshold:
                 return None
         automaton = self._automaton
         if self._scalar:
-            total = self.bias[0] + scale * (sum([w for _, w in automaton.iter(scanned)]) if automaton is not None else 0.0)
+            total = self.bias[0] + scale * sum(_present(automaton, scanned).values())
             for mark in found:
                 total += self._marks.get(mark, (0.0,))[0]
             return (_logistic(total),)
-        sums = [sum(column) for column in zip(*[v for _, v in automaton.iter(scanned)])] if automaton is not None else []
+        sums = [sum(column) for column in zip(*_present(automaton, scanned).values())]
         totals = [b + scale * s for b, s in zip(self.bias, sums)] if sums else list(self.bias)
         for mark in found:
             if mark in self._marks:
@@ -121,10 +122,13 @@ class Head:
         scanned = model_text(text)
         scale = ngram_scale(scanned, self.shortest, self.longest)
         pieces: list[list[float]] = []  # [start, end, weight] in scanned, merged when they overlap
+        seen: set[str] = set()
         for size in range(self.shortest, self.longest + 1):
             for start in range(len(scanned) - size + 1):
-                vector = self._weights.get(scanned[start : start + size])
-                if vector is not None and vector[index] > 0:
+                gram = scanned[start : start + size]
+                vector = self._weights.get(gram)
+                if vector is not None and vector[index] > 0 and gram not in seen:  # presence: each n-gram once
+                    seen.add(gram)
                     pieces.append([float(start), float(start + size), vector[index] * scale])
         pieces.sort()
         merged: list[list[float]] = []
@@ -138,6 +142,8 @@ class Head:
         for low, high, weight in merged:
             first, last = max(int(low) - 1, 0), min(int(high) - 1, len(text.compact))  # scanned has ^ in front
             shown = scanned[int(low) : int(high)]
+            if len(shown) > EVIDENCE_CHARACTERS:
+                shown = shown[: EVIDENCE_CHARACTERS - 1] + "…"
             span = text.span(first, last) if last > first else (None, None)
             found.append(Evidence(shown, round(weight, 2), *span))
         for mark in marks(text):
@@ -147,12 +153,23 @@ class Head:
         return tuple(sorted(found, key=lambda item: (-item.weight, item.feature))[:limit])
 
 
+def _present(automaton: Any, scanned: str) -> dict[str, Any]:
+    """The weights of the n-grams `scanned` contains, each once however often it occurs.
+
+    NOTE: presence, not counts (training reads the same): a message repeating one word 200,000
+    times is not 200,000 times as rude, and one repeated n-gram must not outweigh the rest.
+    """
+    if automaton is None:
+        return {}
+    return {feature: value for _, (feature, value) in automaton.iter(scanned)}
+
+
 def _automaton(weights: Mapping[str, Any]) -> Any:
     if not weights:
         return None
     automaton = ahocorasick.Automaton()
     for feature, value in weights.items():
-        automaton.add_word(feature, value)
+        automaton.add_word(feature, (feature, value))
     automaton.make_automaton()
     return automaton
 

@@ -215,7 +215,8 @@ def _train_head(sklearn: Any, data: list[Utterance], labels: list[str], speaker:
     random.Random(seed).shuffle(order)
     cut = int(len(order) * (1 - heldout))
     fit_part, test_part = sorted(order[:cut]), sorted(order[cut:])
-    vectorizer = CountVectorizer(analyzer=analyzer, min_df=2, lowercase=False)
+    # NOTE: presence, not counts: inference reads each n-gram once too (learned.model._present).
+    vectorizer = CountVectorizer(analyzer=analyzer, min_df=2, lowercase=False, binary=True)
     # Held-out first: fit on one part, score the other.
     if heldout > 0 and test_part:
         fit_texts, test_texts = [texts[i] for i in fit_part], [texts[i] for i in test_part]
