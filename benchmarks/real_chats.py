@@ -81,6 +81,7 @@ def measure(results: list, show: str | None) -> str:
 
     agent_turns = sum(1 for _, chat, _, _ in results for t in chat["turns"] if t["role"] == "agent")
     apology = Counter()
+    apology_review = Counter()
     model = Counter()
     model_by_category: Counter = Counter()
     hold = Counter()
@@ -92,18 +93,23 @@ def measure(results: list, show: str | None) -> str:
         # complaint -> apology
         starts = sorted(truth["complaints"])
         unmet = set(truth["unapologised"])
-        matched: set[int] = set()
-        for finding in (f for f in report.findings if f.category == "missing.apology"):
-            episode = max((s for s in starts if s <= finding.turn), default=None)
-            if episode in unmet and episode not in matched:
-                matched.add(episode)
-                apology["tp"] += 1
-            else:
-                apology["fp"] += 1
-                note("fp-apology", number, chat, f"finding at turn {finding.turn} ({finding.source} {finding.confidence})")
-        apology["fn"] += len(unmet - matched)
-        for turn in sorted(unmet - matched):
-            note("fn-apology", number, chat, f"unapologised complaint at turn {turn} not found")
+        for counts, with_review in ((apology, False), (apology_review, True)):
+            matched: set[int] = set()
+            for finding in report.findings:
+                if finding.category != "missing.apology" or (finding.review and not with_review):
+                    continue
+                episode = max((s for s in starts if s <= finding.turn), default=None)
+                if episode in unmet and episode not in matched:
+                    matched.add(episode)
+                    counts["tp"] += 1
+                else:
+                    counts["fp"] += 1
+                    if with_review:
+                        note("fp-apology", number, chat, f"finding at turn {finding.turn} ({finding.source} {finding.confidence})")
+            counts["fn"] += len(unmet - matched)
+            if with_review:
+                for turn in sorted(unmet - matched):
+                    note("fn-apology", number, chat, f"unapologised complaint at turn {turn} not found")
         # model findings on agent wording
         banned = {(item["turn"], item["category"]) for item in truth["banned"]}
         for finding in report.findings:
@@ -140,7 +146,8 @@ def measure(results: list, show: str | None) -> str:
     rows = [
         "| measure | n | TP | FP | FN | precision | recall |",
         "|---|---:|---:|---:|---:|---:|---:|",
-        _row("complaint -> apology (episodes)", sum(len(r[2]["unapologised"]) for r in results), apology),
+        _row("complaint -> apology (episodes), counted", sum(len(r[2]["unapologised"]) for r in results), apology),
+        _row("... and flagged for review", sum(len(r[2]["unapologised"]) for r in results), apology_review),
         _row("hold.no_return (holds)", sum(1 for r in results for h in r[2]["holds"] if h["outcome"] in NO_RETURN), hold),
         _row("missing.opening (chats)", len(results), opening),
         _row("missing.closing (chats)", len(results), closing),

@@ -14,7 +14,8 @@ subprocess (so peak RSS and load time are its own):
 * scriptcheck-1-nomemo: one process with jieba's per-piece memo off, a lower bound (the
   repeated workload's clauses repeat more than real traffic's).
 * scriptcheck, 1 and 2 workers: the `check --format jsonl` path (read, validate, check,
-  serialise, write a file), after `scriptcheck.load()` and building the segmenter.
+  serialise, write a file), after `scriptcheck.load()` and building the segmenter;
+  `-nomodel` without the learned stage (its cost is the difference), `-asr` with matching by sound.
 * session: per-turn latency of `Session.add_turn` (p50/p99) on the corpus transcripts.
 """
 
@@ -212,13 +213,13 @@ def measure_naive(data: Path) -> dict:
             "bytes": read, "load": load, "note": f"json + jieba.lcut + {len(phrases)} `in` tests, first {NAIVE_CAP}"}
 
 
-def _measure_scriptcheck(data: Path, workers: int) -> dict:
+def _measure_scriptcheck(data: Path, workers: int, options: tuple[str, ...] = ()) -> dict:
     start_import = time.perf_counter()
     import scriptcheck
     from scriptcheck import cli
 
     imported = time.perf_counter()
-    checker = scriptcheck.load()
+    checker = scriptcheck.load(model=False if "--no-model" in options else None, asr=True if "--asr" in options else None)
     loaded = time.perf_counter()
     # NOTE: the segmenter is built here, not in the timed run (it is shared by checkers with
     # the same phrases, and inherited by forked workers), so the rows compare steady state.
@@ -228,17 +229,27 @@ def _measure_scriptcheck(data: Path, workers: int) -> dict:
     out = Path(tempfile.gettempdir()) / "scriptcheck-bench" / f"out-{workers}.jsonl"
     lines = sum(1 for _ in data.open("rb"))
     start = time.perf_counter()
-    code = cli.main(["check", str(data), "--format", "jsonl", "-q", "--workers", str(workers), "--output", str(out)])
+    code = cli.main(["check", str(data), "--format", "jsonl", "-q", "--workers", str(workers), "--output", str(out), *options])
     seconds = time.perf_counter() - start
     assert code in (0, 1, 3), code
     utterances = sum(len(json.loads(line)["turns"]) for line in data.open("rb"))
     out.unlink()
     return {"seconds": seconds, "transcripts": lines, "utterances": utterances, "import": imported - start_import,
-            "load": loaded - imported, "load_warm": first - loaded, "note": "CLI check --format jsonl (incl. load)"}
+            "load": loaded - imported, "load_warm": first - loaded, "note": " ".join(("CLI check --format jsonl (incl. load)", *options))}
 
 
 def measure_single(data: Path) -> dict:
     return _measure_scriptcheck(data, 1)
+
+
+def measure_single_no_model(data: Path) -> dict:
+    """The phrase rules alone: what the learned stage costs is the difference to scriptcheck-1."""
+    return _measure_scriptcheck(data, 1, ("--no-model",))
+
+
+def measure_single_asr(data: Path) -> dict:
+    """With matching by sound (`--asr`): every turn is spelt in pinyin codes and scanned again."""
+    return _measure_scriptcheck(data, 1, ("--asr",))
 
 
 def measure_single_unmemoised(data: Path) -> dict:
@@ -293,6 +304,8 @@ MEASURES = {
     "ceiling": measure_ceiling,
     "naive": measure_naive,
     "scriptcheck-1": measure_single,
+    "scriptcheck-1-nomodel": measure_single_no_model,
+    "scriptcheck-1-asr": measure_single_asr,
     "scriptcheck-1-nomemo": measure_single_unmemoised,
     "scriptcheck-2": measure_two,
     "session": measure_session,

@@ -100,10 +100,11 @@ def test_single_label_head_and_speakers_without_a_head():
     assert model.predict(normalize("怎么还没到"), "nobody") is None
 
 
-def test_the_gate_skips_utterances_it_finds_clean():
-    gated = parse_model(tiny_model(bias=-4.0, weights={"不知道": 6.0 * S}, threshold=0.5), "tiny")
-    assert gated.predict(normalize("好的呢"), "agent") is None
-    assert gated.predict(normalize("这个不知道呢"), "agent").probability("banned.refusal") > 0.5
+def test_a_gate_in_an_older_model_file_is_ignored():
+    gated = parse_model(tiny_model(bias=-40.0, weights={"不知道": 6.0 * S}, threshold=0.5), "tiny")
+    plain = parse_model(tiny_model(), "tiny")
+    for text in ("好的呢", "这个不知道呢"):
+        assert gated.predict(normalize(text), "agent").probabilities == plain.predict(normalize(text), "agent").probabilities
 
 
 def test_evidence_merges_overlapping_ngrams_and_points_at_the_original_text():

@@ -102,8 +102,9 @@ class Sequence:
     allow_after: tuple[str, ...] = ()
     questions: tuple[str, ...] = ()  # after an `at_end` trigger: a question back (是什么原因呢) is no answer
     trigger_unless_turn: tuple[str, ...] = ()  # anywhere in the trigger turn: it is no trigger
-    trigger_model: str = ""  # a model label that triggers too (e.g. complaint), at trigger_confidence or more
-    trigger_confidence: float = 0.5
+    trigger_model: str = ""  # a model label that triggers too (e.g. complaint)
+    trigger_deduct_at: float | None = None  # the model's confidence from which such a finding counts (None: never)
+    trigger_review_at: float | None = None  # ... from which it goes to a reviewer, 0 points (None: never)
     episodes: bool = False  # consecutive triggers before the obligation is met are one (one finding)
     look_back: int = 0  # a response in the last N responding turns before the trigger meets it too
     if_chat_ends: str = "report"  # the chat ends before any response turn: "report" a finding, or "ignore"

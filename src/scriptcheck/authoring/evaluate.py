@@ -156,10 +156,13 @@ def evaluate(
 
 def _compare(transcript: Transcript, report: Report) -> list[Case]:
     """Labels against findings. A finding matches a label at its turn, or at the turn that opened its
-    obligation (`trigger_turn`: a hold.no_return finding points at the return, its label at the hold)."""
+    obligation (`trigger_turn`: a hold.no_return finding points at the return, its label at the hold).
+    Findings flagged for review (the model was not sure enough to count them) are not predictions."""
     predicted: dict[tuple[str, int | None], str] = {}
     aliases: dict[tuple[str, int | None], tuple[str, int | None]] = {}
     for finding in report.findings:
+        if finding.review:
+            continue
         key = (finding.category, finding.turn)
         predicted.setdefault(key, finding.rule)
         if finding.trigger_turn is not None and finding.trigger_turn != finding.turn:

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, NamedTuple, Protocol
 
-from .._model import AGENT, CUSTOMER, Closest, Example, Finding, Rule, RuleKind, Transcript, Turn
+from .._model import AGENT, CUSTOMER, Closest, Example, Finding, Rule, RuleKind, Severity, Transcript, Turn
 from .._yaml import LocatedDict
 from ..text.normalize import NormalizedText
 
@@ -186,6 +186,11 @@ def phrase_rule_sets(rule: Rule) -> Iterator[PhraseSource]:
     for set_name in ("phrases", "unless", "unless_turn"):
         for index, phrase in enumerate(getattr(rule, set_name)):
             yield PhraseSource(rule.speaker, set_name, f"{set_name}[{index}]", phrase)
+
+
+def for_review(found: Finding) -> Finding:
+    """A finding the model was not sure enough of to count: for a reviewer, 0 points, severity info."""
+    return replace(found, points=0, severity=Severity.INFO, review=True)
 
 
 def other_speaker(speaker: str) -> str:

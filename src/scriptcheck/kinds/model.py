@@ -10,14 +10,13 @@ house phrase the model misreads. Without a model loaded (`--no-model`), these ru
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import replace
 from typing import Any, ClassVar
 
 from .._errors import RuleSchemaError
-from .._model import Finding, Rule, RuleKind, Severity
+from .._model import Finding, Rule, RuleKind
 from .._yaml import LocatedDict, require
 from .banned import own_words
-from .base import Conversation, KindExplanation, KindRules, RuleKindSpec, finding, model_hit
+from .base import Conversation, KindExplanation, KindRules, RuleKindSpec, finding, for_review, model_hit
 
 EVIDENCE = 3  # features shown with a finding
 
@@ -71,7 +70,7 @@ class ModelKind(RuleKindSpec):
                     evidence=tuple(str(item) for item in evidence),
                 )
                 if not counts:
-                    found = _for_review(found)
+                    found = for_review(found)
                 owned = own_words(found, turn, rule, conversation, rules)
                 if owned is not None:
                     yield owned
@@ -86,10 +85,6 @@ class ModelKind(RuleKindSpec):
         return KindExplanation(
             anchor_set="", exceptions=(("unless", rule.unless), ("unless_turn", rule.unless_turn)), expectation=expectation
         )
-
-
-def _for_review(found: Finding) -> Finding:
-    return replace(found, points=0, severity=Severity.INFO)
 
 
 def _confidence(node: LocatedDict, key: str, default: float, rule_id: str) -> float:

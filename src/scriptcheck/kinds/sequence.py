@@ -21,12 +21,13 @@ from .base import (
     RuleKindSpec,
     TurnHitsView,
     finding,
+    for_review,
     merge_overlapping,
     model_hit,
 )
 
 TRIGGER_KEYS = frozenset(
-    {"speaker", "phrases", "patterns", "unless", "unless_turn", "at_end", "allow_after", "questions", "model", "min_confidence", "episodes"}
+    {"speaker", "phrases", "patterns", "unless", "unless_turn", "at_end", "allow_after", "questions", "model", "deduct_at", "review_at", "episodes"}
 )
 EXPECT_KEYS = frozenset(
     {"speaker", "phrases", "within_turns", "within_seconds", "notice", "same_turn", "look_back", "if_chat_ends", "end_message", "report"}
@@ -55,7 +56,8 @@ FIELDS = {
     "trigger.questions": "questions",
     "trigger.unless_turn": "trigger_unless_turn",
     "trigger.model": "trigger_model",
-    "trigger.min_confidence": "trigger_confidence",
+    "trigger.deduct_at": "trigger_deduct_at",
+    "trigger.review_at": "trigger_review_at",
     "expect.speaker": "response_speaker",
     "expect.phrases": "response",
     "expect.within_turns": "within_turns",
@@ -83,7 +85,15 @@ class SequenceKind(RuleKindSpec):
 
     kind: ClassVar[RuleKind] = RuleKind.SEQUENCE
     keys: ClassVar[frozenset[str]] = frozenset({"trigger", "expect", "check", "cancel", "asr"})
+    # A team whose own model does better can let its complaints count: trigger.deduct_at: 0.9.
+    override_keys: ClassVar[frozenset[str]] = frozenset({"trigger.deduct_at", "trigger.review_at"})
     needs_phrases: ClassVar[bool] = False
+
+    def read_override(self, node: LocatedDict, key: str, rule_id: str) -> Any:
+        value = node[key]
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1):
+            raise RuleSchemaError(f"`{key}` must be a confidence above 0 and at most 1, or null", node.locs[key], rule_id)
+        return None if value is None else float(value)
 
     def read(self, node: LocatedDict, rule_id: str) -> dict[str, Any]:
         return {"sequence": read_sequence(node, rule_id)}
@@ -133,15 +143,24 @@ class SequenceKind(RuleKindSpec):
         return KindExplanation("trigger", (("trigger_unless", sequence.trigger_unless),), searched, expectation)
 
 
-Trigger = tuple[Turn, Hit, tuple[float, tuple[str, ...]] | None]  # (turn, hit, (model confidence, evidence))
+@dataclass(frozen=True, slots=True)
+class ModelReading:
+    """Why the model made a turn a trigger: its confidence, its evidence, and whether that counts."""
+
+    confidence: float
+    evidence: tuple[str, ...]
+    counts: bool  # at `trigger.deduct_at` or more; below it the finding goes to a reviewer (0 points)
+
+
+Trigger = tuple[Turn, Hit, ModelReading | None]  # (turn, hit, the model's reading when the model triggered)
 
 
 def triggers(conversation: Conversation, rule_index: int, rule: Rule) -> Iterator[Trigger]:
     """(turn, hit, model reading) for each turn the rule's trigger fires on.
 
     A phrase trigger gives its last hit in the turn (model reading None). Otherwise, with
-    `trigger.model`, a turn the model reads as that label at `min_confidence` or more triggers
-    too, unless a `trigger.unless` phrase is in it; its hit covers the model's evidence.
+    `trigger.model`, a turn the model reads as that label at `review_at` (or `deduct_at`) or more
+    triggers too, unless a `trigger.unless` phrase is in it; its hit covers the model's evidence.
     """
     sequence = rule.sequence
     assert sequence is not None
@@ -166,35 +185,39 @@ def triggers(conversation: Conversation, rule_index: int, rule: Rule) -> Iterato
         yield turn, hit, reading
 
 
-def _model_trigger(
-    conversation: Conversation, rule_index: int, rule: Rule, turn: Turn
-) -> tuple[Hit, tuple[float, tuple[str, ...]]] | None:
+def _model_trigger(conversation: Conversation, rule_index: int, rule: Rule, turn: Turn) -> tuple[Hit, ModelReading] | None:
     sequence = rule.sequence
     assert sequence is not None
     prediction = conversation.prediction(turn.index) if sequence.trigger_model else None
     if prediction is None:
         return None
     probability = prediction.probability(sequence.trigger_model)
-    if probability < sequence.trigger_confidence or conversation.hits[turn.index].get(rule_index, "trigger_unless"):
+    lowest = min(level for level in (sequence.trigger_review_at, sequence.trigger_deduct_at) if level is not None)
+    if probability < lowest or conversation.hits[turn.index].get(rule_index, "trigger_unless"):
         return None
     evidence = prediction.evidence(sequence.trigger_model)
     hit = model_hit(rule_index, "trigger", sequence.trigger_model, turn, evidence)
-    return hit, (round(probability, 2), tuple(str(item) for item in evidence))
+    counts = sequence.trigger_deduct_at is not None and probability >= sequence.trigger_deduct_at
+    return hit, ModelReading(round(probability, 2), tuple(str(item) for item in evidence), counts)
 
 
 def _found(
     rule: Rule,
     turn: Turn,
     hit: Hit,
-    reading: tuple[float, tuple[str, ...]] | None,
+    reading: ModelReading | None,
     message: str | None = None,
     trigger_turn: int | None = None,
 ) -> Finding:
-    """A sequence finding; one whose trigger came from the model says so (source, confidence, evidence)."""
+    """A sequence finding; one whose trigger came from the model says so (source, confidence, evidence),
+    and goes to a reviewer (0 points) when the model's confidence is below `trigger.deduct_at`."""
     if reading is None:
         return finding(rule, turn, hit, message, trigger_turn=trigger_turn)
-    confidence, evidence = reading
-    return finding(rule, turn, hit, message, source="model", confidence=confidence, evidence=evidence, trigger_turn=trigger_turn)
+    found = finding(
+        rule, turn, hit, message, source="model", confidence=reading.confidence, evidence=reading.evidence,
+        trigger_turn=trigger_turn, review=not reading.counts,
+    )
+    return found if reading.counts else for_review(found)
 
 
 def _has_content_after(text: NormalizedText, end: int, allowed: list[Hit], questions: list[Hit]) -> bool:
@@ -387,9 +410,19 @@ def read_sequence(node: LocatedDict, rule_id: str) -> Sequence:
         raise RuleSchemaError("`trigger.model` must be a label of the model, like complaint", trigger.locs["model"], rule_id)
     if not trigger_phrases and not trigger_patterns and not model:
         raise RuleSchemaError("`trigger` needs `phrases` (or `patterns`, or `model`)", trigger.loc, rule_id)
-    confidence = trigger.get("min_confidence", 0.5)
-    if isinstance(confidence, bool) or not isinstance(confidence, (int, float)) or not 0 < confidence <= 1:
-        raise RuleSchemaError("`trigger.min_confidence` must be a number above 0 and at most 1", trigger.locs["min_confidence"], rule_id)
+    levels = {}
+    for key in ("deduct_at", "review_at"):
+        value = trigger.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1):
+            raise RuleSchemaError(f"`trigger.{key}` must be a confidence above 0 and at most 1", trigger.locs[key], rule_id)
+        levels[key] = None if value is None else float(value)
+    if model and levels["deduct_at"] is None and levels["review_at"] is None:
+        raise RuleSchemaError(
+            "`trigger.model` needs `deduct_at` (the confidence from which a finding counts) or `review_at` (from which it"
+            " goes to a reviewer)", trigger.locs["model"], rule_id,
+        )
+    if levels["deduct_at"] is not None and levels["review_at"] is not None and levels["review_at"] > levels["deduct_at"]:
+        raise RuleSchemaError("`trigger.review_at` must not be above `trigger.deduct_at`", trigger.locs["review_at"], rule_id)
     response = optional_list(expect, "phrases", rule_id)
     if check == "response" and not response:
         raise RuleSchemaError("`expect.phrases` must list the expected response", expect.loc, rule_id)
@@ -435,7 +468,8 @@ def read_sequence(node: LocatedDict, rule_id: str) -> Sequence:
         questions=optional_list(trigger, "questions", rule_id),
         trigger_unless_turn=optional_list(trigger, "unless_turn", rule_id),
         trigger_model=model,
-        trigger_confidence=float(confidence),
+        trigger_deduct_at=levels["deduct_at"],
+        trigger_review_at=levels["review_at"],
         episodes=flag(trigger, "episodes", False, rule_id),
         look_back=look_back,
         if_chat_ends=expect.get("if_chat_ends", "report"),

@@ -20,6 +20,7 @@ MARKS = ("\x01??", "\x01!!")
 # Utterances shorter than this many n-grams are scaled as if they had this many: a two-word reply
 # (还了, 好吧!) must not weigh its few n-grams as heavily as a sentence weighs all of its own.
 MIN_POSITIONS = 40
+_SHORT = 1.0 / math.sqrt(MIN_POSITIONS)
 
 
 def model_text(text: NormalizedText) -> str:
@@ -64,5 +65,8 @@ def ngram_scale(scanned: str, shortest: int, longest: int) -> float:
     length in n-grams keeps long and short utterances on one scale (short ones count as MIN_POSITIONS).
     Marks are not scaled.
     """
-    positions = sum(max(0, len(scanned) - size + 1) for size in range(shortest, longest + 1)) - 2 * (shortest == 1)
-    return 1.0 / math.sqrt(max(positions, MIN_POSITIONS))
+    length = len(scanned)
+    positions = -2 if shortest == 1 else 0  # the bare anchors ^ and $ are not n-grams
+    for size in range(shortest, min(longest, length) + 1):
+        positions += length - size + 1
+    return _SHORT if positions <= MIN_POSITIONS else 1.0 / math.sqrt(positions)

@@ -4,9 +4,9 @@ A model file (JSON, written by `scriptcheck model train`) holds one head per spe
 head scores agent utterances for banned wording (one probability per label), the customer head
 scores customer utterances for complaints. Inference needs no NumPy or scikit-learn: each head's
 non-zero n-gram weights sit on one Aho-Corasick automaton, so scoring an utterance is one scan
-and a sum. A head may carry a gate, a single "anything at all?" score over a few features, so that
-the many clean utterances cost one cheap scan. Explanations (the features that weighed most, the
-nearest training examples) are computed only when asked for.
+and a sum. Explanations (the features that weighed most, the nearest training examples) are
+computed only when asked for. (Earlier model files may carry a `gate`: a second, sparser scan meant
+to skip clean utterances; it let two in three through, so it cost more than it saved, and is ignored.)
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import functools
 import gzip
 import json
 import math
+import operator
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -61,7 +62,7 @@ class Evidence:
 
 
 class Head:
-    """One speaker's classifier: labels, a bias each, n-gram weights on an automaton, an optional gate."""
+    """One speaker's classifier: labels, a bias each, n-gram weights on an automaton."""
 
     def __init__(self, name: str, data: Mapping[str, Any], shortest: int, longest: int):
         self.name = name
@@ -76,29 +77,12 @@ class Head:
         self._automaton = _automaton(
             {f: (v[0] if self._scalar else v) for f, v in self._weights.items() if not f.startswith("\x01")}
         )
-        gate = data.get("gate")
-        self._gate: tuple[Any, float, dict[str, float], float] | None = None
-        if gate:
-            gate_weights = {f: float(w) for f, w in gate["weights"].items()}
-            self._gate = (
-                _automaton({f: w for f, w in gate_weights.items() if not f.startswith("\x01")}),
-                float(gate["bias"]),
-                {f: w for f, w in gate_weights.items() if f.startswith("\x01")},
-                math.log(gate["threshold"] / (1 - gate["threshold"])),
-            )
 
-    def score(self, text: NormalizedText) -> tuple[float, ...] | None:
-        """Probabilities per label, or None when the gate says the utterance is clean."""
+    def score(self, text: NormalizedText) -> tuple[float, ...]:
+        """Probabilities per label."""
         scanned = model_text(text)
         scale = ngram_scale(scanned, self.shortest, self.longest)
         found = marks(text)
-        if self._gate is not None:
-            automaton, bias, mark_weights, threshold = self._gate
-            logit = bias + scale * sum(_present(automaton, scanned).values())
-            if found:
-                logit += sum(mark_weights.get(mark, 0.0) for mark in found)
-            if logit < threshold:
-                return None
         automaton = self._automaton
         if self._scalar:
             total = self.bias[0] + scale * sum(_present(automaton, scanned).values())
@@ -153,6 +137,9 @@ class Head:
         return tuple(sorted(found, key=lambda item: (-item.weight, item.feature))[:limit])
 
 
+_SECOND = operator.itemgetter(1)
+
+
 def _present(automaton: Any, scanned: str) -> dict[str, Any]:
     """The weights of the n-grams `scanned` contains, each once however often it occurs.
 
@@ -161,7 +148,7 @@ def _present(automaton: Any, scanned: str) -> dict[str, Any]:
     """
     if automaton is None:
         return {}
-    return {feature: value for _, (feature, value) in automaton.iter(scanned)}
+    return dict(map(_SECOND, automaton.iter(scanned)))  # NOTE: map + itemgetter: no Python frame per n-gram
 
 
 def _automaton(weights: Mapping[str, Any]) -> Any:
@@ -224,12 +211,12 @@ class Model:
         return {speaker: head.labels for speaker, head in self.heads.items()}
 
     def predict(self, text: NormalizedText, speaker: str) -> Prediction | None:
-        """The prediction for one utterance of `speaker` (None: no head for it, or gated out as clean)."""
+        """The prediction for one utterance of `speaker` (None: the model has no head for that speaker)."""
         head = self.heads.get(speaker)
         if head is None:
             return None
         probabilities = head.score(text)
-        return None if probabilities is None else Prediction(head, text, probabilities)
+        return Prediction(head, text, probabilities)
 
     def nearest(self, text: str, speaker: str, limit: int = 3) -> list[tuple[str, str, float]]:
         """The training utterances most like `text` (by shared character bigrams): (text, label, similarity)."""

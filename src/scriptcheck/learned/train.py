@@ -2,8 +2,7 @@
 
 Needs the `train` extra (scikit-learn). Each head is a set of one-vs-rest logistic regressions with
 an L1 penalty over character n-gram counts: few non-zero weights, so inference is one automaton
-scan (`learned.model`). The agent head also gets a gate, a sparser "any banned wording at all?"
-regression whose threshold keeps 99 % of the held-out positives. A held-out part of the data
+scan (`learned.model`). A held-out part of the data
 (stratified, seeded) is scored first and its numbers are written into the model; the model
 itself is then fitted on all of the data.
 
@@ -39,7 +38,6 @@ CLEAN = "clean"
 AGENT_LABEL_PREFIXES = ("banned.", "hold.improper")
 NGRAMS = (1, 4)
 MIN_EXAMPLES = 20  # a label with fewer positives is not learned (reported)
-GATE_RECALL = 0.99
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,12 +236,10 @@ def _train_head(sklearn: Any, data: list[Utterance], labels: list[str], speaker:
         for column in model.coef_[0].nonzero()[0]:
             weights.setdefault(str(vocabulary[column]), [0.0] * len(labels))[index] = round(float(model.coef_[0][column]), 4)
     head: dict[str, Any] = {"speaker": speaker, "labels": labels, "bias": bias, "weights": weights}
-    if len(labels) > 1:
-        head["gate"] = _gate(sklearn, matrix, vocabulary, [bool(u.labels & set(labels)) for u in data])
     return head
 
 
-STRENGTH = 20.0  # inverse L1 strength (scikit-learn's C) of the label regressions; the gate's is a fifth of it
+STRENGTH = 20.0  # inverse L1 strength (scikit-learn's C) of the label regressions
 
 
 def _fit(sklearn: Any, matrix: Any, truth: list[bool], strength: float = STRENGTH) -> Any:
@@ -260,18 +256,6 @@ def _l1_regression(sklearn: Any, strength: float) -> Any:
     if (major, minor) >= (1, 8):  # `penalty` is deprecated there in favour of l1_ratio
         return LogisticRegression(C=strength, l1_ratio=1.0, solver="liblinear", max_iter=2000)
     return LogisticRegression(C=strength, penalty="l1", solver="liblinear", max_iter=2000)
-
-
-def _gate(sklearn: Any, matrix: Any, vocabulary: Any, truth: list[bool]) -> dict[str, Any]:
-    """A sparser "anything at all?" regression and the probability that keeps GATE_RECALL of its positives."""
-    from sklearn.model_selection import cross_val_predict
-
-    model = _fit(sklearn, matrix, truth, strength=STRENGTH / 5)
-    predicted = cross_val_predict(_l1_regression(sklearn, STRENGTH / 5), matrix, truth, cv=5, method="predict_proba")[:, 1]
-    positives = sorted(p for p, t in zip(predicted, truth) if t)
-    threshold = positives[int(len(positives) * (1 - GATE_RECALL))] if positives else 0.5
-    weights = {str(vocabulary[c]): round(float(model.coef_[0][c]), 4) for c in model.coef_[0].nonzero()[0]}
-    return {"bias": round(float(model.intercept_[0]), 4), "weights": weights, "threshold": round(float(threshold) * 0.9, 4)}
 
 
 def _heldout_scores(probabilities: Any, truth: list[bool]) -> dict[str, float]:

@@ -96,6 +96,9 @@ def _apply_override(rule: Rule, changes: Mapping[str, Any], location: SourceLoca
         owners = [spec.kind.value for spec in KINDS.values() if key in spec.override_keys]
         if owners and rule.kind.value not in owners:
             raise RuleSchemaError(f"`{key}` only applies to {' or '.join(owners)} rules", location, rule.id)
+    nested = {key: updates.pop(key) for key in [key for key in updates if "." in key]}
+    if nested and rule.sequence is not None:  # trigger.deduct_at -> Sequence.trigger_deduct_at
+        updates["sequence"] = replace(rule.sequence, **{key.replace(".", "_"): value for key, value in nested.items()})
     updated = replace(rule, **updates, field_sources=MappingProxyType(sources))
     if not updated.phrases and not updated.patterns and KINDS[updated.kind].needs_phrases:
         raise RuleSchemaError("after this override the rule has no phrases or patterns left", location, rule.id)
