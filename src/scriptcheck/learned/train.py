@@ -36,7 +36,7 @@ from .model import FORMAT, MODEL_FILE, ModelError, parse_model
 COMPLAINT = "complaint"
 CLEAN = "clean"
 AGENT_LABEL_PREFIXES = ("banned.", "hold.improper")
-NGRAMS = (1, 4)
+NGRAMS = (2, 4)  # single characters (吧, 就, 都) taught the heads cues that real chats did not bear out
 MIN_EXAMPLES = 20  # a label with fewer positives is not learned (reported)
 
 
