@@ -144,16 +144,16 @@ def test_a_same_named_bundled_pack_is_replaced_not_added(tmp_path, capsys):
     text = bundled.read_text(encoding="utf-8")
     assert "pack: banned" in text
     start = text.index("id: banned.impatience.hurry")
-    points = text.index("points: 10", start)
-    edited = write(tmp_path / "banned.yaml", text[:points] + "points: 25" + text[points + len("points: 10"):])
+    points = text.index("points: 25", start)
+    edited = write(tmp_path / "banned.yaml", text[:points] + "points: 40" + text[points + len("points: 25"):])
     corpus = write_jsonl(tmp_path / "c.jsonl", [
         {"id": "h", "turns": [{"speaker": "agent", "text": "您好，请问有什么可以帮您"}, {"speaker": "customer", "text": "在吗"},
                               {"speaker": "agent", "text": "你快点讲"}, {"speaker": "agent", "text": "感谢您的支持，再见"}]},
     ])
     assert main(["diff", "--old", str(bundled), "--new", str(edited), str(corpus), "--format", "json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    # By hand: opening and closing are present, so only hurry deducts: 90 -> 75.
-    assert [(c["id"], c["old_score"], c["new_score"], c["rules"]) for c in data["changes"]] == [("h", 90, 75, {"banned.impatience.hurry": 15})]
+    # By hand: opening and closing are present, so only hurry deducts: 75 -> 60.
+    assert [(c["id"], c["old_score"], c["new_score"], c["rules"]) for c in data["changes"]] == [("h", 75, 60, {"banned.impatience.hurry": 15})]
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="git not installed")

@@ -23,14 +23,15 @@ def test_breakdown_starts_at_100_and_charges_each_rule_once(checker):
     report = checker.check(polite(("agent", "不关我的事"), ("customer", "啊？"), ("agent", "不关我的事")))
     explanation = report.explain(checker)
     refusals = [item for item in explanation.findings if item.finding.rule == "banned.refusal.not_my_business"]
-    assert [item.charged for item in refusals] == [10, 0]  # the repeat costs nothing
-    assert explanation.start == 100 and explanation.deducted == 10
-    assert explanation.score == report.score == 90 and explanation.passed
+    points = next(rule.points for rule in checker.rules if rule.id == "banned.refusal.not_my_business")
+    assert [item.charged for item in refusals] == [points, 0]  # the repeat costs nothing
+    assert explanation.start == 100 and explanation.deducted == points
+    assert explanation.score == report.score == 100 - points and not explanation.passed
     text = str(explanation)
-    assert "-10    banned.refusal.not_my_business  [banned.refusal, warning]  turn 2\n" in text
+    assert f"-{points}    banned.refusal.not_my_business  [banned.refusal, warning]  turn 2\n" in text
     assert "0      banned.refusal.not_my_business  [banned.refusal, warning]  turn 4  (rule already charged" in text
     assert [item.repeat for item in refusals] == [False, True]
-    assert "result: 90 PASSED (90 ≥ pass mark 80)" in text
+    assert f"result: {100 - points} FAILED ({100 - points} < pass mark 80)" in text
 
 
 def test_normalisation_steps_are_those_of_the_matched_span(checker):

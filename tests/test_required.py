@@ -15,7 +15,8 @@ def test_missing_opening_and_closing_are_whole_transcript_findings(checker):
     missing = {f.category: f for f in report.findings}
     assert set(missing) == {"missing.opening", "missing.closing"}
     assert all(f.turn is None and f.start is None for f in missing.values())
-    assert report.score == 90
+    assert report.score == 100 - sum(f.points for f in missing.values())
+    assert report.passed  # missing a greeting and a closing is a lapse, not a failed chat
 
 
 def test_opening_may_come_in_the_second_agent_turn(checker):

@@ -328,7 +328,10 @@ def _check_response(conversation: Conversation, rule_index: int, rule: Rule) -> 
     sequence = rule.sequence
     assert sequence is not None
     found = list(triggers(conversation, rule_index, rule))
-    trigger_turns = {turn.index for turn, _hit, _reading in found}
+    by_turn = {trigger[0].index: trigger for trigger in found}
+    trigger_turns = set(by_turn)
+    # A turn the model only flags for review does not stretch a counted episode's window.
+    counted_turns = {index for index, (_turn, _hit, reading) in by_turn.items() if reading is None or reading.counts}
     absorbed: set[int] = set()
     for turn, hit, reading in found:
         if turn.index in absorbed:
@@ -337,21 +340,29 @@ def _check_response(conversation: Conversation, rule_index: int, rule: Rule) -> 
             continue
         if sequence.look_back and _answered_just_before(conversation, rule_index, sequence, turn, trigger_turns):
             continue
-        outcome = _follow(conversation, rule_index, sequence, turn, trigger_turns)
+        counts = reading is None or reading.counts
+        outcome = _follow(conversation, rule_index, sequence, turn, counted_turns if counts else trigger_turns)
         absorbed |= outcome.absorbed
         if outcome.state == "cancelled":
             continue
+        first = turn.index
+        if reading is not None and not reading.counts:
+            # An episode the model opened for review that a phrase (or a confident model reading)
+            # confirms later counts: reported there, naming the episode's first turn.
+            counted = [by_turn[i] for i in sorted(outcome.absorbed & trigger_turns) if by_turn[i][2] is None or by_turn[i][2].counts]
+            if counted:
+                turn, hit, reading = counted[0]
         if outcome.state == "ended":
             if sequence.if_chat_ends == "report":
-                yield _found(rule, turn, hit, reading, sequence.end_message or None, trigger_turn=turn.index)
+                yield _found(rule, turn, hit, reading, sequence.end_message or None, trigger_turn=first)
             continue
         if outcome.state == "unanswered":
             if sequence.report == "response" and outcome.turn is not None:
                 answer = conversation.turns[outcome.turn]
                 at = Hit(rule_index, "response", 0, len(answer.text), "")
-                yield _found(rule, answer, at, reading, trigger_turn=turn.index)
+                yield _found(rule, answer, at, reading, trigger_turn=first)
             else:
-                yield _found(rule, turn, hit, reading, trigger_turn=turn.index)
+                yield _found(rule, turn, hit, reading, trigger_turn=first)
             continue
         if sequence.within_seconds is not None and conversation.transcript.has_times and outcome.turn is not None:
             back = conversation.turns[outcome.turn].start
@@ -359,7 +370,7 @@ def _check_response(conversation: Conversation, rule_index: int, rule: Rule) -> 
             assert back is not None and since is not None
             delay = back - since
             if delay > sequence.within_seconds:
-                yield _found(rule, turn, hit, reading, f"{rule.message} (answered after {delay:.0f} s)", trigger_turn=turn.index)
+                yield _found(rule, turn, hit, reading, f"{rule.message} (answered after {delay:.0f} s)", trigger_turn=first)
 
 
 def _check_gap(conversation: Conversation, rule_index: int, rule: Rule) -> Iterator[Finding]:
