@@ -32,5 +32,7 @@ def test_every_span_points_at_the_original_text_of_the_right_speaker(results):
 
 def test_polite_real_chats_rarely_trip_banned_rules(results):
     # JD's agents are trained and polite: a banned rule firing often here is a false-positive bug.
-    banned = sum(1 for _, report in results for f in report.findings if f.category.startswith("banned."))
-    assert banned < 30
+    found = [f for _, report in results for f in report.findings if f.category.startswith("banned.")]
+    assert sum(1 for f in found if not f.review) < 30  # 21 on 994 chats (4 phrase rules, 17 learned stage)
+    # The learned stage's borderline findings go to a reviewer; they must stay a short queue too.
+    assert sum(1 for f in found if f.review) < 30

@@ -349,7 +349,7 @@ def _check_response(conversation: Conversation, rule_index: int, rule: Rule) -> 
         if reading is not None and not reading.counts:
             # An episode the model opened for review that a phrase (or a confident model reading)
             # confirms later counts: reported there, naming the episode's first turn.
-            counted = [by_turn[i] for i in sorted(outcome.absorbed & trigger_turns) if by_turn[i][2] is None or by_turn[i][2].counts]
+            counted = [by_turn[i] for i in sorted(outcome.absorbed & counted_turns)]
             if counted:
                 turn, hit, reading = counted[0]
         if outcome.state == "ended":
