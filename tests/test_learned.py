@@ -166,6 +166,10 @@ class FakePrediction:
     def __init__(self, probabilities):
         self.probabilities = probabilities
 
+    @property
+    def peak(self):
+        return max(self.probabilities.values(), default=0.0)
+
     def probability(self, label):
         return self.probabilities.get(label, 0.0)
 

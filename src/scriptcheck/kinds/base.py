@@ -66,6 +66,9 @@ class EvidenceView(Protocol):
 class PredictionView(Protocol):
     """What a kind may ask of the learned stage about one turn (`learned.model.Prediction`)."""
 
+    @property
+    def peak(self) -> float: ...  # the highest probability of any label
+
     def probability(self, label: str) -> float: ...
 
     def evidence(self, label: str, limit: int = 3) -> tuple[EvidenceView, ...]: ...

@@ -46,8 +46,9 @@ class ModelKind(RuleKindSpec):
     def findings(self, conversation: Conversation, rules: KindRules) -> Iterator[Finding]:
         if not conversation.predictions:
             return
+        lowest = min(rule.review_at for rule in rules.rules.values()) if rules.rules else 1.0
         for turn, hits, prediction in zip(conversation.turns, conversation.hits, conversation.predictions):
-            if prediction is None:
+            if prediction is None or prediction.peak < lowest:
                 continue
             for rule_index, rule in rules.rules.items():
                 if rule.speaker != turn.speaker:

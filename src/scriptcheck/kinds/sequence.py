@@ -174,7 +174,7 @@ def triggers(conversation: Conversation, rule_index: int, rule: Rule) -> Iterato
         if found:
             hit = merge_overlapping(found)[-1]  # the last trigger in the turn, overlapping phrases merged
         else:
-            model = _model_trigger(conversation, rule_index, rule, turn)
+            model = _model_trigger(conversation, rule_index, rule, turn) if sequence.trigger_model else None
             if model is None:
                 continue
             hit, reading = model

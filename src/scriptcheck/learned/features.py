@@ -66,7 +66,10 @@ def ngram_scale(scanned: str, shortest: int, longest: int) -> float:
     Marks are not scaled.
     """
     length = len(scanned)
-    positions = -2 if shortest == 1 else 0  # the bare anchors ^ and $ are not n-grams
-    for size in range(shortest, min(longest, length) + 1):
-        positions += length - size + 1
+    if length >= longest:  # every size fits: sum of (length - size + 1) over the sizes, in closed form
+        sizes = longest - shortest + 1
+        positions = sizes * (length + 1) - (shortest + longest) * sizes // 2
+    else:
+        positions = sum(length - size + 1 for size in range(shortest, length + 1))
+    positions -= 2 if shortest == 1 else 0  # the bare anchors ^ and $ are not n-grams
     return _SHORT if positions <= MIN_POSITIONS else 1.0 / math.sqrt(positions)

@@ -78,8 +78,8 @@ class Head:
             {f: (v[0] if self._scalar else v) for f, v in self._weights.items() if not f.startswith("\x01")}
         )
 
-    def score(self, text: NormalizedText) -> tuple[float, ...]:
-        """Probabilities per label."""
+    def logits(self, text: NormalizedText) -> tuple[float, ...]:
+        """Log-odds per label (the probabilities before the logistic, computed only when asked for)."""
         scanned = model_text(text)
         scale = ngram_scale(scanned, self.shortest, self.longest)
         found = marks(text)
@@ -88,13 +88,13 @@ class Head:
             total = self.bias[0] + scale * sum(_present(automaton, scanned).values())
             for mark in found:
                 total += self._marks.get(mark, (0.0,))[0]
-            return (_logistic(total),)
+            return (total,)
         sums = [sum(column) for column in zip(*_present(automaton, scanned).values())]
         totals = [b + scale * s for b, s in zip(self.bias, sums)] if sums else list(self.bias)
         for mark in found:
             if mark in self._marks:
                 totals = [t + w for t, w in zip(totals, self._marks[mark])]
-        return tuple(_logistic(total) for total in totals)
+        return tuple(totals)
 
     def evidence(self, text: NormalizedText, label: str, limit: int = 3) -> tuple[Evidence, ...]:
         """What raised `label` most in this utterance, strongest first, located in the original text.
@@ -167,11 +167,21 @@ class Prediction:
 
     head: Head
     text: NormalizedText
-    probabilities: tuple[float, ...]
+    logits: tuple[float, ...]
+
+    @property
+    def probabilities(self) -> tuple[float, ...]:
+        """One probability per label of the head, in `head.labels` order."""
+        return tuple(_logistic(logit) for logit in self.logits)
+
+    @property
+    def peak(self) -> float:
+        """The highest probability of any label: below a threshold, no label can reach it."""
+        return _logistic(max(self.logits))
 
     def probability(self, label: str) -> float:
         try:
-            return self.probabilities[self.head.labels.index(label)]
+            return _logistic(self.logits[self.head.labels.index(label)])
         except ValueError:
             return 0.0
 
@@ -215,8 +225,7 @@ class Model:
         head = self.heads.get(speaker)
         if head is None:
             return None
-        probabilities = head.score(text)
-        return Prediction(head, text, probabilities)
+        return Prediction(head, text, head.logits(text))
 
     def nearest(self, text: str, speaker: str, limit: int = 3) -> list[tuple[str, str, float]]:
         """The training utterances most like `text` (by shared character bigrams): (text, label, similarity)."""
