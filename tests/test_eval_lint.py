@@ -211,3 +211,13 @@ def test_rules_test_runs_only_the_named_packs_examples(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "FAIL p::banned.x.sesame::match[1]: expected banned.x.sesame to match '开门吧'" in out
     assert out.strip().endswith("3 passed, 1 failed")
+
+
+def test_negation_gate():
+    """Negated, quoted and reported wording is not charged, and the plain twins still are (corpus/negation.jsonl)."""
+    checker = scriptcheck.load()
+    lines = (ROOT / "corpus" / "negation.jsonl").read_text(encoding="utf-8").splitlines()
+    banned = [f"banned.{name}" for name in ("contempt", "impatience", "overpromise", "provocation", "refusal", "vague")]
+    evaluation = scriptcheck.evaluate(checker, [json.loads(line) for line in lines if line.strip()], categories=banned)
+    low = [f"{s.category}: {s.precision:.2f}/{s.recall:.2f}" for s in evaluation.categories if s.precision < 0.95 or s.recall < 0.85]
+    assert not low, low
