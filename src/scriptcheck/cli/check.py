@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     # first to read an id.
     duplicates = None if args.allow_duplicate_ids else DuplicateIds(args.paths)
     position = 0
-    with output(args.output) as stream:
+    with output(args.output, inputs=args.paths) as stream:
         if "-" in args.paths and stream is sys.stdout and hasattr(stream, "reconfigure"):
             # Reading a pipe: each report goes out as soon as it is ready, not per 8 KiB block.
             stream.reconfigure(line_buffering=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 from .._errors import TranscriptError
@@ -44,34 +43,30 @@ def _run_report(args: argparse.Namespace) -> int:
     checker = load_checker(args)
     reports: list[Report] = []
     errors: list[TranscriptError] = []
-    # Everything is read before anything is written: the summary comes first in the page.
-    chunks = check_files(
-        checker, args.paths, encoding=args.encoding, input_format=args.input_format,
-        records=lambda records: unique_ids(records, args.paths),
-    )
-    for chunk in with_progress(chunks, enabled=not args.quiet, desc="report", delay=1.0):
-        for record, report in chunk:
-            if record.error is not None:
-                errors.append(record.error)
-                print(f"scriptcheck: invalid record: {record.error}", file=sys.stderr)
-            else:
-                assert isinstance(report, Report)
-                reports.append(report)
-    page = render_page(
-        reports,
-        errors=errors,
-        title=args.title,
-        sources=args.paths,
-        category_names={**BUILTIN_CATEGORIES, **checker.rule_set.categories},
-        pass_mark=checker.settings.pass_mark,
-    )
-    with output(args.html) as stream:
+    # NOTE: the output path is checked (and its temporary file made) before anything is checked.
+    with output(args.html, inputs=args.paths, option="--html") as stream:
+        # Everything is read before anything is written: the summary comes first in the page.
+        chunks = check_files(
+            checker, args.paths, encoding=args.encoding, input_format=args.input_format,
+            records=lambda records: unique_ids(records, args.paths),
+        )
+        for chunk in with_progress(chunks, enabled=not args.quiet, desc="report", delay=1.0):
+            for record, report in chunk:
+                if record.error is not None:
+                    errors.append(record.error)
+                    print(f"scriptcheck: invalid record: {record.error}", file=sys.stderr)
+                else:
+                    assert isinstance(report, Report)
+                    reports.append(report)
+        page = render_page(
+            reports,
+            errors=errors,
+            title=args.title,
+            sources=args.paths,
+            category_names={**BUILTIN_CATEGORIES, **checker.rule_set.categories},
+            pass_mark=checker.settings.pass_mark,
+        )
         stream.write(page)
-    if args.html != "-":
-        # NOTE: the atomic writer's temporary file is private (0600); a report is for sharing.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(args.html, 0o666 & ~umask)
     below = [report for report in reports if args.fail_under is not None and report.score < args.fail_under]
     if not args.quiet:
         passed = sum(report.passed for report in reports)
