@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from scriptcheck.cli import main
 from scriptcheck.cli.common import remove_stale_partials
@@ -165,3 +167,305 @@ def test_stale_partial_files_of_dead_runs_are_removed(tmp_path, capsys):
     assert live.exists() and young.exists() and mine.exists()
     assert_rude_checked(jsonl((tmp_path / "out.jsonl").read_text(encoding="utf-8")))
     assert remove_stale_partials(str(tmp_path), "out.jsonl") == []
+
+
+# --------------------------------------------------------------------------- 2: one stray byte and the encoding
+
+
+def check_bytes(tmp_path, capsys, data: bytes, *extra: str, name: str = "in.jsonl") -> tuple[int, list[dict], str]:
+    path = tmp_path / name
+    path.write_bytes(data)
+    code, out, err = run(capsys, str(path), "--format", "jsonl", *extra)
+    return code, jsonl(out), err
+
+
+def test_a_latin1_byte_in_line_one_costs_that_line_not_the_file(tmp_path, capsys):
+    data = b'{"id":"x","n":"caf\xe9s","turns":[{"speaker":"agent","text":"hi"}]}\n' + (line(RUDE) + "\n").encode()
+    code, reports, err = check_bytes(tmp_path, capsys, data)
+    assert code == 3
+    assert reports[0]["error"]["code"] == "undecodable" and reports[0]["error"]["line"] == 1
+    assert "in.jsonl:1: cannot decode as utf-8 at byte offset 18" in err
+    assert_rude_checked(reports)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    good=st.lists(st.sampled_from(["您好，请问有什么可以帮您", "你去投诉啊", "稍等", "再见"]), min_size=2, max_size=6),
+    stray=st.binary(min_size=1, max_size=3).filter(lambda b: not b.isascii()),
+    where=st.integers(min_value=0, max_value=5),
+)
+def test_stray_bytes_in_one_line_of_a_utf8_file_never_garble_the_others(tmp_path_factory, capsys, good, stray, where):
+    tmp_path = tmp_path_factory.mktemp("stray")
+    records = [{"id": f"r{i}", "turns": [{"speaker": "agent", "text": text}]} for i, text in enumerate(good)]
+    lines = [line(record).encode() for record in records]
+    where = min(where, len(lines) - 1)
+    lines[where] = lines[where].replace(b'"agent"', b'"agent","x":"' + stray.replace(b'"', b"?").replace(b"\\", b"?").replace(b"\n", b"?") + b'"')
+    code, reports, _ = check_bytes(tmp_path, capsys, b"\n".join(lines) + b"\n")
+    assert len(reports) == len(records)
+    for index, (report, text) in enumerate(zip(reports, good)):
+        if "error" in report:
+            assert index == where and report["error"]["code"] in ("undecodable", "invalid_json")
+            continue
+        expected = {"banned.provocation"} if text == "你去投诉啊" else set()
+        assert expected <= {finding["category"] for finding in report["findings"]}, (index, report)
+
+
+def test_a_gb18030_file_with_many_lines_is_still_detected(tmp_path, capsys):
+    records = [RUDE, {**CLEAN, "id": "a"}, {**CLEAN, "id": "b"}]
+    data = "".join(line(r) + "\n" for r in records).encode("gb18030")
+    code, reports, _ = check_bytes(tmp_path, capsys, data)
+    assert code == 0 and [r["id"] for r in reports] == ["rude", "a", "b"]
+    assert_rude_checked(reports)
+
+
+# --------------------------------------------------------------------------- 3: lone surrogates outside text
+
+
+@pytest.mark.parametrize("output_format", ["jsonl", "json", "csv", "table"])
+def test_lone_surrogates_in_id_speaker_and_metadata_reach_every_writer(tmp_path, capsys, output_format):
+    records = [
+        '{"id":"\\ud800","agent":"\\udfff","turns":[{"speaker":"agent","text":"hi"}]}',
+        '{"id":"s","turns":[{"speaker":"\\ud800bot","text":"hi"}]}',
+        line(RUDE),
+    ]
+    src = write_jsonl(tmp_path / "in.jsonl", *records)
+    out = tmp_path / f"out.{output_format}"
+    code, _, err = run(capsys, str(src), "--format", output_format, "--output", str(out))
+    assert code == 3, err
+    written = out.read_text(encoding="utf-8")  # valid UTF-8
+    assert "\ufffd" in written and "rude" in written
+    if output_format == "jsonl":
+        reports = jsonl(written)
+        assert reports[0]["id"] == "\ufffd" and reports[1]["error"]["code"] == "unknown_speaker"
+        assert_rude_checked(reports)
+
+
+def test_a_lone_surrogate_in_a_file_name_and_title_does_not_kill_the_writers(tmp_path, capsys):
+    src = write_jsonl(tmp_path / "in.jsonl", CLEAN, RUDE)
+    odd = os.fsdecode(os.fsencode(str(tmp_path)) + b"/caf\xe9.jsonl")  # a name that is not UTF-8
+    os.symlink(src, odd)
+    out = tmp_path / "report.html"
+    code = main(["report", odd, "--no-model", "--title", "t\udce9", "--html", str(out)])
+    assert code == 0
+    page = out.read_text(encoding="utf-8")
+    assert "\\udce9" in page and "rude" in page
+    code, output, _ = run(capsys, odd, "--format", "jsonl")
+    assert code == 0
+    assert_rude_checked(jsonl(output))
+
+
+def test_an_unexpected_error_is_exit_4_not_the_gate_code(tmp_path, capsys, monkeypatch):
+    src = write_jsonl(tmp_path / "in.jsonl", CLEAN)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("scriptcheck.cli.check.check_files", broken)
+    code, _, err = run(capsys, str(src))
+    assert code == 4 and "internal error" in err and "RuntimeError: a bug" in err
+
+
+# --------------------------------------------------------------------------- 4: CSV with an unterminated quote
+
+
+def test_csv_unterminated_quote_is_reported_at_its_row_and_later_rows_are_checked(tmp_path, capsys):
+    data = 'transcript_id,turn,speaker,text\nc1,0,agent,"hi\nc2,0,agent,你去投诉啊\n'.encode()
+    code, reports, err = check_bytes(tmp_path, capsys, data, name="in.csv")
+    assert code == 3
+    assert reports[0]["id"] == "c1" and reports[0]["error"]["code"] == "invalid_csv" and reports[0]["error"]["line"] == 2
+    assert "in.csv:2: record 'c1': unterminated quote" in err
+    assert reports[1]["id"] == "c2" and reports[1]["findings"][0]["category"] == "banned.provocation"
+
+
+def test_csv_quoted_newlines_and_doubled_quotes_still_read_as_one_field(tmp_path, capsys):
+    data = 'transcript_id,turn,speaker,text\nc1,0,agent,"第一行\n他说""你去投诉啊""，\n第三行"\nc2,0,agent,你去投诉啊\n'.encode()
+    code, reports, _ = check_bytes(tmp_path, capsys, data, name="in.csv")
+    assert code == 0 and [r["id"] for r in reports] == ["c1", "c2"]
+    assert reports[1]["findings"][0]["category"] == "banned.provocation"
+
+
+CSV_TEXT = st.text(alphabet=st.sampled_from(list('ab你去投诉啊,"\n ')), max_size=12)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["c1", "c2", "c3"]), CSV_TEXT), min_size=1, max_size=6))
+def test_any_csv_text_reads_as_records_or_located_errors_never_a_crash(rows):
+    import csv as _csv
+    import io
+
+    from scriptcheck.formats.readers import _csv_records, decoded_lines, speaker_table
+
+    buffer = io.StringIO()
+    writer = _csv.writer(buffer)
+    writer.writerow(["transcript_id", "turn", "speaker", "text"])
+    for number, (key, text) in enumerate(rows):
+        writer.writerow([key, number, "agent", text])
+    data = buffer.getvalue().encode()
+    records = list(_csv_records(decoded_lines(data, io.BytesIO(), "utf-8", "in.csv"), speaker_table(None), "in.csv"))
+    assert all(record.error is None for record in records)  # properly quoted: everything reads
+    assert [record.transcript.id for record in records] == list(dict.fromkeys(key for key, _ in rows))
+    # Now damage it: cut a closing quote off. Whatever comes out is records or located errors.
+    broken = data.replace(b'"\r\n', b"\r\n", 1)
+    for record in _csv_records(decoded_lines(broken, io.BytesIO(), "utf-8", "in.csv"), speaker_table(None), "in.csv"):
+        assert record.transcript is not None or (record.error is not None and record.error.line)
+
+
+# --------------------------------------------------------------------------- 7: records that crashed the reader
+
+
+def test_deep_nesting_huge_integers_and_overflowing_times_are_error_records(tmp_path, capsys):
+    records = [
+        "[" * 1000 + "]" * 1000,
+        '{"id":"b","x":' + "1" * 5000 + ',"turns":[]}',
+        '{"id":"c","turns":[{"speaker":"agent","text":"hi","start":' + "9" * 400 + "}]}",
+        '{"id":"d","meta":' + "[" * 100 + "]" * 100 + ',"turns":[{"speaker":"agent","text":"hi"}]}',
+        line(RUDE),
+    ]
+    src = write_jsonl(tmp_path / "in.jsonl", *records)
+    for workers in ("1", "2"):
+        code, out, _ = run(capsys, str(src), "--format", "jsonl", "--workers", workers)
+        reports = jsonl(out)
+        assert code == 3
+        assert [r.get("error", {}).get("code") for r in reports] == ["invalid_json", "invalid_json", "invalid_time", "invalid_metadata", None]
+        assert "nested too deeply" in reports[0]["error"]["message"]
+        assert "more than 4300 digits" in reports[1]["error"]["message"]
+        assert "too large to be a number of seconds" in reports[2]["error"]["message"]
+        assert_rude_checked(reports)
+
+
+def test_overflowing_times_through_the_api_sessions_and_collect(checker):
+    import scriptcheck
+
+    bad = {"id": "c", "turns": [{"speaker": "agent", "text": "hi", "start": 10**400}]}
+    with pytest.raises(scriptcheck.TranscriptError, match="too large"):
+        checker.check(bad)
+    with pytest.raises(scriptcheck.TranscriptError, match="too large"):
+        checker.session("s").add_turn("agent", "hi", start=10**400)
+    results = list(checker.check_many([bad, RUDE], errors="collect"))
+    assert isinstance(results[0], scriptcheck.TranscriptError) and results[1].score == 0
+    huge_id = {"id": 10**5000, "turns": [{"speaker": "agent", "text": "hi"}]}
+    with pytest.raises(scriptcheck.TranscriptError, match="missing 'id'"):
+        checker.check(huge_id)
+
+
+def test_a_csv_field_over_the_csv_module_limit_is_read(tmp_path, capsys):
+    data = ("transcript_id,turn,speaker,text\nc1,0,agent," + "好" * 200_000 + "\nc2,0,agent,你去投诉啊\n").encode()
+    code, reports, _ = check_bytes(tmp_path, capsys, data, name="in.csv")
+    assert code == 0 and [r["id"] for r in reports] == ["c1", "c2"]
+    assert reports[1]["findings"][0]["category"] == "banned.provocation"
+
+
+# --------------------------------------------------------------------------- 10: long lines
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_line_over_max_record_bytes_is_an_error_record_and_the_rest_is_checked(tmp_path, capsys, workers):
+    long = {"id": "long", "turns": [{"speaker": "agent", "text": "啊" * 300_000}]}
+    src = write_jsonl(tmp_path / "in.jsonl", CLEAN, long, RUDE)
+    code, out, err = run(capsys, str(src), "--format", "jsonl", "--workers", workers, "--max-record-bytes", "256K")
+    reports = jsonl(out)
+    assert code == 3 and [r.get("id") for r in reports] == ["ok", None, "rude"]
+    assert reports[1]["error"]["code"] == "record_too_large" and reports[1]["error"]["line"] == 2
+    assert "over the limit of 262,144" in err
+    assert_rude_checked(reports)
+    code, out, _ = run(capsys, str(src), "--format", "jsonl", "--workers", workers, "--max-record-bytes", "0")
+    assert code == 0 and [r["id"] for r in jsonl(out)] == ["ok", "long", "rude"]
+
+
+def test_a_csv_row_over_max_record_bytes_is_an_error_record(tmp_path, capsys):
+    data = ("transcript_id,turn,speaker,text\nc1,0,agent," + "a" * 5000 + "\nc2,0,agent,你去投诉啊\n").encode()
+    code, reports, _ = check_bytes(tmp_path, capsys, data, "--max-record-bytes", "1K", name="in.csv")
+    assert code == 3 and reports[0]["id"] == "c1" and reports[0]["error"]["code"] in ("record_too_large", "invalid_csv")
+    assert reports[1]["findings"][0]["category"] == "banned.provocation"
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    sizes=st.lists(st.integers(min_value=0, max_value=3000), min_size=1, max_size=8),
+    limit=st.integers(min_value=40, max_value=2500),
+    chunk=st.integers(min_value=1, max_value=700),
+)
+def test_line_splitting_is_exact_whatever_the_chunking(sizes, limit, chunk):
+    """The linear splitter gives the same lines as bytes.split, whatever the read sizes; long ones flagged."""
+    import io
+
+    from scriptcheck.formats import readers
+
+    data = b"\n".join(b"x" * size for size in sizes) + b"\n"
+
+    class Trickle(io.BytesIO):
+        def read1(self, n=-1):
+            return super().read1(min(chunk, n if n >= 0 else chunk))
+
+    stream = Trickle(data)
+    head = stream.read1(chunk)
+    got = list(readers._split_lines(head, stream, b"\n", 1, 0, 0, limit))
+    expected_lines = data.split(b"\n")[:-1]
+    assert len(got) == len(expected_lines)
+    offset = 0
+    for (start, raw, size, _opening), expected in zip(got, expected_lines):
+        assert start == offset and size == len(expected)
+        assert raw == (expected if len(expected) <= limit else None)
+        offset += len(expected) + 1
+
+
+def test_blocks_for_workers_skip_an_oversized_line_with_its_position(tmp_path):
+    from scriptcheck.formats.blocks import block_records, line_blocks
+
+    src = write_jsonl(tmp_path / "in.jsonl", CLEAN, {"id": "long", "turns": [{"speaker": "agent", "text": "a" * 200_000}]}, RUDE)
+    records = [record for block in line_blocks(src, max_record_bytes=100_000) for record in block_records(block)]
+    assert [(r.line, r.id, r.error.code if r.error else None) for r in records] == [
+        (1, "ok", None), (2, None, "record_too_large"), (3, "rude", None)
+    ]
+
+
+# --------------------------------------------------------------------------- 16: format detection
+
+
+def test_a_json_file_holding_one_pretty_printed_object_is_one_record(tmp_path, capsys):
+    (tmp_path / "one.json").write_text(json.dumps(RUDE, indent=2, ensure_ascii=False), encoding="utf-8")
+    code, out, _ = run(capsys, str(tmp_path / "one.json"), "--format", "jsonl")
+    assert code == 0
+    assert_rude_checked(jsonl(out))
+
+
+def test_a_json_array_in_a_jsonl_file_is_read_as_the_array(tmp_path, capsys):
+    (tmp_path / "all.jsonl").write_text(json.dumps([CLEAN, RUDE], indent=1, ensure_ascii=False), encoding="utf-8")
+    code, out, _ = run(capsys, str(tmp_path / "all.jsonl"), "--format", "jsonl")
+    assert code == 0 and [r["id"] for r in jsonl(out)] == ["ok", "rude"]
+
+
+def test_a_broken_json_array_in_a_jsonl_file_says_what_it_looks_like(tmp_path, capsys):
+    (tmp_path / "all.jsonl").write_text("[\n" + line(CLEAN) + ",\n" + line(RUDE) + "\n", encoding="utf-8")  # no closing ]
+    code, out, err = run(capsys, str(tmp_path / "all.jsonl"), "--format", "jsonl")
+    assert code == 3
+    assert "looks like a JSON array" in err
+
+
+@pytest.mark.parametrize("name", ["empty.csv", "empty.json", "empty.jsonl", "blank.csv"])
+def test_empty_inputs_of_every_format_give_no_records_and_exit_0(tmp_path, capsys, name):
+    (tmp_path / name).write_text("" if name.startswith("empty") else "\n\n", encoding="utf-8")
+    code, out, err = run(capsys, str(tmp_path / name), "--format", "jsonl")
+    assert code == 0 and out == "" and "0 checked" in err
+
+
+def test_utf16_jsonl_with_one_bad_code_unit_loses_that_line_only(tmp_path, capsys):
+    import codecs
+
+    data = (
+        codecs.BOM_UTF16_LE
+        + (line(CLEAN) + "\n").encode("utf-16-le")
+        + '{"id":"'.encode("utf-16-le") + b"\x00\xd8" + '"}\n'.encode("utf-16-le")
+        + (line(RUDE) + "\n").encode("utf-16-le")
+    )
+    code, reports, err = check_bytes(tmp_path, capsys, data)
+    assert code == 3 and [r.get("id") for r in reports] == ["ok", None, "rude"]
+    assert reports[1]["error"]["code"] == "undecodable" and reports[1]["error"]["line"] == 2
+    assert_rude_checked(reports)
+
+
+@pytest.mark.parametrize("encoding", ["rot13", "hex", "base64", "no-such-codec"])
+def test_an_encoding_that_is_not_a_text_encoding_is_a_usage_error(tmp_path, capsys, encoding):
+    src = write_jsonl(tmp_path / "in.jsonl", CLEAN)
+    code, _, err = run(capsys, str(src), "--encoding", encoding)
+    assert code == 2 and "encoding" in err and "Traceback" not in err

@@ -66,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
         validate = True if args.workers in (None, 1) or args.format == "table" else "lines"
         chunks = check_files(
             checker, args.paths, encoding=args.encoding, input_format=args.input_format,
+            max_record_bytes=args.max_record_bytes,
             workers=args.workers, render=args.format == "jsonl", validate=validate,
         )
         for chunk in with_progress(chunks, enabled=show, delay=1.0, size=len):

@@ -15,7 +15,7 @@ from typing import TextIO, TypeVar
 
 from .._errors import TranscriptError
 from ..engine.checker import Checker, load
-from ..formats.readers import Record
+from ..formats.readers import DEFAULT_MAX_RECORD_BYTES, Record
 from ..packs.schema import PROFILES
 
 EXIT_OK, EXIT_GATE, EXIT_USAGE, EXIT_INVALID, EXIT_INTERNAL = 0, 1, 2, 3, 4
@@ -54,6 +54,26 @@ def add_input_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--encoding", help="input encoding (default: detect UTF-8, UTF-8 with BOM, UTF-16, GB18030)")
     parser.add_argument("--input-format", choices=("jsonl", "json", "csv"), help="input format (default: by extension and content)")
+    parser.add_argument(
+        "--max-record-bytes", type=_byte_size, default=DEFAULT_MAX_RECORD_BYTES, metavar="N",
+        help="a JSON Lines line or CSV row longer than this is an invalid record (default 16M; K, M, G suffixes; 0: no limit)",
+    )
+
+
+def _byte_size(text: str) -> int | None:
+    """16777216, 16M, 512K, 1G -> bytes; 0 -> None (no limit)."""
+    units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+    value = text.strip().lower().removesuffix("b")
+    scale = units.get(value[-1:], 1)
+    if scale != 1:
+        value = value[:-1]
+    try:
+        number = int(value) * scale
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a size in bytes such as 16M or 512K, got {text!r}") from None
+    if number < 0:
+        raise argparse.ArgumentTypeError("must be 0 (no limit) or a positive size")
+    return number or None
 
 
 def load_checker(args: argparse.Namespace) -> Checker:

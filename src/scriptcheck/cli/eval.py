@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     checker = load_checker(args)
     evaluations = {}
     for path in corpus_files(args.paths):
-        records = read_records(path, aliases=checker.speaker_aliases, encoding=args.encoding, input_format=args.input_format)
+        records = read_records(path, aliases=checker.speaker_aliases, encoding=args.encoding, input_format=args.input_format, max_record_bytes=args.max_record_bytes)
         transcripts: list[Transcript] = []
         for record in records:
             if record.transcript is None:

@@ -48,6 +48,7 @@ def _run_report(args: argparse.Namespace) -> int:
         # Everything is read before anything is written: the summary comes first in the page.
         chunks = check_files(
             checker, args.paths, encoding=args.encoding, input_format=args.input_format,
+            max_record_bytes=args.max_record_bytes,
             records=lambda records: unique_ids(records, args.paths),
         )
         for chunk in with_progress(chunks, enabled=not args.quiet, desc="report", delay=1.0):
