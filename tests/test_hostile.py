@@ -469,3 +469,73 @@ def test_an_encoding_that_is_not_a_text_encoding_is_a_usage_error(tmp_path, caps
     src = write_jsonl(tmp_path / "in.jsonl", CLEAN)
     code, _, err = run(capsys, str(src), "--encoding", encoding)
     assert code == 2 and "encoding" in err and "Traceback" not in err
+
+
+# --------------------------------------------------------------------------- 5: the pool loses nothing
+
+
+def rude_many(count: int, error: BaseException | None = None):
+    for number in range(count):
+        yield {"id": f"t{number}", "turns": [{"speaker": "agent", "text": "你去投诉啊"}]}
+    if error is not None:
+        raise error
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("count", [1, 63, 100])
+def test_check_many_yields_every_finished_result_before_the_source_error(checker, workers, count):
+    got = []
+    with pytest.raises(ValueError, match="source broke"):
+        for report in checker.check_many(rude_many(count, ValueError("source broke")), workers=workers):
+            got.append(report)
+    assert [report.id for report in got] == [f"t{number}" for number in range(count)]
+    assert all(report.score == 0 for report in got)
+
+
+@pytest.mark.slow
+def test_unpicklable_metadata_is_checked_in_a_parallel_run_as_in_a_serial_one(checker):
+    lock = threading.Lock()
+    items = [
+        {"id": "a", "lock": lock, "turns": [{"speaker": "agent", "text": "你去投诉啊"}]},
+        *rude_many(5),
+        {"id": "bad", "turns": []},
+    ]
+    serial = [getattr(report, "score", None) for report in checker.check_many(items, errors="collect")]
+    parallel = [getattr(report, "score", None) for report in checker.check_many(items, errors="collect", workers=2)]
+    assert parallel == serial == [0, 0, 0, 0, 0, 0, None]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc to list child processes")
+def test_workers_exit_when_the_parent_is_killed():
+    import signal
+    import subprocess
+    import sys
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "scriptcheck.cli", "check", "-", "--workers", "2", "--format", "jsonl", "-q", "--no-model"],
+        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+    )
+    process.stdin.write((line(CLEAN) + "\n").encode())
+    process.stdin.flush()
+    children: set[str] = set()
+    deadline = time.time() + 30
+    while time.time() < deadline and len(children) < 2:
+        children = {pid for task in Path(f"/proc/{process.pid}/task").iterdir() for pid in (task / "children").read_text().split()}
+        time.sleep(0.2)
+    assert children, "the pool never started"
+    process.kill()
+    process.wait(timeout=30)
+
+    def alive() -> list[str]:
+        return [pid for pid in children if Path(f"/proc/{pid}").exists() and "Z" not in Path(f"/proc/{pid}/stat").read_text().split()[2]]
+
+    deadline = time.time() + 10
+    while alive() and time.time() < deadline:
+        time.sleep(0.2)
+    left = alive()
+    for pid in left:  # ours: started by this test
+        os.kill(int(pid), signal.SIGKILL)
+    assert left == []
+    process.stdin.close()
