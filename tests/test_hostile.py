@@ -6,6 +6,7 @@ Device nodes and pipes are made inside pytest's temporary folder, never taken fr
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import stat
@@ -539,3 +540,127 @@ def test_workers_exit_when_the_parent_is_killed():
         os.kill(int(pid), signal.SIGKILL)
     assert left == []
     process.stdin.close()
+
+
+# --------------------------------------------------------------------------- 8: runaway regular expressions
+
+HAS_REGEX = importlib.util.find_spec("regex") is not None
+needs_regex = pytest.mark.skipif(not HAS_REGEX, reason="the time budget needs the `regex` package (a core dependency)")
+
+
+def pattern_pack(tmp_path: Path, pattern: str, name: str = "rx") -> Path:
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(
+        f"pack: {name}\nrules:\n  - id: banned.{name}.one\n    category: banned.contempt\n    points: 10\n"
+        f"    message: m\n    patterns: [{json.dumps(pattern)}]\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+@pytest.mark.parametrize("pattern", ["(a|aa)+$", "(a{1,2})+$", "(a|a)*$", "(?:a{1,100}){1,100}$", ".*.*.*.*.*b"])
+def test_the_bypassing_patterns_are_refused_at_load_and_by_lint(tmp_path, capsys, pattern):
+    import scriptcheck
+
+    pack = pattern_pack(tmp_path, pattern)
+    with pytest.raises(scriptcheck.RulePackError, match="backtrack|power of the text") as caught:
+        scriptcheck.load(pack, model=False)
+    assert str(caught.value).startswith(f"{pack}:7:")
+    assert main(["rules", "lint", "--strict", str(pack)]) == 1
+    assert f"{pack}:7:" in capsys.readouterr().out
+
+
+def test_the_bundled_patterns_pass_the_stricter_check(checker):
+    from scriptcheck.engine.regex import backtracking_risk
+
+    patterns = [p for rule in checker.rules for p in (*rule.patterns, *(rule.sequence.trigger_patterns if rule.sequence else ()))]
+    assert patterns and [p for p in patterns if backtracking_risk(p)] == []
+
+
+SLOW = "(?:a{0,9}){0,6}$"  # passes the load-time check, and backtracks for seconds on 80 a's and a '!'
+
+
+def slow_record(record_id: str = "slow") -> dict:
+    return {"id": record_id, "turns": [{"speaker": "agent", "text": "您好"}, {"speaker": "agent", "text": "a" * 80 + "!"}]}
+
+
+@needs_regex
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_runaway_pattern_is_an_error_record_naming_rule_turn_and_record(tmp_path, capsys, workers):
+    pack = pattern_pack(tmp_path, SLOW)
+    src = write_jsonl(tmp_path / "in.jsonl", CLEAN, slow_record(), RUDE)
+    code, out, err = run(capsys, str(src), "--pack", str(pack), "--format", "jsonl", "--regex-timeout", "0.2", "--workers", workers)
+    reports = jsonl(out)
+    assert code == 3 and [r.get("id") for r in reports] == ["ok", "slow", "rude"]
+    error = reports[1]["error"]
+    assert error["code"] == "regex_timeout" and error["line"] == 2
+    assert f"in.jsonl:2: record 'slow': turn 1: pattern '{SLOW}' of rule banned.rx.one at {pack}:7:" in error["message"]
+    assert "--regex-timeout" in err
+    assert_rude_checked(reports)
+
+
+@needs_regex
+def test_a_runaway_pattern_through_the_api_collect_and_sessions(tmp_path, monkeypatch):
+    import scriptcheck
+    from scriptcheck._errors import RegexTimeoutError
+
+    monkeypatch.setenv("SCRIPTCHECK_REGEX_TIMEOUT", "0.2")
+    checker = scriptcheck.load(pattern_pack(tmp_path, SLOW), model=False)
+    with pytest.raises(RegexTimeoutError) as caught:
+        checker.check(slow_record())
+    assert caught.value.record_id == "slow" and caught.value.turn == 1
+    results = list(checker.check_many([slow_record(), RUDE], errors="collect"))
+    assert isinstance(results[0], scriptcheck.TranscriptError) and results[1].score == 0
+    session = checker.session("live")
+    session.add_turn("agent", "您好")
+    with pytest.raises(scriptcheck.TranscriptError, match="time budget"):
+        session.add_turn("agent", "a" * 80 + "!")
+
+
+@needs_regex
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc to list child processes")
+def test_sigterm_stops_a_pool_whose_workers_are_stuck_in_a_pattern(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    pack = pattern_pack(tmp_path, SLOW)
+    src = write_jsonl(tmp_path / "in.jsonl", *[slow_record(f"s{n}") for n in range(8)])
+    out = tmp_path / "out.jsonl"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "scriptcheck.cli", "check", str(src), "--pack", str(pack), "--no-model", "--workers", "2",
+         "--format", "jsonl", "-q", "--regex-timeout", "0", "--output", str(out)],
+    )
+    children: set[str] = set()
+    deadline = time.time() + 30
+    while time.time() < deadline and len(children) < 2:
+        children = {pid for task in Path(f"/proc/{process.pid}/task").iterdir() for pid in (task / "children").read_text().split()}
+        time.sleep(0.2)
+    assert children, "the pool never started"
+    time.sleep(1.0)  # the workers are now inside the pattern, with no budget
+    process.send_signal(signal.SIGTERM)
+    try:
+        assert process.wait(timeout=60) == 128 + signal.SIGTERM
+    finally:
+        if process.poll() is None:
+            process.kill()
+    time.sleep(0.5)
+    alive = [pid for pid in children if Path(f"/proc/{pid}").exists() and "Z" not in Path(f"/proc/{pid}/stat").read_text().split()[2]]
+    for pid in alive:  # ours: started by this test
+        os.kill(int(pid), signal.SIGKILL)
+    assert alive == []
+    assert not out.exists() and not list(tmp_path.glob(".out.jsonl.*"))
+
+
+@pytest.mark.parametrize(
+    ("pattern", "expected"),
+    [("a{4294967296}", "repetition number is too large"), ("(" * 1200 + ")" * 1200, "nested too deeply")],
+)
+def test_patterns_that_crashed_compiling_are_located_pack_errors(tmp_path, pattern, expected):
+    import scriptcheck
+
+    pack = pattern_pack(tmp_path, pattern)
+    with pytest.raises(scriptcheck.RulePackError, match=expected) as caught:
+        scriptcheck.load(pack, model=False)
+    assert str(caught.value).startswith(f"{pack}:7:")

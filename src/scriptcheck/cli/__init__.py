@@ -20,7 +20,7 @@ from types import FrameType
 from .._errors import ScriptcheckError
 from .._version import __version__
 from . import check, diff, eval, explain, model, report, review, rules
-from .common import EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, UsageError
+from .common import EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, UsageError, apply_regex_timeout
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -33,6 +33,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
     try:
+        apply_regex_timeout(args)
         return args.handler(args)
     except (ScriptcheckError, UsageError) as error:
         print(f"scriptcheck: error: {error}", file=sys.stderr)

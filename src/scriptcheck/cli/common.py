@@ -15,6 +15,7 @@ from typing import TextIO, TypeVar
 
 from .._errors import TranscriptError
 from ..engine.checker import Checker, load
+from ..engine.regex import BUDGET_VARIABLE, DEFAULT_BUDGET_SECONDS
 from ..formats.readers import DEFAULT_MAX_RECORD_BYTES, Record
 from ..packs.schema import PROFILES
 
@@ -45,6 +46,21 @@ def add_pack_options(parser: argparse.ArgumentParser) -> None:
         help="the learned stage's model: a folder from `scriptcheck model train` (default: what the packs say, else the bundled model)",
     )
     chosen.add_argument("--no-model", action="store_true", help="no learned stage: phrase rules only")
+    parser.add_argument(
+        "--regex-timeout", type=float, metavar="SECONDS",
+        help=f"time one pack pattern may take on one turn before that transcript becomes an invalid record "
+        f"(default {DEFAULT_BUDGET_SECONDS:g}; 0: no limit)",
+    )
+
+
+def apply_regex_timeout(args: argparse.Namespace) -> None:
+    """--regex-timeout, for every checker this process and its workers build (they read the environment)."""
+    seconds = getattr(args, "regex_timeout", None)
+    if seconds is None:
+        return
+    if seconds < 0:
+        raise UsageError("--regex-timeout must be 0 (no limit) or a positive number of seconds")
+    os.environ[BUDGET_VARIABLE] = repr(seconds)
 
 
 def add_input_options(parser: argparse.ArgumentParser) -> None:

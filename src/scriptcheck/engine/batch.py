@@ -74,7 +74,9 @@ def check_records(
 
     for chunk in check_items(checker, records, workers=workers, payload=payload, render=render):
         yield [
-            (replace(record, error=outcome), None) if isinstance(outcome, TranscriptError) else (record, outcome)  # type: ignore[misc]
+            (replace(record, error=outcome.located(record.path, record.line, record.id)), None)
+            if isinstance(outcome, TranscriptError)
+            else (record, outcome)  # type: ignore[misc]
             for record, outcome in chunk
         ]
 

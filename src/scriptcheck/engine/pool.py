@@ -296,8 +296,8 @@ def _check_block(checker: Checker, block: LineBlock) -> list[tuple[int | None, i
             continue
         try:
             report = checker.check(record.transcript)
-        except TranscriptError as error:  # pragma: no cover - validated just above
-            results.append((record.line, record.index, _freeze_error(error), None))
+        except TranscriptError as error:  # a pattern over its time budget
+            results.append((record.line, record.index, _freeze_error(error.located(block.path, record.line)), None))
             continue
         results.append((record.line, record.index, None, (report.id, report.score, report.passed, render_line(report))))
     return results
