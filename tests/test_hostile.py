@@ -664,3 +664,101 @@ def test_patterns_that_crashed_compiling_are_located_pack_errors(tmp_path, patte
     with pytest.raises(scriptcheck.RulePackError, match=expected) as caught:
         scriptcheck.load(pack, model=False)
     assert str(caught.value).startswith(f"{pack}:7:")
+
+
+# --------------------------------------------------------------------------- 9, 12: packs
+
+
+def load_error(pack) -> str:
+    import scriptcheck
+
+    with pytest.raises(scriptcheck.RulePackError) as caught:
+        scriptcheck.load(pack, model=False)
+    return str(caught.value)
+
+
+def test_a_pack_that_is_a_fifo_is_refused_without_reading_it(tmp_path):
+    fifo = tmp_path / "pack.yaml"
+    os.mkfifo(fifo)  # nobody writes to it: reading would block, a writer could stream forever
+    assert "is not a regular file" in load_error(fifo)
+
+
+def test_a_pack_that_is_a_character_device_is_refused_without_reading_it(tmp_path):
+    zero = tmp_path / "zero.yaml"
+    try:
+        os.mknod(zero, 0o666 | stat.S_IFCHR, os.makedev(1, 5))  # what /dev/zero is, in our own folder
+    except PermissionError:
+        pytest.skip("mknod needs root (CAP_MKNOD)")
+    assert "is not a regular file" in load_error(zero)
+
+
+def test_the_pack_size_limit_counts_bytes_not_characters(tmp_path):
+    from scriptcheck._yaml import MAX_PACK_BYTES
+
+    pack = tmp_path / "big.yaml"
+    phrase = "你" * 30
+    count = MAX_PACK_BYTES // (len(phrase) * 3) + 10  # under the limit in characters, over it in bytes
+    pack.write_text("pack: big\nrules: []\n# " + "\n# ".join([phrase] * count) + "\n", encoding="utf-8")
+    assert len(pack.read_text(encoding="utf-8")) < MAX_PACK_BYTES < pack.stat().st_size
+    message = load_error(pack)
+    assert message.startswith(f"{pack}:1:1: pack is over 5,000,000 bytes")
+
+
+def test_alternation_groups_are_capped_per_pack_before_anything_is_spelled_out(tmp_path):
+    pack = tmp_path / "bomb.yaml"
+    groups = "".join(f"{{{chr(0x4E00 + g)}|{chr(0x5000 + g)}}}" for g in range(8))  # 256 variants each
+    phrases = "\n".join(f"      - '{chr(0x6000 + n // 100)}{chr(0x7000 + n % 100)}{groups}'" for n in range(2000))
+    pack.write_text(
+        "pack: bomb\nrules:\n  - id: banned.bomb.one\n    category: banned.contempt\n    points: 1\n    message: m\n"
+        f"    phrases:\n{phrases}\n",
+        encoding="utf-8",
+    )
+    assert load_error(pack).startswith(f"{pack}:3:5: banned.bomb.one: pack 'bomb' spells out more than 500,000 phrase variants")
+
+
+def test_one_phrase_with_too_many_variants_is_located_at_the_phrase(tmp_path):
+    pack = tmp_path / "one.yaml"
+    groups = "".join(f"{{{chr(0x4E00 + g)}|{chr(0x5000 + g)}}}" for g in range(9))  # 512 variants
+    pack.write_text(
+        "pack: one\nrules:\n  - id: banned.one.one\n    category: banned.contempt\n    points: 1\n    message: m\n"
+        f"    phrases: [ok, '{groups}']\n",
+        encoding="utf-8",
+    )
+    assert "spells out more than 256 variants" in load_error(pack)
+
+
+def test_yaml_nested_thousands_deep_is_a_located_error(tmp_path):
+    pack = tmp_path / "deep.yaml"
+    pack.write_text("pack: deep\nx: " + "[" * 5000 + "]" * 5000 + "\n", encoding="utf-8")
+    message = load_error(pack)
+    assert message.startswith(f"{pack}:2:") and "nested more than 64 levels deep" in message
+
+
+@pytest.mark.parametrize("value", ["abc", "[1]", "-3", ".nan"])
+def test_an_example_turn_with_a_bad_start_is_a_located_error(tmp_path, value):
+    pack = tmp_path / "ex.yaml"
+    pack.write_text(
+        "pack: ex\nrules:\n  - id: apology.ex.one\n    kind: sequence\n    category: missing.apology\n    points: 5\n"
+        "    message: m\n    trigger: {speaker: customer, phrases: [投诉]}\n"
+        "    expect: {speaker: agent, within_turns: 1, phrases: [对不起]}\n"
+        f"    examples:\n      match: [{{turns: [{{speaker: customer, text: 我要投诉, start: {value}}}, {{agent: 好的}}]}}]\n",
+        encoding="utf-8",
+    )
+    message = load_error(pack)
+    assert message.startswith(f"{pack}:11:") and "`start` must be a non-negative number of seconds" in message
+
+
+@pytest.mark.parametrize("added", ["''", "'！？'", "'{a|'"])
+def test_an_override_adding_a_bad_phrase_is_blamed_on_the_override(tmp_path, added):
+    pack = tmp_path / "mine.yaml"
+    pack.write_text(f"pack: mine\noverrides:\n  - id: banned.impatience.hurry\n    add_phrases: [{added}]\n", encoding="utf-8")
+    message = load_error(pack)
+    assert message.startswith(f"{pack}:3:5: banned.impatience.hurry:"), message
+
+
+def test_pack_errors_through_the_cli_are_exit_2_with_the_location(tmp_path, capsys):
+    pack = tmp_path / "deep.yaml"
+    pack.write_text("pack: deep\nx: " + "{a: " * 3000 + "1" + "}" * 3000 + "\n", encoding="utf-8")
+    src = write_jsonl(tmp_path / "in.jsonl", CLEAN)
+    code, _, err = run(capsys, str(src), "--pack", str(pack))
+    assert code == 2 and f"{pack}:2:" in err and "Traceback" not in err
