@@ -762,3 +762,105 @@ def test_pack_errors_through_the_cli_are_exit_2_with_the_location(tmp_path, caps
     src = write_jsonl(tmp_path / "in.jsonl", CLEAN)
     code, _, err = run(capsys, str(src), "--pack", str(pack))
     assert code == 2 and f"{pack}:2:" in err and "Traceback" not in err
+
+
+# --------------------------------------------------------------------------- 14: CSV formula injection
+
+FORMULA = {"id": "=HYPERLINK(\"http://x\",\"ok\")", "turns": [{"speaker": "agent", "text": "你去投诉啊"}]}
+
+
+def csv_rows(text: str) -> list[dict]:
+    import csv as _csv
+    import io
+
+    return list(_csv.DictReader(io.StringIO(text)))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(first=st.sampled_from(["=", "+", "-", "@", "\t", "\r"]), rest=st.text(alphabet="abcXYZ019=+-@中文 ", min_size=1, max_size=8).filter(str.strip))
+def test_cells_that_a_spreadsheet_would_run_get_a_leading_quote(checker, first, rest):
+    import io
+
+    from scriptcheck.formats.writers import CsvWriter
+
+    record_id = first + rest
+    buffer = io.StringIO()
+    writer = CsvWriter(buffer)
+    writer.write(checker.check({"id": record_id, "turns": [{"speaker": "agent", "text": "你去投诉啊"}]}))
+    writer.write({"id": record_id, "index": 1, "error": {"message": first + "bad"}})
+    writer.close()
+    rows = csv_rows(buffer.getvalue())
+    assert rows and all(row["id"] == "'" + record_id for row in rows)
+    assert rows[-1]["error"] == "'" + first + "bad"
+    assert any(row["category"] == "banned.provocation" for row in rows)
+
+
+def test_csv_raw_writes_cells_as_they_are_and_the_rest_is_checked(tmp_path, capsys):
+    src = write_jsonl(tmp_path / "in.jsonl", FORMULA, RUDE)
+    code, out, _ = run(capsys, str(src), "--format", "csv")
+    rows = csv_rows(out)
+    assert code == 0 and rows[0]["id"] == "'" + FORMULA["id"] and any(row["id"] == "rude" for row in rows)
+    code, out, _ = run(capsys, str(src), "--format", "csv", "--csv-raw")
+    assert code == 0 and csv_rows(out)[0]["id"] == FORMULA["id"]
+
+
+# --------------------------------------------------------------------------- 15: display spoofing
+
+
+def test_ansi_escapes_in_ids_and_text_never_reach_the_terminal_raw(tmp_path, capsys):
+    sneaky = {"id": "a\x1b[2J\x1b[31mb", "turns": [{"speaker": "agent", "text": "\x1b]0;pwned\x07你去投诉啊\u202e"}]}
+    invalid = {"id": "c\x1b[1m", "turns": [{"speaker": "bot\x1b[0m", "text": "hi"}]}
+    src = write_jsonl(tmp_path / "in.jsonl", sneaky, invalid, RUDE)
+    code, out, _ = run(capsys, str(src))
+    assert code == 3
+    assert "\x1b" not in out and "\x07" not in out and "\u202e" not in out
+    assert "a\\x1b[2J\\x1b[31mb" in out and "\\u202e" in out
+    assert "rude  score 0" in out
+
+
+def test_bidi_controls_in_html_are_shown_not_obeyed(tmp_path, capsys):
+    spoof = {"id": "invoice\u202egnp.exe", "agent": "A\u2067B", "turns": [{"speaker": "agent", "text": "你去投诉啊\u202d!"}]}
+    src = write_jsonl(tmp_path / "in.jsonl", spoof, RUDE)
+    out = tmp_path / "report.html"
+    assert main(["report", str(src), "--no-model", "-q", "--html", str(out)]) == 0
+    page = out.read_text(encoding="utf-8")
+    assert not any(control in page for control in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+    assert "invoice[U+202E]gnp.exe" in page and "A[U+2067]B" in page and "rude" in page
+
+
+# --------------------------------------------------------------------------- 17: sessions
+
+
+@pytest.mark.parametrize(
+    ("metadata", "code"),
+    [({"labels": "not a list"}, "invalid_labels"), ({"deep": [[[[]]]] * 1}, None), (["not", "a", "mapping"], "invalid_metadata")],
+)
+def test_session_metadata_is_validated_when_the_session_starts(checker, metadata, code):
+    import scriptcheck
+
+    if code is None:  # fine as it is: the session runs to the end
+        deep = {"deep": [[[[]]]]}
+        session = checker.session("fine", deep)
+        session.add_turn("agent", "你去投诉啊")
+        assert session.close().score == 0
+        return
+    with pytest.raises(scriptcheck.TranscriptError) as caught:
+        checker.session("s1", metadata)
+    assert caught.value.code == code
+
+
+def test_session_metadata_too_deep_or_with_surrogates(checker):
+    import scriptcheck
+
+    nested: list = []
+    for _ in range(40):
+        nested = [nested]
+    with pytest.raises(scriptcheck.TranscriptError, match="nested more than"):
+        checker.session("s2", {"x": nested})
+    session = checker.session("\ud800id", {"agent": "A\udfff"})
+    session.add_turn("agent", "你去投诉啊")
+    report = session.close()
+    assert report.id == "\ufffdid" and report.metadata["agent"] == "A\ufffd" and report.score == 0
+    import json as _json
+
+    _json.dumps(report.to_dict(), ensure_ascii=False).encode("utf-8")  # writable

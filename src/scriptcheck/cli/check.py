@@ -9,7 +9,7 @@ from typing import Any
 
 from ..engine.batch import check_files
 from ..engine.progress import with_progress
-from ..formats.writers import FORMATS, WRITERS, error_record
+from ..formats.writers import FORMATS, WRITERS, CsvWriter, error_record
 from .common import (
     EXIT_GATE,
     EXIT_INVALID,
@@ -30,6 +30,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     add_input_options(check)
     check.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
     check.add_argument("--output", "-o", metavar="FILE", help="write here (atomically) instead of stdout")
+    check.add_argument(
+        "--csv-raw", action="store_true",
+        help="--format csv: write cells as they are (by default a cell starting with = + - @ gets a leading ' "
+        "so spreadsheets do not run it as a formula)",
+    )
     check.add_argument("--fail-under", type=float, metavar="N", help="exit 1 if any transcript scores below N")
     check.add_argument("--skip-invalid", action="store_true", help="do not exit 3 for invalid records (they are still reported)")
     check.add_argument(
@@ -58,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
         if "-" in args.paths and stream is sys.stdout and hasattr(stream, "reconfigure"):
             # Reading a pipe: each report goes out as soon as it is ready, not per 8 KiB block.
             stream.reconfigure(line_buffering=True)
-        writer = WRITERS[args.format](stream)
+        writer = CsvWriter(stream, neutralise=False) if args.format == "csv" and args.csv_raw else WRITERS[args.format](stream)
         # Progress on stderr when that is a terminal, but not while the report itself prints to one.
         show = not args.quiet and (args.output not in (None, "-") or not sys.stdout.isatty())
         # With several workers, let them validate too (the reader passes lines through),
