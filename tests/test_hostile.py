@@ -864,3 +864,74 @@ def test_session_metadata_too_deep_or_with_surrogates(checker):
     import json as _json
 
     _json.dumps(report.to_dict(), ensure_ascii=False).encode("utf-8")  # writable
+
+
+# --------------------------------------------------------------------------- 11: the report streams
+
+
+def test_the_report_page_holds_only_the_worst_flagged_transcripts(checker):
+    from scriptcheck.notebook.report_page import ReportPage
+
+    page = ReportPage(max_transcripts=3, max_errors=2)
+    reports = list(checker.check_many(
+        {"id": f"t{n}", "agent": f"A{n % 3}", "turns": [{"speaker": "agent", "text": "你去投诉啊" if n % 2 else "您好，请问有什么可以帮您"}]}
+        for n in range(40)
+    ))
+    for report in reports:
+        page.add(report)
+    for n in range(5):
+        page.add_error(scriptcheck_error(f"bad {n}"))
+    flagged = [n for n in range(40) if reports[n].findings]
+    assert len(page._flagged) == 3 and page.flagged == len(flagged) > 3 and page.count == 40
+    assert len(page.errors) == 2 and page.invalid == 5
+    html = page.render(generated=None)
+    assert html.count('class="sc-report"') == 3
+    assert f"{len(flagged) - 3} more are counted above but not shown" in html and "and 3 more" in html
+    worst = sorted(flagged, key=lambda n: (reports[n].score, n))[:3]
+    assert [f'id="t{n}"' in html for n in worst] == [True] * 3
+    assert ">40</div><div class=\"l\">transcripts" in html  # every transcript counted
+
+
+def scriptcheck_error(message: str):
+    from scriptcheck import TranscriptError
+
+    return TranscriptError(message, code="invalid_json", path="in.jsonl", line=1)
+
+
+def test_report_cli_caps_the_page_and_still_counts_everything(tmp_path, capsys):
+    records = [{"id": f"r{n}", "turns": [{"speaker": "agent", "text": "你去投诉啊"}]} for n in range(12)]
+    src = write_jsonl(tmp_path / "in.jsonl", *records, "not json", CLEAN)
+    out = tmp_path / "report.html"
+    code = main(["report", str(src), "--no-model", "--html", str(out), "--max-transcripts", "5"])
+    err = capsys.readouterr().err
+    assert code == 3
+    page = out.read_text(encoding="utf-8")
+    assert page.count('class="sc-report"') == 5 and "7 more are counted above" in page
+    assert "13 checked" in err and "1 invalid" in err and "7 flagged not shown" in err
+    assert main(["report", str(src), "--no-model", "--html", str(out), "--max-transcripts", "0", "-q"]) == 3
+    assert out.read_text(encoding="utf-8").count('class="sc-report"') == 12  # every flagged one
+
+
+@pytest.mark.slow
+def test_report_memory_does_not_grow_with_the_number_of_transcripts(tmp_path):
+    """Peak memory of the page builder for 2,000 vs 20,000 transcripts (tracemalloc, not timing)."""
+    import tracemalloc
+
+    import scriptcheck
+    from scriptcheck.notebook.report_page import ReportPage
+
+    checker = scriptcheck.load(model=False)
+    sample = [checker.check({"id": f"s{n}", "agent": f"A{n % 5}", "turns": [{"speaker": "agent", "text": "你去投诉啊" * (n % 4 + 1)}]}) for n in range(50)]
+
+    def peak(count: int) -> int:
+        tracemalloc.start()
+        page = ReportPage(max_transcripts=100)
+        for n in range(count):
+            page.add(sample[n % 50])
+        page.render()
+        _, top = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        return top
+
+    small, large = peak(2_000), peak(20_000)
+    assert large < small * 1.5, (small, large)
