@@ -935,3 +935,11 @@ def test_report_memory_does_not_grow_with_the_number_of_transcripts(tmp_path):
 
     small, large = peak(2_000), peak(20_000)
     assert large < small * 1.5, (small, large)
+
+
+@pytest.mark.parametrize(("text", "where"), [("\x00pack: a\n", "1:1"), ("pack: a\nrules: []\n# \x07\n", "3:3")])
+def test_a_control_character_in_a_pack_is_a_located_error(tmp_path, text, where):
+    """Found by benchmarks/fuzz.py: PyYAML's ReaderError escaped as a traceback."""
+    pack = tmp_path / "ctl.yaml"
+    pack.write_text(text, encoding="utf-8")
+    assert load_error(pack).startswith(f"{pack}:{where}: YAML syntax error: character")

@@ -76,7 +76,14 @@ def load_yaml(text: str, path: str) -> Any:
             f"pack is over {MAX_PACK_BYTES:,} bytes ({size:,}); split it into several packs",
             SourceLocation(path, 1),
         )
-    loader = _PackLoader(text)
+    try:
+        loader = _PackLoader(text)
+    except yaml.reader.ReaderError as error:  # a control character (NUL…) YAML does not allow
+        line = text.count("\n", 0, error.position) + 1
+        column = error.position - (text.rfind("\n", 0, error.position) + 1) + 1
+        raise RulePackError(
+            f"YAML syntax error: character {error.character:#x} is not allowed in YAML; remove it", SourceLocation(path, line, column)
+        ) from None
     try:
         node = loader.get_single_node()
         if node is None:
@@ -89,6 +96,8 @@ def load_yaml(text: str, path: str) -> Any:
         raise RulePackError(f"YAML syntax error: {problem}", where) from None
     except RecursionError:
         raise RulePackError(f"nested too deeply; a pack needs only a few levels (at most {MAX_PACK_DEPTH})", SourceLocation(path, 1)) from None
+    except yaml.YAMLError as error:  # pragma: no cover - every PyYAML error found so far is one of the above
+        raise RulePackError(f"YAML syntax error: {error}", SourceLocation(path, 1)) from None
     finally:
         loader.dispose()
 
