@@ -943,3 +943,15 @@ def test_a_control_character_in_a_pack_is_a_located_error(tmp_path, text, where)
     pack = tmp_path / "ctl.yaml"
     pack.write_text(text, encoding="utf-8")
     assert load_error(pack).startswith(f"{pack}:{where}: YAML syntax error: character")
+
+
+def test_a_full_disk_while_writing_is_a_message_and_exit_2(tmp_path, capsys):
+    src = write_jsonl(tmp_path / "in.jsonl", CLEAN, RUDE)
+    full = tmp_path / "fake-full"
+    try:
+        os.mknod(full, 0o666 | stat.S_IFCHR, os.makedev(1, 7))  # what /dev/full is: every write fails with ENOSPC
+    except PermissionError:
+        pytest.skip("mknod needs root (CAP_MKNOD)")
+    code, _, err = run(capsys, str(src), "--format", "jsonl", "--output", str(full))
+    assert code == 2 and "No space left on device" in err and "Traceback" not in err
+    assert stat.S_ISCHR(full.lstat().st_mode)
