@@ -955,3 +955,12 @@ def test_a_full_disk_while_writing_is_a_message_and_exit_2(tmp_path, capsys):
     code, _, err = run(capsys, str(src), "--format", "jsonl", "--output", str(full))
     assert code == 2 and "No space left on device" in err and "Traceback" not in err
     assert stat.S_ISCHR(full.lstat().st_mode)
+
+
+def test_a_pipe_that_delivers_half_a_first_line_still_streams_as_json_lines():
+    from scriptcheck.formats.readers import detect_format
+
+    half = line(RUDE)[:20].encode()
+    assert detect_format("<stdin>", half, "utf-8") == "jsonl"
+    assert detect_format("<stdin>", json.dumps(RUDE, indent=2).encode(), "utf-8") == "json-or-jsonl"
+    assert detect_format("<stdin>", (line(RUDE) + "\n").encode(), "utf-8") == "jsonl"

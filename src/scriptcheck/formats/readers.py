@@ -409,8 +409,10 @@ def detect_format(name: str, head: bytes, encoding: str) -> str:
         return "json"
     if first == "{":
         first_line, newline, _rest = stripped.partition("\n")
-        if not newline and len(head) >= _SNIFF_BYTES:
-            return "jsonl"  # a long first line, cut by the sniff window: JSON Lines stream through
+        if not newline:
+            # NOTE: the first line is not complete yet (a long one, or a pipe that gave part of
+            # it): JSON Lines, so records stream through as they arrive.
+            return "jsonl"
         try:
             json.loads(first_line)
         except (ValueError, RecursionError):
