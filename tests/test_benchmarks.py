@@ -40,3 +40,13 @@ def test_memory_py_samples_the_process_tree():
     cells = [cell.strip() for cell in row.strip("|").split("|")]
     assert int(cells[1].replace(",", "")) > 100  # transcripts
     assert float(cells[4]) > 20 and float(cells[6]) > 20  # peak tree RSS and Pss, in MB
+
+
+def test_fuzz_py_runs_both_targets_briefly():
+    """The fuzz harness still runs (a few seconds here; the real run is minutes, by hand: docs/robustness.md)."""
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "fuzz.py"), "--minutes", "0.15", "--examples", "10"],
+        capture_output=True, text=True, cwd=ROOT, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "readers:" in result.stdout and "packs:" in result.stdout and "0 finding(s)" in result.stdout

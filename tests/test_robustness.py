@@ -180,11 +180,18 @@ def test_undecodable_line_names_the_byte_offset_and_the_rest_is_checked(tmp_path
     assert f"byte offset {len(first)}" in lines[1]["error"]["message"]
 
 
-def test_undecodable_csv_is_a_located_file_error(tmp_path, capsys):
-    data = "transcript_id,turn,speaker,text\nc1,0,agent,您好\n".encode() + b"c2,0,agent,\xff\xfe\n"
-    code, _ = run_check(tmp_path, data, "--encoding", "utf-8", name="in.csv")
-    assert code == 2
-    assert "in.csv:3: cannot decode as utf-8 at byte offset" in capsys.readouterr().err
+def test_undecodable_csv_row_is_one_error_record_and_the_rest_is_checked(tmp_path, capsys):
+    data = (
+        "transcript_id,turn,speaker,text\nc1,0,agent,您好\n".encode()
+        + b"c2,0,agent,\xff\xfe\n"
+        + "c2,1,agent,再见\nc3,0,agent,你去投诉啊\n".encode()
+    )
+    code, lines = run_check(tmp_path, data, "--encoding", "utf-8", name="in.csv")
+    assert code == 3
+    assert [line.get("id") for line in lines] == ["c1", "c2", "c3"]
+    assert lines[1]["error"]["line"] == 3 and "cannot decode as utf-8 at byte offset" in lines[1]["error"]["message"]
+    assert lines[2]["findings"][0]["category"] == "banned.provocation"
+    assert "in.csv:3: record 'c2': cannot decode as utf-8 at byte offset" in capsys.readouterr().err
 
 
 def test_empty_file_gives_no_records_and_exit_0(tmp_path):

@@ -19,6 +19,7 @@ from ._errors import RulePackError, RuleSchemaError
 from ._model import SourceLocation
 
 MAX_PACK_BYTES = 5_000_000
+MAX_PACK_DEPTH = 64  # nested mappings and lists; a pack needs about six
 
 
 class LocatedDict(dict):
@@ -41,13 +42,24 @@ def _location(path: str, mark: yaml.Mark) -> SourceLocation:
 
 
 class _PackLoader(yaml.SafeLoader):
-    """SafeLoader that refuses aliases while composing (no shared nodes, no expansion)."""
+    """SafeLoader that refuses aliases while composing (no shared nodes, no expansion) and deep nesting."""
+
+    _depth = 0
 
     def compose_node(self, parent, index):
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
             raise yaml.composer.ComposerError(None, None, "YAML aliases (*name) are not supported in packs", event.start_mark)
-        return super().compose_node(parent, index)
+        if self._depth >= MAX_PACK_DEPTH:
+            # NOTE: PyYAML composes recursively; thousands of levels would end in RecursionError.
+            raise yaml.composer.ComposerError(
+                None, None, f"nested more than {MAX_PACK_DEPTH} levels deep; a pack needs only a few", self.peek_event().start_mark
+            )
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
 
 def load_yaml(text: str, path: str) -> Any:
@@ -56,12 +68,22 @@ def load_yaml(text: str, path: str) -> Any:
     Raises:
         RulePackError: on syntax errors, aliases, or non-string keys, with the location.
     """
-    if len(text) > MAX_PACK_BYTES:
+    # NOTE: the limit is in bytes of UTF-8 (a Chinese character is three); characters never
+    # outnumber bytes, so a text with too many characters is refused without encoding it.
+    size = len(text) if len(text) > MAX_PACK_BYTES else len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_PACK_BYTES:
         raise RulePackError(
-            f"pack is {len(text):,} characters; the limit is {MAX_PACK_BYTES:,}. Split it into several packs",
+            f"pack is over {MAX_PACK_BYTES:,} bytes ({size:,}); split it into several packs",
             SourceLocation(path, 1),
         )
-    loader = _PackLoader(text)
+    try:
+        loader = _PackLoader(text)
+    except yaml.reader.ReaderError as error:  # a control character (NUL…) YAML does not allow
+        line = text.count("\n", 0, error.position) + 1
+        column = error.position - (text.rfind("\n", 0, error.position) + 1) + 1
+        raise RulePackError(
+            f"YAML syntax error: character {error.character:#x} is not allowed in YAML; remove it", SourceLocation(path, line, column)
+        ) from None
     try:
         node = loader.get_single_node()
         if node is None:
@@ -72,6 +94,10 @@ def load_yaml(text: str, path: str) -> Any:
         where = _location(path, mark) if mark else SourceLocation(path, 1)
         problem = error.problem or "invalid YAML"
         raise RulePackError(f"YAML syntax error: {problem}", where) from None
+    except RecursionError:
+        raise RulePackError(f"nested too deeply; a pack needs only a few levels (at most {MAX_PACK_DEPTH})", SourceLocation(path, 1)) from None
+    except yaml.YAMLError as error:  # pragma: no cover - every PyYAML error found so far is one of the above
+        raise RulePackError(f"YAML syntax error: {error}", SourceLocation(path, 1)) from None
     finally:
         loader.dispose()
 

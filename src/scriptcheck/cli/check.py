@@ -9,7 +9,7 @@ from typing import Any
 
 from ..engine.batch import check_files
 from ..engine.progress import with_progress
-from ..formats.writers import FORMATS, WRITERS, error_record
+from ..formats.writers import FORMATS, WRITERS, CsvWriter, error_record
 from .common import (
     EXIT_GATE,
     EXIT_INVALID,
@@ -30,6 +30,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     add_input_options(check)
     check.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
     check.add_argument("--output", "-o", metavar="FILE", help="write here (atomically) instead of stdout")
+    check.add_argument(
+        "--csv-raw", action="store_true",
+        help="--format csv: write cells as they are (by default a cell starting with = + - @ gets a leading ' "
+        "so spreadsheets do not run it as a formula)",
+    )
     check.add_argument("--fail-under", type=float, metavar="N", help="exit 1 if any transcript scores below N")
     check.add_argument("--skip-invalid", action="store_true", help="do not exit 3 for invalid records (they are still reported)")
     check.add_argument(
@@ -54,11 +59,11 @@ def run(args: argparse.Namespace) -> int:
     # first to read an id.
     duplicates = None if args.allow_duplicate_ids else DuplicateIds(args.paths)
     position = 0
-    with output(args.output) as stream:
+    with output(args.output, inputs=args.paths) as stream:
         if "-" in args.paths and stream is sys.stdout and hasattr(stream, "reconfigure"):
             # Reading a pipe: each report goes out as soon as it is ready, not per 8 KiB block.
             stream.reconfigure(line_buffering=True)
-        writer = WRITERS[args.format](stream)
+        writer = CsvWriter(stream, neutralise=False) if args.format == "csv" and args.csv_raw else WRITERS[args.format](stream)
         # Progress on stderr when that is a terminal, but not while the report itself prints to one.
         show = not args.quiet and (args.output not in (None, "-") or not sys.stdout.isatty())
         # With several workers, let them validate too (the reader passes lines through),
@@ -66,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
         validate = True if args.workers in (None, 1) or args.format == "table" else "lines"
         chunks = check_files(
             checker, args.paths, encoding=args.encoding, input_format=args.input_format,
+            max_record_bytes=args.max_record_bytes,
             workers=args.workers, render=args.format == "jsonl", validate=validate,
         )
         for chunk in with_progress(chunks, enabled=show, delay=1.0, size=len):

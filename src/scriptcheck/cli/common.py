@@ -5,18 +5,21 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import stat
 import sys
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import TextIO, TypeVar
 
 from .._errors import TranscriptError
 from ..engine.checker import Checker, load
-from ..formats.readers import Record
+from ..engine.regex import BUDGET_VARIABLE, DEFAULT_BUDGET_SECONDS
+from ..formats.readers import DEFAULT_MAX_RECORD_BYTES, Record
 from ..packs.schema import PROFILES
 
-EXIT_OK, EXIT_GATE, EXIT_USAGE, EXIT_INVALID = 0, 1, 2, 3
+EXIT_OK, EXIT_GATE, EXIT_USAGE, EXIT_INVALID, EXIT_INTERNAL = 0, 1, 2, 3, 4
 
 
 class UsageError(Exception):
@@ -45,6 +48,21 @@ def add_pack_options(parser: argparse.ArgumentParser) -> None:
         help="the learned stage's model: a folder from `scriptcheck model train` (default: what the packs say, else the bundled model)",
     )
     chosen.add_argument("--no-model", action="store_true", help="no learned stage: phrase rules only")
+    parser.add_argument(
+        "--regex-timeout", type=float, metavar="SECONDS",
+        help=f"time one pack pattern may take on one turn before that transcript becomes an invalid record "
+        f"(default {DEFAULT_BUDGET_SECONDS:g}; 0: no limit)",
+    )
+
+
+def apply_regex_timeout(args: argparse.Namespace) -> None:
+    """--regex-timeout, for every checker this process and its workers build (they read the environment)."""
+    seconds = getattr(args, "regex_timeout", None)
+    if seconds is None:
+        return
+    if seconds < 0:
+        raise UsageError("--regex-timeout must be 0 (no limit) or a positive number of seconds")
+    os.environ[BUDGET_VARIABLE] = repr(seconds)
 
 
 def add_input_options(parser: argparse.ArgumentParser) -> None:
@@ -54,6 +72,26 @@ def add_input_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--encoding", help="input encoding (default: detect UTF-8, UTF-8 with BOM, UTF-16, GB18030)")
     parser.add_argument("--input-format", choices=("jsonl", "json", "csv"), help="input format (default: by extension and content)")
+    parser.add_argument(
+        "--max-record-bytes", type=_byte_size, default=DEFAULT_MAX_RECORD_BYTES, metavar="N",
+        help="a JSON Lines line or CSV row longer than this is an invalid record (default 16M; K, M, G suffixes; 0: no limit)",
+    )
+
+
+def _byte_size(text: str) -> int | None:
+    """16777216, 16M, 512K, 1G -> bytes; 0 -> None (no limit)."""
+    units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+    value = text.strip().lower().removesuffix("b")
+    scale = units.get(value[-1:], 1)
+    if scale != 1:
+        value = value[:-1]
+    try:
+        number = int(value) * scale
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a size in bytes such as 16M or 512K, got {text!r}") from None
+    if number < 0:
+        raise argparse.ArgumentTypeError("must be 0 (no limit) or a positive size")
+    return number or None
 
 
 def load_checker(args: argparse.Namespace) -> Checker:
@@ -142,29 +180,149 @@ def corpus_files(paths: list[str]) -> Iterator[Path]:
             yield path
 
 
+# Output files are written beside their target under this naming, with the writer's pid, so a
+# later run can tell a temporary file left by a killed run (SIGKILL, power loss) from a live one.
+_PARTIAL = ".partial"
+_LEGACY_STALE_SECONDS = 3600  # temporary files named before the pid was part of the name
+
+
 @contextlib.contextmanager
-def output(path: str | None) -> Iterator[TextIO]:
-    """Stdout, or a file written atomically: a temporary file renamed into place on success."""
+def output(path: str | None, *, inputs: Sequence[str] = (), option: str = "--output") -> Iterator[TextIO]:
+    """Stdout, or the file at `path`, checked before anything is computed.
+
+    A regular file (or a new one) is written atomically: a temporary file beside it, renamed into
+    place on success, keeping the mode of the file it replaces. A symlink is followed and its
+    target written. A character device or a named pipe (/dev/null, /dev/stdout, a FIFO another
+    process reads) is written straight into. A directory, any other kind of file, or one of the
+    `inputs` is refused.
+
+    Raises:
+        UsageError: the path cannot be written (exit code 2), before anything is written.
+    """
     if path is None or path == "-":
         yield sys.stdout
         return
-    target = Path(path)
-    directory = target.parent if str(target.parent) else Path(".")
-    if not directory.is_dir():
-        raise UsageError(f"--output {path}: directory {directory} does not exist")
-    handle = tempfile.NamedTemporaryFile(
-        "w", encoding="utf-8", newline="", dir=directory, prefix=f".{target.name}.", suffix=".partial", delete=False
+    target, existing = _output_target(path, inputs, option)
+    if existing is not None and (stat.S_ISCHR(existing.st_mode) or stat.S_ISFIFO(existing.st_mode)):
+        # NOTE: no temporary file and no rename: that would replace the device or pipe itself.
+        with _open_output(option, path, lambda: open(target, "w", encoding="utf-8", newline="", errors=_ERRORS)) as stream:
+            yield stream
+        return
+    directory = os.path.dirname(target) or "."
+    name = os.path.basename(target)
+    remove_stale_partials(directory, name)
+    prefix = f".{name[:200]}.{os.getpid()}."
+    fd, temporary = _open_output(
+        option, path, lambda: tempfile.mkstemp(dir=directory, prefix=prefix, suffix=_PARTIAL, text=False)
     )
     try:
-        with handle:
-            # NOTE: the file itself, not the wrapper, whose attribute lookup costs on every write.
-            yield handle.file  # type: ignore[misc]
-        # NOTE: temporary files are created 0600; give the result the usual umask-based mode.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(handle.name, 0o666 & ~umask)
-        os.replace(handle.name, target)
+        with os.fdopen(fd, "w", encoding="utf-8", newline="", errors=_ERRORS) as stream:
+            yield stream
+        if existing is not None:
+            os.chmod(temporary, stat.S_IMODE(existing.st_mode))
+            if os.geteuid() == 0:  # root replacing someone's file: it stays theirs
+                with contextlib.suppress(OSError):
+                    os.chown(temporary, existing.st_uid, existing.st_gid)
+        else:
+            # NOTE: temporary files are created 0600; give a new file the usual umask-based mode.
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(temporary, 0o666 & ~umask)
+        os.replace(temporary, target)
     except BaseException:
         with contextlib.suppress(OSError):
-            os.unlink(handle.name)
+            os.unlink(temporary)
         raise
+
+
+# NOTE: a lone surrogate that reached a writer (a file name from the command line, say) is written
+# as its \udXXX escape instead of killing the run: in JSON output that is still a valid escape.
+_ERRORS = "backslashreplace"
+
+
+def _output_target(path: str, inputs: Sequence[str], option: str) -> tuple[str, os.stat_result | None]:
+    """The real path to write (symlinks followed) and what is there now (None: nothing yet)."""
+    target = os.path.realpath(path)
+    try:
+        existing: os.stat_result | None = os.stat(target)
+    except FileNotFoundError:
+        existing = None
+    except OSError as error:
+        raise UsageError(f"{option} {path}: cannot write there: {error.strerror}") from None
+    if existing is None:
+        directory = os.path.dirname(target) or "."
+        if not os.path.isdir(directory):
+            raise UsageError(f"{option} {path}: directory {os.path.dirname(path) or directory} does not exist")
+        return target, None
+    if stat.S_ISDIR(existing.st_mode):
+        raise UsageError(f"{option} {path}: is a directory; give a file name")
+    if not (stat.S_ISREG(existing.st_mode) or stat.S_ISCHR(existing.st_mode) or stat.S_ISFIFO(existing.st_mode)):
+        raise UsageError(f"{option} {path}: not a regular file, character device or named pipe; refusing to write to it")
+    if stat.S_ISREG(existing.st_mode):
+        for name in inputs:
+            if name != "-" and _same_file(name, existing):
+                raise UsageError(f"{option} {path}: is the input file {name}; writing there would destroy the transcripts")
+    return target, existing
+
+
+def _same_file(name: str, existing: os.stat_result) -> bool:
+    try:
+        found = os.stat(name)
+    except OSError:
+        return False
+    return (found.st_dev, found.st_ino) == (existing.st_dev, existing.st_ino)
+
+
+T = TypeVar("T")
+
+
+def _open_output(option: str, path: str, opener: Callable[[], T]) -> T:
+    try:
+        return opener()
+    except OSError as error:
+        raise UsageError(f"{option} {path}: cannot write there: {error.strerror}") from None
+
+
+def remove_stale_partials(directory: str, name: str) -> list[str]:
+    """Remove temporary files for `name` that a killed run left in `directory`; return their names.
+
+    Only files of our own naming are touched: `.NAME.PID.XXXXXXXX.partial` whose process is gone,
+    and the older `.NAME.XXXXXXXX.partial` once more than an hour old.
+    """
+    prefix = f".{name[:200]}."
+    removed: list[str] = []
+    try:
+        entries = os.listdir(directory)
+    except OSError:
+        return removed
+    for entry in entries:
+        if not (entry.startswith(prefix) and entry.endswith(_PARTIAL)):
+            continue
+        middle = entry[len(prefix) : -len(_PARTIAL)].split(".")
+        full = os.path.join(directory, entry)
+        if len(middle) == 2 and middle[0].isdigit() and len(middle[1]) == 8:
+            stale = not _process_alive(int(middle[0]))
+        elif len(middle) == 1 and len(middle[0]) == 8:
+            try:
+                stale = time.time() - os.lstat(full).st_mtime > _LEGACY_STALE_SECONDS
+            except OSError:
+                continue
+        else:
+            continue
+        if stale:
+            with contextlib.suppress(OSError):
+                os.unlink(full)
+                removed.append(entry)
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True  # someone else's process, or not a pid at all: leave the file alone
+    return True

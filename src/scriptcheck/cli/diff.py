@@ -52,7 +52,7 @@ def _diff(args: argparse.Namespace) -> int:
     transcripts: list[Transcript] = []
     invalid: list[str] = []
     for path in corpus_files(args.paths):
-        for record in read_records(path, aliases={**new.speaker_aliases, **aliases}, encoding=args.encoding, input_format=args.input_format):
+        for record in read_records(path, aliases={**new.speaker_aliases, **aliases}, encoding=args.encoding, input_format=args.input_format, max_record_bytes=args.max_record_bytes):
             if record.transcript is None:
                 invalid.append(str(record.error))
                 print(f"scriptcheck: invalid record: {record.error}", file=sys.stderr)

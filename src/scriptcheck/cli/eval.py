@@ -10,7 +10,7 @@ from xml.sax.saxutils import escape, quoteattr
 from .._model import Transcript
 from ..authoring.evaluate import Evaluation, evaluate
 from ..formats.readers import read_records
-from .common import add_input_options, add_pack_options, corpus_files, load_checker
+from .common import add_input_options, add_pack_options, corpus_files, load_checker, output
 
 GATES = ("precision", "recall", "f1")
 
@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     checker = load_checker(args)
     evaluations = {}
     for path in corpus_files(args.paths):
-        records = read_records(path, aliases=checker.speaker_aliases, encoding=args.encoding, input_format=args.input_format)
+        records = read_records(path, aliases=checker.speaker_aliases, encoding=args.encoding, input_format=args.input_format, max_record_bytes=args.max_record_bytes)
         transcripts: list[Transcript] = []
         for record in records:
             if record.transcript is None:
@@ -56,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
             print(render(name, evaluation, args.errors))
         failures.extend(f"{name}: {failure}" for failure in gate_failures(evaluation, args))
     if args.junit_xml:
-        Path(args.junit_xml).write_text(junit_xml(evaluations, args), encoding="utf-8")
+        with output(args.junit_xml, inputs=args.paths, option="--junit-xml") as stream:
+            stream.write(junit_xml(evaluations, args))
     for failure in failures:
         print(f"scriptcheck: gate missed: {failure}", file=sys.stderr)
     return 1 if failures else 0

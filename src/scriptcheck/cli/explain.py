@@ -23,7 +23,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 def _explain(args: argparse.Namespace) -> int:
     checker = load_checker(args)
     seen = []
-    for record in read_records(args.input, aliases=checker.speaker_aliases, encoding=args.encoding, input_format=args.input_format):
+    for record in read_records(args.input, aliases=checker.speaker_aliases, encoding=args.encoding, input_format=args.input_format, max_record_bytes=args.max_record_bytes):
         if record.transcript is not None and record.transcript.id == args.transcript_id:
             explanation = checker.check(record.transcript).explain(checker)
             if args.format == "json":

@@ -37,7 +37,7 @@ def _review_import(args: argparse.Namespace) -> int:
     verdicts, bad = _read_verdicts(args.verdicts)
     inputs = {}
     for path in args.input:
-        for record in read_records(path, aliases=checker.speaker_aliases, encoding=args.encoding, input_format=args.input_format):
+        for record in read_records(path, aliases=checker.speaker_aliases, encoding=args.encoding, input_format=args.input_format, max_record_bytes=args.max_record_bytes):
             if record.transcript is not None:
                 inputs[record.transcript.id] = _as_json(record.transcript)
     target = Path(args.into)

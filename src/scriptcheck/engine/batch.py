@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 from .._errors import TranscriptError
 from .._model import Report, Transcript
 from ..formats.blocks import line_blocks, splits_into_blocks
-from ..formats.readers import RawTranscript, Record, read_records
+from ..formats.readers import DEFAULT_MAX_RECORD_BYTES, RawTranscript, Record, read_records
 from ..formats.writers import SerializedReport
 from .pool import check_parallel_chunks, thaw_error, worker_count
 
@@ -74,7 +74,9 @@ def check_records(
 
     for chunk in check_items(checker, records, workers=workers, payload=payload, render=render):
         yield [
-            (replace(record, error=outcome), None) if isinstance(outcome, TranscriptError) else (record, outcome)  # type: ignore[misc]
+            (replace(record, error=outcome.located(record.path, record.line, record.id)), None)
+            if isinstance(outcome, TranscriptError)
+            else (record, outcome)  # type: ignore[misc]
             for record, outcome in chunk
         ]
 
@@ -89,32 +91,35 @@ def check_files(
     render: bool = False,
     validate: bool | str = True,
     records: Callable[[Iterable[Record]], Iterable[Record]] | None = None,
+    max_record_bytes: int | None = DEFAULT_MAX_RECORD_BYTES,
 ) -> Iterator[list[tuple[Record, Report | SerializedReport | None]]]:
     """Check every record of `paths` (files, or "-" for stdin), in order.
 
     With several workers and rendered JSON Lines out, JSON Lines files go to the workers as
     blocks of raw lines (the reading process only moves bytes). Otherwise records are read
     here (`validate="lines"` leaves parsing to workers) and pass through `records`, a filter
-    the caller may use (e.g. to mark duplicate ids).
+    the caller may use (e.g. to mark duplicate ids). A JSON Lines line or CSV row over
+    `max_record_bytes` (None: no limit) is an error record.
     """
     count = worker_count(workers)
     if render and count > 1 and all(splits_into_blocks(p, encoding=encoding, input_format=input_format) for p in paths):
-        yield from _check_blocks(checker, paths, count, encoding)
+        yield from _check_blocks(checker, paths, count, encoding, max_record_bytes)
         return
     read = (
         record
         for path in paths
         for record in read_records(
-            path, aliases=checker.speaker_aliases, encoding=encoding, input_format=input_format, validate=validate
+            path, aliases=checker.speaker_aliases, encoding=encoding, input_format=input_format, validate=validate,
+            max_record_bytes=max_record_bytes,
         )
     )
     yield from check_records(checker, records(read) if records else read, workers=count, render=render)
 
 
 def _check_blocks(
-    checker: Checker, paths: Sequence[str], workers: int, encoding: str | None
+    checker: Checker, paths: Sequence[str], workers: int, encoding: str | None, max_record_bytes: int | None
 ) -> Iterator[list[tuple[Record, Report | SerializedReport | None]]]:
-    blocks = (block for path in paths for block in line_blocks(path, encoding=encoding))
+    blocks = (block for path in paths for block in line_blocks(path, encoding=encoding, max_record_bytes=max_record_bytes))
     for chunk in check_parallel_chunks(checker, blocks, workers, chunk_size=1):
         for block, results in chunk:
             yield [

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .._errors import TranscriptError
+from .._errors import RegexTimeoutError, TranscriptError
 from .._model import Finding, Report, Rule, RuleKind, RulePack, Settings, Transcript, Turn
 from ..formats.validate import speaker_table, transcript_from_dict
 from ..kinds import KINDS, Conversation
@@ -66,14 +66,27 @@ class Checker:
         """
         if not isinstance(transcript, Transcript):
             transcript = transcript_from_dict(transcript, self.speaker_aliases)
-        return self.report(self.analyse(transcript))
+        try:
+            return self.report(self.analyse(transcript))
+        except RegexTimeoutError as error:
+            raise error.located(record_id=transcript.id) from None
 
     def analyse(self, transcript: Transcript) -> Conversation:
-        """Every turn normalised (in one OpenCC call), scanned, and read by the model: what the rule kinds read."""
+        """Every turn normalised (in one OpenCC call), scanned, and read by the model: what the rule kinds read.
+
+        Raises:
+            RegexTimeoutError: a pack pattern ran over its time budget on a turn (named in the message).
+        """
         turns = transcript.turns
         texts = normalize_all([turn.text for turn in turns])
-        hits = tuple(scan(text, turn.speaker, self.compiled) for text, turn in zip(texts, turns))
+        hits = tuple(self._scan(text, turn) for text, turn in zip(texts, turns))
         return Conversation(transcript, tuple(texts), hits, self._predictions(texts, turns), self.compiled.tokens)
+
+    def _scan(self, text: NormalizedText, turn: Turn) -> TurnHits:
+        try:
+            return scan(text, turn.speaker, self.compiled)
+        except RegexTimeoutError as error:
+            raise error.at_turn(turn.index) from None
 
     def _predictions(self, texts: Sequence[NormalizedText], turns: Sequence[Turn]) -> tuple[Prediction | None, ...]:
         model, speakers = self.model, self._model_speakers
@@ -90,7 +103,7 @@ class Checker:
         """
         normalized = normalize(turn.text)
         prediction = self._predictions((normalized,), (turn,))
-        return normalized, scan(normalized, turn.speaker, self.compiled), prediction[0] if prediction else None
+        return normalized, self._scan(normalized, turn), prediction[0] if prediction else None
 
     def report(self, conversation: Conversation) -> Report:
         """The scored report of an analysed conversation."""

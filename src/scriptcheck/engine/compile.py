@@ -21,7 +21,7 @@ from ..kinds import KINDS, KindRules
 from ..kinds.base import BOUNDARY_SETS
 from ..packs.resolve import RuleSet
 from ..text.normalize import expand_phrase, normalize_phrase
-from .regex import backtracking_risk, gate_keys
+from .regex import backtracking_risk, compile_pattern, gate_keys
 from .segmenter import segmenter_for
 from .sound import SoundEntry, SoundIndex
 
@@ -204,7 +204,7 @@ def compile_rule(rule: Rule) -> CompiledRule:
     for source in spec.patterns(rule):
         location = rule.field_sources.get(source.field) or rule.field_sources.get(source.field.split("[")[0], rule.source)
         try:
-            compiled = re.compile(source.text)
+            compiled = compile_pattern(source.text, f"rule {rule.id} at {location}")
         except re.error as error:
             raise RuleCompileError(f"pattern {source.text!r} does not compile: {error}", location, rule.id) from None
         risk = backtracking_risk(source.text)

@@ -11,13 +11,17 @@ input order, so memory does not grow with the input.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import queue
+import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import CancelledError, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from itertools import islice
 from multiprocessing.reduction import ForkingPickler
@@ -94,26 +98,55 @@ def check_parallel_chunks(
         target=_feed, args=(iter(items), payload, chunk_size, executor, handoff, stop, render), daemon=True
     )
     feeder.start()
+    finished = False
     try:
         while True:
             entry = handoff.get()
             if entry is _END:
+                finished = True
                 return
             if isinstance(entry, _Failure):
                 raise entry.error
             chunk, work, future = entry
             pairs = []
-            for item, sent, outcome in zip(chunk, work, future.result()):
+            for item, sent, outcome in zip(chunk, work, _results(future, work, checker, render)):
                 result = _thaw(outcome)
                 if isinstance(result, Report) and result.transcript is None and isinstance(sent, Transcript):
                     result = replace(result, transcript=sent)  # sent without it: half the traffic back
                 pairs.append((item, result))
             yield pairs
     finally:
-        # Reached at the end, on an error, and when the consumer stops early (generator
-        # closed): queued chunks are cancelled, never waited for.
+        # Reached at the end, on an error, on SIGTERM (the CLI raises in the main thread) and
+        # when the consumer stops early (generator closed): queued chunks are cancelled, never
+        # waited for, and workers still busy are stopped rather than awaited.
         stop.set()
+        if not finished:
+            _stop_workers(executor)
         executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _results(future: Any, work: list[Any], checker: Checker, render: bool) -> list[Any]:
+    """A chunk's results; checked here instead when the chunk could not be sent to a worker.
+
+    NOTE: a chunk fails to reach a worker when an item does not pickle (a lock or an open file
+    in a transcript's metadata). Checking it here gives what a serial run gives: the reports,
+    or the same exception.
+    """
+    try:
+        return future.result()
+    except (BrokenProcessPool, CancelledError):
+        raise
+    except Exception:
+        return _check_chunk([_freeze_input(item) for item in work], render, checker)
+
+
+def _stop_workers(executor: ProcessPoolExecutor) -> None:
+    """Terminate the pool's processes, so shutting down never waits for a chunk still being checked."""
+    # NOTE: ProcessPoolExecutor has no public way to stop a running task; its processes are
+    # kept in `_processes` (pid -> Process) on every supported Python.
+    for process in list((getattr(executor, "_processes", None) or {}).values()):
+        with contextlib.suppress(Exception):
+            process.terminate()
 
 
 _END = object()
@@ -125,22 +158,34 @@ class _Failure:
 
 
 def _feed(iterator, payload, chunk_size, executor, handoff, stop, render) -> None:
-    """Read chunks (1, 2, 4... up to `chunk_size` items: the first result comes quickly), submit them."""
+    """Read chunks (1, 2, 4... up to `chunk_size` items: the first result comes quickly), submit them.
+
+    When the input raises, every item read before it is still submitted, then the error is
+    passed on: the consumer gets each finished result first, as a serial run gives them.
+    """
     size = 1
+    failure: BaseException | None = None
     try:
         while not stop.is_set():
-            chunk = list(islice(iterator, size))
-            if not chunk:
+            chunk: list[Any] = []
+            work: list[Any] = []
+            try:
+                for item in islice(iterator, size):
+                    # payload first: an item whose payload raises is not in the chunk
+                    work.append(item if payload is None else payload(item))
+                    chunk.append(item)
+            except BaseException as error:
+                failure = error
+            if chunk:
+                sent = [_freeze_input(item) for item in work]
+                if not _put(handoff, (chunk, work, executor.submit(_check_chunk, sent, render)), stop):
+                    return
+            if failure is not None or not chunk:
                 break
-            work = chunk if payload is None else [payload(item) for item in chunk]
-            sent = [_freeze_input(item) for item in work]
-            if not _put(handoff, (chunk, work, executor.submit(_check_chunk, sent, render)), stop):
-                return
             size = min(size * 2, chunk_size)
     except BaseException as error:
-        _put(handoff, _Failure(error), stop)
-        return
-    _put(handoff, _END, stop)
+        failure = error
+    _put(handoff, _Failure(failure) if failure is not None else _END, stop)
 
 
 def _put(handoff: queue.Queue, entry: Any, stop: threading.Event) -> bool:
@@ -183,15 +228,36 @@ _FORKED: tuple[PackSource, Checker] | None = None
 def _init_worker(factory: Callable[[PackSource], Checker], source: PackSource) -> None:
     """`factory` is the checker's class (pickled by reference), so this module needs no import of it."""
     global _WORKER_CHECKER
+    # NOTE: a forked worker inherits the parent's handlers (the CLI turns SIGTERM into an
+    # exception, which a worker would send back as a result and go on). The parent stops its
+    # workers itself; a worker only needs to die when told, and to ignore Ctrl-C meant for the parent.
+    with contextlib.suppress(ValueError, OSError):
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _watch_parent(os.getppid())
     if _FORKED is not None and _FORKED[0] == source:
         _WORKER_CHECKER = _FORKED[1]  # inherited by fork, built and warm
     else:
         _WORKER_CHECKER = factory(source)
 
 
-def _check_chunk(chunk: list[Any], render: bool = False) -> list[Any]:
-    """Check one chunk; with `render`, unparsed records come back as rendered JSON Lines."""
-    checker = _WORKER_CHECKER
+def _watch_parent(parent: int) -> None:
+    """Exit when the parent process is gone (killed with SIGKILL, say) instead of living on as an orphan."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(_PARENT_POLL_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="scriptcheck-parent-watch", daemon=True).start()
+
+
+_PARENT_POLL_SECONDS = 0.5
+
+
+def _check_chunk(chunk: list[Any], render: bool = False, checker: Checker | None = None) -> list[Any]:
+    """Check one chunk (in a worker, or here with `checker`); with `render`, unparsed records come back rendered."""
+    checker = checker or _WORKER_CHECKER
     assert checker is not None, "worker used before its initializer ran"
     results: list[Any] = []
     for item in chunk:
@@ -230,8 +296,8 @@ def _check_block(checker: Checker, block: LineBlock) -> list[tuple[int | None, i
             continue
         try:
             report = checker.check(record.transcript)
-        except TranscriptError as error:  # pragma: no cover - validated just above
-            results.append((record.line, record.index, _freeze_error(error), None))
+        except TranscriptError as error:  # a pattern over its time budget
+            results.append((record.line, record.index, _freeze_error(error.located(block.path, record.line)), None))
             continue
         results.append((record.line, record.index, None, (report.id, report.score, report.passed, render_line(report))))
     return results

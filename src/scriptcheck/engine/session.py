@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._errors import TranscriptError
 from .._model import Finding, Report, Transcript, Turn
-from ..formats.validate import transcript_from_dict, validate_turn
+from ..formats.validate import record_id_of, transcript_from_dict, validate_turn
 from ..kinds import KINDS, Conversation
 from .score import drop_nested, order_findings
 
@@ -36,11 +36,29 @@ class Session:
     """
 
     def __init__(self, checker: Checker, transcript_id: str, metadata: Mapping[str, Any] | None = None):
-        if transcript_id is None or str(transcript_id).strip() == "":
+        """Start a session; the id and metadata are validated here, not at `close()`.
+
+        Raises:
+            TranscriptError: no usable id, metadata that is not a mapping, `labels` that are not a
+                list, or values nested too deeply: everything `close()` would otherwise refuse.
+        """
+        record_id = record_id_of(transcript_id)
+        if record_id is None:
             raise TranscriptError("missing 'id' (a non-empty string or integer)", code="missing_id")
+        if metadata is not None and not isinstance(metadata, Mapping):
+            raise TranscriptError(
+                f"metadata must be a mapping (a dict), got {type(metadata).__name__}", code="invalid_metadata", record_id=record_id
+            )
+        # NOTE: validated as close() will validate it, with a stand-in turn, so a session is never
+        # lost at the end of a call for a mistake made at its start.
+        probe = {**(metadata or {}), "id": record_id, "turns": [{"speaker": "agent", "text": ""}]}
+        validated = transcript_from_dict(probe, checker.speaker_aliases)
+        kept = dict(validated.metadata)
+        if metadata and "labels" in metadata:
+            kept["labels"] = list(validated.labels)
         self.checker = checker
-        self.id = str(transcript_id)
-        self.metadata: Mapping[str, Any] = MappingProxyType(dict(metadata or {}))
+        self.id = record_id
+        self.metadata: Mapping[str, Any] = MappingProxyType(kept)
         self._turns: list[dict[str, Any]] = []
         self._analysed: list[tuple[NormalizedText, TurnHits, Prediction | None]] = []  # reused by close()
         self._charged: set[str] = set()  # rules whose points a returned finding already took

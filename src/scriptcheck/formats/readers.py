@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import codecs
 import csv
-import io
 import json
+import re
 import sys
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -77,12 +77,35 @@ def _parse_json_line(line: str, name: str, line_number: int | None) -> Any:
         return json.loads(line)
     except json.JSONDecodeError as error:
         raise TranscriptError(
-            f"not valid JSON ({error.msg} at column {error.colno}); each line must be one JSON object",
+            f"not valid JSON ({error.msg} at column {error.colno}); each line must be one JSON object{_array_hint(line)}",
+            code="invalid_json", path=name, line=line_number,
+        ) from None
+    except RecursionError:
+        raise TranscriptError(
+            "not valid JSON: nested too deeply for a transcript; each line must be one JSON object",
+            code="invalid_json", path=name, line=line_number,
+        ) from None
+    except ValueError:  # an integer beyond Python's limit on digits (4300)
+        raise TranscriptError(
+            f"not valid JSON: a number with more than {_MAX_DIGITS} digits; each line must be one JSON object",
             code="invalid_json", path=name, line=line_number,
         ) from None
 
 
+_MAX_DIGITS = sys.get_int_max_str_digits() if hasattr(sys, "get_int_max_str_digits") else 4300
+
+
+def _array_hint(line: str) -> str:
+    if line.lstrip("\ufeff \t").startswith("["):
+        return " (this looks like a JSON array: give the file a .json name or pass --input-format json)"
+    return ""
+
+
 # --------------------------------------------------------------------------- files
+
+# A record (a JSON Lines line, a CSV row) longer than this is an error record, not a reason to
+# run out of memory: `--max-record-bytes`.
+DEFAULT_MAX_RECORD_BYTES = 16 * 1024 * 1024
 
 
 def read_records(
@@ -92,26 +115,34 @@ def read_records(
     encoding: str | None = None,
     input_format: str | None = None,
     validate: bool | str = True,
+    max_record_bytes: int | None = DEFAULT_MAX_RECORD_BYTES,
 ) -> Iterator[Record]:
     """Stream the records of one input (a path, or "-" for standard input).
 
     With `validate=False`, JSON records come out as `Record.raw` (parsed, not validated);
     with `validate="lines"`, JSON Lines records are not even parsed. Both are for worker
-    processes to finish in parallel.
+    processes to finish in parallel. A JSON Lines line or CSV row over `max_record_bytes`
+    (None: no limit) is an error record.
 
     Raises:
         InputFileError: the file cannot be opened, decoded, or its format recognised.
     """
     aliases = speaker_table(aliases)
     name = "<stdin>" if str(source) == "-" else str(source)
+    check_encoding(encoding)
     stream = open_binary(source, name)
     try:
         head = read_some(stream)
         encoding = encoding or detect_encoding(head, name)
-        text = decoded_lines(head, stream, encoding, name)
         fmt = input_format or detect_format(name, head, encoding)
-        reader = {"jsonl": jsonl_records, "json": _json_records, "csv": _csv_records}[fmt]
-        for record in reader(text, aliases, name, validate):
+        # NOTE: a JSON document may hold the whole array on one line: lines are not capped there.
+        text = decoded_lines(head, stream, encoding, name, max_line_bytes=None if fmt == "json" else max_record_bytes)
+        if fmt == "csv":
+            records = _csv_records(text, aliases, name, validate, max_record_bytes)
+        else:
+            reader = {"jsonl": jsonl_records, "json": _json_records, "json-or-jsonl": _json_or_jsonl_records}[fmt]
+            records = reader(text, aliases, name, validate)
+        for record in records:
             yield record if record.path else replace(record, path=name)
     finally:
         if stream is not getattr(sys.stdin, "buffer", None):
@@ -139,26 +170,56 @@ def open_binary(source: str | Path, name: str) -> BinaryIO:
         raise InputFileError(f"{name}: cannot open: {error.strerror}") from None
 
 
+def check_encoding(encoding: str | None) -> None:
+    """Refuse an encoding Python does not know, or a codec that is not a text encoding (rot13, hex, base64).
+
+    Raises:
+        InputFileError: naming the encoding and what to use instead.
+    """
+    if encoding is None:
+        return
+    try:
+        codec = codecs.lookup(encoding)
+    except LookupError:
+        raise InputFileError(f"unknown encoding {encoding!r}; try utf-8 or gb18030") from None
+    if not getattr(codec, "_is_text_encoding", True):
+        raise InputFileError(f"--encoding {encoding!r} is not a text encoding; try utf-8 or gb18030")
+
+
 def detect_encoding(head: bytes, name: str) -> str:
-    """UTF-8 (with or without BOM), UTF-16 with BOM, else GB18030 (Chinese spreadsheet exports)."""
+    """UTF-8 (with or without BOM), UTF-16 with BOM, else UTF-8 or GB18030 by a vote of the lines.
+
+    Each line of the first 64 KiB that is not plain ASCII votes: for UTF-8 when it decodes as
+    UTF-8, for GB18030 (Chinese spreadsheet exports) when only GB18030 reads it. GB18030 needs
+    more votes than UTF-8, so one stray byte (a Latin-1 é) costs its own line, not the file.
+    """
     if head.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
-    try:
-        head.decode("utf-8")
+    if head.isascii():
         return "utf-8"
-    except UnicodeDecodeError as error:
-        if error.start >= len(head) - 3:
-            return "utf-8"  # a character cut by the sniff window
-        utf8_valid = error.start
-    try:
-        head.decode("gb18030")
-        return "gb18030"
-    except UnicodeDecodeError as error:
-        # Neither decodes everything: take the one that reads further; the bad lines
-        # become error records naming their byte offset.
-        return "gb18030" if error.start > utf8_valid else "utf-8"
+    lines = head.split(b"\n")
+    if len(lines) > 1 and len(head) >= _SNIFF_BYTES:
+        lines.pop()  # cut by the sniff window
+    utf8 = gb18030 = 0
+    for index, raw in enumerate(lines):
+        if raw.isascii():
+            continue
+        try:
+            raw.decode("utf-8")
+            utf8 += 1
+            continue
+        except UnicodeDecodeError as error:
+            if index == len(lines) - 1 and error.start >= len(raw) - 3 and len(head) >= _SNIFF_BYTES:
+                utf8 += 1  # a character cut by the sniff window
+                continue
+        try:
+            raw.decode("gb18030")
+            gb18030 += 1
+        except UnicodeDecodeError:
+            pass
+    return "gb18030" if gb18030 > utf8 else "utf-8"
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +228,8 @@ class UndecodableLine:
 
     offset: int
     encoding: str
+    preview: str = field(default="", compare=False, repr=False)  # the line read leniently, to name its record
+    code = "undecodable"
 
     def message(self) -> str:
         return (
@@ -175,104 +238,198 @@ class UndecodableLine:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class OversizedLine:
+    """A line longer than the record limit: skipped, never held in memory whole."""
+
+    offset: int
+    size: int
+    limit: int
+    preview: str = field(default="", compare=False, repr=False)  # how the line starts, to name its record
+    code = "record_too_large"
+
+    def message(self) -> str:
+        return (
+            f"record is {self.size:,} bytes, over the limit of {self.limit:,}; "
+            "split the transcript or raise --max-record-bytes"
+        )
+
+
+BadLine = UndecodableLine | OversizedLine
+
+
 def decoded_lines(
-    head: bytes, rest: BinaryIO, encoding: str, name: str, *, first_line: int = 1, first_offset: int = 0
-) -> Iterator[tuple[int, str | UndecodableLine]]:
-    """Yield (line number, text), or an `UndecodableLine` in place of a line that does not decode.
+    head: bytes,
+    rest: BinaryIO,
+    encoding: str,
+    name: str,
+    *,
+    first_line: int = 1,
+    first_offset: int = 0,
+    max_line_bytes: int | None = None,
+) -> Iterator[tuple[int, str | BadLine]]:
+    """Yield (line number, text), or a `BadLine` in place of a line that does not decode or is too long.
 
-    For ASCII-compatible encodings (UTF-8, GB18030, GBK…) lines are split on the newline
-    byte, which never occurs inside a multi-byte character, so one bad line costs one record.
-    `first_line` and `first_offset` place bytes that start inside a file (a worker's block).
+    Lines are cut on the newline's bytes before decoding (the newline byte never occurs inside
+    a multi-byte character of UTF-8, GB18030 or GBK; in UTF-16 and UTF-32 the newline code unit
+    is aligned), so one bad line costs one record. `first_line` and `first_offset` place bytes
+    that start inside a file (a worker's block). Work is linear in the input, however long a line.
     """
-    try:
-        codec = codecs.lookup(encoding)
-    except LookupError:
-        raise InputFileError(f"unknown encoding {encoding!r}; try utf-8 or gb18030") from None
-    if codec.name.startswith("utf-16") or codec.name.startswith("utf-32"):
-        yield from _decoded_wide_lines(head, rest, encoding, name)
-        return
-    offset = first_offset
+    check_encoding(encoding)
+    codec = codecs.lookup(encoding)
+    wide = codec.name.startswith(("utf-16", "utf-32"))
+    if wide:
+        decode_as, newline, unit, bom = _wide_layout(codec.name, head)
+    else:
+        decode_as = "utf-8" if codec.name == "utf-8-sig" else encoding
+        newline, unit = b"\n", 1
+        bom = codecs.BOM_UTF8 if first_offset == 0 and head.startswith(codecs.BOM_UTF8) else b""
     line_number = first_line - 1
-    pending = b""
-    chunk = head
-    bom = codecs.BOM_UTF8 if codec.name == "utf-8-sig" or head.startswith(codecs.BOM_UTF8) else b""
-    while True:
-        pending += chunk
-        lines = pending.split(b"\n")
-        pending = lines.pop() if chunk else b""
-        if not chunk and lines and lines[-1] == b"":
-            lines.pop()
-        for raw in lines:
-            line_number += 1
-            start = offset
-            offset += len(raw) + 1
-            if bom and start == 0 and raw.startswith(bom):
-                raw, start = raw[len(bom):], len(bom)
-            try:
-                yield line_number, raw.decode(encoding if encoding != "utf-8-sig" else "utf-8").rstrip("\r")
-            except UnicodeDecodeError as error:
-                yield line_number, UndecodableLine(start + error.start, encoding)
-        if not chunk:
-            break
-        chunk = read_some(rest)
-
-
-def _decoded_wide_lines(head: bytes, rest: BinaryIO, encoding: str, name: str) -> Iterator[tuple[int, str]]:
-    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
-    offset = 0
-    line_number = 0
-    pending = ""
-    chunk = head
-    while True:
+    for start, raw, size, opening in _split_lines(head, rest, newline, unit, len(bom) if wide else 0, first_offset, max_line_bytes):
+        line_number += 1
+        if raw is None:
+            assert max_line_bytes is not None
+            yield line_number, OversizedLine(start, size, max_line_bytes, opening.decode(decode_as, "replace"))
+            continue
+        if not wide and bom and start == 0 and raw.startswith(bom):
+            raw, start = raw[len(bom):], len(bom)
         try:
-            pending += decoder.decode(chunk, final=not chunk)
+            yield line_number, raw.decode(decode_as).rstrip("\r")
         except UnicodeDecodeError as error:
-            raise InputFileError(
-                f"{name}: cannot decode as {encoding} at byte offset {offset + error.start}; "
-                "pass --encoding with the file's encoding"
-            ) from None
-        offset += len(chunk)
-        lines = pending.split("\n")
-        pending = lines.pop()
-        for line in lines:
-            line_number += 1
-            yield line_number, line.rstrip("\r")
-        if not chunk:
+            yield line_number, UndecodableLine(start + error.start, encoding, raw[:_PREVIEW].decode(decode_as, "replace"))
+
+
+def _wide_layout(codec_name: str, head: bytes) -> tuple[str, bytes, int, bytes]:
+    """(codec of one endianness, the newline's bytes, code unit size, BOM to skip) for UTF-16/32."""
+    unit = 2 if codec_name.startswith("utf-16") else 4
+    family = "utf-16" if unit == 2 else "utf-32"
+    boms = {"le": codecs.BOM_UTF16_LE, "be": codecs.BOM_UTF16_BE} if unit == 2 else {"le": codecs.BOM_UTF32_LE, "be": codecs.BOM_UTF32_BE}
+    if codec_name.endswith(("-le", "-be")):
+        order = codec_name[-2:]
+    else:
+        order = "be" if head.startswith(boms["be"]) and not head.startswith(boms["le"]) else ("le" if head.startswith(boms["le"]) else sys.byteorder[0] + "e")
+    bom = boms[order] if head.startswith(boms[order]) else b""
+    decode_as = f"{family}-{order}"
+    return decode_as, "\n".encode(decode_as), unit, bom
+
+
+_PREVIEW = 4096  # bytes of a bad line kept to name its record
+
+
+def _split_lines(
+    head: bytes, rest: BinaryIO, newline: bytes, unit: int, skip: int, first_offset: int, max_bytes: int | None
+) -> Iterator[tuple[int, bytes | None, int, bytes]]:
+    """(byte offset, the line's bytes without the newline, size, opening) per line.
+
+    The bytes are None when the line is over `max_bytes`; its first bytes are then in `opening`.
+
+    NOTE: each chunk is searched once and a long line is kept as a list of pieces, joined once:
+    re-splitting a growing buffer made reading quadratic in the length of a line.
+    """
+    offset = first_offset + skip  # where the current line starts
+    pieces: list[bytes] = []
+    opening = b""  # the first bytes of a line being skipped
+    size = 0  # bytes of the current line so far (also while skipping an oversized one)
+    carry = b""  # a code unit cut by a chunk boundary (UTF-16/32)
+    chunk = head[skip:]
+    at_end = False
+    while True:
+        if carry:
+            chunk, carry = carry + chunk, b""
+        if unit > 1 and not at_end and len(chunk) % unit:
+            cut = len(chunk) - len(chunk) % unit
+            chunk, carry = chunk[:cut], chunk[cut:]
+        position = 0
+        while True:
+            found = chunk.find(newline, position)
+            while found >= 0 and found % unit:  # a newline's bytes across two code units
+                found = chunk.find(newline, found + 1)
+            if found < 0:
+                break
+            piece = chunk[position:found]
+            size += len(piece)
+            if max_bytes is not None and size > max_bytes:
+                yield offset, None, size, opening or b"".join(pieces)[:_PREVIEW] or piece[:_PREVIEW]
+            else:
+                yield offset, (b"".join(pieces) + piece) if pieces else piece, size, b""
+            offset += size + len(newline)
+            pieces, size, opening = [], 0, b""
+            position = found + len(newline)
+        tail = chunk[position:]
+        if tail:
+            size += len(tail)
+            if max_bytes is not None and size > max_bytes:
+                if not opening:
+                    opening = (b"".join(pieces) + tail[:_PREVIEW])[:_PREVIEW]
+                pieces = []  # skipping: only counting until the line ends
+            else:
+                pieces.append(tail)
+        if at_end:
             break
         chunk = read_some(rest)
-    if pending:
-        yield line_number + 1, pending.rstrip("\r")
+        if not chunk:
+            at_end, chunk = True, carry
+            carry = b""
+            if not chunk:
+                break
+    if size:
+        if max_bytes is not None and size > max_bytes:
+            yield offset, None, size, opening or b"".join(pieces)[:_PREVIEW]
+        else:
+            yield offset, b"".join(pieces), size, b""
 
 
-def _text_lines(lines: Iterable[tuple[int, str | UndecodableLine]], name: str) -> Iterator[tuple[int, str]]:
-    """Lines for formats that must read whole files (JSON, CSV): an undecodable line stops them."""
+def _text_lines(lines: Iterable[tuple[int, str | BadLine]], name: str) -> Iterator[tuple[int, str]]:
+    """Lines for formats that must read whole files (JSON): a bad line stops them."""
     for number, line in lines:
-        if isinstance(line, UndecodableLine):
+        if not isinstance(line, str):
             raise InputFileError(f"{name}:{number}: {line.message()}")
         yield number, line
 
 
 def detect_format(name: str, head: bytes, encoding: str) -> str:
+    """jsonl, json, csv, or json-or-jsonl: JSON that may be one document over many lines, else JSON Lines.
+
+    By extension first (.jsonl, .ndjson, .csv), then by content: `[` starts a JSON array; `{`
+    starts JSON Lines when the first line is a whole JSON value, else (a pretty-printed object)
+    the file is read as one JSON document if it is one.
+    """
     suffix = Path(name).suffix.lower()
+    try:
+        text = head.decode(encoding, errors="ignore")
+    except (LookupError, UnicodeError):
+        text = ""
+    stripped = text.lstrip("\ufeff \t\r\n")
+    first = stripped[:1]
     if suffix in (".jsonl", ".ndjson"):
-        return "jsonl"
+        return "json-or-jsonl" if first == "[" else "jsonl"
     if suffix == ".csv":
         return "csv"
-    first = head.decode(encoding, errors="ignore").lstrip("\ufeff \t\r\n")[:1]
     if first == "[":
         return "json"
-    if first == "{" or suffix == ".json":
-        return "jsonl" if first == "{" else "json"
-    if first == "":
+    if first == "{":
+        first_line, newline, _rest = stripped.partition("\n")
+        if not newline:
+            # NOTE: the first line is not complete yet (a long one, or a pipe that gave part of
+            # it): JSON Lines, so records stream through as they arrive.
+            return "jsonl"
+        try:
+            json.loads(first_line)
+        except (ValueError, RecursionError):
+            return "json-or-jsonl"
         return "jsonl"
+    if first == "" or suffix == ".json":
+        return "json" if suffix == ".json" else "jsonl"
     return "csv"
 
 
-def jsonl_records(lines: Iterable[tuple[int, str | UndecodableLine]], aliases: Mapping[str, str], name: str, validate: bool | str = True) -> Iterator[Record]:
+def jsonl_records(
+    lines: Iterable[tuple[int, str | BadLine]], aliases: Mapping[str, str], name: str, validate: bool | str = True
+) -> Iterator[Record]:
     index = 0
     for line_number, line in lines:
-        if isinstance(line, UndecodableLine):
-            yield Record(index, line_number, error=TranscriptError(line.message(), code="undecodable", path=name, line=line_number))
+        if not isinstance(line, str):
+            yield Record(index, line_number, error=TranscriptError(line.message(), code=line.code, path=name, line=line_number))
             index += 1
             continue
         if not line.strip():
@@ -290,18 +447,51 @@ def jsonl_records(lines: Iterable[tuple[int, str | UndecodableLine]], aliases: M
         index += 1
 
 
-def _json_records(lines: Iterable[tuple[int, str | UndecodableLine]], aliases: Mapping[str, str], name: str, validate: bool | str = True) -> Iterator[Record]:
+def _json_records(
+    lines: Iterable[tuple[int, str | BadLine]], aliases: Mapping[str, str], name: str, validate: bool | str = True
+) -> Iterator[Record]:
     text = "\n".join(line for _number, line in _text_lines(lines, name))
+    yield from _json_document_records(_parse_json_document(text, name), aliases, name, validate)
+
+
+def _parse_json_document(text: str, name: str) -> Any:
+    if not text.strip("\ufeff \t\r\n"):
+        return []  # an empty file: no records
     try:
-        data = json.loads(text)
+        return json.loads(text)
     except json.JSONDecodeError as error:
         raise InputFileError(f"{name}:{error.lineno}: not valid JSON ({error.msg}); expected an array of transcripts") from None
+    except RecursionError:
+        raise InputFileError(f"{name}: not valid JSON: nested too deeply for transcripts") from None
+    except ValueError:
+        raise InputFileError(f"{name}: not valid JSON: a number with more than {_MAX_DIGITS} digits") from None
+
+
+def _json_document_records(data: Any, aliases: Mapping[str, str], name: str, validate: bool | str) -> Iterator[Record]:
     if isinstance(data, dict):
         data = [data]
     if not isinstance(data, list):
         raise InputFileError(f"{name}: expected a JSON array of transcripts, got {type(data).__name__}")
     for index, item in enumerate(data):
         yield _record(index, None, item, aliases, f"{name}[{index}]", validate)
+
+
+def _json_or_jsonl_records(
+    lines: Iterable[tuple[int, str | BadLine]], aliases: Mapping[str, str], name: str, validate: bool | str = True
+) -> Iterator[Record]:
+    """One JSON document (a pretty-printed object, an array) when the file is one; else JSON Lines."""
+    kept = list(lines)
+    if all(isinstance(line, str) for _number, line in kept):
+        text = "\n".join(line for _number, line in kept)  # type: ignore[misc]
+        try:
+            data = json.loads(text) if text.strip("\ufeff \t\r\n") else []
+        except (ValueError, RecursionError):
+            pass
+        else:
+            if isinstance(data, (dict, list)):
+                yield from _json_document_records(data, aliases, name, validate)
+                return
+    yield from jsonl_records(kept, aliases, name, validate)
 
 
 def _record(index: int, line: int | None, data: Any, aliases: Mapping[str, str], name: str, validate: bool | str = True) -> Record:
@@ -313,50 +503,193 @@ def _record(index: int, line: int | None, data: Any, aliases: Mapping[str, str],
         return Record(index, line, error=error)
 
 
+# --------------------------------------------------------------------------- CSV
+
 _CSV_REQUIRED = ("transcript_id", "speaker", "text")
+_MAX_CSV_RESYNCS = 100  # unterminated quotes in one file before it is refused as not CSV
+_CSV_FIELD_END = re.compile(r"[,\r]")
 
 
-def _csv_records(lines: Iterable[tuple[int, str | UndecodableLine]], aliases: Mapping[str, str], name: str, validate: bool | str = True) -> Iterator[Record]:
-    """Long-form CSV: one row per turn, grouped by transcript_id in order of first appearance."""
-    numbered = _text_lines(lines, name)
-    buffer = io.StringIO()
-    row_lines: list[int] = []
-    for line_number, line in numbered:
-        buffer.write(line + "\n")
-        row_lines.append(line_number)
-    buffer.seek(0)
-    reader = csv.DictReader(buffer)
-    fields = [f.strip() for f in reader.fieldnames or []]
+@dataclass(slots=True)
+class _CsvGroup:
+    """The rows of one transcript_id, or the first error among them."""
+
+    first_line: int
+    rows: list[tuple[int, dict[str, Any]]]
+    error: TranscriptError | None = None
+
+
+def _csv_records(
+    lines: Iterable[tuple[int, str | BadLine]],
+    aliases: Mapping[str, str],
+    name: str,
+    validate: bool | str = True,
+    max_record_bytes: int | None = DEFAULT_MAX_RECORD_BYTES,
+) -> Iterator[Record]:
+    """Long-form CSV: one row per turn, grouped by transcript_id in order of first appearance.
+
+    A row that cannot be read (an unterminated quote, undecodable bytes, over the size limit)
+    makes its transcript an error record naming the row's line; reading goes on after it.
+    """
+    numbered = list(lines)
+    rows = _csv_rows(numbered, name, max_record_bytes)
+    header = next(rows, None)
+    while header is not None and not header[1] and header[2] is None:
+        header = next(rows, None)  # blank lines before the header
+    if header is None:
+        return  # an empty file: no records
+    header_line, header_fields, header_error = header
+    if header_error is not None:
+        raise InputFileError(f"{name}:{header_line}: CSV header: {header_error}")
+    fields = [f.strip() for f in header_fields]
     missing = [f for f in _CSV_REQUIRED if f not in fields and not (f == "speaker" and "role" in fields)]
     if missing:
         raise InputFileError(
-            f"{name}:1: CSV header lacks {', '.join(missing)}; "
+            f"{name}:{header_line}: CSV header lacks {', '.join(missing)}; "
             "expected transcript_id,turn,speaker,text[,start,end]"
         )
-    reader.fieldnames = fields
-    groups: dict[str, list[tuple[int, dict[str, str]]]] = {}
-    first_line: dict[str, int] = {}
-    for row in reader:
-        line_number = row_lines[min(reader.line_num, len(row_lines)) - 1]
+    id_column = fields.index("transcript_id")
+    groups: dict[Any, _CsvGroup] = {}
+    for line_number, values, problem in rows:
+        if problem is not None:
+            key: Any = values[id_column].strip() if len(values) > id_column else ("", line_number)
+            group = groups.setdefault(key, _CsvGroup(line_number, []))
+            if group.error is None:
+                record_id = key if isinstance(key, str) and key else None
+                group.error = TranscriptError(problem, code="invalid_csv", path=name, line=line_number, record_id=record_id)
+            continue
+        if not values:
+            continue  # a blank line
+        row: dict[Any, Any] = dict(zip(fields, values))
+        if len(values) > len(fields):
+            row[None] = values[len(fields):]  # as csv.DictReader keeps them
+        for column in fields[len(values):]:
+            row[column] = None
         key = (row.get("transcript_id") or "").strip()
-        groups.setdefault(key, []).append((line_number, row))
-        first_line.setdefault(key, line_number)
-    for index, (key, rows) in enumerate(groups.items()):
-        first = first_line[key]
+        groups.setdefault(key, _CsvGroup(line_number, [])).rows.append((line_number, row))
+    for index, (key, group) in enumerate(groups.items()):
+        if group.error is not None:
+            yield Record(index, group.first_line, error=group.error)
+            continue
         try:
-            turns = [_csv_turn(row, number, name, key) for number, row in sorted(rows, key=_csv_order)]
+            turns = [_csv_turn(row, number, name, key) for number, row in sorted(group.rows, key=_csv_order)]
             data = {"id": key or None, "turns": turns}
         except TranscriptError as error:
-            yield Record(index, first, error=error)
+            yield Record(index, group.first_line, error=error)
             continue
-        yield _record(index, first, data, aliases, name, validate)
+        yield _record(index, group.first_line, data, aliases, name, validate)
+
+
+def _csv_rows(
+    numbered: list[tuple[int, str | BadLine]], name: str, max_record_bytes: int | None
+) -> Iterator[tuple[int, list[str], str | None]]:
+    """(first line, fields, problem or None) per CSV row, in file order.
+
+    Row boundaries are found here (a newline inside a quoted field continues the row), then
+    each row is parsed by the csv module, so fields are exactly what csv.reader gives. A quote
+    that never closes would swallow the rest of the file: its row is reported and reading
+    starts again on the next line.
+    """
+    # NOTE: the csv module's field limit (128 KiB by default) is process-wide; it is only ever
+    # raised, to the record limit, so a long turn is read rather than crashing the reader.
+    limit = max_record_bytes if max_record_bytes is not None else sys.maxsize
+    if csv.field_size_limit() < limit:
+        csv.field_size_limit(min(limit, sys.maxsize))
+    resyncs = 0
+    position = 0
+    while position < len(numbered):
+        first, line = numbered[position]
+        if not isinstance(line, str):
+            yield first, _first_fields(line.preview), line.message()
+            position += 1
+            continue
+        parts = [line]
+        size = len(line)
+        inside = _ends_inside_quotes(line, False)
+        end = position
+        problem = None
+        while inside:
+            end += 1
+            if end >= len(numbered):
+                problem = "unterminated quote: a quoted field opened in this row never closes; close it (a quote inside a quoted field is written twice: \"\")"
+                break
+            _number, more = numbered[end]
+            if not isinstance(more, str):
+                problem = f"a quoted field runs into line {_number}, which cannot be read: {more.message()}"
+                break
+            parts.append(more)
+            size += len(more) + 1
+            if max_record_bytes is not None and size > max_record_bytes // 4 and _utf8_size(parts) > max_record_bytes:
+                problem = f"row is over the limit of {max_record_bytes:,} bytes (or a quote never closes); raise --max-record-bytes"
+                break
+            inside = _ends_inside_quotes(more, True)
+        if problem is not None:
+            resyncs += 1
+            if resyncs > _MAX_CSV_RESYNCS:
+                raise InputFileError(f"{name}:{first}: more than {_MAX_CSV_RESYNCS} rows with unterminated quotes; is this a CSV file?")
+            yield first, _first_fields(line), problem
+            position += 1  # start again on the next line
+            continue
+        text = "\n".join(parts)
+        if max_record_bytes is not None and len(text) > max_record_bytes // 4 and _utf8_size(parts) > max_record_bytes:
+            yield first, _first_fields(line), f"row is over the limit of {max_record_bytes:,} bytes; raise --max-record-bytes"
+        else:
+            try:
+                for values in csv.reader([text + "\n"]):
+                    yield first, values, None
+            except csv.Error as error:
+                yield first, _first_fields(line), f"not valid CSV: {error}"
+        position = end + 1
+
+
+def _ends_inside_quotes(line: str, inside: bool) -> bool:
+    """Whether a line ends inside a quoted field, given whether it started inside one.
+
+    Follows the csv module's default dialect: a field is quoted when it starts with `"`; inside,
+    `""` is a literal quote and a lone `"` ends the quoted part; a carriage return outside
+    quotes ends the row.
+    """
+    if not inside and '"' not in line:
+        return False
+    position, length = 0, len(line)
+    field_start = not inside
+    while position < length:
+        if inside:
+            found = line.find('"', position)
+            if found < 0:
+                return True
+            if found + 1 < length and line[found + 1] == '"':
+                position = found + 2
+                continue
+            inside, field_start, position = False, False, found + 1
+            continue
+        if field_start and line[position] == '"':
+            inside, position = True, position + 1
+            continue
+        match = _CSV_FIELD_END.search(line, position)
+        if match is None:
+            return False
+        position, field_start = match.end(), True
+    return inside
+
+
+def _first_fields(line: str) -> list[str]:
+    """The fields of a row's first line, as far as they can be read (to name its transcript)."""
+    try:
+        return next(csv.reader([line]), [])
+    except csv.Error:
+        return []
+
+
+def _utf8_size(parts: list[str]) -> int:
+    return sum(len(part.encode("utf-8", "surrogatepass")) for part in parts) + len(parts) - 1
 
 
 def _csv_order(item: tuple[int, dict[str, str]]) -> tuple[float, int]:
     number, row = item
     try:
         return float(row.get("turn") or number), number
-    except ValueError:
+    except (ValueError, OverflowError):
         return float(number), number
 
 
@@ -364,12 +697,12 @@ def _csv_turn(row: dict[str, Any], number: int, name: str, key: str) -> dict[str
     if row.get("turn") not in (None, ""):
         try:
             float(row["turn"])
-        except ValueError:
+        except (ValueError, OverflowError):
             raise TranscriptError(
                 f"'turn' must be a number, got {row['turn']!r}", code="invalid_turn", path=name, line=number, record_id=key
             ) from None
     turn = {"speaker": row.get("speaker") or row.get("role"), "text": row.get("text")}
-    for field in ("start", "end"):
-        if row.get(field) not in (None, ""):
-            turn[field] = row[field]
+    for column in ("start", "end"):
+        if row.get(column) not in (None, ""):
+            turn[column] = row[column]
     return turn

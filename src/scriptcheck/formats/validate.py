@@ -41,10 +41,9 @@ def transcript_from_dict(
             f"expected a JSON object with 'id' and 'turns', got {type(data).__name__}",
             code="not_an_object", path=path, line=line,
         )
-    raw_id = data.get("id")
-    if raw_id is None or isinstance(raw_id, (bool, list, dict, float)) or str(raw_id).strip() == "":
+    record_id = record_id_of(data.get("id"))
+    if record_id is None:
         raise TranscriptError("missing 'id' (a non-empty string or integer)", code="missing_id", path=path, line=line)
-    record_id = str(raw_id)
 
     def fail(message: str, code: str) -> TranscriptError:
         return TranscriptError(message, code=code, path=path, line=line, record_id=record_id)
@@ -57,13 +56,67 @@ def transcript_from_dict(
     if not raw_turns:
         raise fail("'turns' is empty: a transcript needs at least one turn", "empty_transcript")
     turns = tuple(validate_turn(raw, index, aliases, fail) for index, raw in enumerate(raw_turns))
-    metadata = {key: value for key, value in data.items() if key not in _RESERVED_KEYS}
+    metadata = validate_metadata(data, fail)
     labels = data.get("labels")
     if labels is None:
         labels = []
     if not isinstance(labels, list):
         raise fail("'labels' must be a list of {category, turn?}", "invalid_labels")
+    labels = _plain(labels, "labels", 1, fail)
     return Transcript(record_id, turns, MappingProxyType(metadata), tuple(labels))
+
+
+def record_id_of(raw_id: Any) -> str | None:
+    """A record's id as text (lone surrogates replaced), or None when it has no usable one."""
+    if raw_id is None or isinstance(raw_id, (bool, list, dict, float)):
+        return None
+    try:
+        text = str(raw_id)
+    except ValueError:  # an integer too long to print (over 4300 digits)
+        return None
+    return None if text.strip() == "" else without_surrogates(text)
+
+
+def without_surrogates(text: str) -> str:
+    """`text` with each lone surrogate (from a JSON escape such as \\ud800) replaced by U+FFFD.
+
+    A lone surrogate cannot be written as UTF-8; the replacement keeps the length, so offsets hold.
+    """
+    return text if text.isascii() else _LONE_SURROGATE.sub("\ufffd", text)
+
+
+# Metadata nested deeper than this is refused: nothing needs it, and deep values break printing.
+MAX_METADATA_DEPTH = 32
+
+
+def validate_metadata(data: Mapping[str, Any], fail: Callable[[str, str], TranscriptError]) -> dict[str, Any]:
+    """The record's keys other than id, turns and labels, with lone surrogates replaced.
+
+    Raises:
+        TranscriptError: a value nested more than MAX_METADATA_DEPTH levels deep.
+    """
+    metadata = {}
+    for key, value in data.items():
+        if key in _RESERVED_KEYS:
+            continue
+        name = without_surrogates(key) if isinstance(key, str) else key
+        metadata[name] = _plain(value, name, 1, fail)
+    return metadata
+
+
+def _plain(value: Any, key: Any, depth: int, fail: Callable[[str, str], TranscriptError]) -> Any:
+    if isinstance(value, str):
+        return without_surrogates(value)
+    if isinstance(value, (list, dict)):
+        if depth > MAX_METADATA_DEPTH:
+            raise fail(f"{key!r} is nested more than {MAX_METADATA_DEPTH} levels deep", "invalid_metadata")
+        if isinstance(value, list):
+            return [_plain(item, key, depth + 1, fail) for item in value]
+        return {
+            (without_surrogates(name) if isinstance(name, str) else name): _plain(item, key, depth + 1, fail)
+            for name, item in value.items()
+        }
+    return value
 
 
 def validate_turn(raw: Any, index: int, aliases: Mapping[str, str], fail: Callable[[str, str], TranscriptError]) -> Turn:
@@ -78,11 +131,12 @@ def validate_turn(raw: Any, index: int, aliases: Mapping[str, str], fail: Callab
     # NOTE: table keys are stripped and casefolded, so an exact hit is what the slow path finds.
     speaker = aliases.get(speaker_raw) if type(speaker_raw) is str else None
     if speaker is None:
-        speaker = aliases.get(str(speaker_raw).strip().casefold())
+        shown = _shown(speaker_raw)
+        speaker = aliases.get(shown.strip().casefold())
         if speaker is None:
             raise fail(
-                f"turn {index}: unknown speaker {speaker_raw!r}; use agent or customer, "
-                f"or map it with --speaker-alias '{speaker_raw}=agent'",
+                f"turn {index}: unknown speaker {shown!r}; use agent or customer, "
+                f"or map it with --speaker-alias '{shown}=agent'",
                 "unknown_speaker",
             )
     text = raw.get("text", _MISSING)
@@ -107,6 +161,14 @@ def validate_turn(raw: Any, index: int, aliases: Mapping[str, str], fail: Callab
 _MISSING = object()
 
 
+def _shown(value: Any) -> str:
+    """`value` as text for a lookup or a message, whatever it is."""
+    try:
+        return without_surrogates(str(value))
+    except (ValueError, RecursionError):  # an integer too long to print, a list nested too deep
+        return f"<{type(value).__name__}>"
+
+
 def _seconds(value: Any, index: int, name: str, fail: Callable[[str, str], TranscriptError]) -> float | None:
     if value is None or value == "":
         return None
@@ -114,11 +176,22 @@ def _seconds(value: Any, index: int, name: str, fail: Callable[[str, str], Trans
         raise fail(f"turn {index}: '{name}' must be seconds (a number), got {value!r}", "invalid_time")
     try:
         seconds = float(value)
-    except (TypeError, ValueError):
-        raise fail(f"turn {index}: '{name}' must be seconds (a number), got {value!r}", "invalid_time") from None
+    except (TypeError, ValueError, RecursionError):
+        raise fail(f"turn {index}: '{name}' must be seconds (a number), got {_brief(value)}", "invalid_time") from None
+    except OverflowError:  # an integer too large for a float (10**400)
+        raise fail(f"turn {index}: '{name}' is too large to be a number of seconds", "invalid_time") from None
     if not math.isfinite(seconds) or seconds < 0:
-        raise fail(f"turn {index}: '{name}' must be a non-negative number of seconds, got {value!r}", "invalid_time")
+        raise fail(f"turn {index}: '{name}' must be a non-negative number of seconds, got {_brief(value)}", "invalid_time")
     return seconds
+
+
+def _brief(value: Any, limit: int = 40) -> str:
+    """repr(value), cut to `limit` characters (a 400-digit number is not worth quoting whole)."""
+    try:
+        text = repr(value)
+    except (ValueError, RecursionError):
+        return f"<{type(value).__name__}>"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class SpeakerTable(dict):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
@@ -99,43 +100,70 @@ class JsonWriter(Writer):
         super().close()
 
 
-class CsvWriter(Writer):
-    """One row per finding; a transcript without findings gets one row with empty finding columns."""
+# A cell starting with one of these is a formula to Excel, LibreOffice and Google Sheets.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
-    def __init__(self, stream: TextIO):
+
+def neutralise_formula(value: Any) -> Any:
+    """A text cell a spreadsheet would run as a formula, with a leading ' (as OWASP recommends); others as they are."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+class CsvWriter(Writer):
+    """One row per finding; a transcript without findings gets one row with empty finding columns.
+
+    Text cells that start with =, +, -, @, a tab or a carriage return get a leading ' so a
+    spreadsheet shows them instead of running them (CSV injection); `neutralise=False` (the
+    CLI's --csv-raw) writes every cell as it is.
+    """
+
+    def __init__(self, stream: TextIO, *, neutralise: bool = True):
         super().__init__(stream)
         self.writer = csv.DictWriter(stream, fieldnames=CSV_COLUMNS, extrasaction="ignore")
         self.writer.writeheader()
+        self.neutralise = neutralise
+
+    def _row(self, row: dict[str, Any]) -> None:
+        if self.neutralise:
+            row = {key: neutralise_formula(value) for key, value in row.items()}
+        self.writer.writerow(row)
 
     def write(self, item: Report | dict[str, Any]) -> None:
         if not isinstance(item, Report):
-            self.writer.writerow({"id": item.get("id"), "error": item["error"]["message"]})
+            self._row({"id": item.get("id"), "error": item["error"]["message"]})
             return
         base = {
             "id": item.id, "score": f"{item.score:g}", "passed": item.passed, "fatal": ";".join(item.fatal), "review": item.review,
         }
         if not item.findings:
-            self.writer.writerow(base)
+            self._row(base)
         for finding in item.findings:
             row = {**base, **finding.to_dict()}
             row["severity"] = finding.severity.value
             row["review"] = finding.review  # the row's finding waits for a reviewer
             row["evidence"] = "; ".join(finding.evidence)
-            self.writer.writerow(row)
+            self._row(row)
 
 
 class TableWriter(Writer):
-    """Readable in a terminal: which turn, what was said, what to say instead."""
+    """Readable in a terminal: which turn, what was said, what to say instead.
+
+    Control characters (ANSI escape sequences, bells, carriage returns) and bidirectional
+    controls from the input are shown as escapes (\\x1b, \\u202e), so a transcript cannot
+    drive the terminal or reorder what it shows.
+    """
 
     def write(self, item: Report | dict[str, Any]) -> None:
         out = self.stream
         if not isinstance(item, Report):
-            out.write(f"{item.get('id') or '(no id)'}  INVALID  {item['error']['message']}\n\n")
+            out.write(f"{printable(str(item.get('id') or '(no id)'))}  INVALID  {printable(item['error']['message'])}\n\n")
             return
         verdict = "passed" if item.passed else "FAILED"
         fatal = f", fatal: {', '.join(item.fatal)}" if item.fatal else ""
         review = ", review" if item.review else ""
-        out.write(f"{item.id}  score {item.score:g}  {verdict} (pass mark {item.pass_mark:g}{fatal}{review})\n")
+        out.write(f"{printable(item.id)}  score {item.score:g}  {verdict} (pass mark {item.pass_mark:g}{fatal}{review})\n")
         turns = item.transcript.turns if item.transcript is not None else ()
         for finding in item.findings:
             out.write(_finding_block(finding, turns))
@@ -149,8 +177,8 @@ def _finding_block(finding: Finding, turns) -> str:
     lines = [f"  {where:<10} {finding.severity.value:<7} {points:>4}  {finding.rule}{review}"]
     if finding.turn is not None and finding.turn < len(turns):
         turn = turns[finding.turn]
-        lines.append(f"      said:    {turn.speaker}: {highlight(turn.text, finding.start, finding.end)}")
-    lines.append(f"      rule:    {finding.message}")
+        lines.append(f"      said:    {turn.speaker}: {printable(highlight(turn.text, finding.start, finding.end))}")
+    lines.append(f"      rule:    {printable(finding.message)}")
     if finding.match == "pinyin":
         lines.append(f"      heard:   {finding.heard_as} (matched by sound: speech-to-text)")
     if finding.disowned:
@@ -159,7 +187,7 @@ def _finding_block(finding: Finding, turns) -> str:
         because = f": {', '.join(finding.evidence)}" if finding.evidence else ""
         lines.append(f"      model:   confidence {finding.confidence:.2f}{because}")
     if finding.suggestion:
-        lines.append(f"      instead: {finding.suggestion}")
+        lines.append(f"      instead: {printable(finding.suggestion)}")
     return "\n".join(lines) + "\n"
 
 
@@ -176,6 +204,20 @@ def highlight(text: str, start: int | None, end: int | None, width: int = 24) ->
 
 def _one_line(text: str) -> str:
     return " ".join(text.split())
+
+
+# C0 and C1 controls (ESC starts ANSI sequences) and the Unicode bidirectional controls (RLO…).
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """`text` safe to print on a terminal: control characters as \\xNN or \\uNNNN escapes."""
+    return _UNPRINTABLE.sub(_escape, text) if _UNPRINTABLE.search(text) else text
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 WRITERS: dict[str, Callable[[TextIO], Writer]] = {

@@ -9,6 +9,7 @@ text goes through `esc`: a transcript is untrusted input and may well contain `<
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Mapping, Sequence
 
 from .._model import AGENT, Finding, Report, Turn, register_presenter
@@ -25,8 +26,21 @@ PASS_COLOUR, FAIL_COLOUR = "#2e7d32", "#c62828"
 
 
 def esc(value: object) -> str:
-    """HTML-escape anything for text or a quoted attribute."""
-    return html.escape(str(value), quote=True)
+    """HTML-escape anything for text or a quoted attribute.
+
+    Unicode bidirectional controls (U+202E RIGHT-TO-LEFT OVERRIDE and the like) are shown as
+    `[U+202E]`: left in, they would reorder what a reader sees (an id spoofing another, text
+    running backwards) across the rest of the line.
+    """
+    text = html.escape(str(value), quote=True)
+    return _BIDI_CONTROL.sub(_visible_control, text) if _BIDI_CONTROL.search(text) else text
+
+
+_BIDI_CONTROL = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _visible_control(match: re.Match[str]) -> str:
+    return f"[U+{ord(match.group()):04X}]"
 
 
 def report_html(report: Report, *, anchor: str = "") -> str:

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import statistics
+import heapq
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
+from fractions import Fraction
 
 from .._errors import TranscriptError
 from .._model import Report
@@ -126,7 +127,8 @@ class Summary:
     findings: int
     by_category: tuple[tuple[str, int, int], ...]  # (category, findings, transcripts), most first
     by_rule: tuple[tuple[str, str, int, int], ...]  # (rule, category, findings, transcripts)
-    scores: tuple[float, ...]
+    scores: tuple[float, ...]  # every score (from `summarize`; a streaming ReportPage keeps only `bins`)
+    bins: tuple[int, ...] = ()  # transcripts per score band 0-9 … 90-100
 
     @property
     def pass_rate(self) -> float | None:
@@ -136,32 +138,216 @@ class Summary:
 
 def summarize(reports: Sequence[Report], invalid: int = 0) -> Summary:
     """Counts for the summary: verdicts, mean score, findings per category and per rule."""
-    category_findings: Counter[str] = Counter()
-    category_transcripts: Counter[str] = Counter()
-    rule_findings: Counter[tuple[str, str]] = Counter()
-    rule_transcripts: Counter[tuple[str, str]] = Counter()
+    page = ReportPage(max_transcripts=1)
     for report in reports:
-        category_findings.update(finding.category for finding in report.findings)
-        category_transcripts.update({finding.category for finding in report.findings})
-        rule_findings.update((finding.rule, finding.category) for finding in report.findings)
-        rule_transcripts.update({(finding.rule, finding.category) for finding in report.findings})
-    scores = tuple(report.score for report in reports)
-    return Summary(
-        transcripts=len(reports),
-        passed=sum(report.passed for report in reports),
-        invalid=invalid,
-        mean_score=statistics.fmean(scores) if scores else None,
-        findings=sum(category_findings.values()),
-        by_category=tuple(
-            (category, count, category_transcripts[category])
-            for category, count in sorted(category_findings.items(), key=lambda item: (-item[1], item[0]))
-        ),
-        by_rule=tuple(
-            (rule, category, count, rule_transcripts[(rule, category)])
-            for (rule, category), count in sorted(rule_findings.items(), key=lambda item: (-item[1], item[0]))
-        ),
-        scores=scores,
-    )
+        page.add(report)
+    return replace(page.summary(invalid), scores=tuple(report.score for report in reports))
+
+
+# What one page embeds: the worst flagged transcripts and the first invalid records; the rest
+# is counted in the summary, and the page says how many were left out.
+MAX_TRANSCRIPTS = 2000
+MAX_ERRORS = 1000
+_MAX_METADATA_KEYS = 200  # keys followed for the "Score by" tables (a handful in practice)
+
+
+@dataclass(slots=True)
+class _Group:
+    """One value of one metadata key: its transcripts' count, exact score sum, passes, findings."""
+
+    count: int = 0
+    total: Fraction = Fraction(0)
+    passed: int = 0
+    findings: int = 0
+
+    @property
+    def mean(self) -> float:
+        # NOTE: the exact sum, rounded once, then divided: what statistics.fmean (fsum / n) gives.
+        return float(self.total) / self.count
+
+
+class ReportPage:
+    """The HTML report built one report at a time, in memory that does not grow with the input.
+
+    Counts, score bands and per-metadata means are kept as running totals; of the transcripts,
+    only the `max_transcripts` worst flagged ones (the ones the page shows first) and the
+    `MAX_ERRORS` first invalid records are held. `render()` writes the page.
+    """
+
+    def __init__(self, *, max_transcripts: int = MAX_TRANSCRIPTS, max_errors: int = MAX_ERRORS):
+        self.max_transcripts = max_transcripts  # 0: no limit
+        self.max_errors = max_errors
+        self.count = 0
+        self.passed = 0
+        self.first_pass_mark: float | None = None
+        self._score_counts: Counter[float] = Counter()
+        self._category_findings: Counter[str] = Counter()
+        self._category_transcripts: Counter[str] = Counter()
+        self._rule_findings: Counter[tuple[str, str]] = Counter()
+        self._rule_transcripts: Counter[tuple[str, str]] = Counter()
+        self._flagged: list[tuple[float, int, int, Report]] = []  # a max-heap by (score, index): (-score, -index, …)
+        self.flagged = 0
+        self._lowest: list[tuple[float, int, _Lowest]] = []  # the LOWEST lowest-scoring, as a max-heap
+        self._groups: dict[str, dict[str, _Group] | None] = {}  # None: too many values, no table
+        self.errors: list[TranscriptError] = []
+        self.invalid = 0
+
+    def add(self, report: Report) -> None:
+        """Count one report, and keep it if it is among the worst flagged."""
+        index = self.count
+        self.count += 1
+        self.passed += report.passed
+        if self.first_pass_mark is None:
+            self.first_pass_mark = report.pass_mark
+        self._score_counts[report.score] += 1
+        findings = report.findings
+        self._category_findings.update(finding.category for finding in findings)
+        self._category_transcripts.update({finding.category for finding in findings})
+        self._rule_findings.update((finding.rule, finding.category) for finding in findings)
+        self._rule_transcripts.update({(finding.rule, finding.category) for finding in findings})
+        if findings:
+            self.flagged += 1
+            entry = (-report.score, -index, id(report), report)
+            if not self.max_transcripts or len(self._flagged) < self.max_transcripts:
+                heapq.heappush(self._flagged, entry)
+            elif entry > self._flagged[0]:
+                heapq.heapreplace(self._flagged, entry)
+        lowest = (-report.score, -index, _Lowest.of(report, index))
+        if len(self._lowest) < LOWEST:
+            heapq.heappush(self._lowest, lowest)
+        elif lowest[:2] > self._lowest[0][:2]:
+            heapq.heapreplace(self._lowest, lowest)
+        for key, value in report.metadata.items():
+            if isinstance(value, (str, int)):  # lists, dicts, floats: not something to group by
+                self._count_group(key, str(value), report)
+
+    def _count_group(self, key: str, value: str, report: Report) -> None:
+        if key not in self._groups:
+            if len(self._groups) >= _MAX_METADATA_KEYS:
+                return
+            self._groups[key] = {}
+        by_value = self._groups[key]
+        if by_value is None:
+            return
+        group = by_value.get(value)
+        if group is None:
+            if len(by_value) >= BY_METADATA_MAX_GROUPS:
+                self._groups[key] = None  # too many values (a date, an id): no table, nothing kept
+                return
+            group = by_value[value] = _Group()
+        group.count += 1
+        group.total += Fraction(report.score)
+        group.passed += report.passed
+        group.findings += len(report.findings)
+
+    def add_error(self, error: TranscriptError) -> None:
+        """Count one invalid record, and keep it for the list if it is among the first."""
+        self.invalid += 1
+        if not self.max_errors or len(self.errors) < self.max_errors:
+            self.errors.append(error)
+
+    def summary(self, invalid: int | None = None) -> Summary:
+        """The numbers at the top of the page."""
+        counts = self._score_counts
+        total = sum((Fraction(score) * number for score, number in counts.items()), Fraction(0))
+        bins = [0] * 10
+        for score, number in counts.items():
+            bins[min(9, max(0, int(score // 10)))] += number
+        return Summary(
+            transcripts=self.count,
+            passed=self.passed,
+            invalid=self.invalid if invalid is None else invalid,
+            mean_score=float(total) / self.count if self.count else None,
+            findings=sum(self._category_findings.values()),
+            by_category=tuple(
+                (category, count, self._category_transcripts[category])
+                for category, count in sorted(self._category_findings.items(), key=lambda item: (-item[1], item[0]))
+            ),
+            by_rule=tuple(
+                (rule, category, count, self._rule_transcripts[(rule, category)])
+                for (rule, category), count in sorted(self._rule_findings.items(), key=lambda item: (-item[1], item[0]))
+            ),
+            scores=(),
+            bins=tuple(bins),
+        )
+
+    def render(
+        self,
+        *,
+        title: str = "scriptcheck report",
+        sources: Sequence[str] = (),
+        category_names: Mapping[str, str] | None = None,
+        pass_mark: float | None = None,
+        generated: datetime | None = None,
+    ) -> str:
+        """The complete HTML document for everything added."""
+        names = dict(category_names or {})
+        summary = self.summary()
+        if pass_mark is None:
+            pass_mark = self.first_pass_mark
+        shown = sorted(self._flagged, reverse=True)  # worst first: lowest score, then input order
+        anchors = {-negative_index: f"t{-negative_index}" for _score, negative_index, _id, _report in shown}
+        stamp = (generated or datetime.now(timezone.utc)).strftime("%Y-%m-%d %H:%M %Z").strip()
+        script_hash = base64.b64encode(hashlib.sha256(_SCRIPT.encode("utf-8")).digest()).decode("ascii")
+        csp = (
+            "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+            f"script-src 'sha256-{script_hash}'; base-uri 'none'; form-action 'none'"
+        )
+        head = (
+            "<!DOCTYPE html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\">"
+            f'<meta http-equiv="Content-Security-Policy" content="{esc(csp)}">'
+            '<meta name="viewport" content="width=device-width,initial-scale=1">'
+            f"<title>{esc(title)}</title><style>{_CSS % {'font': FONT}}</style></head><body>"
+        )
+        subtitle = " · ".join([*(esc(source) for source in sources), f"generated {esc(stamp)}"])
+        lowest = [entry for _score, _index, entry in sorted(self._lowest, reverse=True)]
+        body = [
+            f'<header class="top"><h1>{esc(title)}</h1><div class="sub">{subtitle}</div></header><main>',
+            _tiles(summary),
+            '<div class="grid2">',
+            _section("Findings per category", _category_chart(summary, names)),
+            _section("Score distribution", _histogram(summary.bins, pass_mark)),
+            "</div>",
+            '<div class="grid2">',
+            _section("Top rules", _rule_table(summary)),
+            _section("Lowest-scoring transcripts", _lowest_table(lowest, anchors)),
+            "</div>",
+            *_metadata_sections(self._groups),
+            _errors_section(self.errors, self.invalid),
+            _controls(summary, names),
+            _left_out(self.flagged - len(shown), len(shown)),
+            '<div id="sc-transcripts">',
+            *(report_html(report, anchor=f"t{-negative_index}") for _score, negative_index, _id, report in shown),
+            "</div>" if shown else '<p class="empty">No transcript has a finding.</p></div>',
+            "</main>",
+            f"<script>{_SCRIPT}</script></body></html>\n",
+        ]
+        return head + "".join(body)
+
+
+@dataclass(frozen=True, slots=True)
+class _Lowest:
+    """What the lowest-scoring table shows of a report (not the report, which may be long gone)."""
+
+    index: int
+    id: str
+    score: float
+    passed: bool
+    categories: str
+    who: str
+    flagged: bool
+
+    @classmethod
+    def of(cls, report: Report, index: int) -> _Lowest:
+        return cls(
+            index, report.id, report.score, report.passed,
+            ", ".join(sorted({finding.category for finding in report.findings})),
+            " · ".join(esc(value) for key, value in report.metadata.items() if key in ("agent", "team")),
+            bool(report.findings),
+        )
+
+    def __lt__(self, other: _Lowest) -> bool:  # never decides: (score, index) come first in the heap
+        return self.index < other.index
 
 
 def render_page(
@@ -173,62 +359,37 @@ def render_page(
     category_names: Mapping[str, str] | None = None,
     pass_mark: float | None = None,
     generated: datetime | None = None,
+    max_transcripts: int = MAX_TRANSCRIPTS,
 ) -> str:
     """The complete HTML document for `reports`.
 
     Args:
-        reports: the reports, in input order.
+        reports: the reports, in input order (any iterable: they are not all held).
         errors: input records that could not be checked (listed, not scored).
         title: page title and heading.
         sources: the input paths, shown under the title.
         category_names: a description per category, e.g. the checker's `rule_set.categories`.
         pass_mark: drawn on the score histogram (default: the reports' own pass mark).
         generated: timestamp shown in the header (default: now).
+        max_transcripts: flagged transcripts the page shows, worst first (0: all); the summary
+            counts every one.
     """
-    reports = list(reports)
-    names = dict(category_names or {})
-    summary = summarize(reports, invalid=len(errors))
-    if pass_mark is None and reports:
-        pass_mark = reports[0].pass_mark
-    flagged = sorted(
-        (index for index, report in enumerate(reports) if report.findings),
-        key=lambda index: (reports[index].score, index),
+    page = ReportPage(max_transcripts=max_transcripts)
+    for report in reports:
+        page.add(report)
+    for error in errors:
+        page.add_error(error)
+    return page.render(title=title, sources=sources, category_names=category_names, pass_mark=pass_mark, generated=generated)
+
+
+def _left_out(left_out: int, shown: int) -> str:
+    if not left_out:
+        return ""
+    return (
+        f'<p class="empty">This page shows the {shown:,} lowest-scoring flagged transcripts; {left_out:,} more are '
+        "counted above but not shown. <code>scriptcheck check --format csv</code> lists every finding, or narrow "
+        "the input.</p>"
     )
-    anchors = {index: f"t{index}" for index in flagged}
-    stamp = (generated or datetime.now(timezone.utc)).strftime("%Y-%m-%d %H:%M %Z").strip()
-    script_hash = base64.b64encode(hashlib.sha256(_SCRIPT.encode("utf-8")).digest()).decode("ascii")
-    csp = (
-        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
-        f"script-src 'sha256-{script_hash}'; base-uri 'none'; form-action 'none'"
-    )
-    head = (
-        "<!DOCTYPE html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\">"
-        f'<meta http-equiv="Content-Security-Policy" content="{esc(csp)}">'
-        '<meta name="viewport" content="width=device-width,initial-scale=1">'
-        f"<title>{esc(title)}</title><style>{_CSS % {'font': FONT}}</style></head><body>"
-    )
-    subtitle = " · ".join([*(esc(source) for source in sources), f"generated {esc(stamp)}"])
-    body = [
-        f'<header class="top"><h1>{esc(title)}</h1><div class="sub">{subtitle}</div></header><main>',
-        _tiles(summary),
-        '<div class="grid2">',
-        _section("Findings per category", _category_chart(summary, names)),
-        _section("Score distribution", _histogram(summary.scores, pass_mark)),
-        "</div>",
-        '<div class="grid2">',
-        _section("Top rules", _rule_table(summary)),
-        _section("Lowest-scoring transcripts", _lowest_table(reports, anchors)),
-        "</div>",
-        *_metadata_sections(reports),
-        _errors_section(errors),
-        _controls(summary, names),
-        '<div id="sc-transcripts">',
-        *(report_html(reports[index], anchor=anchors[index]) for index in flagged),
-        "</div>" if flagged else '<p class="empty">No transcript has a finding.</p></div>',
-        "</main>",
-        f"<script>{_SCRIPT}</script></body></html>\n",
-    ]
-    return head + "".join(body)
 
 
 def _section(heading: str, content: str) -> str:
@@ -286,13 +447,10 @@ def _category_colour(category: str) -> str:
     return {"banned": "#cf222e", "missing": "#bf8700", "hold": "#8250df"}.get(family, "#0969da")
 
 
-def _histogram(scores: Sequence[float], pass_mark: float | None) -> str:
+def _histogram(bins: Sequence[int], pass_mark: float | None) -> str:
     """Transcripts per score band (0-9, 10-19, ... 90-100) as inline SVG columns."""
-    if not scores:
+    if not any(bins):
         return '<p class="empty">No transcripts.</p>'
-    bins = [0] * 10
-    for score in scores:
-        bins[min(9, max(0, int(score // 10)))] += 1
     width, height, left, bottom, top = 500, 220, 10, 28, 26
     plot_h = height - bottom - top
     column = (width - left - 10) / 10
@@ -344,23 +502,19 @@ def _rule_table(summary: Summary) -> str:
     )
 
 
-def _lowest_table(reports: Sequence[Report], anchors: Mapping[int, str]) -> str:
-    lowest = sorted(range(len(reports)), key=lambda index: (reports[index].score, index))[:LOWEST]
-    lowest = [index for index in lowest if not reports[index].passed or reports[index].findings]
+def _lowest_table(lowest: Sequence[_Lowest], anchors: Mapping[int, str]) -> str:
+    lowest = [entry for entry in lowest if not entry.passed or entry.flagged]
     if not lowest:
         return '<p class="empty">Every transcript passed without findings.</p>'
     rows = []
-    for index in lowest:
-        report = reports[index]
-        colour = PASS_COLOUR if report.passed else FAIL_COLOUR
-        name = esc(report.id)
-        link = f'<a href="#{anchors[index]}">{name}</a>' if index in anchors else name
-        categories = ", ".join(sorted({finding.category for finding in report.findings}))
-        who = " · ".join(esc(value) for key, value in report.metadata.items() if key in ("agent", "team"))
+    for entry in lowest:
+        colour = PASS_COLOUR if entry.passed else FAIL_COLOUR
+        name = esc(entry.id)
+        link = f'<a href="#{anchors[entry.index]}">{name}</a>' if entry.index in anchors else name
         rows.append(
-            f'<tr><td>{link}<br><span style="color:#6e7781;font-size:12px">{who}</span></td>'
-            f'<td class="num" style="color:{colour};font-weight:700">{report.score:g}</td>'
-            f'<td style="font-size:12px">{esc(categories)}</td></tr>'
+            f'<tr><td>{link}<br><span style="color:#6e7781;font-size:12px">{entry.who}</span></td>'
+            f'<td class="num" style="color:{colour};font-weight:700">{entry.score:g}</td>'
+            f'<td style="font-size:12px">{esc(entry.categories)}</td></tr>'
         )
     return (
         '<table><thead><tr><th>transcript</th><th class="num">score</th><th>categories</th></tr></thead>'
@@ -368,26 +522,20 @@ def _lowest_table(reports: Sequence[Report], anchors: Mapping[int, str]) -> str:
     )
 
 
-def _metadata_sections(reports: Sequence[Report]) -> list[str]:
+def _metadata_sections(groups: Mapping[str, Mapping[str, _Group] | None]) -> list[str]:
     """Mean score and pass rate per value of each metadata key with a handful of values (agent, team...)."""
-    groups: dict[str, dict[str, list[Report]]] = {}
-    for report in reports:
-        for key, value in report.metadata.items():
-            if isinstance(value, (str, int)):  # lists, dicts, floats: not something to group by
-                groups.setdefault(key, {}).setdefault(str(value), []).append(report)
     tables = []
     for key, by_value in groups.items():
-        if not 2 <= len(by_value) <= BY_METADATA_MAX_GROUPS:
+        if by_value is None or not 2 <= len(by_value) <= BY_METADATA_MAX_GROUPS:
             continue
         rows = []
-        for value, members in sorted(by_value.items(), key=lambda item: statistics.fmean(r.score for r in item[1])):
-            mean = statistics.fmean(report.score for report in members)
-            rate = sum(report.passed for report in members) / len(members)
-            findings = sum(len(report.findings) for report in members)
+        for value, group in sorted(by_value.items(), key=lambda item: item[1].mean):
+            mean = group.mean
+            rate = group.passed / group.count
             colour = PASS_COLOUR if rate >= 0.8 else FAIL_COLOUR
             rows.append(
-                f'<tr><td>{esc(value)}</td><td class="num">{len(members)}</td><td class="num">{mean:.1f}</td>'
-                f'<td class="num" style="color:{colour}">{rate:.0%}</td><td class="num">{findings}</td>'
+                f'<tr><td>{esc(value)}</td><td class="num">{group.count}</td><td class="num">{mean:.1f}</td>'
+                f'<td class="num" style="color:{colour}">{rate:.0%}</td><td class="num">{group.findings}</td>'
                 f'<td style="width:28%"><div style="background:{colour};opacity:.75;height:10px;border-radius:2px;'
                 f'width:{max(1, round(mean))}%"></div></td></tr>'
             )
@@ -404,11 +552,14 @@ def _metadata_sections(reports: Sequence[Report]) -> list[str]:
     return tables
 
 
-def _errors_section(errors: Sequence[TranscriptError]) -> str:
-    if not errors:
+def _errors_section(errors: Sequence[TranscriptError], invalid: int | None = None) -> str:
+    invalid = len(errors) if invalid is None else invalid
+    if not invalid:
         return ""
     rows = "".join(f"<li><code>{esc(error)}</code></li>" for error in errors)
-    return _section(f"Invalid records ({len(errors)}), not checked", f'<ul style="margin:0">{rows}</ul>')
+    if invalid > len(errors):
+        rows += f'<li class="empty">and {invalid - len(errors):,} more (stderr and <code>scriptcheck check</code> list them all)</li>'
+    return _section(f"Invalid records ({invalid}), not checked", f'<ul style="margin:0">{rows}</ul>')
 
 
 def _controls(summary: Summary, names: Mapping[str, str]) -> str:

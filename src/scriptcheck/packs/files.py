@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import functools
+import os
+import stat
 import tempfile
 from importlib import resources
 from pathlib import Path
 
 from .._errors import RulePackError
 from .._model import RulePack, SourceLocation
+from .._yaml import MAX_PACK_BYTES
 from .schema import PACK_NAME, parse_pack
 
 
@@ -61,19 +64,41 @@ def resolve_pack_argument(spec: str | Path) -> Path:
 
 
 def read_pack_text(path: str | Path, shown: str) -> str:
-    """The text of a pack file.
+    """The text of a pack file, which must be a regular file of at most MAX_PACK_BYTES.
+
+    The size is checked in bytes before anything is read, and no more than the limit is ever
+    read: a FIFO or a character device (which never ends) is refused without reading from it.
 
     Raises:
-        RulePackError: missing, unreadable or not UTF-8.
+        RulePackError: missing, not a regular file, too large, unreadable or not UTF-8.
     """
     try:
-        return Path(path).read_text(encoding="utf-8-sig")
+        # NOTE: opened without blocking, so a FIFO nobody writes to cannot hang us here.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
         raise RulePackError(f"pack file not found: {shown}") from None
-    except UnicodeDecodeError as error:
-        raise RulePackError(f"pack is not UTF-8 (byte {error.start}): save it as UTF-8", SourceLocation(shown, 1)) from None
+    except IsADirectoryError:
+        raise RulePackError(f"pack {shown} is a directory; give a YAML file") from None
     except OSError as error:
         raise RulePackError(f"cannot read pack {shown}: {error.strerror}") from None
+    with os.fdopen(fd, "rb") as stream:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise RulePackError(f"pack {shown} is not a regular file (a pipe, a device…); give a YAML file")
+        if info.st_size > MAX_PACK_BYTES:
+            raise RulePackError(
+                f"pack is over {MAX_PACK_BYTES:,} bytes ({info.st_size:,}); split it into several packs", SourceLocation(shown, 1)
+            )
+        try:
+            data = stream.read(MAX_PACK_BYTES + 1)
+        except OSError as error:
+            raise RulePackError(f"cannot read pack {shown}: {error.strerror}") from None
+    if len(data) > MAX_PACK_BYTES:  # it grew while we looked
+        raise RulePackError(f"pack is over {MAX_PACK_BYTES:,} bytes; split it into several packs", SourceLocation(shown, 1))
+    try:
+        return data.decode("utf-8-sig").replace("\r\n", "\n").replace("\r", "\n")
+    except UnicodeDecodeError as error:
+        raise RulePackError(f"pack is not UTF-8 (byte {error.start}): save it as UTF-8", SourceLocation(shown, 1)) from None
 
 
 def load_pack(path: str | Path, *, display_path: str | None = None) -> RulePack:

@@ -8,9 +8,10 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
-from .._errors import DuplicateRuleError, RulePackError, RuleSchemaError
+from .._errors import DuplicateRuleError, RuleCompileError, RulePackError, RuleSchemaError
 from .._model import SPEAKERS, Rule, RulePack, Settings, SourceLocation
 from ..kinds import KINDS
+from ..text.normalize import MAX_VARIANTS, expand_phrase, normalize_phrase, variant_count
 from .schema import BUILTIN_CATEGORIES
 
 
@@ -42,6 +43,7 @@ def resolve(packs: Iterable[RulePack], extra_aliases: Mapping[str, str] | None =
     categories: dict[str, str] = dict(BUILTIN_CATEGORIES)
     for pack in packs:
         categories.update(pack.categories)
+        _check_variants(pack)
         for rule in pack.rules:
             if rule.id in rules:
                 first = rules[rule.id]
@@ -74,6 +76,62 @@ def resolve(packs: Iterable[RulePack], extra_aliases: Mapping[str, str] | None =
     return RuleSet(ordered, settings, packs, MappingProxyType(aliases), MappingProxyType(categories))
 
 
+# `{a|b}` phrases spelled out, per pack: past this the automaton would take minutes and gigabytes.
+MAX_PACK_VARIANTS = 500_000
+
+
+def _check_variants(pack: RulePack) -> None:
+    """Refuse a phrase or a pack that spells out too many `{a|b}` variants, before anything is spelled out.
+
+    Raises:
+        RuleCompileError: at the phrase over MAX_VARIANTS, or the rule that takes the pack over MAX_PACK_VARIANTS.
+    """
+    total = 0
+    for rule in pack.rules:
+        for source in KINDS[rule.kind].phrases(rule):
+            count = variant_count(source.text)
+            if count > MAX_VARIANTS:
+                raise RuleCompileError(
+                    f"phrase {source.text[:80]!r} spells out more than {MAX_VARIANTS} variants; split it",
+                    _field_location(rule, source.field), rule.id,
+                )
+            total += count
+        if total > MAX_PACK_VARIANTS:
+            raise RuleCompileError(
+                f"pack {pack.name!r} spells out more than {MAX_PACK_VARIANTS:,} phrase variants by this rule; "
+                "split it into several packs or use fewer {a|b} groups",
+                rule.source, rule.id,
+            )
+
+
+def _field_location(rule: Rule, field: str) -> SourceLocation | None:
+    sources = rule.field_sources
+    return sources.get(field) or sources.get(field.split("[")[0].split(".")[0]) or rule.source
+
+
+def _check_override_phrases(rule: Rule, key: str, phrases: Iterable[str], location: SourceLocation) -> None:
+    """Phrases an override adds or sets, checked here so errors name the override, not the bundled rule."""
+    if key.removeprefix("add_") not in _PHRASE_FIELDS:
+        return
+    for phrase in phrases:
+        if not isinstance(phrase, str):
+            continue
+        if variant_count(phrase) > MAX_VARIANTS:
+            raise RuleCompileError(f"`{key}` phrase {phrase[:80]!r} spells out more than {MAX_VARIANTS} variants; split it", location, rule.id)
+        try:
+            spelled = expand_phrase(phrase)
+        except ValueError as error:
+            raise RuleCompileError(f"`{key}`: {error}", location, rule.id) from None
+        for variant in spelled:
+            if not normalize_phrase(variant):
+                raise RuleCompileError(
+                    f"`{key}` phrase {phrase!r} is only spaces or punctuation after normalisation", location, rule.id
+                )
+
+
+_PHRASE_FIELDS = frozenset({"phrases", "unless", "unless_turn"})
+
+
 def _not_found(action: str, target: str, rules: Mapping[str, Rule]) -> str:
     hint = difflib.get_close_matches(target, list(rules), n=1, cutoff=0.6)
     suffix = f"; did you mean {hint[0]!r}?" if hint else "; check the id against `scriptcheck rules list`"
@@ -87,6 +145,8 @@ def _apply_override(rule: Rule, changes: Mapping[str, Any], location: SourceLoca
         if key == "id":
             continue
         sources[key.removeprefix("add_")] = location
+        if isinstance(value, (list, tuple)):
+            _check_override_phrases(rule, key, value, location)
         if key.startswith("add_"):
             name = key.removeprefix("add_")
             updates[name] = tuple(updates.get(name, getattr(rule, name))) + tuple(value)

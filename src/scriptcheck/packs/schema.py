@@ -369,9 +369,25 @@ def _read_example_turn(node: Any, where: SourceLocation, index: int, rule_id: st
         if speaker not in SPEAKERS:
             raise RuleSchemaError(f"speaker {speaker!r} must be agent or customer", where, rule_id)
         text = require(node, "text", str, where, rule_id)
-        start, end = node.get("start"), node.get("end")
-        return Turn(index, speaker, text, None if start is None else float(start), None if end is None else float(end))
+        start, end = _example_seconds(node, "start", rule_id), _example_seconds(node, "end", rule_id)
+        return Turn(index, speaker, text, start, end)
     raise RuleSchemaError("an example turn is {agent: text}, {customer: text} or {speaker, text, start, end}", where, rule_id)
+
+
+def _example_seconds(node: LocatedDict, key: str, rule_id: str) -> float | None:
+    """An example turn's `start` or `end`: a non-negative number of seconds, or absent."""
+    value = node.get(key)
+    if value is None:
+        return None
+    seconds = -1.0
+    if isinstance(value, (int, float, str)) and not isinstance(value, bool):
+        try:
+            seconds = float(value)
+        except (ValueError, OverflowError):
+            pass
+    if not 0 <= seconds < 1e15:  # also NaN and infinity
+        raise RuleSchemaError(f"`{key}` must be a non-negative number of seconds, got {value!r}"[:160], node.locs[key], rule_id)
+    return seconds
 
 
 def _check_category(category: str, categories: Mapping[str, str], where: SourceLocation, rule_id: str = "") -> None:

@@ -198,6 +198,18 @@ def expand_phrase(phrase: str) -> list[str]:
     return list(dict.fromkeys(variants))
 
 
+def variant_count(phrase: str) -> int:
+    """How many phrases `expand_phrase` spells out (duplicates included), without spelling them out."""
+    if "{" not in phrase:
+        return 1
+    count = 1
+    for choice in _ALTERNATION.findall(phrase):
+        count *= choice.count("|") + 1
+        if count > MAX_VARIANTS:
+            break  # enough to refuse it
+    return count
+
+
 def normalize_phrase(phrase: str) -> str:
     """The compact form a phrase is matched in (may be empty if it is all punctuation)."""
     return "".join(_KEPT_RUNS.findall(fold(phrase)))
