@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 CHUNK_SIZE = 64
 IN_FLIGHT_PER_WORKER = 4
+FEEDER_STOP_SECONDS = 2.0  # how long a consumer that stops early waits for the feeder to stop submitting
 
 # NOTE: transcripts and reports keep their metadata in a read-only MappingProxyType, which
 # the pickle module refuses. Teach multiprocessing's own pickler (not the global copyreg
@@ -121,6 +122,11 @@ def check_parallel_chunks(
         # waited for, and workers still busy are stopped rather than awaited.
         stop.set()
         if not finished:
+            # NOTE: the feeder may be inside `submit`, which spawns workers on demand: one forked after
+            # the others were stopped would wait forever on the call queue's lock a stopped worker
+            # held, and shutdown with it. Let the feeder see `stop` first (it polls every 0.1 s; a
+            # stalled input is not waited for beyond the timeout).
+            feeder.join(timeout=FEEDER_STOP_SECONDS)
             _stop_workers(executor)
         executor.shutdown(wait=True, cancel_futures=True)
 
@@ -178,6 +184,8 @@ def _feed(iterator, payload, chunk_size, executor, handoff, stop, render) -> Non
                 failure = error
             if chunk:
                 sent = [_freeze_input(item) for item in work]
+                if stop.is_set():  # the consumer has gone: submit nothing more (see check_parallel_chunks)
+                    return
                 if not _put(handoff, (chunk, work, executor.submit(_check_chunk, sent, render)), stop):
                     return
             if failure is not None or not chunk:

@@ -11,16 +11,16 @@ a confusion: 方式呢 (fang shi ne) is 烦死了 (fan si le) only by three of t
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import ahocorasick
 
 from .._model import AGENT, CUSTOMER
 from ..text import pinyin
 from ..text.normalize import NormalizedText
-from .regex import gate_keys
+from .regex import compile_pattern, gate_keys
 
 MIN_SYLLABLES = 3
 MAX_CONFUSED = 1  # syllables per match that only a confusion set makes alike
@@ -52,7 +52,7 @@ class SoundIndex:
     def __init__(
         self,
         phrases: Iterable[tuple[str, SoundEntry]],
-        patterns: Iterable[tuple[str, SoundEntry, re.Pattern[str]]],
+        patterns: Iterable[tuple[str, SoundEntry, Any]],
         confusions: tuple[str, ...],
     ):
         """`phrases`: (speaker, entry) of every phrase, `patterns`: (speaker, entry, compiled
@@ -63,9 +63,9 @@ class SoundIndex:
         strict = self.strict = pinyin.alphabet(())
         self.partners = _partners(strict, confusions)
         self.strict_keys: dict[str, set[str]] = {}
-        self.strict_patterns: dict[str, list[re.Pattern[str]]] = {AGENT: [], CUSTOMER: []}
+        self.strict_patterns: dict[str, list[Any]] = {AGENT: [], CUSTOMER: []}
         tables: dict[str, dict[str, tuple[list[SoundEntry], set[int]]]] = {AGENT: {}, CUSTOMER: {}}
-        self.patterns: dict[str, list[tuple[SoundEntry, re.Pattern[str]]]] = {AGENT: [], CUSTOMER: []}
+        self.patterns: dict[str, list[tuple[SoundEntry, Any]]] = {AGENT: [], CUSTOMER: []}
         ungated: dict[str, set[int]] = {AGENT: set(), CUSTOMER: set()}
         for speaker, entry in phrases:
             for key in alphabet.phrase_keys(entry.phrase):
@@ -74,8 +74,9 @@ class SoundIndex:
                     self.strict_keys.setdefault(entry.phrase, strict.phrase_keys(entry.phrase))
         for speaker, entry, pattern in patterns:
             number = len(self.patterns[speaker])
-            self.patterns[speaker].append((entry, re.compile(alphabet.pattern(pattern.pattern), pattern.flags)))
-            self.strict_patterns[speaker].append(re.compile(strict.pattern(pattern.pattern), pattern.flags))
+            # Run under the same time budget as the written pattern (engine.regex.compile_pattern).
+            self.patterns[speaker].append((entry, compile_pattern(alphabet.pattern(pattern.pattern))))
+            self.strict_patterns[speaker].append(compile_pattern(strict.pattern(pattern.pattern)))
             literals = gate_keys(pattern)
             if literals is None:
                 ungated[speaker].add(number)
