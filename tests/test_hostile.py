@@ -773,7 +773,7 @@ def csv_rows(text: str) -> list[dict]:
     import csv as _csv
     import io
 
-    return list(_csv.DictReader(io.StringIO(text)))
+    return list(_csv.DictReader(io.StringIO(text.removeprefix("\ufeff"))))
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

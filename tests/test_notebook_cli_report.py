@@ -100,8 +100,8 @@ def test_check_shows_progress_when_stderr_is_a_terminal(tmp_path):
     fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
     # The CLI waits a second before drawing (short runs stay clean); with no delay a fast run draws too.
     code = (
-        "import sys; from scriptcheck import cli; from scriptcheck.cli import check; from scriptcheck.engine import progress as _progress;"
-        "original = _progress.with_progress; check.with_progress = lambda *a, **k: original(*a, **{**k, 'delay': 0}); sys.exit(cli.main(sys.argv[1:]))"
+        "import sys; from scriptcheck import cli; from scriptcheck.cli import common; from scriptcheck.engine import progress as _progress;"
+        "original = _progress.with_progress; common.with_progress = lambda *a, **k: original(*a, **{**k, 'delay': 0}); sys.exit(cli.main(sys.argv[1:]))"
     )
     result = subprocess.run(
         [sys.executable, "-c", code, "check", str(src), "-o", str(tmp_path / "out.txt")],
@@ -120,5 +120,6 @@ def test_check_shows_progress_when_stderr_is_a_terminal(tmp_path):
     os.close(leader)
     assert result.returncode == 0
     text = drawn.decode("utf-8", "replace")
-    assert "300transcript" in text and "transcript/s" in text  # streamed input: a count and a rate
-    assert (tmp_path / "out.txt").read_text(encoding="utf-8").count("score") == 300
+    # a file of JSON Lines: a total (its lines, counted first), an ETA, and a unit that reads
+    assert "300/300 transcripts" in text and "transcripts/s" in text and "100%" in text
+    assert (tmp_path / "out.txt").read_text(encoding="utf-8").count("  score ") == 300
