@@ -12,6 +12,7 @@ from typing import Any
 
 from .._errors import RegexTimeoutError, TranscriptError
 from .._model import Finding, Report, Rule, RuleKind, RulePack, Settings, Transcript, Turn
+from ..formats.readers import read_records
 from ..formats.validate import speaker_table, transcript_from_dict
 from ..kinds import KINDS, Conversation
 from ..learned.model import Model, Prediction, load_model_text
@@ -118,7 +119,7 @@ class Checker:
 
     def check_many(
         self,
-        transcripts: Iterable[Transcript | Mapping[str, Any]],
+        transcripts: Iterable[Transcript | Mapping[str, Any]] | str | Path,
         *,
         errors: str = "raise",
         progress: bool = False,
@@ -127,7 +128,9 @@ class Checker:
         """Check transcripts lazily, in order.
 
         Args:
-            transcripts: `Transcript`s or dicts.
+            transcripts: `Transcript`s or dicts; or the path of a file of them (JSON Lines, a
+                JSON array or CSV, read as `scriptcheck.read_records` reads it), whose invalid
+                records are `TranscriptError`s naming the file and line.
             errors: "raise" stops at the first invalid dict; "collect" yields its
                 `TranscriptError` in place of a report and goes on.
             progress: draw a progress bar (tqdm, with rate and ETA) in Jupyter or when
@@ -138,21 +141,29 @@ class Checker:
         """
         if errors not in ("raise", "collect"):
             raise ValueError("errors must be 'raise' or 'collect'")
+        items: Iterable[Any]
         if isinstance(transcripts, (str, Path)):
-            raise TypeError(
-                "check_many takes transcripts (dicts or Transcripts), not a path; "
-                "read a file with scriptcheck.read_records(path)"
+            items = (
+                record.transcript if record.transcript is not None else record.error
+                for record in read_records(transcripts, aliases=self.speaker_aliases)
             )
-        for chunk in check_items(self, with_progress(transcripts, enabled=progress), workers=workers):
-            for _item, outcome in chunk:
+        else:
+            items = transcripts
+        for chunk in check_items(self, with_progress(items, enabled=progress), workers=workers, payload=_unless_invalid):
+            for item, outcome in chunk:
+                outcome = item if outcome is None else outcome  # an invalid record of the file
                 if isinstance(outcome, TranscriptError) and errors == "raise":
                     raise outcome
-                assert outcome is not None
-                yield outcome  # type: ignore[misc]
+                yield outcome  # type: ignore[misc]  # a Report: workers render only when asked to
 
     def session(self, transcript_id: str, metadata: Mapping[str, Any] | None = None) -> Session:
         """Start checking a live conversation turn by turn (see `Session`)."""
         return Session(self, transcript_id, metadata)
+
+
+def _unless_invalid(item: Any) -> Any:
+    """What `check_many` checks: the item, or nothing for an invalid record read from a file."""
+    return None if isinstance(item, TranscriptError) else item
 
 
 def load(
