@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
-from .._model import Rule
 from ..authoring.lint import lint
 from ..authoring.ruledoc import rules_markdown
 from ..authoring.selftest import run_all
@@ -151,12 +151,14 @@ def _list(checker: Checker, fmt: str = "table") -> int:
 def _run_test(args: argparse.Namespace) -> int:
     args.pack = [*args.pack, *args.packs]
     checker = load_checker(args)
-    only = {rule.pack for rule in checker.rules if args.packs and any(str(p) == rule_source(rule) for p in args.packs)}
+    named = {_resolved(path) for path in args.packs}
+    only = {rule.pack for rule in checker.rules if rule.source is not None and _resolved(rule.source.path) in named}
     return _test(checker, args.verbose, only or None)
 
 
-def rule_source(rule: Rule) -> str:
-    return rule.source.path if rule.source is not None else ""
+def _resolved(path: str) -> Path:
+    """A pack path as one file: `packs/acme.yaml` from the command line and the project config's absolute path agree."""
+    return Path(path).resolve()
 
 
 def _test(checker: Checker, verbose: bool, packs: set[str] | None = None) -> int:
