@@ -376,3 +376,12 @@ def test_the_cheap_bound_never_rules_out_a_label_that_reaches_the_threshold():
     for text in texts:
         reading = head.read(normalize(text))
         assert head.logit_bound(reading) >= max(head.sum_logits(reading))
+
+
+def test_marks_are_read_from_the_original_text_as_the_folded_view_would_show_them():
+    from scriptcheck.text.normalize import fold
+
+    for text in ("怎么还没到??", "怎么还没到？？", "怎么还没到?？", "太慢了！!", "太慢了!!!", "好的?", "好的！", "好的? ?", "乾淨！！"):
+        folded = fold(text)
+        expected = [mark for mark, run in zip(("\x01??", "\x01!!"), ("??", "!!")) if run in folded]
+        assert marks(normalize(text)) == expected, text
