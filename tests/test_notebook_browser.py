@@ -56,11 +56,17 @@ def test_the_page_script_runs_and_injected_markup_does_not(page):
     assert "<img" not in dom
 
 
+def _items(dom: str) -> dict[str, bool]:
+    """Each listed transcript's id and whether the list hides it."""
+    items = {}
+    for item in dom.split('<details class="sc-item"')[1:]:
+        opening = item.split(">", 1)[0]
+        report_id = json.loads('"' + item.split('data-id="', 1)[1].split('"', 1)[0] + '"')
+        items[report_id] = " hidden" in opening
+    return items
+
+
 def test_a_category_in_the_address_filters_the_list(page):
     dom = _dump_dom(page, "#category=banned.contempt")
-    sections = dict(
-        (json.loads('"' + item.split('data-id="', 1)[1].split('"', 1)[0] + '"'), " hidden" in item.split(">", 1)[0])
-        for item in dom.split('<div class="sc-report"')[1:]
-    )
-    assert sections == {'x&lt;b&gt;&quot;1&quot;&lt;/b&gt;': True, "contempt-1": False}
-    assert "1 of 2 flagged transcripts shown" in dom
+    assert _items(dom) == {'x&lt;b&gt;&quot;1&quot;&lt;/b&gt;': True, "contempt-1": False}
+    assert "显示 1 / 1 个有问题的会话" in dom  # shown / matching the filter
