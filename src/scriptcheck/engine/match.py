@@ -111,7 +111,7 @@ def scan(text: NormalizedText, speaker: str, compiled: CompiledRules) -> TurnHit
         if _excepted(hit, exceptions):
             continue
         rule = compiled.rules[hit.rule_index].rule
-        if rule.word_boundary and not hit.regex:
+        if rule.word_boundary and (not hit.regex or hit.sound):  # heard by sound: a pattern must sit on words too
             hits.add_unverified(hit)
         else:
             hits.add(hit)
