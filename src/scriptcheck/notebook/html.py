@@ -14,12 +14,15 @@ from collections.abc import Mapping, Sequence
 
 from .._model import AGENT, Finding, Report, Turn, register_presenter
 
-# A CJK font stack with system fallbacks: macOS (PingFang, Hiragino), Windows (Microsoft YaHei), Linux (Noto
-# Sans CJK from fonts-noto-cjk, Source Han Sans, WenQuanYi), then the generic family. Nothing is downloaded.
-FONT = (
-    "system-ui,-apple-system,'Segoe UI','PingFang SC','Hiragino Sans GB','Microsoft YaHei','Noto Sans CJK SC',"
-    "'Noto Sans SC','Source Han Sans SC','WenQuanYi Micro Hei','WenQuanYi Zen Hei',sans-serif"
+# Fonts with Chinese glyphs, preferred first: macOS (PingFang, Hiragino), Windows (Microsoft YaHei), Linux
+# (Noto Sans CJK from fonts-noto-cjk, Source Han Sans, WenQuanYi). The page and the charts try the same ones.
+CJK_FONTS = (
+    "PingFang SC", "Hiragino Sans GB", "Microsoft YaHei", "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC",
+    "WenQuanYi Micro Hei", "WenQuanYi Zen Hei", "SimHei", "Arial Unicode MS",
 )
+# The page's font stack: the system UI font for Latin text, the CJK fonts, then the generic family (a
+# browser falls back per character). Nothing is downloaded.
+FONT = "system-ui,-apple-system,'Segoe UI'," + ",".join(f"'{name}'" for name in CJK_FONTS) + ",sans-serif"
 
 # (highlight background, accent for borders and labels) per severity
 SEVERITY_COLOURS: Mapping[str, tuple[str, str]] = {
@@ -33,6 +36,12 @@ PASS_COLOUR, FAIL_COLOUR = "#2e7d32", "#c62828"
 def score_colour(mean: float, pass_mark: float | None) -> str:
     """The colour of a (mean) score, the same in the HTML report and the charts: red below the pass mark."""
     return FAIL_COLOUR if pass_mark is not None and mean < pass_mark else PASS_COLOUR
+
+
+def category_colour(category: str) -> str:
+    """The colour of a category's family (banned red, missing amber, hold purple), in the page and the charts."""
+    family = category.split(".", 1)[0]
+    return {"banned": "#cf222e", "missing": "#bf8700", "hold": "#8250df"}.get(family, "#0969da")
 
 
 # What the chat view says, in Chinese and English.

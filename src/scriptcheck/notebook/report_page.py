@@ -29,7 +29,7 @@ from urllib.parse import quote
 from .._errors import TranscriptError
 from .._model import Report
 from ..packs.names import category_name
-from .html import FAIL_COLOUR, FONT, PASS_COLOUR, SEVERITY_COLOURS, esc, report_html, score_colour
+from .html import FAIL_COLOUR, FONT, PASS_COLOUR, SEVERITY_COLOURS, category_colour, esc, report_html, score_colour
 
 LOWEST = 10  # lowest-scoring transcripts listed in the summary
 TOP_RULES = 12
@@ -654,12 +654,6 @@ def _category_chart(summary: Summary, name, text: Mapping[str, str]) -> str:
         )
     parts.append("</svg>")
     return "".join(parts)
-
-
-def category_colour(category: str) -> str:
-    """The colour of a category's family (banned red, missing amber, hold purple), in the page and the charts."""
-    family = category.split(".", 1)[0]
-    return {"banned": "#cf222e", "missing": "#bf8700", "hold": "#8250df"}.get(family, "#0969da")
 
 
 def _histogram(bins: Sequence[int], pass_mark: float | None, text: Mapping[str, str]) -> str:
