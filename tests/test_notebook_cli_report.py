@@ -1,9 +1,10 @@
-"""`scriptcheck report --html`: exit codes, the file it writes, and progress that never pollutes pipes."""
+"""`scriptcheck report -o FILE`: exit codes, the file it writes, and progress that never pollutes pipes."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -128,3 +129,22 @@ def test_check_shows_progress_when_stderr_is_a_terminal(tmp_path):
     # a file of JSON Lines: a total (its lines, counted first), an ETA, and a unit that reads
     assert "300/300 transcripts" in text and "transcripts/s" in text and "100%" in text
     assert (tmp_path / "out.txt").read_text(encoding="utf-8").count("  score ") == 300
+
+
+def test_report_with_workers_writes_the_same_page(tmp_path):
+    records = [dict(RUDE if n % 3 else CLEAN, id=f"r{n}", agent=f"A0{n % 4}") for n in range(40)]
+    src = write_jsonl(tmp_path / "in.jsonl", *records)
+    pages = []
+    for workers in ("1", "2"):
+        out = tmp_path / f"r{workers}.html"
+        assert main(["report", str(src), "--no-model", "-o", str(out), "-q", "--workers", workers]) == 0
+        pages.append(re.sub(r"生成于 [^<·]+", "", out.read_text(encoding="utf-8")))
+    assert pages[0] == pages[1] and pages[0].count('class="sc-item"') == 26
+
+
+def test_report_numbers_turns_from_the_turn_base(tmp_path):
+    src = write_jsonl(tmp_path / "in.jsonl", RUDE)
+    out = tmp_path / "r.html"
+    assert main(["report", str(src), "--no-model", "-o", str(out), "-q", "--turn-base", "1", "--lang", "en"]) == 0
+    page = out.read_text(encoding="utf-8")
+    assert "agent · turn 1" in page and "agent · turn 3" in page and "turn 0" not in page

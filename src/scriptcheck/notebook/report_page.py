@@ -28,6 +28,7 @@ from urllib.parse import quote
 
 from .._errors import TranscriptError
 from .._model import Report
+from ..formats.columns import display_width
 from ..packs.names import category_name
 from .html import FAIL_COLOUR, FONT, PASS_COLOUR, SEVERITY_COLOURS, category_colour, esc, report_html, score_colour
 
@@ -57,7 +58,7 @@ TEXT: Mapping[str, Mapping[str, str]] = {
         "invalid_section": "无效记录（{n}），未检查", "more_errors": "另有 {n:,} 条（见标准错误输出或 <code>scriptcheck check</code>）",
         "pass_mark": "合格线 {mark:g}", "n_transcripts": "{n} 个会话", "in_transcripts": "{count} 个问题，涉及 {transcripts} 个会话",
         "period": "{label}：{n} 个会话，平均分 {mean:.1f}，合格率 {rate:.0%}，有问题 {flagged}",
-        "filter_hint": "点击类别、规则或{key}可筛选下方列表", "error": "严重", "warning": "警告", "info": "提示",
+        "filter_hint": "点击类别、规则或{key}可筛选下方列表", "error": "严重", "warning": "警告", "info": "提示", "list_separator": "、",
     },
     "en": {
         "title": "scriptcheck report", "generated": "generated {stamp}", "transcripts": "transcripts", "passed": "passed",
@@ -79,7 +80,7 @@ TEXT: Mapping[str, Mapping[str, str]] = {
         "in_transcripts": "{count} findings in {transcripts} transcripts",
         "period": "{label}: {n} transcripts, mean {mean:.1f}, {rate:.0%} passed, {flagged} flagged",
         "filter_hint": "click a category, a rule or a row of {key} to filter the list below", "error": "error",
-        "warning": "warning", "info": "info",
+        "warning": "warning", "info": "info", "list_separator": ", ",
     },
 }
 # Metadata keys people group by, as the Chinese page names them.
@@ -468,7 +469,7 @@ class ReportPage:
         subtitle = " · ".join([*(esc(source) for source in sources), esc(text["generated"].format(stamp=stamp))])
         lowest = [entry for _score, _index, entry in sorted(self._lowest, reverse=True)]
         groups = {key: by_value for key, by_value in self._groups.items() if by_value is not None and 2 <= len(by_value)}
-        first_key = key_name(next(iter(groups), "agent"))
+        first_key = key_name("agent" if "agent" in groups else next(iter(groups), "agent"))
         trend = _trend_section(self._days, self._date_key, pass_mark, text, key_name) if self._days else ""
         pieces = [
             f'<header class="top"><h1>{esc(heading)}</h1><div class="sub">{subtitle}</div></header><main>',
@@ -573,7 +574,7 @@ def _item(report: Report, anchor: str, name, lang: str, turn_base: int) -> str:
     chips = "".join(
         f'<span class="chip">{esc(value)}</span>' for key, value in report.metadata.items() if key in ("agent", "team", "channel", "date")
     )
-    cats = "、".join(esc(name(category)) for category in categories) if lang == "zh" else ", ".join(esc(name(c)) for c in categories)
+    cats = TEXT.get(lang, TEXT["zh"])["list_separator"].join(esc(name(category)) for category in categories)
     return (
         f'<details class="sc-item" data-categories="{esc(" ".join(categories))}" data-rules="{esc(" ".join(rules))}" '
         f'data-groups="{esc(groups)}" data-passed="{str(report.passed).lower()}">'
@@ -634,7 +635,9 @@ def _category_chart(summary: Summary, name, text: Mapping[str, str]) -> str:
     if not summary.by_category:
         return f'<p class="empty">{esc(text["no_findings"])}</p>'
     rows = summary.by_category
-    label_width, bar_width, row_height = 170, 270, 24
+    # NOTE: 12px labels take about 6.5px per display cell (a CJK character is two): room for the longest.
+    label_width = min(260, max(120, round(6.5 * max(display_width(name(category)) for category, _, _ in rows)) + 16))
+    bar_width, row_height = 270, 24
     most = max(count for _, count, _ in rows)
     height = row_height * len(rows) + 6
     parts = [
@@ -774,7 +777,7 @@ def _lowest_table(lowest: Sequence[_Lowest], anchors: Mapping[int, str], text: M
         rows.append(
             f'<tr><td>{link}<br><span style="color:#6e7781;font-size:12px">{entry.who}</span></td>'
             f'<td class="num" style="color:{colour};font-weight:700">{entry.score:g}</td>'
-            f'<td style="font-size:12px">{"、".join(_named(category, name) for category in entry.categories)}</td></tr>'
+            f'<td style="font-size:12px">{text["list_separator"].join(_named(category, name) for category in entry.categories)}</td></tr>'
         )
     return (
         f'<table><thead><tr><th>{esc(text["transcript"])}</th><th class="num">{esc(text["score"])}</th>'
