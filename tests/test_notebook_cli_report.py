@@ -148,3 +148,13 @@ def test_report_numbers_turns_from_the_turn_base(tmp_path):
     assert main(["report", str(src), "--no-model", "-o", str(out), "-q", "--turn-base", "1", "--lang", "en"]) == 0
     page = out.read_text(encoding="utf-8")
     assert "agent · turn 1" in page and "agent · turn 3" in page and "turn 0" not in page
+
+
+def test_an_excel_report_without_openpyxl_says_what_to_install_and_writes_nothing(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "openpyxl", None)  # import openpyxl now fails
+    monkeypatch.setitem(sys.modules, "openpyxl.cell", None)
+    src = write_jsonl(tmp_path / "in.jsonl", RUDE)
+    out = tmp_path / "results.xlsx"
+    assert main(["report", str(src), "--no-model", "-o", str(out)]) == 2
+    assert "Excel export needs openpyxl, which is not installed: pip install 'scriptcheck[notebook]'" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == [src]

@@ -99,7 +99,7 @@ def _run_report(args: argparse.Namespace) -> int:
     # NOTE: reports are counted as they come and only the worst flagged ones are kept, so memory
     # does not grow with the input; the page is written once everything is counted (its summary
     # comes first). The output path is checked, and its temporary file made, before any checking.
-    page = ReportPage(max_transcripts=max_transcripts)
+    page = ReportPage(max_transcripts=max_transcripts if fmt == "html" else 1)  # a workbook needs only the counts
     below = 0
     with output(args.output, inputs=args.paths, option=option) as stream:
         excel = None
