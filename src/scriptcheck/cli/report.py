@@ -33,7 +33,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     report = commands.add_parser(
         "report", help="write a self-contained HTML report (summary, charts, flagged transcripts) or an Excel workbook",
         description="Check transcripts and write one page to share: a summary with charts for every transcript, "
-        "then the flagged ones, worst first. Or an Excel workbook (.xlsx) with a transcripts and a findings sheet.",
+        "then the flagged ones, worst first. Or an Excel workbook (.xlsx) with summary, transcripts and findings sheets.",
         **examples(
             "scriptcheck report month.jsonl -o report.html",
             "scriptcheck report month.jsonl -o report.html --lang en --title \"October QA\" --workers 0",
