@@ -225,22 +225,29 @@ def test_a_sheet_without_a_verdict_column_is_refused_with_its_columns(tmp_path, 
     assert "Traceback" not in err
 
 
-def test_import_reads_the_findings_sheet_of_a_workbook(tmp_path, capsys):
+def test_import_reads_the_findings_sheet_of_the_excel_report(tmp_path, capsys):
     openpyxl = pytest.importorskip("openpyxl")
-    chats, rows = exported_sheet(tmp_path, capsys)
-    book = openpyxl.Workbook()
-    book.active.title = "汇总"
-    book.active.append(["checked", 2])
-    findings = book.create_sheet("findings")
-    marked = reviewed(rows)
-    findings.append(list(marked[0]))
-    for row in marked:
-        findings.append([int(value) if key == "turn" and value else value for key, value in row.items()])  # Excel keeps numbers
+    chats = write_jsonl(tmp_path / "chats.jsonl", CHATS)
     path = tmp_path / "review.xlsx"
+    assert main(["report", str(chats), "-o", str(path)]) == 0  # the workbook a reviewer is sent
+    book = openpyxl.load_workbook(path)
+    sheet = book["findings"]
+    header = [cell.value for cell in sheet[1]]
+    column = {name: header.index(name) + 1 for name in ("id", "rule", "verdict", "reviewer")}
+    for row in range(2, sheet.max_row + 1):
+        rule = sheet.cell(row, column["rule"]).value
+        verdict = {"banned.impatience.hurry": "correct", "closing.farewell": "误报"}.get(rule)
+        if verdict:
+            sheet.cell(row, column["verdict"], verdict)
+            sheet.cell(row, column["reviewer"], "qa-li")
+    extra = sheet.max_row + 1
+    for name, value in (("id", "p2"), ("verdict", "yes")):
+        sheet.cell(extra, header.index(name) + 1, value)
     book.save(path)
     corpus = tmp_path / "reviewed.jsonl"
     assert main(["review", "import", str(path), "-i", str(chats), "--into", str(corpus)]) == 3
-    assert f"{path}: row 4: verdict 'yes' for p2" in capsys.readouterr().err
+    assert f"{path}: row {extra}: verdict 'yes' for p2" in capsys.readouterr().err
     records = read_jsonl(corpus)
-    assert records["p1"]["labels"] == [{"category": "banned.impatience", "turn": 2}, {"category": "missing.apology", "turn": 1}]
-    assert records["p2"]["labels"] == []
+    assert records["p1"]["labels"] == [{"category": "banned.impatience", "turn": 2}]
+    assert records["p1"]["reviews"][0]["reviewer"] == "qa-li"
+    assert records["p2"]["labels"] == [] and records["p2"]["reviews"][0]["verdict"] == "false_positive"

@@ -22,7 +22,7 @@ from .authoring import explain as _explain  # noqa: F401 - registers Report.expl
 from .authoring.evaluate import evaluate
 from .engine import Checker, Session, load
 from .formats.readers import read_records
-from .notebook import league_table, render_html_report, rule_matrix, to_dataframe
+from .notebook import league_table, render_html_report, rule_matrix, to_dataframe, to_excel
 
 __all__ = [
     "__version__",
@@ -45,6 +45,7 @@ __all__ = [
     "render_html_report",
     "rule_matrix",
     "to_dataframe",
+    "to_excel",
 ]
 
 # Names the top level exported before the package had layers: still importable, with a warning.

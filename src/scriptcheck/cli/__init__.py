@@ -27,7 +27,7 @@ from .config import ConfigError, apply_config, project_config
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     parser = _parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(explain.legacy_input(sys.argv[1:] if argv is None else argv))
     _exit_cleanly_on_sigterm()
     _escape_unencodable_output()
     if not getattr(args, "handler", None):

@@ -45,6 +45,22 @@ def add_output_option(parser: argparse.ArgumentParser, what: str = "the output")
     )
 
 
+def deprecated(old: str, new: str) -> None:
+    """Say on stderr that an option spelling still works but has a new name."""
+    print(f"scriptcheck: warning: {old} is deprecated; use {new}", file=sys.stderr)
+
+
+@contextlib.contextmanager
+def printed_to(path: str | None, *, inputs: Sequence[str] = ()) -> Iterator[TextIO]:
+    """What the command prints goes to `path` (atomically) when one is given, else to stdout."""
+    with output(path, inputs=inputs) as stream:
+        if stream is sys.stdout:
+            yield stream
+            return
+        with contextlib.redirect_stdout(stream):
+            yield stream
+
+
 def add_pack_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--pack", "-p", action="append", default=[], metavar="P",

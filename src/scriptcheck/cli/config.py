@@ -10,7 +10,7 @@ command. The command line always wins; `--config FILE` names a file, `--no-confi
     pass_mark = 85
     model = "models/acme"                # or false: no learned stage
     [aliases]                            # speaker names -> agent | customer
-    坐席 = "agent"
+    "坐席" = "agent"                      # quoted: TOML bare keys are ASCII
     [columns]                            # CSV input headers (as --columns)
     id = "会话ID"
     [output]
