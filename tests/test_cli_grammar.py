@@ -75,3 +75,13 @@ def test_examples_in_help_name_real_options(capsys):
                 _parser().parse_args(words[1:])
             except SystemExit:
                 pytest.fail(f"the example does not parse: {line.strip()}\n{capsys.readouterr().err}")
+
+
+@pytest.mark.parametrize("path", COMMANDS, ids=" ".join)
+def test_help_wraps_the_description_and_keeps_each_example_on_its_line(path, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    parser = _command(path)
+    text = parser.format_help()
+    assert all(len(line) <= 80 for line in text.split("\n\n", 1)[1].split("options:")[0].splitlines())
+    examples = text.split("examples:\n", 1)[1].splitlines()
+    assert examples == parser.epilog.splitlines()[1:]

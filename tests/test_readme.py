@@ -10,7 +10,7 @@ import pytest
 
 import scriptcheck
 from scriptcheck.authoring.selftest import run_all
-from scriptcheck.cli import main
+from scriptcheck.cli import _parser, main
 from scriptcheck.packs.names import category_name
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -179,3 +179,19 @@ def test_every_phrase_the_category_table_lists_for_banned_wording_fires_in_that_
             assert row["category"] in {f.category for f in report.findings}, f"README table: {phrase} is not {row['category']}"
             tried += 1
     assert tried >= 20
+
+
+def test_every_command_in_the_readmes_shell_and_ci_blocks_parses():
+    """`scriptcheck ...` lines in ```bash blocks and CI `run:` steps name real commands and options."""
+    lines = []
+    for body in re.findall(r"```(?:bash|yaml)\n(.*?)```", TEXT, re.S):
+        for line in body.splitlines():
+            line = line.split(" # ")[0].strip().removeprefix("- run: ").removeprefix(".venv/bin/")
+            for part in line.split("&&"):
+                part = part.strip().removeprefix(".venv/bin/")
+                if part.startswith("scriptcheck "):
+                    lines.append(part)
+    assert len(lines) >= 9, lines
+    for line in lines:
+        args = _parser().parse_args(shlex.split(line)[1:])  # a renamed option exits here, failing the test
+        assert getattr(args, "handler", None) is not None, line
