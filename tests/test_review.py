@@ -251,3 +251,14 @@ def test_import_reads_the_findings_sheet_of_the_excel_report(tmp_path, capsys):
     assert records["p1"]["labels"] == [{"category": "banned.impatience", "turn": 2}]
     assert records["p1"]["reviews"][0]["reviewer"] == "qa-li"
     assert records["p2"]["labels"] == [] and records["p2"]["reviews"][0]["verdict"] == "false_positive"
+
+
+def test_a_hand_made_sheet_with_chinese_headers_and_a_bad_turn_names_the_row(tmp_path):
+    from scriptcheck.authoring.review import Verdict, VerdictError, read_verdicts
+
+    sheet = tmp_path / "复核.csv"
+    sheet.write_text("会话ID,规则,轮次,复核结果,复核人\np1,banned.impatience.hurry,2,漏报,qa-li\np1,banned.impatience.hurry,two,正确,\n", encoding="utf-8")
+    first, second = read_verdicts(sheet)
+    assert isinstance(first, Verdict) and (first.id, first.turn, first.verdict, first.reviewer) == ("p1", 2, "missed", "qa-li")
+    assert isinstance(second, VerdictError)
+    assert str(second) == f"{sheet}: row 3: 'turn' must be a 0-based turn index or null, got 'two'"
