@@ -40,6 +40,10 @@ _T2S = opencc.OpenCC("t2s")
 # with a dict costs a lookup for every character of the text (4x slower on real chats).
 _FOLDABLE = re.compile("[" + "".join(re.escape(chr(code)) for code in sorted(WIDTH_AND_CASE)) + "]")
 _FOLDED_CHAR = {chr(code): chr(folded) for code, folded in WIDTH_AND_CASE.items()}.__getitem__
+# The foldable characters that survive into the compact view (letters and digits).
+_FOLDABLE_WORD = re.compile(
+    "[" + "".join(re.escape(chr(code)) for code in sorted(WIDTH_AND_CASE) if _KEPT_RUNS.fullmatch(chr(code))) + "]"
+)
 
 
 def _fold_width_and_case(text: str) -> str:
@@ -58,18 +62,29 @@ class WordRuns(NamedTuple):
 class NormalizedText:
     """An utterance in its matching forms, with the map back to the original.
 
-    Immutable by convention. The map is built on first use: most utterances never need it
-    (it is only read to place a match). It is kept as the word runs of the folded text (a
-    few per utterance), not one entry per character.
+    Immutable by convention. Only `compact` is built up front: the scan reads nothing else. The
+    folded view and the map back to the original are built on first use (most utterances never
+    need them: they are read to place a match, check a word boundary or run a pattern). The map
+    is kept as the word runs of the text (a few per utterance), not one entry per character.
     """
 
-    __slots__ = ("original", "folded", "compact", "_runs")
+    __slots__ = ("original", "compact", "_folded", "_runs")
 
-    def __init__(self, original: str, folded: str, compact: str):
+    def __init__(self, original: str, compact: str, folded: str | None = None):
+        """`folded` may be left out when `original` needs no Traditional->Simplified conversion."""
         self.original = original
-        self.folded = folded
         self.compact = compact
+        self._folded = folded
         self._runs: WordRuns | None = None
+
+    @property
+    def folded(self) -> str:
+        """Traditional -> Simplified, full-width -> half-width, lower case: one character per original one."""
+        folded = self._folded
+        if folded is None:
+            # NOTE: idempotent, so concurrent first uses from several threads agree.
+            folded = self._folded = _fold_width_and_case(self.original)
+        return folded
 
     @property
     def runs(self) -> WordRuns:
@@ -80,13 +95,14 @@ class NormalizedText:
             ends: list[int] = []
             compact_starts: list[int] = []
             kept = 0
-            for run in _KEPT_RUNS.finditer(self.folded):
+            # NOTE: width and case folding never turns a word character into another kind (tested),
+            # so before folding the original has the folded text's runs.
+            for run in _KEPT_RUNS.finditer(self._folded or self.original):
                 start, end = run.span()
                 starts.append(start)
                 ends.append(end)
                 compact_starts.append(kept)
                 kept += end - start
-            # NOTE: idempotent, so concurrent first uses from several threads agree.
             runs = self._runs = WordRuns(starts, ends, compact_starts)
         return runs
 
@@ -98,7 +114,7 @@ class NormalizedText:
 
     def span(self, start: int, end: int) -> tuple[int, int]:
         """Map a half-open span of `compact` to a half-open span of the original text."""
-        if len(self.compact) == len(self.folded):
+        if len(self.compact) == len(self.original):
             return start, end  # nothing was dropped
         runs = self.runs
         first = bisect_right(runs.compact_starts, start) - 1
@@ -126,12 +142,16 @@ class NormalizedText:
 
 def fold(text: str) -> str:
     """Traditional -> Simplified, full-width -> half-width, lower case; same length as `text`."""
+    return _fold_width_and_case(_simplified(text))
+
+
+def _simplified(text: str) -> str:
     simplified = _T2S.convert(text)
     if len(simplified) != len(text):
         # NOTE: OpenCC phrase tables may change length in rare cases; fall back to a
         # per-character conversion so offsets stay one-to-one with the original.
         simplified = "".join(_one_char(ch) for ch in text)
-    return _fold_width_and_case(simplified)
+    return simplified
 
 
 @lru_cache(maxsize=65536)
@@ -141,13 +161,27 @@ def _one_char(ch: str) -> str:
 
 
 def normalize(text: str) -> NormalizedText:
-    """Build the folded and compact views of `text` with the offset map."""
-    folded = fold(text)
-    return NormalizedText(text, folded, DROPPED.sub("", folded))
+    """Build the folded and compact views of `text` (the offset map on first use)."""
+    simplified = _simplified(text)
+    if simplified == text:
+        return NormalizedText(text, _compact(text))
+    folded = _fold_width_and_case(simplified)
+    return NormalizedText(text, DROPPED.sub("", folded), folded)
+
+
+def _compact(text: str) -> str:
+    """The compact view of a text that needs no Traditional->Simplified conversion.
+
+    NOTE: dropping first and folding what is left gives what folding first gives (width and case
+    folding never makes a word character of a dropped one or the reverse; tested), and there is
+    less left to fold.
+    """
+    compact = DROPPED.sub("", text)
+    return _fold_width_and_case(compact) if _FOLDABLE_WORD.search(compact) else compact
 
 
 def normalize_all(texts: list[str]) -> list[NormalizedText]:
-    """`normalize` each text, folding them all in one OpenCC call.
+    """`normalize` each text, converting them all in one OpenCC call.
 
     NOTE: a transcript's turns are converted joined by newlines and cut back by length. No
     OpenCC dictionary entry holds a newline, so no conversion spans two turns and the pieces
@@ -159,13 +193,18 @@ def normalize_all(texts: list[str]) -> list[NormalizedText]:
     simplified = _T2S.convert(joined)
     if len(simplified) != len(joined):
         return [normalize(text) for text in texts]
-    simplified = _fold_width_and_case(simplified)
+    if simplified == joined:
+        return [NormalizedText(text, _compact(text)) for text in texts]
     normalized = []
     start = 0
     for text in texts:
-        folded = simplified[start : start + len(text)]
-        normalized.append(NormalizedText(text, folded, DROPPED.sub("", folded)))
+        piece = simplified[start : start + len(text)]
         start += len(text) + 1
+        if piece == text:
+            normalized.append(NormalizedText(text, _compact(text)))
+        else:
+            folded = _fold_width_and_case(piece)
+            normalized.append(NormalizedText(text, DROPPED.sub("", folded), folded))
     return normalized
 
 
