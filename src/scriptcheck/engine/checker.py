@@ -84,7 +84,7 @@ class Checker:
 
     def _scan(self, text: NormalizedText, turn: Turn) -> TurnHits:
         try:
-            return scan(text, turn.speaker, self.compiled)
+            return scan(text, turn.speaker, self.compiled, turn.index)
         except RegexTimeoutError as error:
             raise error.at_turn(turn.index) from None
 
