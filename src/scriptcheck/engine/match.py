@@ -34,7 +34,7 @@ class TurnHits:
     which serialises its turns), so it needs no lock.
     """
 
-    __slots__ = ("_text", "_speaker", "_compiled", "_found", "_worth", "_heard", "_turn", "_resolved", "_segments")
+    __slots__ = ("_text", "_speaker", "_compiled", "_found", "_worth", "_heard", "_turn", "_phrases", "_resolved", "_segments")
 
     def __init__(
         self,
@@ -53,7 +53,9 @@ class TurnHits:
         self._worth = worth  # numbers of the speaker's patterns worth running (a gate literal was seen)
         self._heard = heard  # hits found by sound (`--asr`), placed already
         self._turn = turn
-        self._resolved: dict[Key, tuple[list[Hit], list[Hit]]] = {}  # key -> (accepted, to check for word boundaries)
+        # key -> (accepted, to check for word boundaries): of the automaton's hits, and of every hit
+        self._phrases: dict[Key, tuple[list[Hit], list[Hit]]] = {}
+        self._resolved: dict[Key, tuple[list[Hit], list[Hit]]] = {}
         self._segments: _Segments | None = None
 
     def get(self, rule_index: int, set_name: str) -> list[Hit]:
@@ -66,11 +68,12 @@ class TurnHits:
         return accepted
 
     def has(self, rule_index: int, set_name: str) -> bool:
-        accepted, unverified = self._resolve((rule_index, set_name))
-        if accepted:
-            return True
-        # Enough to find one good hit; get() verifies the rest if anyone asks for them.
-        return bool(unverified) and any(self._segmenter().on_boundaries(h.start, h.end) for h in unverified)
+        key = (rule_index, set_name)
+        if key not in self._resolved and key not in self._heard:
+            # A phrase hit settles it without running the set's patterns (closings are said in words).
+            if self._any_good(*self._phrase_hits(key)):
+                return True
+        return self._any_good(*self._resolve(key))
 
     def rule_indexes(self, set_name: str) -> list[int]:
         """Rules with a candidate in `set_name` on this turn (`get` may still find none of them good)."""
@@ -79,31 +82,58 @@ class TurnHits:
             keys.update(self._compiled.pattern_keys[self._speaker][number] for number in self._worth)
         return sorted({index for index, name in keys if name == set_name})
 
+    def _any_good(self, accepted: list[Hit], unverified: list[Hit]) -> bool:
+        """Whether one hit counts; enough to find one (get() verifies the rest if anyone asks for them)."""
+        return bool(accepted) or (bool(unverified) and any(self._segmenter().on_boundaries(h.start, h.end) for h in unverified))
+
     def _resolve(self, key: Key) -> tuple[list[Hit], list[Hit]]:
-        """(accepted hits, hits still to check for word boundaries) of one phrase set, exceptions applied."""
+        """(accepted hits, hits still to check for word boundaries) of one phrase set, exceptions applied.
+
+        In the order the hits were found in (phrases, then patterns, then matches by sound).
+        """
         resolved = self._resolved.get(key)
         if resolved is not None:
             return resolved
-        rule_index, set_name = key
-        found = self._found.get(key)
-        span = self._text.span
-        hits = [Hit(rule_index, set_name, *span(start, end), phrase) for start, end, phrase in found] if found else []
-        if self._worth:
-            hits.extend(self._pattern_hits(key))
+        accepted, unverified = self._phrase_hits(key)
+        patterns = self._pattern_hits(key) if self._worth else []
         heard = self._heard.get(key)
-        if heard:
-            seen = {(hit.start, hit.end) for hit in hits}  # as written: a text hit already
-            hits.extend(hit for hit in heard if (hit.start, hit.end) not in seen)
-        unverified: list[Hit] = []
-        if hits and set_name in BOUNDARY_SETS:
-            exceptions = self._exceptions(rule_index)
-            if exceptions is not None:
-                hits = [hit for hit in hits if not _excepted(hit, exceptions)]
-            if self._compiled.rules[rule_index].rule.word_boundary:
-                unverified = [hit for hit in hits if not hit.regex]
-                hits = [hit for hit in hits if hit.regex]
-        resolved = self._resolved[key] = (hits, unverified)
+        if patterns or heard:
+            accepted = [*accepted, *self._unexcepted(key, patterns)]
+            if heard:
+                seen = {(hit.start, hit.end) for hit in (*accepted, *unverified)}  # as written: a text hit already
+                new, check = self._split(key, self._unexcepted(key, [hit for hit in heard if (hit.start, hit.end) not in seen]))
+                accepted, unverified = [*accepted, *new], [*unverified, *check]
+        resolved = self._resolved[key] = (accepted, unverified)
         return resolved
+
+    def _phrase_hits(self, key: Key) -> tuple[list[Hit], list[Hit]]:
+        """The automaton's hits of one phrase set, placed in the original text, exceptions applied, split
+        into (accepted, to check for word boundaries)."""
+        phrases = self._phrases.get(key)
+        if phrases is None:
+            found = self._found.get(key)
+            if found:
+                rule_index, set_name = key
+                span = self._text.span
+                hits = [Hit(rule_index, set_name, *span(start, end), phrase) for start, end, phrase in found]
+                phrases = self._split(key, self._unexcepted(key, hits))
+            else:
+                phrases = ([], [])
+            self._phrases[key] = phrases
+        return phrases
+
+    def _unexcepted(self, key: Key, hits: list[Hit]) -> list[Hit]:
+        """`hits` without those an exception of the rule cancels (only phrase sets that need word boundaries have any)."""
+        if not hits or key[1] not in BOUNDARY_SETS:
+            return hits
+        exceptions = self._exceptions(key[0])
+        return hits if exceptions is None else [hit for hit in hits if not _excepted(hit, exceptions)]
+
+    def _split(self, key: Key, hits: list[Hit]) -> tuple[list[Hit], list[Hit]]:
+        """(accepted, to check for word boundaries): phrase hits of sets and rules that need word boundaries wait."""
+        if not hits or key[1] not in BOUNDARY_SETS or not self._compiled.rules[key[0]].rule.word_boundary:
+            return hits, []
+        return [hit for hit in hits if hit.regex], [hit for hit in hits if not hit.regex]
 
     def _pattern_hits(self, key: Key) -> list[Hit]:
         numbers = [n for n in self._compiled.pattern_numbers[self._speaker].get(key, ()) if n in self._worth]
