@@ -72,6 +72,12 @@ def test_two_confusions_in_one_match_are_not_heard(heard):
     assert banned(report) == []
 
 
+def test_a_pattern_heard_by_sound_must_sit_on_words(heard):
+    # 环保|满意度: 保满意 sounds like 包满意 but starts inside a word
+    assert banned(heard.check(polite(("agent", "我们这个小区的环保满意度很高")))) == []
+    assert [f.heard_as for f in banned(heard.check(polite(("agent", "您放心 宝满意的"))))] == ["bao man yi"]
+
+
 def test_a_match_by_sound_needs_three_syllables(heard):
     # 文忙 sounds exactly like 文盲, but two syllables sound like too many ordinary words.
     assert banned(heard.check(polite(("agent", "就是那个六位的 跟文忙似的")))) == []

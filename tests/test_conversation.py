@@ -87,7 +87,9 @@ def test_empathy_counts_as_a_response(checker):
     assert found(report, "missing.apology") == []
 
 
-@pytest.mark.parametrize("text", ["谢谢你等我一下", "我不投诉，就问问", "京东从不让人失望", "这是我第一次在网上买东西，还不熟"])
+@pytest.mark.parametrize(
+    "text", ["谢谢你等我一下", "我不投诉，就问问", "京东从不让人失望", "这是我第一次在网上买东西，还不熟", "那到底能不能赔 我想问清楚"]
+)
 def test_neutral_customer_speech_is_not_a_complaint(checker, text):
     report = checker.check(conversation(("agent", "您好"), ("customer", text), ("agent", "好的")))
     assert found(report, "missing.apology") == []

@@ -185,3 +185,16 @@ def test_old_that_is_neither_file_nor_ref_is_a_clear_error(tmp_path, capsys):
     corpus = write_jsonl(tmp_path / "corpus.jsonl", CORPUS)
     assert main(["diff", "--old", str(tmp_path / "missing.yaml"), str(corpus)]) == 2
     assert "with a bare git ref also give --new PACK" in capsys.readouterr().err
+
+
+def test_diff_takes_the_model_choice_for_both_sides(tmp_path, capsys):
+    # Only the learned stage finds contempt in 这种常识性的东西您都不懂吗 (fatal: score 0); same packs on both sides.
+    corpus = write_jsonl(tmp_path / "c.jsonl", [
+        {"id": "m", "turns": [{"speaker": "agent", "text": "您好，请问有什么可以帮您"}, {"speaker": "customer", "text": "这个怎么弄"},
+                              {"speaker": "agent", "text": "这种常识性的东西您都不懂吗"}, {"speaker": "agent", "text": "感谢您的支持，再见"}]},
+    ])
+    bundled = next(path for path in bundled_pack_paths() if path.name == "banned.yaml")
+    for option, mean in (([], 0.0), (["--no-model"], 100.0)):
+        assert main(["diff", "--old", str(bundled), str(corpus), "--format", "json", *option]) == 0
+        data = json.loads(capsys.readouterr().out)
+        assert (data["old_mean_score"], data["new_mean_score"], data["changes"]) == (mean, mean, [])

@@ -28,8 +28,8 @@ def bundled_packs() -> list[RulePack]:
     return [load_pack(path, display_path=f"rules/{path.name}") for path in bundled_pack_paths()]
 
 
-def checker_for(packs: Sequence[RulePack], *, base: Sequence[RulePack] = ()) -> Checker:
-    """A checker of `base` with `packs` applied: a same-named pack replaces, others add.
+def checker_for(packs: Sequence[RulePack], *, base: Sequence[RulePack] = (), model: str | Path | bool | None = None) -> Checker:
+    """A checker of `base` with `packs` applied: a same-named pack replaces, others add; `model` as for `load()`.
 
     Raises:
         RulePackError: the packs do not resolve (duplicate ids, overrides naming nothing...).
@@ -41,7 +41,7 @@ def checker_for(packs: Sequence[RulePack], *, base: Sequence[RulePack] = ()) -> 
             loaded[same[0]] = pack
         else:
             loaded.append(pack)
-    return Checker(PackSource.of(loaded))
+    return Checker(PackSource.of(loaded, model=model))
 
 
 def packs_from_file(path: str | Path) -> list[RulePack]:

@@ -12,7 +12,7 @@ from .._model import Transcript
 from ..authoring import diff as impact
 from ..formats.readers import read_records
 from ..packs.files import resolve_pack_argument
-from .common import UsageError, add_input_options, corpus_files, parse_aliases
+from .common import UsageError, add_input_options, corpus_files, model_choice, parse_aliases
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -24,6 +24,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     diff.add_argument("--new", metavar="PACK", help="the new pack file (default: the packs as they are now)")
     diff.add_argument("--pack", "-p", action="append", default=[], metavar="P", help="more packs applied on both sides; repeatable")
     diff.add_argument("--no-defaults", action="store_true", help="do not start from the bundled packs")
+    chosen = diff.add_mutually_exclusive_group()
+    chosen.add_argument("--model", metavar="DIR", help="the learned stage's model on both sides (default: what the packs say)")
+    chosen.add_argument("--no-model", action="store_true", help="no learned stage on either side")
     add_input_options(diff)
     diff.add_argument("--format", choices=("table", "json", "markdown"), default="table")
     diff.add_argument("--limit", type=int, default=50, metavar="N", help="list at most N transcripts in table/markdown (default 50)")
@@ -44,8 +47,9 @@ def _diff(args: argparse.Namespace) -> int:
     new_packs = impact.packs_from_file(resolve_pack_argument(args.new)) if args.new else []
     new_label = args.new or "current packs"
     try:
-        old = impact.checker_for([*old_packs, *common], base=old_base)
-        new = impact.checker_for([*new_packs, *common], base=base_now)
+        model = model_choice(args)
+        old = impact.checker_for([*old_packs, *common], base=old_base, model=model)
+        new = impact.checker_for([*new_packs, *common], base=base_now, model=model)
     except RulePackError as error:
         raise UsageError(f"cannot build the checkers: {error}") from None
     aliases = parse_aliases(args.speaker_alias)

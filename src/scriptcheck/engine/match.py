@@ -133,7 +133,8 @@ class TurnHits:
         """(accepted, to check for word boundaries): phrase hits of sets and rules that need word boundaries wait."""
         if not hits or key[1] not in BOUNDARY_SETS or not self._compiled.rules[key[0]].rule.word_boundary:
             return hits, []
-        return [hit for hit in hits if hit.regex], [hit for hit in hits if not hit.regex]
+        # heard by sound: a pattern must sit on words too
+        return [hit for hit in hits if hit.regex and not hit.sound], [hit for hit in hits if not hit.regex or hit.sound]
 
     def _pattern_hits(self, key: Key) -> list[Hit]:
         numbers = [n for n in self._compiled.pattern_numbers[self._speaker].get(key, ()) if n in self._worth]
