@@ -236,8 +236,8 @@ def normalize_all(texts: list[str]) -> list[NormalizedText]:
     No OpenCC dictionary entry holds a newline, so no conversion spans two turns and the pieces are
     exactly what one call per turn gives; if the length changes, each turn is converted alone.
     """
-    if len(texts) < 2 or not _holds_traditional("\n".join(texts)):
-        return [normalize(text) for text in texts]
+    if not _holds_traditional("\n".join(texts)):
+        return [NormalizedText(text, _compact(text)) for text in texts]
     needing = [index for index, text in enumerate(texts) if _holds_traditional(text)]
     joined = "\n".join(texts[index] for index in needing)
     converted = _T2S.convert(joined)
