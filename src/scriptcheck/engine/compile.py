@@ -21,7 +21,7 @@ from ..kinds import KINDS, KindRules
 from ..kinds.base import BOUNDARY_SETS
 from ..packs.resolve import RuleSet
 from ..text.normalize import expand_phrase, normalize_phrase
-from .regex import backtracking_risk, compile_pattern, gate_keys
+from .regex import backtracking_risk, compile_pattern, gate_keys, required_literals
 from .segmenter import segmenter_for
 from .sound import SoundEntry, SoundIndex
 
@@ -126,6 +126,11 @@ class CompiledRules:
                 for key in keys or ():
                     gates[speaker].setdefault(key, []).append(number)
         self.ungated_patterns = {speaker: frozenset(numbers) for speaker, numbers in ungated.items()}
+        # A gated pattern runs only when one literal of each group it needs is in the folded text too.
+        self.pattern_literals = {
+            speaker: tuple(required_literals(pattern) for _index, _set_name, pattern in found)
+            for speaker, found in self.patterns.items()
+        }
         # Which phrase set each pattern feeds, and each phrase set's patterns in order.
         self.pattern_keys = {
             speaker: tuple((index, set_name) for index, set_name, _pattern in found) for speaker, found in self.patterns.items()

@@ -142,10 +142,13 @@ class TurnHits:
             return []
         rule_index, set_name = key
         patterns = self._compiled.patterns[self._speaker]
+        literals = self._compiled.pattern_literals[self._speaker]
         folded = self._text.folded
         hits = []
         try:
             for number in numbers:
+                if not _holds_one_of_each(folded, literals[number]):
+                    continue  # a match needs one of these literals: no need to run it
                 pattern = patterns[number][2]
                 for match in pattern.finditer(folded):
                     if match.end() > match.start():
@@ -195,6 +198,16 @@ class _NoHits(TurnHits):
 
 NO_HITS: TurnHits = _NoHits()
 _NOTHING: frozenset[int] = frozenset()
+
+
+def _holds_one_of_each(text: str, groups: tuple[frozenset[str], ...]) -> bool:
+    for group in groups:
+        for literal in group:
+            if literal in text:
+                break
+        else:
+            return False
+    return True
 
 
 def _hit_order(hit: Hit) -> tuple[int, int, str]:
