@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 from .._errors import RegexTimeoutError, TranscriptError
 from .._model import Finding, Report, Rule, RuleKind, RulePack, Settings, Transcript, Turn
 from ..formats.validate import speaker_table, transcript_from_dict
+from ..formats.writers import OUTPUTS, as_output
 from ..kinds import KINDS, Conversation
 from ..learned.model import Model, Prediction, load_model_text
 from ..packs.resolve import RuleSet
@@ -116,6 +117,39 @@ class Checker:
         kind_rules = self.compiled.kind_rules
         return [found for kind, spec in KINDS.items() for found in spec.findings(conversation, kind_rules[kind])]
 
+    @overload
+    def check_many(
+        self,
+        transcripts: Iterable[Transcript | Mapping[str, Any]],
+        *,
+        errors: str = ...,
+        progress: bool = ...,
+        workers: int | None = ...,
+        output: Literal["report"] = ...,
+    ) -> Iterator[Report | TranscriptError]: ...
+
+    @overload
+    def check_many(
+        self,
+        transcripts: Iterable[Transcript | Mapping[str, Any]],
+        *,
+        errors: str = ...,
+        progress: bool = ...,
+        workers: int | None = ...,
+        output: Literal["dict"],
+    ) -> Iterator[dict[str, Any] | TranscriptError]: ...
+
+    @overload
+    def check_many(
+        self,
+        transcripts: Iterable[Transcript | Mapping[str, Any]],
+        *,
+        errors: str = ...,
+        progress: bool = ...,
+        workers: int | None = ...,
+        output: Literal["json"],
+    ) -> Iterator[str | TranscriptError]: ...
+
     def check_many(
         self,
         transcripts: Iterable[Transcript | Mapping[str, Any]],
@@ -123,7 +157,8 @@ class Checker:
         errors: str = "raise",
         progress: bool = False,
         workers: int | None = None,
-    ) -> Iterator[Report | TranscriptError]:
+        output: str = "report",
+    ) -> Iterator[Report | dict[str, Any] | str | TranscriptError]:
         """Check transcripts lazily, in order.
 
         Args:
@@ -135,20 +170,29 @@ class Checker:
             workers: check in this many processes (0: one per core; None or 1: in this
                 process). Results are the same and in the same order; inputs are read
                 ahead by a bounded number of chunks only.
+            output: "report" (`Report`s), "dict" (each report's `to_dict()`) or "json" (its
+                JSON Lines line, as `check --format jsonl` writes it). With workers, "dict" and
+                "json" are rendered in the workers: the cheapest way to move results between processes.
         """
         if errors not in ("raise", "collect"):
             raise ValueError("errors must be 'raise' or 'collect'")
+        if output not in OUTPUTS:
+            raise ValueError(f"output must be one of {', '.join(map(repr, OUTPUTS))}")
         if isinstance(transcripts, (str, Path)):
             raise TypeError(
                 "check_many takes transcripts (dicts or Transcripts), not a path; "
                 "read a file with scriptcheck.read_records(path)"
             )
-        for chunk in check_items(self, with_progress(transcripts, enabled=progress), workers=workers):
+        render = output != "report"
+        for chunk in check_items(self, with_progress(transcripts, enabled=progress), workers=workers, render=render):
             for _item, outcome in chunk:
-                if isinstance(outcome, TranscriptError) and errors == "raise":
-                    raise outcome
+                if isinstance(outcome, TranscriptError):
+                    if errors == "raise":
+                        raise outcome
+                    yield outcome
+                    continue
                 assert outcome is not None
-                yield outcome  # type: ignore[misc]
+                yield as_output(outcome, output)  # type: ignore[arg-type]  # a report: dicts are never passed through
 
     def session(self, transcript_id: str, metadata: Mapping[str, Any] | None = None) -> Session:
         """Start checking a live conversation turn by turn (see `Session`)."""

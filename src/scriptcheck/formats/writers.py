@@ -15,6 +15,7 @@ from typing import Any, TextIO
 
 from .._errors import TranscriptError
 from .._model import Finding, Report
+from .readers import loads_line
 
 FORMATS = ("table", "json", "jsonl", "csv")
 
@@ -41,6 +42,22 @@ class SerializedReport:
 def render_line(report: Report) -> str:
     """One report as a JSON Lines line (no newline): the `jsonl` format."""
     return json.dumps(report.to_dict(), ensure_ascii=False)
+
+
+OUTPUTS = ("report", "dict", "json")  # what `Checker.check_many(output=...)` gives for each report
+
+
+def as_output(report: Report | SerializedReport, output: str) -> Report | dict[str, Any] | str:
+    """`report` as `check_many` gives it: the `Report`, its `to_dict()`, or its JSON Lines line.
+
+    A report a worker rendered comes as its line: the dict is read back from it (the same dict).
+    """
+    if output == "json":
+        return report.line if isinstance(report, SerializedReport) else render_line(report)
+    if output == "dict":
+        return loads_line(report.line) if isinstance(report, SerializedReport) else report.to_dict()
+    assert isinstance(report, Report), "a worker renders only when dicts or lines were asked for"
+    return report
 
 
 def error_record(error: TranscriptError, index: int) -> dict[str, Any]:
