@@ -14,8 +14,9 @@ In-process rows (the clock starts after imports and loading):
 
 * floor: orjson (or json) parse of every line + one Aho-Corasick scan of every agent turn
   with every phrase of the bundled packs. Nothing can be faster than reading the input.
-* ceiling: the floor plus what any checker that normalises text must do: normalise every
-  turn (scriptcheck's own `normalize`), scan it with its speaker's automaton, write a line.
+* ceiling: the floor plus what any checker that normalises text must do, with scriptcheck's own
+  front end: parse, normalise every transcript's turns (`normalize_all`), scan each turn with
+  its speaker's automaton, write a line.
 * naive: json parse + jieba.lcut on every turn + `phrase in text` for every phrase.
 * scriptcheck-1-nomemo: one process with jieba's per-piece memo off, a lower bound (the
   repeated workload's clauses repeat more than real traffic's).
@@ -23,7 +24,8 @@ In-process rows (the clock starts after imports and loading):
   serialise, write a file), after `scriptcheck.load()` and building the segmenter;
   `-nomodel` without the learned stage (its cost is the difference), `-asr` with matching by sound.
 * check-many-1, check-many-2: the API, `checker.check_many(dicts, workers=N)` over the
-  workload's records already parsed into dicts, consuming each `Report`.
+  workload's records already parsed into dicts, consuming each `Report`; `-json` with
+  `output="json"` (each report's JSON Lines line, rendered in the workers).
 * session: per-turn latency of `Session.add_turn` (p50/p99) on the corpus transcripts.
 
 Whole-process rows (the clock runs from starting a fresh interpreter to its exit, as a user
@@ -184,30 +186,36 @@ def measure_floor(data: Path) -> dict:
 def measure_ceiling(data: Path) -> dict:
     """The least a checker that normalises must do: parse, normalise and scan every turn, write a line.
 
-    scriptcheck's own `normalize` (Traditional->Simplified, width and case, compact view) and
-    its two automata (agent and customer phrases), no rules, no word boundaries, no findings.
+    scriptcheck's own front end: its JSON Lines parser (orjson where it reads what json reads),
+    `normalize_all` per transcript (OpenCC only on turns holding a Traditional character, the
+    compact view first) and its two automata (agent and customer phrases); no rules, no word
+    boundaries, no findings.
     """
     import scriptcheck
-    from scriptcheck.text.normalize import normalize
+    from scriptcheck.text.normalize import normalize_all
 
-    loads, parser = _loads()
+    try:
+        from scriptcheck.formats.readers import loads_line
+    except ImportError:  # scriptcheck before issue 20 parsed with json (to measure it before and after)
+        loads_line = json.loads
+
     automata = scriptcheck.load().compiled.automata
     start = time.perf_counter()
     transcripts = utterances = hits = 0
-    with data.open("rb") as handle, open(os.devnull, "w", encoding="utf-8") as out:
+    with data.open("r", encoding="utf-8") as handle, open(os.devnull, "w", encoding="utf-8") as out:
         for line in handle:
-            record = loads(line)
+            record = loads_line(line)
             transcripts += 1
-            for turn in record["turns"]:
-                utterances += 1
+            turns = record["turns"]
+            utterances += len(turns)
+            for turn, text in zip(turns, normalize_all([turn["text"] for turn in turns])):
                 automaton = automata.get(turn.get("speaker", turn.get("role")))
-                text = normalize(turn["text"])
                 if automaton is not None and text.compact:
                     for _hit in automaton.iter(text.compact):
                         hits += 1
             out.write(json.dumps({"id": record["id"], "score": 100.0, "passed": True, "findings": []}) + "\n")
     return {"seconds": time.perf_counter() - start, "transcripts": transcripts, "utterances": utterances,
-            "note": f"{parser} + normalise + scan every turn + write a line; no rules"}
+            "note": "scriptcheck's parse + normalise + scan every turn + write a line; no rules"}
 
 
 def measure_naive(data: Path) -> dict:
@@ -325,6 +333,14 @@ def measure_check_many_2(data: Path) -> dict:
     return _measure_check_many(data, 2)
 
 
+def measure_check_many_1_json(data: Path) -> dict:
+    return _measure_check_many(data, 1, "json")
+
+
+def measure_check_many_2_json(data: Path) -> dict:
+    return _measure_check_many(data, 2, "json")
+
+
 FLOOR_PROCESS = """
 import sys, time
 import ahocorasick, orjson
@@ -426,6 +442,8 @@ MEASURES = {
     "scriptcheck-2": measure_two,
     "check-many-1": measure_check_many_1,
     "check-many-2": measure_check_many_2,
+    "check-many-1-json": measure_check_many_1_json,
+    "check-many-2-json": measure_check_many_2_json,
     "session": measure_session,
     "floor-process": measure_floor_process,
     "process-1": measure_process_1,
@@ -443,7 +461,10 @@ def render(rows: list[dict], size: int, count: int) -> str:
     by_name = {row["name"]: row for row in rows}
     floors = {False: by_name.get("floor"), True: by_name.get("floor-process")}
     # The one-worker row each two-worker row is compared with.
-    pairs = {"scriptcheck-2": "scriptcheck-1", "process-2": "process-1", "check-many-2": "check-many-1"}
+    pairs = {
+        "scriptcheck-2": "scriptcheck-1", "process-2": "process-1", "check-many-2": "check-many-1",
+        "check-many-2-json": "check-many-1-json",
+    }
     out = [
         "| run | transcripts/s | utterances/s | MB/s | % of floor | peak RSS MB (parent / worker) | load s | CPU s | notes |",
         "|---|---|---|---|---|---|---|---|---|",

@@ -27,7 +27,8 @@ def test_run_py_measures_every_row_on_a_tiny_workload():
     rows = [line.split("|")[1].strip() for line in result.stdout.splitlines() if line.startswith("| ") and "---" not in line]
     assert rows[1:] == [
         "floor", "ceiling", "naive", "scriptcheck-1", "scriptcheck-1-nomodel", "scriptcheck-1-asr", "scriptcheck-1-nomemo",
-        "scriptcheck-2", "check-many-1", "check-many-2", "floor-process", "process-1", "process-1-nomodel", "process-2",
+        "scriptcheck-2", "check-many-1", "check-many-2", "check-many-1-json", "check-many-2-json", "floor-process", "process-1",
+        "process-1-nomodel", "process-2",
     ]
     assert "Session.add_turn over" in result.stdout
     assert "×" in result.stdout  # the two-worker ratio
