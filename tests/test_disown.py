@@ -29,6 +29,8 @@ def banned(report) -> list[str]:
         "我不能跟您打包票说一定明天到，但我会帮您加急催促",  # negated across 跟您…说
         "同事之前跟您说你去投诉啊 这是非常不对的 我跟您道歉",  # reported speech without marks (speech-to-text)
         "您说的那个所谓不归我们管 我们肯定会管的",  # 所谓
+        "业务员跟您说出了什么事都百分之百全赔 这个说法是不准确的 给您造成了误解",  # called wrong right after
+        "理财经理说的保证收益百分之百没问题 那种说法是不规范的",  # another speaker's words, called wrong
     ],
 )
 def test_disowned_wording_is_not_charged(phrases_only, text):
@@ -44,6 +46,8 @@ def test_disowned_wording_is_not_charged(phrases_only, text):
         ("不行就是不行", "banned.refusal"),
         ("刚才不是跟你说了吗 怎么还不清楚", "banned.impatience"),  # a rhetorical 不是…吗 asserts
         ("我可不是说您笨啊 就是 这么简单都不知道", "banned.contempt"),  # denies one thing, says another
+        ("我保证百分之百没问题 这句话您记着", "banned.overpromise"),  # 这句话 that is not called wrong
+        ("我保证百分之百没问题 您之前听到的那个说法是不对的", "banned.overpromise"),  # wrong is something else, later
     ],
 )
 def test_owned_wording_still_fires(phrases_only, text, category):

@@ -13,7 +13,7 @@ from conftest import conversation, polite
 from scriptcheck._model import Rule, RuleKind, Severity, Transcript, Turn
 from scriptcheck.kinds import KINDS, Conversation, KindRules
 from scriptcheck.learned.features import MIN_POSITIONS, features, marks, model_text, ngram_scale
-from scriptcheck.learned.model import ModelError, parse_model, read_model_text
+from scriptcheck.learned.model import ModelError, bundled_model_text, load_model_text, parse_model, read_model_text
 from scriptcheck.text.normalize import normalize
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -166,9 +166,8 @@ class FakePrediction:
     def __init__(self, probabilities):
         self.probabilities = probabilities
 
-    @property
-    def peak(self):
-        return max(self.probabilities.values(), default=0.0)
+    def may_reach(self, probability):
+        return max(self.probabilities.values(), default=0.0) >= probability
 
     def probability(self, label):
         return self.probabilities.get(label, 0.0)
@@ -362,3 +361,27 @@ def test_a_custom_model_reaches_worker_processes(tmp_path):
     checker = scriptcheck.load(model=tmp_path / "m")
     items = [polite(("agent", f"这个不知道呢 {i}")) for i in range(30)]
     assert list(checker.check_many(items, workers=2)) == list(checker.check_many(items))
+
+
+def test_the_cheap_bound_never_rules_out_a_label_that_reaches_the_threshold():
+    """`may_reach` answers as `peak >= probability` does, with or without the sums."""
+    model = load_model_text(bundled_model_text(), "bundled")
+    texts = ["好的呢", "这个不知道呢", "你自己看吧 我也没办法", "爱买不买", "亲亲 稍等下哈", "这个百分之百没问题的呢??", "您好 请问有什么可以帮您"]
+    for text in texts:
+        prediction = model.predict(normalize(text), "agent")
+        for threshold in (0.0, 0.05, 0.3, 0.5, 0.7, 0.8, 0.95, 1.0):
+            assert prediction.may_reach(threshold) == (prediction.peak >= threshold), (text, threshold)
+    # the bound is an upper bound of every label's logit, and usually well above none of them
+    head = model.heads["agent"]
+    for text in texts:
+        reading = head.read(normalize(text))
+        assert head.logit_bound(reading) >= max(head.sum_logits(reading))
+
+
+def test_marks_are_read_from_the_original_text_as_the_folded_view_would_show_them():
+    from scriptcheck.text.normalize import fold
+
+    for text in ("怎么还没到??", "怎么还没到？？", "怎么还没到?？", "太慢了！!", "太慢了!!!", "好的?", "好的！", "好的? ?", "乾淨！！"):
+        folded = fold(text)
+        expected = [mark for mark, run in zip(("\x01??", "\x01!!"), ("??", "!!")) if run in folded]
+        assert marks(normalize(text)) == expected, text

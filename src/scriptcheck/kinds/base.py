@@ -69,8 +69,7 @@ class EvidenceView(Protocol):
 class PredictionView(Protocol):
     """What a kind may ask of the learned stage about one turn (`learned.model.Prediction`)."""
 
-    @property
-    def peak(self) -> float: ...  # the highest probability of any label
+    def may_reach(self, probability: float) -> bool: ...  # whether any label's probability reaches it
 
     def probability(self, label: str) -> float: ...
 

@@ -6,7 +6,8 @@ A candidate finding is disowned when
 
 * **quoted**: its span sits inside quotation marks (“…” "…" 「…」 『…』 ‘…’);
 * **reported**: the clause before it says whose words they are (同事说, 您说, 他跟您讲, 之前的客服回复您)
-  or calls them 所谓 — speech-to-text has no quotation marks, so the words must show it;
+  or calls them 所谓, or the agent calls them wrong right after (这个说法是不准确的) — speech-to-text has no
+  quotation marks, so the words must show it;
 * **negated**: a negator (不是, 并不是, 没有, 绝不会, 不会, 从不, 别, 不敢, 不能…) governs the phrase itself:
   within the last few jieba tokens of its clause (the clause stops at punctuation or a contrast word:
   但/但是/不过), an odd number of negators (two affirm), and not a rhetorical 不是…吗? (刚才不是跟您说了吗).
@@ -42,11 +43,17 @@ RHETORICAL = re.compile(r"^[了啊呀呢的过]{0,2}(?:吗|么)|^[了啊呀呢�
 # Whose words: a speaker, maybe when, maybe to whom, a verb of saying — at the end of what precedes the phrase.
 REPORTED = re.compile(
     r"(?:(?:同事|客服|他|她|他们|对方|有人|别人|人家|快递员|配送员|骑手|师傅|商家|卖家|医生|领导|经理|工作人员|话务员|接线员|"
-    r"销售|那位|那个人|的人|您|你|网上)"
+    r"销售|业务员|营业员|理财经理|客户经理|代理人|推销员|中介|店员|柜员|前台|司机|那位|那个人|的人|您|你|网上)"
     r"(?:之前|刚才|上次|当时|以前|昨天)?(?:跟您|对您|和您|给您|跟你|对你|和你|给你)?"
     r"(?:说|讲|说过|讲过|说的|讲的|告诉您|告诉你|回复您|回复你|答复您|回您|回复|催您|叫您|让您|要您|催你|叫你|让你)(?:的是|的)?"
     r"|(?:转述|说|讲|提到|反映)的?(?:那|这)句(?:话)?"
     r"|(?:回|说|讲|答|回复)了?(?:您|你)?一句)\s*$"
+)
+# 这个说法是不准确的 opening the clause after the phrase's: the agent calls the words wrong (业务员跟您说出了事都
+# 百分之百全赔 这个说法是不准确的): speech-to-text has no quotation marks, this shows they are not the agent's.
+CALLED_WRONG = re.compile(
+    r"[\s，,。.！!；;…:：]*(?:这个|这种|这样的|这句|那个|那句|该|此)(?:话|说法|承诺|讲法|答复)(?:其实|确实|本身)?(?:是|都是)?"
+    r"(?:不准确|不对|不规范|不符合|不正确|不合规|不严谨|错误|错的|有误|误导)"
 )
 # 您提到 / 您转述: the customer's own report of what was said, anywhere before the phrase in its clause.
 RECOUNTED = re.compile(r"(?:您|你)(?:刚才|之前|刚刚)?(?:提到|转述|反映|说的那)")
@@ -64,6 +71,8 @@ def disowned(text: str, start: int, end: int, rule: Rule, tokens: Callable[[str]
         before = _clause_before(text, start)
         if REPORTED.search(before) or SO_CALLED.search(before) or RECOUNTED.search(before):
             return "reported"
+        if CALLED_WRONG.match(text, end + len(_clause_after(text, end))):
+            return "reported (called wrong after)"
     if rule.negatable:
         denial = list(DENIED_SAYING.finditer(_clause_before(text, start)))
         # the denial reaches the phrase only when nothing (no pause) stands between: 不会跟您说你去投诉啊

@@ -48,7 +48,7 @@ class ModelKind(RuleKindSpec):
             return
         lowest = min(rule.review_at for rule in rules.rules.values()) if rules.rules else 1.0
         for turn, hits, prediction in zip(conversation.turns, conversation.hits, conversation.predictions):
-            if prediction is None or prediction.peak < lowest:
+            if prediction is None or not prediction.may_reach(lowest):
                 continue
             for rule_index, rule in rules.rules.items():
                 if rule.speaker != turn.speaker:

@@ -10,6 +10,7 @@ the compact view drops, come back as marks when they run (??? is how customers c
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterator
 
 from ..text.normalize import NormalizedText
@@ -17,6 +18,7 @@ from ..text.normalize import NormalizedText
 START, END = "^", "$"
 # Marks are features of their own; \x01 keeps them apart from any n-gram.
 MARKS = ("\x01??", "\x01!!")
+_MARK_RUNS = ((MARKS[0], re.compile("[?？]{2}")), (MARKS[1], re.compile("[!！]{2}")))
 # Utterances shorter than this many n-grams are scaled as if they had this many: a two-word reply
 # (还了, 好吧!) must not weigh its few n-grams as heavily as a sentence weighs all of its own.
 MIN_POSITIONS = 40
@@ -29,18 +31,14 @@ def model_text(text: NormalizedText) -> str:
 
 
 def marks(text: NormalizedText) -> list[str]:
-    """The marks an utterance carries: runs of ?? and !! (folded text: full-width ？！ are ? and ! already).
+    """The marks an utterance carries: runs of ?? and !! (full-width ？！ count as they fold to ? and !).
 
     NOTE: a single ? or ! is ordinary punctuation in chat (你好!, 明天到吗?): as a feature it taught
-    the complaint head that every question is a complaint. Only runs are kept.
+    the complaint head that every question is a complaint. Only runs are kept. They are looked
+    for in the original text (only ? ？ fold to ?, only ! ！ to !), so the folded view is not built.
     """
-    folded = text.folded
-    found = []
-    if "??" in folded:
-        found.append(MARKS[0])
-    if "!!" in folded:
-        found.append(MARKS[1])
-    return found
+    original = text.original
+    return [mark for mark, run in _MARK_RUNS if run.search(original)]
 
 
 def ngrams(text: str, shortest: int, longest: int) -> Iterator[str]:

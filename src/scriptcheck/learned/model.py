@@ -74,27 +74,46 @@ class Head:
         self._weights = {feature: tuple(float(w) for w in vector) for feature, vector in weights.items()}
         self._scalar = len(self.labels) == 1
         self._marks = {feature: vector for feature, vector in self._weights.items() if feature.startswith("\x01")}
+        # NOTE: a several-label head keeps, next to each n-gram's weights, the largest of them (or 0): their
+        # sum bounds every label's logit from above, and most utterances' bound is far below any
+        # threshold, so their full sums are never needed (`Reading.may_reach`).
         self._automaton = _automaton(
-            {f: (v[0] if self._scalar else v) for f, v in self._weights.items() if not f.startswith("\x01")}
+            {f: (v[0] if self._scalar else (max(0.0, *v), v)) for f, v in self._weights.items() if not f.startswith("\x01")}
         )
+        self._bias_bound = max(self.bias)
+        self._mark_bounds = {mark: max(0.0, *vector) for mark, vector in self._marks.items()}
+
+    def read(self, text: NormalizedText) -> Reading:
+        """Scan one utterance once: the n-grams it holds, its scale and marks (the sums come when asked for)."""
+        scanned = model_text(text)
+        return Reading(_present(self._automaton, scanned), ngram_scale(scanned, self.shortest, self.longest), tuple(marks(text)))
 
     def logits(self, text: NormalizedText) -> tuple[float, ...]:
-        """Log-odds per label (the probabilities before the logistic, computed only when asked for)."""
-        scanned = model_text(text)
-        scale = ngram_scale(scanned, self.shortest, self.longest)
-        found = marks(text)
-        automaton = self._automaton
+        """Log-odds per label (the probabilities before the logistic)."""
+        return self.sum_logits(self.read(text))
+
+    def sum_logits(self, reading: Reading) -> tuple[float, ...]:
+        """Log-odds per label of a scanned utterance."""
         if self._scalar:
-            total = self.bias[0] + scale * sum(_present(automaton, scanned).values())
-            for mark in found:
+            total = self.bias[0] + reading.scale * sum(reading.present.values())
+            for mark in reading.marks:
                 total += self._marks.get(mark, (0.0,))[0]
             return (total,)
-        sums = [sum(column) for column in zip(*_present(automaton, scanned).values())]
-        totals = [b + scale * s for b, s in zip(self.bias, sums)] if sums else list(self.bias)
-        for mark in found:
+        sums = [sum(column) for column in zip(*map(_SECOND, reading.present.values()))]
+        totals = [b + reading.scale * s for b, s in zip(self.bias, sums)] if sums else list(self.bias)
+        for mark in reading.marks:
             if mark in self._marks:
                 totals = [t + w for t, w in zip(totals, self._marks[mark])]
         return tuple(totals)
+
+    def logit_bound(self, reading: Reading) -> float:
+        """A number no label's logit exceeds (for a one-label head, its logit), cheaper than the logits."""
+        if self._scalar:
+            return self.sum_logits(reading)[0]
+        bound = self._bias_bound + reading.scale * sum(map(_FIRST, reading.present.values()))
+        for mark in reading.marks:
+            bound += self._mark_bounds.get(mark, 0.0)
+        return bound + _ROUNDING
 
     def evidence(self, text: NormalizedText, label: str, limit: int = 3) -> tuple[Evidence, ...]:
         """What raised `label` most in this utterance, strongest first, located in the original text.
@@ -137,7 +156,8 @@ class Head:
         return tuple(sorted(found, key=lambda item: (-item.weight, item.feature))[:limit])
 
 
-_SECOND = operator.itemgetter(1)
+_FIRST, _SECOND = operator.itemgetter(0), operator.itemgetter(1)
+_ROUNDING = 1e-9  # the bound and the logits add the same numbers in different orders
 
 
 def _present(automaton: Any, scanned: str) -> dict[str, Any]:
@@ -162,12 +182,37 @@ def _automaton(weights: Mapping[str, Any]) -> Any:
 
 
 @dataclass(frozen=True, slots=True)
-class Prediction:
-    """A head's view of one utterance: what `kinds` read (probability) and `explain` shows (evidence)."""
+class Reading:
+    """What one scan of an utterance found: the weights of the n-grams present, their scale, the marks."""
 
-    head: Head
-    text: NormalizedText
-    logits: tuple[float, ...]
+    present: dict[str, Any]
+    scale: float
+    marks: tuple[str, ...]
+
+
+class Prediction:
+    """A head's view of one utterance: what `kinds` read (probability) and `explain` shows (evidence).
+
+    The logits are summed on first use: most utterances are ruled out by `may_reach` without them.
+    """
+
+    __slots__ = ("head", "text", "_reading", "_logits")
+
+    def __init__(self, head: Head, text: NormalizedText, reading: Reading):
+        self.head = head
+        self.text = text
+        self._reading = reading
+        self._logits: tuple[float, ...] | None = None
+
+    def __repr__(self) -> str:
+        return f"<Prediction {self.head.name}: {self.probabilities}>"
+
+    @property
+    def logits(self) -> tuple[float, ...]:
+        """Log-odds per label, in `head.labels` order."""
+        if self._logits is None:
+            self._logits = self.head.sum_logits(self._reading)  # NOTE: a race computes the same tuple twice
+        return self._logits
 
     @property
     def probabilities(self) -> tuple[float, ...]:
@@ -176,8 +221,15 @@ class Prediction:
 
     @property
     def peak(self) -> float:
-        """The highest probability of any label: below a threshold, no label can reach it."""
+        """The highest probability of any label."""
         return _logistic(max(self.logits))
+
+    def may_reach(self, probability: float) -> bool:
+        """Whether any label's probability reaches `probability` (as `peak >= probability`, but
+        settled without the sums when the cheap bound stays below it)."""
+        if _logistic(self.head.logit_bound(self._reading)) < probability:
+            return False
+        return self.peak >= probability
 
     def probability(self, label: str) -> float:
         try:
@@ -225,7 +277,7 @@ class Model:
         head = self.heads.get(speaker)
         if head is None:
             return None
-        return Prediction(head, text, head.logits(text))
+        return Prediction(head, text, head.read(text))
 
     def nearest(self, text: str, speaker: str, limit: int = 3) -> list[tuple[str, str, float]]:
         """The training utterances most like `text` (by shared character bigrams): (text, label, similarity)."""
