@@ -38,11 +38,11 @@ def test_json_output_is_an_array(tmp_path, capsys):
     assert data[0]["fatal"] == ["banned.provocation"]
 
 
-def test_csv_output_has_a_row_per_finding_and_per_clean_transcript(tmp_path, capsys):
+def test_csv_output_has_a_row_per_finding_and_none_for_a_clean_transcript(tmp_path, capsys):
     src = write_jsonl(tmp_path / "in.jsonl", RUDE, CLEAN)
     main(["check", str(src), "--format", "csv"])
-    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
-    assert [(r["id"], r["category"]) for r in rows] == [("rude", "banned.provocation"), ("ok", "")]
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out.removeprefix("\ufeff"))))
+    assert [(r["id"], r["category"]) for r in rows] == [("rude", "banned.provocation")]
     assert rows[0]["text"] == "你去投诉啊" and rows[0]["score"] == "0"
 
 

@@ -136,6 +136,9 @@ def test_table_and_markdown_name_the_rule_and_the_flips(tmp_path, packs, capsys)
     assert markdown.startswith("### Rule change impact")
     assert "| `tiny.hurry` | 4 | 0 | 0 | 4 | -60 | 3 |" in markdown
     assert "| t2 | 85 → 70 (-15) | pass→fail | `tiny.hurry` -15 |" in markdown
+    out = tmp_path / "impact.md"
+    assert main(["diff", str(corpus), "--old", str(old), "--new", str(new), "--no-defaults", "-f", "markdown", "-o", str(out)]) == 0
+    assert capsys.readouterr().out == "" and out.read_text(encoding="utf-8") == markdown
 
 
 def test_a_same_named_bundled_pack_is_replaced_not_added(tmp_path, capsys):

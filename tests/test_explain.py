@@ -109,17 +109,27 @@ def test_explain_does_not_change_check_results(checker):
 def test_cli_explain_on_a_corpus_transcript(capsys):
     # corpus/dev.jsonl dev-0086 is labelled missing.opening: the agent's first two turns are 在的 and
     # 亲 两个订单在同一个仓 可以合并 已经帮您备注了 (turns 1 and 3).
-    assert main(["explain", "dev-0086", "--input", str(DEV)]) == 0
+    assert main(["explain", str(DEV), "dev-0086"]) == 0
     out = capsys.readouterr().out
     assert "opening.greeting" in out and "looked in turns [1, 3]" in out
     assert "closest: turn 3 「亲 两个订单在同一个仓 可以合并 已经帮您备注了」" in out
-    assert main(["explain", "dev-0086", "--input", str(DEV), "--format", "json"]) == 0
+    assert main(["explain", str(DEV), "--no-model", "dev-0086", "-f", "json"]) == 0  # options between the two
     data = json.loads(capsys.readouterr().out)
     assert data["score"] == 95 and data["findings"][0]["closest"]["turn"] == 3
 
 
+def test_cli_explain_writes_to_a_file_and_still_takes_the_old_input_option(tmp_path, capsys):
+    out = tmp_path / "why.json"
+    assert main(["explain", "dev-0086", "--input", str(DEV), "-f", "json", "-o", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == "" and "explain ID --input FILE is deprecated; use explain FILE ID" in captured.err
+    assert json.loads(out.read_text(encoding="utf-8"))["score"] == 95
+    assert main(["explain", f"--input={DEV}", "dev-0086", "-o", str(tmp_path / "why.txt")]) == 0
+    assert "opening.greeting" in (tmp_path / "why.txt").read_text(encoding="utf-8")
+
+
 def test_cli_explain_unknown_id_suggests_close_ones(capsys):
-    assert main(["explain", "dev-00086", "--input", str(DEV)]) == 2
+    assert main(["explain", str(DEV), "dev-00086"]) == 2
     assert "no transcript with id 'dev-00086'" in capsys.readouterr().err
 
 

@@ -773,7 +773,7 @@ def csv_rows(text: str) -> list[dict]:
     import csv as _csv
     import io
 
-    return list(_csv.DictReader(io.StringIO(text)))
+    return list(_csv.DictReader(io.StringIO(text.removeprefix("\ufeff"))))
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -884,7 +884,7 @@ def test_the_report_page_holds_only_the_worst_flagged_transcripts(checker):
     flagged = [n for n in range(40) if reports[n].findings]
     assert len(page._flagged) == 3 and page.flagged == len(flagged) > 3 and page.count == 40
     assert len(page.errors) == 2 and page.invalid == 5
-    html = page.render(generated=None)
+    html = page.render(generated=None, lang="en")
     assert html.count('class="sc-report"') == 3
     assert f"{len(flagged) - 3} more are counted above but not shown" in html and "and 3 more" in html
     worst = sorted(flagged, key=lambda n: (reports[n].score, n))[:3]
@@ -902,13 +902,13 @@ def test_report_cli_caps_the_page_and_still_counts_everything(tmp_path, capsys):
     records = [{"id": f"r{n}", "turns": [{"speaker": "agent", "text": "你去投诉啊"}]} for n in range(12)]
     src = write_jsonl(tmp_path / "in.jsonl", *records, "not json", CLEAN)
     out = tmp_path / "report.html"
-    code = main(["report", str(src), "--no-model", "--html", str(out), "--max-transcripts", "5"])
+    code = main(["report", str(src), "--no-model", "-o", str(out), "--max-transcripts", "5", "--lang", "en"])
     err = capsys.readouterr().err
     assert code == 3
     page = out.read_text(encoding="utf-8")
     assert page.count('class="sc-report"') == 5 and "7 more are counted above" in page
     assert "13 checked" in err and "1 invalid" in err and "7 flagged not shown" in err
-    assert main(["report", str(src), "--no-model", "--html", str(out), "--max-transcripts", "0", "-q"]) == 3
+    assert main(["report", str(src), "--no-model", "-o", str(out), "--max-transcripts", "0", "-q"]) == 3
     assert out.read_text(encoding="utf-8").count('class="sc-report"') == 12  # every flagged one
 
 

@@ -103,7 +103,7 @@ def test_overlapping_spans_do_not_nest_tags():
 
 def test_html_report_is_well_formed_offline_and_shows_every_flagged_finding(checker):
     reports = _dev_reports(checker)
-    page = scriptcheck.render_html_report(reports, title="October")
+    page = scriptcheck.render_html_report(reports, title="October", lang="en")
     parsed = check_well_formed(page)
     assert parsed.problems == []
     assert page.startswith("<!DOCTYPE html>")
@@ -139,8 +139,10 @@ def test_html_report_lists_invalid_records_and_handles_nothing_flagged(checker):
         {"speaker": "agent", "text": "您好，请问有什么可以帮您？"},
         {"speaker": "agent", "text": "感谢您的支持，再见！"},
     ]})
-    page = scriptcheck.render_html_report([clean], errors=[error])
+    page = scriptcheck.render_html_report([clean], errors=[error], lang="en")
     assert check_well_formed(page).problems == []
     assert "Invalid records (1)" in page and "&lt;here&gt;" in page
     assert "No transcript has a finding" in page
+    page = scriptcheck.render_html_report([clean], errors=[error])  # Chinese by default
+    assert "无效记录（1），未检查" in page and "没有会话有问题" in page
     assert check_well_formed(scriptcheck.render_html_report([])).problems == []

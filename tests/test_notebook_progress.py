@@ -35,8 +35,26 @@ def test_check_many_draws_a_bar_with_rate_and_eta_on_a_terminal(checker, monkeyp
     reports = list(checker.check_many(TRANSCRIPTS, progress=True))
     assert len(reports) == len(TRANSCRIPTS)
     drawn = terminal.getvalue()
-    assert f"{len(TRANSCRIPTS)}/{len(TRANSCRIPTS)}" in drawn
-    assert "transcript/s" in drawn and "<" in drawn  # rate, and elapsed<remaining
+    assert f"{len(TRANSCRIPTS)}/{len(TRANSCRIPTS)} transcripts" in drawn  # a unit that reads
+    assert " transcripts/s" in drawn and "<" in drawn  # rate, and elapsed<remaining
+
+
+def test_without_a_total_the_count_reads_as_words(monkeypatch):
+    pytest.importorskip("tqdm")
+    terminal = Terminal()
+    list(with_progress(iter(range(7)), enabled=True, stream=terminal))
+    assert "7 transcripts" in terminal.getvalue() and "7transcript" not in terminal.getvalue()
+
+
+def test_in_a_notebook_the_bar_is_text_that_keeps_its_last_state(checker, monkeypatch):
+    """A widget bar saved in a notebook shows 0 % forever (its state is not saved); text keeps 100 %."""
+    pytest.importorskip("tqdm")
+    monkeypatch.setattr(_progress, "in_notebook", lambda: True)
+    kernel_stderr = io.StringIO()  # Jupyter's stderr is a pipe, not a terminal
+    monkeypatch.setattr(sys, "stderr", kernel_stderr)
+    list(checker.check_many(TRANSCRIPTS, progress=True))
+    last = kernel_stderr.getvalue().replace("\r", "\n").strip().splitlines()[-1]
+    assert last.startswith("checking: 100%") and f"{len(TRANSCRIPTS)}/{len(TRANSCRIPTS)} transcripts" in last
 
 
 def test_progress_false_is_silent_even_on_a_terminal():

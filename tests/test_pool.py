@@ -241,10 +241,14 @@ def test_block_reader_cuts_only_between_lines(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("workers", [1, 2])
 def test_check_many_gives_dicts_or_json_lines_when_asked(checker, workers):
-    from scriptcheck.formats.writers import render_line
+    from scriptcheck import Transcript, Turn
+    from scriptcheck.formats.writers import render_line, report_dict
 
-    items = corpus_dicts()[:30]
+    items: list = corpus_dicts()[:30]
     items.insert(3, {"id": "empty", "turns": []})
+    # metadata is in the JSON formats' output: it must reach a worker that renders, from a dict or a Transcript
+    items.append({"id": "m", "team": "A", "turns": [{"speaker": "agent", "text": "你去投诉啊"}]})
+    items.append(Transcript("t", (Turn(0, "agent", "你去投诉啊"),), {"agent_id": 7}))
     reports = list(checker.check_many(items, errors="collect"))
     dicts = list(checker.check_many(items, errors="collect", workers=workers, output="dict"))
     lines = list(checker.check_many(items, errors="collect", workers=workers, output="json"))
@@ -252,8 +256,9 @@ def test_check_many_gives_dicts_or_json_lines_when_asked(checker, workers):
     assert isinstance(dicts[3], scriptcheck.TranscriptError) and isinstance(lines[3], scriptcheck.TranscriptError)
     assert dicts[3].to_dict() == lines[3].to_dict() == reports[3].to_dict()  # validated in a worker: the same error
     del reports[3], dicts[3], lines[3]
-    assert dicts == [report.to_dict() for report in reports]
+    assert dicts == [report_dict(report) for report in reports]
     assert lines == [render_line(report) for report in reports]
+    assert dicts[-2]["metadata"] == {"team": "A"} and dicts[-1]["metadata"] == {"agent_id": 7}
     with pytest.raises(ValueError, match="output must be one of"):
         next(checker.check_many(items, output="yaml"))  # type: ignore[call-overload]
 

@@ -22,7 +22,7 @@ from .authoring import explain as _explain  # noqa: F401 - registers Report.expl
 from .authoring.evaluate import evaluate
 from .engine import Checker, Session, load
 from .formats.readers import read_records
-from .notebook import render_html_report, to_dataframe
+from .notebook import render_html_report, to_dataframe, to_excel
 
 __all__ = [
     "__version__",
@@ -43,6 +43,7 @@ __all__ = [
     "read_records",
     "render_html_report",
     "to_dataframe",
+    "to_excel",
 ]
 
 # Names the top level exported before the package had layers: still importable, with a warning.

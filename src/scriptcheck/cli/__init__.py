@@ -21,21 +21,24 @@ from .._errors import ScriptcheckError
 from .._version import __version__
 from . import check, diff, eval, explain, model, report, review, rules
 from .common import EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, UsageError, apply_regex_timeout
+from .config import ConfigError, apply_config, project_config
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     parser = _parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(explain.legacy_input(sys.argv[1:] if argv is None else argv))
     _exit_cleanly_on_sigterm()
     _escape_unencodable_output()
     if not getattr(args, "handler", None):
         parser.print_help(sys.stderr)
         return EXIT_USAGE
     try:
+        if hasattr(args, "no_config"):
+            apply_config(args, project_config(args))
         apply_regex_timeout(args)
         return args.handler(args)
-    except (ScriptcheckError, UsageError) as error:
+    except (ScriptcheckError, UsageError, ConfigError) as error:
         print(f"scriptcheck: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except BrokenPipeError:  # e.g. `scriptcheck check ... | head`

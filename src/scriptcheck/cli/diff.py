@@ -12,12 +12,34 @@ from .._model import Transcript
 from ..authoring import diff as impact
 from ..formats.readers import read_records
 from ..packs.files import resolve_pack_argument
-from .common import UsageError, add_input_options, corpus_files, model_choice, parse_aliases
+from .common import (
+    UsageError,
+    add_input_options,
+    add_output_option,
+    corpus_files,
+    examples,
+    model_choice,
+    parse_aliases,
+    parse_columns,
+    printed_to,
+)
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    diff = commands.add_parser("diff", help="what a pack change does to a corpus: verdicts, scores, rules, precision/recall")
-    diff.add_argument("paths", nargs="+", metavar="CORPUS", help="transcript files or folders of *.jsonl")
+    diff = commands.add_parser(
+        "diff", help="what a pack change does to a corpus: verdicts, scores, rules, precision/recall",
+        description="Check a corpus with the old and the new packs and show what changed: verdicts that flipped, "
+        "scores that moved, rules that fire more or less, and precision/recall where the corpus is labelled.",
+        **examples(
+            "scriptcheck diff corpus/dev.jsonl --old rules/banned.yaml.orig --new rules/banned.yaml",
+            "scriptcheck diff corpus/ --old HEAD --new rules/banned.yaml    # the file as committed vs as edited",
+            "scriptcheck diff corpus/ --old-ref v0.3 -f markdown -o impact.md   # for a pull request",
+        ),
+    )
+    diff.add_argument(
+        "paths", nargs="+", metavar="CORPUS",
+        help="transcript files (JSON Lines, JSON or CSV; - for stdin) or folders of *.jsonl",
+    )
     old = diff.add_mutually_exclusive_group(required=True)
     old.add_argument("--old", metavar="PACK_OR_GIT_REF", help="the old pack: a file, REF:path, or a git ref (then the --new file at that ref)")
     old.add_argument("--old-ref", metavar="REF", help="the old side is the bundled packs (rules/) as of git REF")
@@ -28,7 +50,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     chosen.add_argument("--model", metavar="DIR", help="the learned stage's model on both sides (default: what the packs say)")
     chosen.add_argument("--no-model", action="store_true", help="no learned stage on either side")
     add_input_options(diff)
-    diff.add_argument("--format", choices=("table", "json", "markdown"), default="table")
+    diff.add_argument(
+        "--format", "-f", choices=("table", "json", "markdown"), default="table", metavar="FORMAT",
+        help="table: for a terminal (default); json: one document (with the invalid records); "
+        "markdown: tables for a pull request or an issue",
+    )
+    add_output_option(diff, "the comparison")
     diff.add_argument("--limit", type=int, default=50, metavar="N", help="list at most N transcripts in table/markdown (default 50)")
     diff.set_defaults(handler=_diff)
 
@@ -55,17 +82,19 @@ def _diff(args: argparse.Namespace) -> int:
     aliases = parse_aliases(args.speaker_alias)
     transcripts: list[Transcript] = []
     invalid: list[str] = []
+    columns = parse_columns(args.columns or []) or None
     for path in corpus_files(args.paths):
-        for record in read_records(path, aliases={**new.speaker_aliases, **aliases}, encoding=args.encoding, input_format=args.input_format, max_record_bytes=args.max_record_bytes):
+        for record in read_records(path, aliases={**new.speaker_aliases, **aliases}, encoding=args.encoding, input_format=args.input_format, max_record_bytes=args.max_record_bytes, columns=columns):
             if record.transcript is None:
                 invalid.append(str(record.error))
                 print(f"scriptcheck: invalid record: {record.error}", file=sys.stderr)
             else:
                 transcripts.append(record.transcript)
     result = impact.diff_checkers(old, new, transcripts, old_label=old_label, new_label=new_label)
-    if args.format == "json":
-        print(json.dumps(result.to_dict() | {"invalid": invalid}, ensure_ascii=False, indent=2))
-    else:
-        render = impact.format_markdown if args.format == "markdown" else impact.format_table
-        print(render(result, args.limit), end="")
+    with printed_to(args.output, inputs=args.paths):
+        if args.format == "json":
+            print(json.dumps(result.to_dict() | {"invalid": invalid}, ensure_ascii=False, indent=2))
+        else:
+            render = impact.format_markdown if args.format == "markdown" else impact.format_table
+            print(render(result, args.limit), end="")
     return 3 if invalid else 0

@@ -38,9 +38,15 @@ def register(commands: argparse._SubParsersAction) -> None:
     training.add_argument("--seed", type=int, default=7, help="seed of the held-out split (default 7)")
     training.add_argument("--compress", action="store_true", help="write model.json.gz")
     training.set_defaults(handler=_train)
-    show = sub.add_parser("show", help="name, version, labels and training summary of a model")
+    show = sub.add_parser(
+        "show", help="name, version, labels and training summary of a model",
+        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     show.add_argument("path", nargs="?", metavar="DIR", help="a model folder or file (default: the bundled model)")
-    show.add_argument("--format", "-f", choices=("text", "json"), default="text")
+    show.add_argument(
+        "--format", "-f", choices=("text", "json"), default="text", metavar="FORMAT",
+        help="text: for people (default); json: the model card's fields as one document",
+    )
     show.set_defaults(handler=_show)
     model.set_defaults(handler=lambda args: (model.print_help(sys.stderr), 2)[1])
 

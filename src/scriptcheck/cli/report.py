@@ -1,15 +1,14 @@
-"""`scriptcheck report PATH... --html FILE`: one self-contained HTML file to share."""
+"""`scriptcheck report PATH... -o FILE`: one self-contained HTML page to share, or an Excel workbook."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from .._model import Report
 from ..engine.batch import check_files
-from ..engine.progress import with_progress
 from ..notebook.report_page import MAX_TRANSCRIPTS, ReportPage
-from ..packs.schema import BUILTIN_CATEGORIES
 from .common import (
     EXIT_GATE,
     EXIT_INVALID,
@@ -17,70 +16,137 @@ from .common import (
     UsageError,
     add_input_options,
     add_pack_options,
+    deprecated,
+    examples,
     load_checker,
     output,
+    progress_over,
+    reader_options,
     unique_ids,
 )
+
+REPORT_FORMATS = ("html", "xlsx")
 
 
 def register(commands: argparse._SubParsersAction) -> None:
     """Register the `report` command."""
     report = commands.add_parser(
-        "report", help="write a self-contained HTML report (summary, charts, highlighted transcripts)"
+        "report", help="write a self-contained HTML report (summary, charts, flagged transcripts) or an Excel workbook",
+        description="Check transcripts and write one page to share: a summary with charts for every transcript, "
+        "then the flagged ones, worst first. Or an Excel workbook (.xlsx) with summary, transcripts and findings sheets.",
+        **examples(
+            "scriptcheck report month.jsonl -o report.html",
+            "scriptcheck report month.jsonl -o report.html --lang en --title \"October QA\" --workers 0",
+            "scriptcheck report month.jsonl -o review.xlsx        # findings sheet with verdict columns to fill in",
+            "scriptcheck report export.csv --columns id=会话ID,speaker=角色,text=内容 -o report.html",
+        ),
     )
-    report.add_argument("paths", nargs="+", metavar="PATH", help="JSONL, JSON or CSV transcript files; - for stdin")
-    report.add_argument("--html", required=True, metavar="FILE", help="the HTML file to write (atomically); - for stdout")
-    report.add_argument("--title", default="scriptcheck report", help="heading of the report")
+    report.add_argument(
+        "paths", nargs="+", metavar="PATH",
+        help="transcript files: JSON Lines (.jsonl), a JSON array (.json) or long-form CSV (.csv); - for stdin",
+    )
+    report.add_argument(
+        "--output", "-o", metavar="FILE",
+        help="the file to write (atomically); - for stdout. Its extension picks the format unless --format says",
+    )
+    report.add_argument("--html", metavar="FILE", help=argparse.SUPPRESS)  # deprecated: -o FILE
+    report.add_argument(
+        "--format", "-f", choices=REPORT_FORMATS, metavar="FORMAT",
+        help="html: one self-contained page (no network, no scripts but its own); xlsx: an Excel workbook with "
+        "summary, transcripts and findings sheets (needs openpyxl: pip install 'scriptcheck[notebook]'). "
+        "Default: xlsx for a .xlsx file, else html",
+    )
+    report.add_argument("--title", default=None, help="heading of the page (default: scriptcheck report / 质检报告)")
+    report.add_argument("--lang", choices=("zh", "en"), help="language of the page: zh (default) or en")
     add_pack_options(report)
     add_input_options(report)
     report.add_argument("--fail-under", type=float, metavar="N", help="exit 1 if any transcript scores below N")
     report.add_argument("--skip-invalid", action="store_true", help="do not exit 3 for invalid records (they are still listed)")
     report.add_argument("--quiet", "-q", action="store_true", help="no summary on stderr")
     report.add_argument(
-        "--max-transcripts", type=int, default=MAX_TRANSCRIPTS, metavar="N",
+        "--max-transcripts", type=int, metavar="N",
         help=f"flagged transcripts the page shows, lowest scores first (default {MAX_TRANSCRIPTS}; 0: all); "
         "the summary counts every one",
+    )
+    report.add_argument("--turn-base", type=int, metavar="N", help="number turns from N as the source does (as for check)")
+    report.add_argument(
+        "--workers", "-j", type=int, metavar="N",
+        help="check in N processes (0: one per core; default 1); the same report",
     )
     report.set_defaults(handler=_run_report)
 
 
 def _run_report(args: argparse.Namespace) -> int:
-    if args.max_transcripts < 0:
+    option = "--output"
+    if args.html is not None:
+        if args.output is not None:
+            raise UsageError("give the report file once: -o FILE (--html FILE is its old name)")
+        deprecated("--html FILE", "-o FILE")
+        args.output, option = args.html, "--html"
+    if args.output is None:
+        raise UsageError("report needs -o FILE (an .html page, or an .xlsx workbook); - writes the page to stdout")
+    fmt = args.format or ("xlsx" if Path(args.output).suffix.lower() == ".xlsx" else "html")
+    if fmt == "xlsx" and args.output == "-":
+        raise UsageError("an Excel workbook cannot go to stdout; give a file name (-o results.xlsx)")
+    max_transcripts = MAX_TRANSCRIPTS if args.max_transcripts is None else args.max_transcripts
+    if max_transcripts < 0:
         raise UsageError("--max-transcripts must be 0 (all) or a positive number")
+    workers = 1 if args.workers is None else args.workers
+    if workers < 0:
+        raise UsageError("--workers must be 0 (one per core) or a positive number")
+    lang = args.lang or "zh"
     checker = load_checker(args)
     # NOTE: reports are counted as they come and only the worst flagged ones are kept, so memory
     # does not grow with the input; the page is written once everything is counted (its summary
     # comes first). The output path is checked, and its temporary file made, before any checking.
-    page = ReportPage(max_transcripts=args.max_transcripts)
+    page = ReportPage(max_transcripts=max_transcripts if fmt == "html" else 1)  # a workbook needs only the counts
     below = 0
-    with output(args.html, inputs=args.paths, option="--html") as stream:
+    with output(args.output, inputs=args.paths, option=option) as stream:
+        excel = None
+        if fmt == "xlsx":
+            from ..notebook.excel import ExcelWriter
+
+            excel = ExcelWriter(
+                stream.buffer, categories=sorted({rule.category for rule in checker.rules}), turn_base=args.turn_base,
+                lang=lang, category_names=checker.rule_set.categories,
+            )
         chunks = check_files(
             checker, args.paths, encoding=args.encoding, input_format=args.input_format,
-            max_record_bytes=args.max_record_bytes,
-            records=lambda records: unique_ids(records, args.paths),
+            max_record_bytes=args.max_record_bytes, workers=workers,
+            records=lambda records: unique_ids(records, args.paths), **reader_options(args),
         )
-        for chunk in with_progress(chunks, enabled=not args.quiet, desc="report", delay=1.0):
+        for chunk in progress_over(chunks, args.paths, enabled=not args.quiet, input_format=args.input_format, desc="report"):
             for record, report in chunk:
                 if record.error is not None:
                     page.add_error(record.error)
+                    if excel is not None:
+                        excel.add_error(record.error)
                     print(f"scriptcheck: invalid record: {record.error}", file=sys.stderr)
                 else:
                     assert isinstance(report, Report)
                     page.add(report)
+                    if excel is not None:
+                        excel.add(report)
                     below += args.fail_under is not None and report.score < args.fail_under
-        stream.write(
-            page.render(
+        if excel is not None:
+            stream.flush()
+            excel.close()
+        else:
+            page.write(
+                stream,
                 title=args.title,
                 sources=args.paths,
-                category_names={**BUILTIN_CATEGORIES, **checker.rule_set.categories},
+                category_names=checker.rule_set.categories,
                 pass_mark=checker.settings.pass_mark,
+                lang=lang,
+                turn_base=args.turn_base or 0,
             )
-        )
     if not args.quiet:
-        left_out = f", {page.flagged - args.max_transcripts:,} flagged not shown" if args.max_transcripts and page.flagged > args.max_transcripts else ""
+        shown = max_transcripts and page.flagged > max_transcripts and fmt == "html"
+        left_out = f", {page.flagged - max_transcripts:,} flagged not shown" if shown else ""
         print(
             f"scriptcheck: {page.count} checked ({page.passed} passed, {page.count - page.passed} failed, {page.flagged} flagged), "
-            f"{page.invalid} invalid; report written to {args.html}{left_out}",
+            f"{page.invalid} invalid; report written to {args.output}{left_out}",
             file=sys.stderr,
         )
     if page.invalid and not args.skip_invalid:

@@ -6,7 +6,7 @@ process one item per chunk (each report as soon as it is made), or across a work
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
@@ -92,6 +92,7 @@ def check_files(
     validate: bool | str = True,
     records: Callable[[Iterable[Record]], Iterable[Record]] | None = None,
     max_record_bytes: int | None = DEFAULT_MAX_RECORD_BYTES,
+    reader: Mapping[str, Any] | None = None,
 ) -> Iterator[list[tuple[Record, Report | SerializedReport | None]]]:
     """Check every record of `paths` (files, or "-" for stdin), in order.
 
@@ -99,7 +100,8 @@ def check_files(
     blocks of raw lines (the reading process only moves bytes). Otherwise records are read
     here (`validate="lines"` leaves parsing to workers) and pass through `records`, a filter
     the caller may use (e.g. to mark duplicate ids). A JSON Lines line or CSV row over
-    `max_record_bytes` (None: no limit) is an error record.
+    `max_record_bytes` (None: no limit) is an error record. `reader` holds more keyword arguments
+    for `read_records` (the CSV `columns`).
     """
     count = worker_count(workers)
     if render and count > 1 and all(splits_into_blocks(p, encoding=encoding, input_format=input_format) for p in paths):
@@ -110,7 +112,7 @@ def check_files(
         for path in paths
         for record in read_records(
             path, aliases=checker.speaker_aliases, encoding=encoding, input_format=input_format, validate=validate,
-            max_record_bytes=max_record_bytes,
+            max_record_bytes=max_record_bytes, **(reader or {}),
         )
     )
     yield from check_records(checker, records(read) if records else read, workers=count, render=render)

@@ -170,8 +170,9 @@ class Checker:
             workers: check in this many processes (0: one per core; None or 1: in this
                 process). Results are the same and in the same order; inputs are read
                 ahead by a bounded number of chunks only.
-            output: "report" (`Report`s), "dict" (each report's `to_dict()`) or "json" (its
-                JSON Lines line, as `check --format jsonl` writes it). With workers, "dict" and
+            output: "report" (`Report`s), "dict" (each report as the JSON formats write it:
+                `to_dict()` plus its metadata) or "json" (its JSON Lines line, as `check --format
+                jsonl` writes it). With workers, "dict" and
                 "json" are rendered in the workers: the cheapest way to move results between processes.
         """
         if errors not in ("raise", "collect"):

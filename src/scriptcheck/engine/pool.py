@@ -288,8 +288,11 @@ def _check_chunk(chunk: list[Any], render: bool = False, checker: Checker | None
             tag, *rest = item
             try:
                 if tag == "turns":
-                    record_id, turns = rest
-                    report = checker.check(Transcript(record_id, tuple(starmap(new_turn, turns))))
+                    record_id, turns, metadata = rest
+                    transcript = Transcript(record_id, tuple(starmap(new_turn, turns)))
+                    if metadata is not None:  # rendered here: the line carries the metadata
+                        transcript = replace(transcript, metadata=MappingProxyType(metadata))
+                    report = checker.check(transcript)
                     results.append(_rendered(report) if render else _fields(report))
                 else:  # "raw": validated here, in parallel; the reader only parsed the JSON
                     report = checker.check(RawTranscript(*rest).validate(checker.speaker_aliases))
@@ -368,7 +371,7 @@ def _prepare(item: Any, aliases: Mapping[str, str], render: bool) -> tuple[Any, 
     A dict whose report comes back rendered goes as it is (a worker validates it). Otherwise a
     dict is validated here, for the `Report` to hold its transcript; an invalid one keeps its error
     and sends nothing. A transcript goes as tuples of turns: the checker reads nothing else (its
-    metadata stays here, for the report).
+    metadata stays here, for the report, unless the worker renders it).
     """
     if item is None or isinstance(item, LineBlock):
         return item, item
@@ -381,7 +384,9 @@ def _prepare(item: Any, aliases: Mapping[str, str], render: bool) -> tuple[Any, 
             item = transcript_from_dict(item, aliases)
         except Exception as error:  # given (TranscriptError) or raised in the item's place, as a serial run does
             return error, None
-    return item, ("turns", item.id, tuple(map(_turn_values, item.turns)))
+    # The metadata goes along only when the worker renders the report (the rendered line carries it).
+    metadata = dict(item.metadata) if render else None
+    return item, ("turns", item.id, tuple(map(_turn_values, item.turns)), metadata)
 
 
 _turn_values = attrgetter("index", "speaker", "text", "start", "end")

@@ -44,7 +44,7 @@ def with_progress(
     enabled: bool,
     total: int | None = None,
     desc: str = "checking",
-    unit: str = "transcript",
+    unit: str = " transcripts",
     stream: TextIO | None = None,
     delay: float = 0.0,
     size: Callable[[T], int] | None = None,
@@ -60,7 +60,8 @@ def with_progress(
         enabled: the caller's switch (e.g. `progress=True`).
         total: item count for the ETA; taken from `len(items)` when it has one.
         desc: label in front of the bar.
-        unit: what one item is called in the rate ("transcript/s").
+        unit: what the count is of, shown after it and in the rate ("300/994 transcripts",
+            " transcripts/s"); it starts with a space so it reads as a word.
         stream: where a terminal bar goes (default `sys.stderr`).
         delay: seconds before the bar appears, so short runs do not flash one.
         size: how many units one item counts for (a chunk of reports: its length); default 1.
@@ -76,9 +77,16 @@ def with_progress(
         return
     if total is None and hasattr(items, "__len__"):
         total = len(items)  # type: ignore[arg-type]
-    options: dict[str, Any] = {"total": total, "desc": desc, "unit": unit, "delay": delay, "dynamic_ncols": True}
-    if not notebook:
-        options["file"] = stream
+    options: dict[str, Any] = {"total": total, "desc": desc, "unit": unit, "delay": delay}
+    if total is not None:
+        # tqdm shows the unit only in the rate when there is a total: say what is counted.
+        options["bar_format"] = "{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt}" + unit + " [{elapsed}<{remaining}, {rate_fmt}]"
+    if notebook:
+        # NOTE: a text bar on stderr, not the ipywidgets one: a saved notebook keeps a widget's
+        # view but not its state, so the bar read 0 % forever; text output keeps its last state.
+        options.update(file=sys.stderr, ncols=100, mininterval=0.5)
+    else:
+        options.update(file=stream, dynamic_ncols=True)
     bar = bar_class(**options)
     # NOTE: not `tqdm(items)`: we advance the bar ourselves so that closing this generator
     # early (a `break` in the caller) still closes the bar instead of leaving it half drawn.
@@ -93,13 +101,7 @@ def with_progress(
 def _tqdm_class(notebook: bool):
     global _warned_missing
     try:
-        if notebook:
-            with warnings.catch_warnings():
-                # tqdm.auto warns and falls back to a text bar when ipywidgets is missing: fine.
-                warnings.simplefilter("ignore")
-                from tqdm.auto import tqdm
-        else:
-            from tqdm import tqdm
+        from tqdm import tqdm
     except ImportError:
         if not _warned_missing:
             _warned_missing = True

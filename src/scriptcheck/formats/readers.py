@@ -13,6 +13,7 @@ import re
 import sys
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -147,13 +148,15 @@ def read_records(
     input_format: str | None = None,
     validate: bool | str = True,
     max_record_bytes: int | None = DEFAULT_MAX_RECORD_BYTES,
+    columns: Mapping[str, str] | None = None,
 ) -> Iterator[Record]:
     """Stream the records of one input (a path, or "-" for standard input).
 
     With `validate=False`, JSON records come out as `Record.raw` (parsed, not validated);
     with `validate="lines"`, JSON Lines records are not even parsed. Both are for worker
     processes to finish in parallel. A JSON Lines line or CSV row over `max_record_bytes`
-    (None: no limit) is an error record.
+    (None: no limit) is an error record. `columns` maps CSV fields to headers
+    (`{"id": "会话ID", "text": "内容"}`); common Chinese and English headers need no mapping.
 
     Raises:
         InputFileError: the file cannot be opened, decoded, or its format recognised.
@@ -169,7 +172,7 @@ def read_records(
         # NOTE: a JSON document may hold the whole array on one line: lines are not capped there.
         text = decoded_lines(head, stream, encoding, name, max_line_bytes=None if fmt == "json" else max_record_bytes)
         if fmt == "csv":
-            records = _csv_records(text, aliases, name, validate, max_record_bytes)
+            records = _csv_records(text, aliases, name, validate, max_record_bytes, columns)
         else:
             reader = {"jsonl": jsonl_records, "json": _json_records, "json-or-jsonl": _json_or_jsonl_records}[fmt]
             records = reader(text, aliases, name, validate)
@@ -536,7 +539,6 @@ def _record(index: int, line: int | None, data: Any, aliases: Mapping[str, str],
 
 # --------------------------------------------------------------------------- CSV
 
-_CSV_REQUIRED = ("transcript_id", "speaker", "text")
 _MAX_CSV_RESYNCS = 100  # unterminated quotes in one file before it is refused as not CSV
 _CSV_FIELD_END = re.compile(r"[,\r]")
 
@@ -556,11 +558,14 @@ def _csv_records(
     name: str,
     validate: bool | str = True,
     max_record_bytes: int | None = DEFAULT_MAX_RECORD_BYTES,
+    columns: Mapping[str, str] | None = None,
 ) -> Iterator[Record]:
     """Long-form CSV: one row per turn, grouped by transcript_id in order of first appearance.
 
-    A row that cannot be read (an unterminated quote, undecodable bytes, over the size limit)
-    makes its transcript an error record naming the row's line; reading goes on after it.
+    Headers are matched by `csv_fields` (call-centre exports say 会话ID, 角色, 内容, 时间); every
+    other column is metadata, the transcript's first non-empty value. A row that cannot be read
+    (an unterminated quote, undecodable bytes, over the size limit) makes its transcript an error
+    record naming the row's line; reading goes on after it.
     """
     numbered = list(lines)
     rows = _csv_rows(numbered, name, max_record_bytes)
@@ -572,13 +577,7 @@ def _csv_records(
     header_line, header_fields, header_error = header
     if header_error is not None:
         raise InputFileError(f"{name}:{header_line}: CSV header: {header_error}")
-    fields = [f.strip() for f in header_fields]
-    missing = [f for f in _CSV_REQUIRED if f not in fields and not (f == "speaker" and "role" in fields)]
-    if missing:
-        raise InputFileError(
-            f"{name}:{header_line}: CSV header lacks {', '.join(missing)}; "
-            "expected transcript_id,turn,speaker,text[,start,end]"
-        )
+    fields = csv_fields([f.strip().lstrip("\ufeff") for f in header_fields], columns or {}, f"{name}:{header_line}")
     id_column = fields.index("transcript_id")
     groups: dict[Any, _CsvGroup] = {}
     for line_number, values, problem in rows:
@@ -598,17 +597,168 @@ def _csv_records(
             row[column] = None
         key = (row.get("transcript_id") or "").strip()
         groups.setdefault(key, _CsvGroup(line_number, [])).rows.append((line_number, row))
+    metadata_columns = [field for field in fields if field not in _CSV_FIELDS]
     for index, (key, group) in enumerate(groups.items()):
         if group.error is not None:
             yield Record(index, group.first_line, error=group.error)
             continue
         try:
-            turns = [_csv_turn(row, number, name, key) for number, row in sorted(group.rows, key=_csv_order)]
-            data = {"id": key or None, "turns": turns}
+            ordered = sorted(group.rows, key=_csv_order)
+            turns = _csv_times([_csv_turn(row, number, name, key) for number, row in ordered])
+            data: dict[str, Any] = {"id": key or None}
+            for column in metadata_columns:
+                value = next((row[column] for _number, row in ordered if row.get(column) not in (None, "")), None)
+                if value is not None:
+                    data.setdefault(column, value)
+            if turns and isinstance(turns[0].get("start"), _Clock) and turns[0]["start"].date and "date" not in data:
+                data["date"] = turns[0]["start"].date
+            data["turns"] = [{k: (v.seconds if isinstance(v, _Clock) else v) for k, v in turn.items()} for turn in turns]
         except TranscriptError as error:
             yield Record(index, group.first_line, error=error)
             continue
         yield _record(index, group.first_line, data, aliases, name, validate)
+
+
+# The fields of a long-form CSV and the headers that name them (compared case-insensitively,
+# ignoring spaces, "_" and "-"), first choice first: English, then what Chinese call-centre and
+# e-commerce exports write.
+CSV_HEADERS: Mapping[str, tuple[str, ...]] = {
+    "transcript_id": (
+        "transcript_id", "conversation_id", "session_id", "call_id", "chat_id", "dialog_id", "dialogue_id", "ticket_id",
+        "会话ID", "会话编号", "会话", "对话ID", "对话编号", "通话ID", "通话编号", "录音ID", "工单号", "工单编号", "id",
+    ),
+    "turn": ("turn", "turn_no", "seq", "sequence", "index", "序号", "轮次", "句序", "顺序", "消息序号"),
+    "speaker": ("speaker", "role", "sender", "角色", "说话人", "发言人", "发送方", "发送者", "身份", "说话方"),
+    "text": ("text", "content", "message", "utterance", "内容", "文本", "消息", "消息内容", "对话内容", "聊天内容", "话术", "发言内容"),
+    "start": ("start", "start_time", "timestamp", "time", "时间", "开始时间", "发送时间", "消息时间"),
+    "end": ("end", "end_time", "结束时间"),
+}
+_CSV_FIELDS = frozenset(CSV_HEADERS) | {"role"}
+# Metadata columns with a usual name get the key the rest of scriptcheck groups by (`agent`…).
+CSV_METADATA_HEADERS: Mapping[str, tuple[str, ...]] = {
+    "agent": ("agent", "agent_id", "坐席", "坐席工号", "坐席ID", "客服工号", "客服ID", "客服账号", "工号"),
+    "team": ("team", "班组", "组别", "小组", "团队"),
+    "channel": ("channel", "渠道", "来源渠道"),
+    "date": ("date", "日期"),
+}
+_FIELD_NAMES = {"id": "transcript_id", "transcript_id": "transcript_id", "turn": "turn", "speaker": "speaker", "role": "speaker",
+                "text": "text", "start": "start", "end": "end"}
+
+
+def _header_key(header: str) -> str:
+    return re.sub(r"[\s_\-]", "", header).casefold()
+
+
+def csv_fields(headers: list[str], columns: Mapping[str, str], where: str) -> list[str]:
+    """The field each CSV column holds: transcript_id, turn, speaker, text, start, end, or (any other
+    column) its own header, a metadata key.
+
+    `columns` ({field: header}) is what `--columns` says; a name that is not a field renames a
+    metadata column (`agent=坐席工号`). Without it, `CSV_HEADERS` recognises the usual names.
+
+    Raises:
+        InputFileError: a named header is not in the file, or transcript_id, speaker or text is not found.
+    """
+    fields = list(headers)
+    taken: set[str] = set()
+    for name, header in columns.items():
+        field = _FIELD_NAMES.get(name.strip().casefold(), name.strip())
+        matches = [i for i, h in enumerate(headers) if h == header] or [
+            i for i, h in enumerate(headers) if _header_key(h) == _header_key(header)
+        ]
+        if not matches:
+            raise InputFileError(f"{where}: --columns {name}={header}: no column {header!r}; the header has {', '.join(map(repr, headers))}")
+        fields[matches[0]] = field
+        taken.add(field)
+    keys = [_header_key(h) for h in headers]
+    for field, names in CSV_HEADERS.items():
+        if field in taken or field in fields:
+            continue
+        for candidate in names:
+            position = next((i for i, key in enumerate(keys) if key == _header_key(candidate) and fields[i] == headers[i]), None)
+            if position is not None and headers[position] not in taken:
+                fields[position] = field
+                break
+    for key, names in CSV_METADATA_HEADERS.items():
+        if key in fields:
+            continue
+        wanted = {_header_key(candidate) for candidate in names}
+        position = next((i for i, h in enumerate(headers) if fields[i] == h and _header_key(h) in wanted), None)
+        if position is not None:
+            fields[position] = key
+    if "speaker" not in fields and "role" in fields:
+        fields[fields.index("role")] = "speaker"
+    missing = [field for field in ("transcript_id", "speaker", "text") if field not in fields]
+    if missing:
+        raise InputFileError(
+            f"{where}: CSV header lacks {', '.join(missing)}; expected transcript_id,turn,speaker,text[,start,end] or "
+            f"the usual Chinese headers (会话ID,序号,角色,内容,时间); say which column is which with "
+            f"--columns id=HEADER,speaker=HEADER,text=HEADER (the header has {', '.join(map(repr, headers))})"
+        )
+    return fields
+
+
+@dataclass(frozen=True, slots=True)
+class _Clock:
+    """A CSV time that was a date and time of day: seconds (from the transcript's first) and the date."""
+
+    seconds: float
+    date: str
+
+
+def _csv_times(turns: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Turn start/end values that are datetimes (2024-03-01 10:00:05) or clock times (10:00:05) into
+    seconds from the transcript's first time; numbers (seconds) stay as they are."""
+    parsed: list[dict[str, tuple[datetime, bool]]] = []
+    for turn in turns:
+        moments: dict[str, tuple[datetime, bool]] = {}
+        for column in ("start", "end"):
+            value = turn.get(column)
+            if isinstance(value, str) and not _is_number(value):
+                found_moment = _moment(value)
+                if found_moment is None:
+                    return turns  # not a time we know: validation reports it
+                moments[column] = found_moment
+        parsed.append(moments)
+    found = [moment for moments in parsed for moment in moments.values()]
+    if not found:
+        return turns
+    first, dated = min(found)  # (moment, whether it had a date)
+    day = first.date().isoformat() if dated else ""
+    out = []
+    for turn, moments in zip(turns, parsed):
+        turn = dict(turn)
+        for column, (when, _dated) in moments.items():
+            turn[column] = _Clock((when - first).total_seconds(), day)
+        out.append(turn)
+    return out
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _moment(value: str) -> tuple[datetime, bool] | None:
+    """(the moment, whether it has a date) of `2024-03-01 10:00:05`, `2024/3/1 10:00`, `10:00:05`; None otherwise."""
+    text = value.strip().replace("/", "-")
+    match = re.fullmatch(r"(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T](.*))?", text)
+    try:
+        if match:
+            day = date(int(match[1]), int(match[2]), int(match[3]))
+            clock = time.fromisoformat(_two_digit_clock(match[4])) if match[4] else time()
+            return datetime.combine(day, clock), True
+        return datetime.combine(date(1970, 1, 1), time.fromisoformat(_two_digit_clock(text))), False
+    except ValueError:
+        return None
+
+
+def _two_digit_clock(text: str) -> str:
+    """9:05:03 -> 09:05:03, as `time.fromisoformat` wants."""
+    return ":".join(part.zfill(2) if index < 2 else part for index, part in enumerate(text.strip().split(":")))
 
 
 def _csv_rows(

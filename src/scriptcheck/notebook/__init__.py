@@ -4,10 +4,12 @@
     charts.py       matplotlib charts of those frames (`scriptcheck.charts`)
     html.py         one report as chat bubbles with highlighted findings (Jupyter display)
     report_page.py  the self-contained HTML report of a batch (`scriptcheck report`)
+    excel.py        reports -> an .xlsx workbook (`scriptcheck report -o x.xlsx`, `scriptcheck.to_excel`)
 """
 
 from . import html  # registers the Jupyter display of a Report
+from .excel import to_excel
 from .frames import to_dataframe
 from .report_page import render_page as render_html_report
 
-__all__ = ["html", "render_html_report", "to_dataframe"]
+__all__ = ["html", "render_html_report", "to_dataframe", "to_excel"]

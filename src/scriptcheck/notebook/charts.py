@@ -14,18 +14,26 @@ matplotlib and pandas come with the `notebook` extra; they are imported on first
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import os
+import re
+import warnings
 from collections.abc import Iterable
 from typing import Any
 
 from .frames import require, to_dataframe
-from .html import FAIL_COLOUR, PASS_COLOUR
+from .html import CJK_FONTS, FAIL_COLOUR, PASS_COLOUR, category_colour
 
 __all__ = ["findings_per_category", "score_by", "score_distribution", "worst_rules"]
 
-# Tried in order for Chinese labels (team names, phrases); the first one installed wins.
-CJK_FONTS = (
-    "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "WenQuanYi Zen Hei", "WenQuanYi Micro Hei",
-    "PingFang SC", "Hiragino Sans GB", "Microsoft YaHei", "SimHei", "Arial Unicode MS",
+# Font files with Chinese glyphs, by file name: what to add when matplotlib's cache predates them.
+_CJK_FILE = re.compile(
+    r"NotoSans(Mono)?CJK|NotoSansSC|SourceHanSans|wqy|WenQuanYi|simhei|msyh|PingFang|Hiragino|DroidSansFallback", re.I
+)
+LINUX_CJK_PACKAGES = (
+    "Debian/Ubuntu: sudo apt-get install fonts-noto-cjk; Fedora: sudo dnf install google-noto-sans-cjk-fonts; "
+    "Arch: sudo pacman -S noto-fonts-cjk"
 )
 
 
@@ -165,15 +173,14 @@ def _label_bars(ax: Any, values: Iterable[float], labels: Iterable[str] | None =
 
 
 def _family_colour(category: str) -> str:
-    family = str(category).split(".", 1)[0]
-    return {"banned": "#cf222e", "missing": "#bf8700", "hold": "#8250df"}.get(family, "#0969da")
+    return category_colour(str(category))
 
 
 def _finish(ax: Any) -> Any:
     """Tidy spines and give every label a font that has Chinese glyphs, when one is installed."""
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
-    families = _cjk_families()
+    families = cjk_fonts()
     if families:
         # NOTE: set on the Text objects rather than rcParams: changing global matplotlib
         # settings behind the user's back would restyle their other charts too.
@@ -182,8 +189,44 @@ def _finish(ax: Any) -> Any:
     return ax
 
 
-def _cjk_families() -> list[str]:
-    from matplotlib import font_manager
+class FontWarning(UserWarning):
+    """Chinese text in charts would show as empty boxes, or needed a font matplotlib's cache did not list."""
 
+
+@functools.cache
+def cjk_fonts() -> tuple[str, ...]:
+    """Installed fonts with Chinese glyphs, in the HTML report's order (html.CJK_FONTS), found once per session.
+
+    matplotlib lists fonts from a cache made the first time it ran, so a font installed since
+    (apt-get install fonts-noto-cjk after pip install matplotlib) is on disk but not listed: such
+    fonts are added for this session, with a warning saying how to refresh the cache. With no
+    such font at all, a warning says which package gives one.
+    """
+    from matplotlib import font_manager, get_cachedir
+
+    found = _listed(font_manager)
+    if found:
+        return found
+    for path in font_manager.findSystemFonts():
+        if _CJK_FILE.search(os.path.basename(path)):
+            with contextlib.suppress(OSError, RuntimeError, ValueError):
+                font_manager.fontManager.addfont(path)
+    found = _listed(font_manager)
+    if found:
+        warnings.warn(
+            f"matplotlib's font cache ({get_cachedir()}) was made before {found[0]} was installed; "
+            "using it for this session. Delete that folder to refresh the cache.",
+            FontWarning, stacklevel=4,
+        )
+        return found
+    warnings.warn(
+        "no font with Chinese glyphs is installed: Chinese labels in charts will show as empty boxes. "
+        f"Install one ({LINUX_CJK_PACKAGES}; macOS and Windows have one), then restart Python.",
+        FontWarning, stacklevel=4,
+    )
+    return ()
+
+
+def _listed(font_manager: Any) -> tuple[str, ...]:
     installed = {font.name for font in font_manager.fontManager.ttflist}
-    return [name for name in CJK_FONTS if name in installed]
+    return tuple(name for name in CJK_FONTS if name in installed)

@@ -14,7 +14,15 @@ from collections.abc import Mapping, Sequence
 
 from .._model import AGENT, Finding, Report, Turn, register_presenter
 
-FONT = "system-ui,-apple-system,'Segoe UI','PingFang SC','Noto Sans CJK SC','Microsoft YaHei',sans-serif"
+# Fonts with Chinese glyphs, preferred first: macOS (PingFang, Hiragino), Windows (Microsoft YaHei), Linux
+# (Noto Sans CJK from fonts-noto-cjk, Source Han Sans, WenQuanYi). The page and the charts try the same ones.
+CJK_FONTS = (
+    "PingFang SC", "Hiragino Sans GB", "Microsoft YaHei", "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC",
+    "WenQuanYi Micro Hei", "WenQuanYi Zen Hei", "SimHei", "Arial Unicode MS",
+)
+# The page's font stack: the system UI font for Latin text, the CJK fonts, then the generic family (a
+# browser falls back per character). Nothing is downloaded.
+FONT = "system-ui,-apple-system,'Segoe UI'," + ",".join(f"'{name}'" for name in CJK_FONTS) + ",sans-serif"
 
 # (highlight background, accent for borders and labels) per severity
 SEVERITY_COLOURS: Mapping[str, tuple[str, str]] = {
@@ -23,6 +31,36 @@ SEVERITY_COLOURS: Mapping[str, tuple[str, str]] = {
     "info": ("#d6eaff", "#1565c0"),
 }
 PASS_COLOUR, FAIL_COLOUR = "#2e7d32", "#c62828"
+
+
+def score_colour(mean: float, pass_mark: float | None) -> str:
+    """The colour of a (mean) score, the same in the HTML report and the charts: red below the pass mark."""
+    return FAIL_COLOUR if pass_mark is not None and mean < pass_mark else PASS_COLOUR
+
+
+def category_colour(category: str) -> str:
+    """The colour of a category's family (banned red, missing amber, hold purple), in the page and the charts."""
+    family = category.split(".", 1)[0]
+    return {"banned": "#cf222e", "missing": "#bf8700", "hold": "#8250df"}.get(family, "#0969da")
+
+
+# What the chat view says, in Chinese and English.
+WORDS: Mapping[str, Mapping[str, str]] = {
+    "en": {
+        "whole": "whole call", "instead": "instead:", "closest": "closest, turn {turn} ({similarity:.0f}%)",
+        "heard": "heard as “{text}” (matched by sound)", "not_charged": "not charged: {why}", "model": "model, confidence {confidence:.2f}",
+        "review": "for review", "passed": "PASSED", "failed": "FAILED", "pass_mark": "pass mark {mark:g}",
+        "findings": "{n} finding{s}", "fatal": "fatal: {categories}", "turn": "{speaker} · turn {turn}", "score": "score",
+        "agent": "agent", "customer": "customer",
+    },
+    "zh": {
+        "whole": "整通会话", "instead": "建议：", "closest": "最接近：第 {turn} 句（相似度 {similarity:.0f}%）",
+        "heard": "听作“{text}”（按读音匹配）", "not_charged": "未扣分：{why}", "model": "模型判断，置信度 {confidence:.2f}",
+        "review": "待复核", "passed": "合格", "failed": "不合格", "pass_mark": "合格线 {mark:g}",
+        "findings": "{n} 个问题", "fatal": "一票否决：{categories}", "turn": "{speaker} · 第 {turn} 句", "score": "得分",
+        "agent": "客服", "customer": "客户",
+    },
+}
 
 
 def esc(value: object) -> str:
@@ -43,13 +81,16 @@ def _visible_control(match: re.Match[str]) -> str:
     return f"[U+{ord(match.group()):04X}]"
 
 
-def report_html(report: Report, *, anchor: str = "") -> str:
+def report_html(report: Report, *, anchor: str = "", lang: str = "en", turn_base: int = 0) -> str:
     """The whole report as one self-contained HTML fragment (no scripts, no external resources).
 
     Args:
         report: the report; its transcript (attached by the checker) supplies the turns.
         anchor: an `id` for the outer element, so a page can link to it.
+        lang: "en" or "zh": the words around the transcript (its text is never translated).
+        turn_base: the number of the first turn as shown (1: as the source counts).
     """
+    words = WORDS.get(lang, WORDS["en"])
     turns = report.transcript.turns if report.transcript is not None else ()
     on_turn: dict[int, list[Finding]] = {}
     whole: list[Finding] = []
@@ -67,19 +108,20 @@ def report_html(report: Report, *, anchor: str = "") -> str:
         f'data-score="{report.score:g}" data-passed="{str(report.passed).lower()}" '
         f'style="font-family:{FONT};color:#1f2328;background:#fff;border:1px solid #d0d7de;border-radius:10px;'
         f'padding:14px 16px;margin:8px 0;max-width:1100px;line-height:1.5;font-size:14px;text-align:left">',
-        _header(report),
+        _header(report, words),
     ]
     if whole:
         parts.append(
             '<div style="margin:10px 0 4px"><div style="font-size:12px;font-weight:600;color:#57606a;'
-            'margin-bottom:4px">whole call</div>' + "".join(_card(finding, numbers[id(finding)], turns) for finding in whole) + "</div>"
+            f'margin-bottom:4px">{esc(words["whole"])}</div>'
+            + "".join(_card(finding, numbers[id(finding)], words, turn_base) for finding in whole) + "</div>"
         )
     if turns:
         parts.append('<div style="margin-top:10px">')
-        parts.extend(_turn_row(turn, on_turn.get(turn.index, []), numbers) for turn in turns)
+        parts.extend(_turn_row(turn, on_turn.get(turn.index, []), numbers, words, turn_base) for turn in turns)
         parts.append("</div>")
     elif report.findings and not whole:  # a report built without its transcript
-        parts.extend(_card(finding, numbers[id(finding)], ()) for finding in report.findings)
+        parts.extend(_card(finding, numbers[id(finding)], words, turn_base) for finding in report.findings)
     parts.append("</div>")
     return "".join(parts)
 
@@ -88,12 +130,13 @@ def _id(anchor: str) -> str:
     return f' id="{esc(anchor)}"' if anchor else ""
 
 
-def _header(report: Report) -> str:
+def _header(report: Report, words: Mapping[str, str]) -> str:
     colour = PASS_COLOUR if report.passed else FAIL_COLOUR
-    verdict = "PASSED" if report.passed else "FAILED"
-    details = [f"pass mark {report.pass_mark:g}", f"{len(report.findings)} finding{'s' if len(report.findings) != 1 else ''}"]
+    verdict = words["passed"] if report.passed else words["failed"]
+    count = len(report.findings)
+    details = [words["pass_mark"].format(mark=report.pass_mark), words["findings"].format(n=count, s="s" if count != 1 else "")]
     if report.fatal:
-        details.append("fatal: " + ", ".join(report.fatal))
+        details.append(words["fatal"].format(categories=", ".join(report.fatal)))
     chips = "".join(
         f'<span style="display:inline-block;background:#f6f8fa;border:1px solid #d0d7de;border-radius:10px;'
         f'padding:0 8px;margin:2px 4px 0 0;font-size:12px;color:#424a53">'
@@ -102,7 +145,7 @@ def _header(report: Report) -> str:
     )
     return (
         '<div style="display:flex;align-items:center;gap:14px;flex-wrap:wrap">'
-        f'<div title="score" style="min-width:58px;text-align:center;font-size:26px;font-weight:700;color:#fff;'
+        f'<div title="{esc(words["score"])}" style="min-width:58px;text-align:center;font-size:26px;font-weight:700;color:#fff;'
         f'background:{colour};border-radius:8px;padding:2px 10px">{report.score:g}</div>'
         f'<div><div style="font-size:16px;font-weight:600">{esc(report.id)} '
         f'<span style="font-size:12px;font-weight:700;color:{colour};letter-spacing:.04em">{verdict}</span></div>'
@@ -117,11 +160,11 @@ def _plain(value: object) -> str:
     return "" if value is None else str(value)
 
 
-def _turn_row(turn: Turn, findings: list[Finding], numbers: Mapping[int, int]) -> str:
+def _turn_row(turn: Turn, findings: list[Finding], numbers: Mapping[int, int], words: Mapping[str, str], turn_base: int) -> str:
     agent = turn.speaker == AGENT
     bubble_colour = "#dbeafe" if agent else "#f0f1f3"
     when = f" · {_clock(turn.start)}" if turn.start is not None else ""
-    label = f"{turn.speaker} · turn {turn.index}{when}"
+    label = words["turn"].format(speaker=words.get(turn.speaker, turn.speaker), turn=turn.index + turn_base) + when
     flagged = ";border:2px solid " + max_accent(findings) if findings else ";border:1px solid transparent"
     bubble = (
         f'<div style="display:flex;justify-content:{"flex-end" if agent else "flex-start"};flex:0 0 56%;min-width:0">'
@@ -131,7 +174,7 @@ def _turn_row(turn: Turn, findings: list[Finding], numbers: Mapping[int, int]) -
         f'<div style="white-space:pre-wrap;word-break:break-word">{highlight_html(turn.text, findings, numbers)}</div>'
         "</div></div>"
     )
-    notes = "".join(_card(finding, numbers[id(finding)], ()) for finding in findings)
+    notes = "".join(_card(finding, numbers[id(finding)], words, turn_base) for finding in findings)
     return (
         '<div class="sc-turn" style="display:flex;gap:14px;align-items:flex-start;margin:6px 0">'
         f'{bubble}<div style="flex:1 1 0;min-width:0">{notes}</div></div>'
@@ -185,7 +228,7 @@ def _number(number: int, finding: Finding) -> str:
     return f'<sup style="color:{accent};font-weight:700;font-size:10px;margin-left:1px">{number}</sup>'
 
 
-def _card(finding: Finding, number: int, turns: Sequence[Turn]) -> str:
+def _card(finding: Finding, number: int, words: Mapping[str, str], turn_base: int = 0) -> str:
     background, accent = SEVERITY_COLOURS[finding.severity.value]
     points = f" −{finding.points}" if finding.points else ""
     lines = [
@@ -200,24 +243,23 @@ def _card(finding: Finding, number: int, turns: Sequence[Turn]) -> str:
         f"<div>{esc(finding.message)}</div>",
     ]
     if finding.match == "pinyin":
-        lines.append(f'<div style="color:#57606a">heard as “{esc(finding.heard_as)}” (matched by sound)</div>')
+        lines.append(f'<div style="color:#57606a">{esc(words["heard"].format(text=finding.heard_as))}</div>')
     if finding.disowned:
-        lines.append(f'<div style="color:#57606a">not charged: {esc(finding.disowned)}</div>')
+        lines.append(f'<div style="color:#57606a">{esc(words["not_charged"].format(why=finding.disowned))}</div>')
     if finding.source == "model":
-        review = ' <b style="color:#9a6700">· for review</b>' if finding.review else ""
+        review = f' <b style="color:#9a6700">· {esc(words["review"])}</b>' if finding.review else ""
         because = f": {esc(', '.join(finding.evidence))}" if finding.evidence else ""
         lines.append(
-            f'<div style="color:#57606a">model, confidence {finding.confidence:.2f}{because}{review}</div>'
+            f'<div style="color:#57606a">{esc(words["model"].format(confidence=finding.confidence or 0))}{because}{review}</div>'
         )
     if finding.suggestion:
         lines.append(
-            f'<div style="color:#1a7f37"><span style="color:#57606a">instead:</span> {esc(finding.suggestion)}</div>'
+            f'<div style="color:#1a7f37"><span style="color:#57606a">{esc(words["instead"])}</span> {esc(finding.suggestion)}</div>'
         )
     if finding.closest is not None:
-        lines.append(
-            f'<div style="color:#57606a">closest, turn {finding.closest.turn} '
-            f"({finding.closest.similarity:.0f}%): “{esc(finding.closest.text)}”</div>"
-        )
+        # NOTE: once, here: the message is the rule's own and never repeats it.
+        closest = words["closest"].format(turn=finding.closest.turn + turn_base, similarity=finding.closest.similarity)
+        lines.append(f'<div style="color:#57606a">{esc(closest)}: “{esc(finding.closest.text)}”</div>')
     lines.append("</div>")
     return "".join(lines)
 

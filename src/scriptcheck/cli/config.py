@@ -1,0 +1,212 @@
+"""Project configuration: `scriptcheck.toml`, or `[tool.scriptcheck]` in `pyproject.toml`.
+
+Found by walking up from the working directory, the way Vale finds `.vale.ini` and sqlfluff
+`.sqlfluff`, so a team writes its packs, profile and output defaults once instead of on every
+command. The command line always wins; `--config FILE` names a file, `--no-config` ignores them.
+
+    # scriptcheck.toml
+    packs = ["packs/acme.yaml"]          # paths are relative to this file
+    profile = "chat"
+    pass_mark = 85
+    model = "models/acme"                # or false: no learned stage
+    [aliases]                            # speaker names -> agent | customer
+    "坐席" = "agent"                      # quoted: TOML bare keys are ASCII
+    [columns]                            # CSV input headers (as --columns)
+    id = "会话ID"
+    [output]
+    format = "csv"
+    only = "flagged"
+    fields = ["agent", "team"]
+    turn_base = 1
+    lang = "zh"
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+CONFIG_NAME = "scriptcheck.toml"
+_TOP_KEYS = {"packs", "no_defaults", "profile", "model", "asr", "pass_mark", "aliases", "columns", "output", "regex_timeout"}
+# [output] keys and the command-line option each one stands for
+OUTPUT_KEYS = {
+    "format": "format", "only": "only", "fields": "fields", "bom": "bom", "turn_base": "turn_base", "lang": "lang",
+    "max_transcripts": "max_transcripts", "by": "by", "workers": "workers", "fail_under": "fail_under",
+}
+
+
+class ConfigError(Exception):
+    """A project config file that cannot be used; names the file and the key."""
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectConfig:
+    """What a project config file sets, with pack and model paths made absolute."""
+
+    path: Path
+    packs: tuple[str, ...] = ()
+    no_defaults: bool = False
+    profile: str | None = None
+    model: str | bool | None = None
+    asr: Any = None
+    pass_mark: float | None = None
+    regex_timeout: float | None = None
+    aliases: Mapping[str, str] = field(default_factory=dict)
+    columns: Mapping[str, str] = field(default_factory=dict)
+    output: Mapping[str, Any] = field(default_factory=dict)
+
+
+def find_config(start: Path | None = None) -> Path | None:
+    """The nearest `scriptcheck.toml`, or `pyproject.toml` with a `[tool.scriptcheck]` table, from `start` up."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / CONFIG_NAME
+        if candidate.is_file():
+            return candidate
+        pyproject = folder / "pyproject.toml"
+        if pyproject.is_file() and _tool_table(pyproject) is not None:
+            return pyproject
+    return None
+
+
+def _tool_table(pyproject: Path) -> dict[str, Any] | None:
+    try:
+        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None  # someone else's broken pyproject is not our error
+    table = data.get("tool", {}).get("scriptcheck") if isinstance(data.get("tool"), dict) else None
+    return table if isinstance(table, dict) else None
+
+
+def read_config(path: str | Path) -> ProjectConfig:
+    """Read and check one config file.
+
+    Raises:
+        ConfigError: unreadable, not TOML, an unknown key or a value of the wrong type.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: cannot read: {error}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: not valid TOML: {error}") from None
+    where = str(path)
+    if path.name == "pyproject.toml":
+        table = data.get("tool", {}).get("scriptcheck") if isinstance(data.get("tool"), dict) else None
+        if not isinstance(table, dict):
+            raise ConfigError(f"{path}: no [tool.scriptcheck] table")
+        data, where = table, f"{path} [tool.scriptcheck]"
+    unknown = sorted(set(data) - _TOP_KEYS)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key {unknown[0]!r}; known keys: {', '.join(sorted(_TOP_KEYS))}")
+    base = path.parent
+
+    def expect(key: str, value: Any, kinds: tuple[type, ...], what: str) -> Any:
+        if value is not None and (not isinstance(value, kinds) or isinstance(value, bool) and bool not in kinds):
+            raise ConfigError(f"{where}: {key} must be {what}, got {value!r}")
+        return value
+
+    packs = expect("packs", data.get("packs", []), (list,), "a list of pack paths or bundled pack names")
+    if not all(isinstance(pack, str) for pack in packs):
+        raise ConfigError(f"{where}: packs must be a list of strings")
+    model = expect("model", data.get("model"), (str, bool), "a model folder or false")
+    output = expect("output", data.get("output", {}), (dict,), "a table ([output])")
+    unknown = sorted(set(output) - set(OUTPUT_KEYS))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key output.{unknown[0]}; known: {', '.join(sorted(OUTPUT_KEYS))}")
+    aliases = expect("aliases", data.get("aliases", {}), (dict,), "a table of NAME = \"agent\" | \"customer\"")
+    for name, speaker in aliases.items():
+        if speaker not in ("agent", "customer"):
+            raise ConfigError(f"{where}: aliases.{name} must be \"agent\" or \"customer\", got {speaker!r}")
+    columns = expect("columns", data.get("columns", {}), (dict,), "a table of field = \"CSV header\"")
+    return ProjectConfig(
+        path=path,
+        packs=tuple(_relative(pack, base) for pack in packs),
+        no_defaults=bool(expect("no_defaults", data.get("no_defaults", False), (bool,), "true or false")),
+        profile=expect("profile", data.get("profile"), (str,), "phone or chat"),
+        model=_relative(model, base) if isinstance(model, str) else model,
+        asr=data.get("asr"),
+        pass_mark=expect("pass_mark", data.get("pass_mark"), (int, float), "a number"),
+        regex_timeout=expect("regex_timeout", data.get("regex_timeout"), (int, float), "a number of seconds"),
+        aliases=dict(aliases),
+        columns={str(key): str(value) for key, value in columns.items()},
+        output=dict(output),
+    )
+
+
+def _relative(value: str, base: Path) -> str:
+    """A path relative to the config file, made absolute; a bundled pack name (no / or .yaml) stays as it is."""
+    if "/" not in value and "\\" not in value and not value.endswith((".yaml", ".yml")) and "." not in value:
+        return value  # a bundled pack name, or a model name such as "bundled"
+    path = Path(os.path.expanduser(value))
+    return str(path if path.is_absolute() else (base / path))
+
+
+def add_config_options(parser: argparse.ArgumentParser) -> None:
+    """--config FILE and --no-config."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
+        "--config", metavar="FILE",
+        help="project config (default: the nearest scriptcheck.toml, or pyproject.toml with [tool.scriptcheck], "
+        "from the working directory up)",
+    )
+    group.add_argument("--no-config", action="store_true", help="ignore project config files")
+
+
+def project_config(args: argparse.Namespace) -> ProjectConfig | None:
+    """The config this command runs with: --config, else the nearest one, else None (and None with --no-config)."""
+    if getattr(args, "no_config", False):
+        return None
+    named = getattr(args, "config", None)
+    if named:
+        return read_config(named)
+    found = find_config()
+    return read_config(found) if found is not None else None
+
+
+def apply_config(args: argparse.Namespace, config: ProjectConfig | None) -> None:
+    """Fill every option the command line left unset from `config`; packs and aliases are added to.
+
+    Config packs come first, so packs named on the command line still override them.
+    """
+    args.project_config = config
+    if config is None:
+        return
+    if hasattr(args, "pack"):
+        args.pack = [*config.packs, *args.pack]
+    if hasattr(args, "no_defaults") and config.no_defaults:
+        args.no_defaults = True
+    for name in ("profile", "model", "regex_timeout"):
+        if hasattr(args, name) and getattr(args, name) is None and getattr(config, name) is not None:
+            if name == "model" and config.model is False:
+                args.no_model = True
+                continue
+            setattr(args, name, config.model if name == "model" else getattr(config, name))
+    if hasattr(args, "asr") and args.asr is None and config.asr is not None:
+        asr = config.asr
+        args.asr = None if asr is False else ("" if asr is True else ",".join(asr) if isinstance(asr, list) else str(asr))
+    if hasattr(args, "speaker_alias"):
+        args.speaker_alias = [*(f"{name}={speaker}" for name, speaker in config.aliases.items()), *args.speaker_alias]
+    if hasattr(args, "columns") and config.columns:
+        args.columns = [*(f"{key}={value}" for key, value in config.columns.items()), *(args.columns or [])]
+    for key, dest in OUTPUT_KEYS.items():
+        if key in config.output and hasattr(args, dest) and getattr(args, dest) is None:
+            value = config.output[key]
+            if dest == "format" and value not in getattr(args, "format_choices", ()):
+                continue  # e.g. format = "csv" is for `check`, not for `eval`
+            if dest in ("fields", "by") and isinstance(value, list):
+                value = ",".join(map(str, value))
+            setattr(args, dest, value)

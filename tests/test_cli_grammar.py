@@ -1,0 +1,62 @@
+"""One command-line grammar: -o/--output, -f/--format, -p/--pack, positional inputs, described arguments, examples."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+
+import pytest
+
+from scriptcheck.cli import _parser
+
+# The commands this grammar is checked for (rules, review and eval follow the same helpers).
+COMMANDS = (("check",), ("report",), ("explain",), ("diff",), ("model", "train"), ("model", "show"))
+
+
+def _subparser(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action.choices[name]
+    raise AssertionError(f"no subcommand {name}")
+
+
+def _command(path: tuple[str, ...]) -> argparse.ArgumentParser:
+    parser = _parser()
+    for name in path:
+        parser = _subparser(parser, name)
+    return parser
+
+
+@pytest.mark.parametrize("path", COMMANDS, ids=" ".join)
+def test_every_positional_and_format_is_described_and_examples_are_shown(path):
+    parser = _command(path)
+    assert "examples:\n  scriptcheck " in (parser.epilog or "")
+    for action in parser._actions:
+        if not action.option_strings or "--format" in action.option_strings:
+            if isinstance(action, argparse._SubParsersAction):
+                continue
+            assert action.help and action.help != argparse.SUPPRESS, f"{' '.join(path)}: {action.dest} has no help"
+        if "--format" in action.option_strings:
+            assert "-f" in action.option_strings
+            for choice in action.choices or ():
+                assert f"{choice}:" in action.help, f"{' '.join(path)} --format {choice} is not described"
+
+
+@pytest.mark.parametrize("path", [("check",), ("report",), ("explain",), ("diff",)], ids=" ".join)
+def test_output_and_pack_have_one_spelling(path):
+    options = {option for action in _command(path)._actions for option in action.option_strings}
+    assert {"--output", "-o", "--pack", "-p", "--format", "-f"} <= options
+
+
+def test_examples_in_help_name_real_options(capsys):
+    """Each example's options parse (a renamed option would leave a stale example behind)."""
+    for path in COMMANDS:
+        parser = _command(path)
+        for line in parser.epilog.split("\n")[1:]:
+            words = shlex.split(line.split("#", 1)[0])
+            if words[:1] != ["scriptcheck"] or "|" in line or ">" in words:
+                continue
+            try:
+                _parser().parse_args(words[1:])
+            except SystemExit:
+                pytest.fail(f"the example does not parse: {line.strip()}\n{capsys.readouterr().err}")

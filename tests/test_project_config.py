@@ -1,0 +1,105 @@
+"""Project config: scriptcheck.toml or [tool.scriptcheck], found upward from the working directory."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+
+from scriptcheck.cli import main
+
+PACK = """\
+pack: acme
+rules:
+  - id: acme.wait
+    category: banned.impatience
+    points: 7
+    message: 催促客户
+    phrases: [你等着吧]
+"""
+CHATS = [
+    {"id": "c1", "agent": "A01", "turns": [{"speaker": "小助手", "text": "您好，请问有什么可以帮您？"},
+                                            {"speaker": "小助手", "text": "你等着吧"},
+                                            {"speaker": "小助手", "text": "感谢您的支持，再见！"}]},
+]
+
+
+@pytest.fixture()
+def project(tmp_path, monkeypatch):
+    """A project folder with a pack and chats, the working directory a folder below it."""
+    (tmp_path / "packs").mkdir()
+    (tmp_path / "packs" / "acme.yaml").write_text(PACK, encoding="utf-8")
+    (tmp_path / "chats.jsonl").write_text("".join(json.dumps(c, ensure_ascii=False) + "\n" for c in CHATS), encoding="utf-8")
+    below = tmp_path / "work" / "deeper"
+    below.mkdir(parents=True)
+    monkeypatch.chdir(below)
+    return tmp_path
+
+
+CONFIG = """\
+packs = ["packs/acme.yaml"]
+pass_mark = 95
+model = false
+[aliases]
+"小助手" = "agent"
+[output]
+format = "csv"
+only = "all"
+lang = "en"
+"""
+
+
+def _rows(text: str) -> list[dict]:
+    return list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
+
+
+def test_scriptcheck_toml_is_found_upward_and_sets_packs_aliases_pass_mark_and_output(project, capsys):
+    (project / "scriptcheck.toml").write_text(CONFIG, encoding="utf-8")
+    assert main(["check", str(project / "chats.jsonl"), "-q"]) == 0
+    rows = _rows(capsys.readouterr().out)
+    (row,) = [row for row in rows if row["rule"] == "acme.wait"]  # the pack, relative to the config file
+    assert row["turn"] == "1" and row["score"] == "93" and row["passed"] == "False"  # 小助手 is the agent; 93 < 95
+
+
+def test_the_command_line_wins_and_no_config_ignores_the_file(project, capsys):
+    (project / "scriptcheck.toml").write_text(CONFIG, encoding="utf-8")
+    assert main(["check", str(project / "chats.jsonl"), "-q", "-f", "jsonl"]) == 0
+    (report,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert report["passed"] is False and any(f["rule"] == "acme.wait" for f in report["findings"])
+    assert main(["check", str(project / "chats.jsonl"), "-q", "-f", "jsonl", "--no-config", "--no-model"]) == 3
+    assert "小助手" in capsys.readouterr().err  # without the config's alias, a speaker it does not know
+
+
+def test_pyproject_tool_table_and_an_explicit_config(project, tmp_path_factory, capsys):
+    (project / "pyproject.toml").write_text("[project]\nname = 'qa'\n\n[tool.scriptcheck]\n" + CONFIG.replace(
+        "[aliases]", "[tool.scriptcheck.aliases]").replace("[output]", "[tool.scriptcheck.output]"), encoding="utf-8")
+    assert main(["check", str(project / "chats.jsonl"), "-q"]) == 0
+    assert any(row["rule"] == "acme.wait" for row in _rows(capsys.readouterr().out))
+    elsewhere = tmp_path_factory.mktemp("elsewhere") / "team.toml"
+    elsewhere.write_text('[aliases]\n"小助手" = "customer"\n[output]\nformat = "jsonl"\n', encoding="utf-8")
+    assert main(["check", str(project / "chats.jsonl"), "-q", "--config", str(elsewhere), "--no-model"]) == 0
+    (report,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]  # that file, not the pyproject
+    assert not any(f["rule"] == "acme.wait" for f in report["findings"])
+
+
+def test_output_defaults_apply_only_where_they_mean_something(project, capsys):
+    (project / "scriptcheck.toml").write_text(CONFIG, encoding="utf-8")
+    page = project / "report.html"
+    assert main(["report", str(project / "chats.jsonl"), "-o", str(page), "-q"]) == 0  # format = "csv" is check's
+    assert page.read_text(encoding="utf-8").startswith('<!DOCTYPE html>\n<html lang="en">')  # lang = "en" is report's
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("colour = 1\n", "unknown key 'colour'"),
+    ("pass_mark = 'high'\n", "pass_mark must be a number"),
+    ("[aliases]\nbot = 'robot'\n", "aliases.bot must be \"agent\" or \"customer\""),
+    ("[output]\nshade = 1\n", "unknown key output.shade"),
+    ("packs = [\n", "not valid TOML"),
+])
+def test_a_bad_config_names_the_file_and_the_key(project, capsys, text, message):
+    (project / "scriptcheck.toml").write_text(text, encoding="utf-8")
+    assert main(["check", str(project / "chats.jsonl"), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert str(project / "scriptcheck.toml") in err and message in err
