@@ -34,7 +34,8 @@ OUT = Path(os.environ.get("QA_OUTPUT_DIR", "."))  # where the exports at the end
     ("md", """## 1. Load the rules and the transcripts
 
 `scriptcheck.load()` compiles the bundled packs once; pass your own YAML packs to add or override rules.
-`read_records` reads JSON Lines, JSON or CSV and keeps every extra key as metadata."""),
+`read_records` reads JSON Lines, JSON or CSV and keeps every extra key as metadata (`checker.check_many(path)`
+reads a file too, when you do not need the records)."""),
     ("code", """checker = scriptcheck.load()
 records = list(scriptcheck.read_records(CORPUS, aliases=checker.speaker_aliases))
 transcripts = [record.transcript for record in records if record.error is None]
@@ -47,16 +48,15 @@ reports[:3]"""),
     ("md", """## 3. As DataFrames
 
 One row per transcript (score, verdict, findings per category, plus the metadata columns) and one row
-per finding (turn, speaker, rule, what was said, what to say instead)."""),
+per finding (turn, speaker, category and its Chinese name, rule, what was said, what to say instead)."""),
     ("code", """calls = scriptcheck.to_dataframe(reports, "transcripts", categories={rule.category for rule in checker.rules})
 findings = scriptcheck.to_dataframe(reports, "findings")
 print(f"pass rate {calls.passed.mean():.0%}, mean score {calls.score.mean():.1f}, {len(findings)} findings")
 calls.head()"""),
-    ("code", """findings[["id", "agent", "turn", "category", "severity", "text", "suggestion"]].head(8)"""),
-    ("code", """# Who needs coaching? Mean score, pass rate and the commonest problem per agent.
-by_agent = calls.groupby("agent").agg(calls=("id", "size"), mean_score=("score", "mean"), pass_rate=("passed", "mean"))
-by_agent["top_category"] = findings.groupby("agent")["category"].agg(lambda c: c.value_counts().index[0])
-by_agent.sort_values("mean_score").round(2).head()"""),
+    ("code", """findings[["id", "agent", "turn", "category_name", "severity", "text", "suggestion"]].head(8)"""),
+    ("code", """# Who needs coaching? Per agent, worst first: mean score, pass rate, findings and the commonest problem.
+by_agent = scriptcheck.league_table(calls, findings, by="agent")
+by_agent.round(2).head()"""),
     ("md", "## 4. Charts"),
     ("code", """import matplotlib.pyplot as plt
 
@@ -66,6 +66,10 @@ scriptcheck.charts.score_distribution(calls, pass_mark=checker.settings.pass_mar
 scriptcheck.charts.worst_rules(findings, top=8, ax=axes[1, 0])
 scriptcheck.charts.score_by(calls, "team", ax=axes[1, 1]);"""),
     ("code", """scriptcheck.charts.score_by(calls, "agent");"""),
+    ("code", """# Which agent says what: findings per agent and rule (scriptcheck.rule_matrix(findings) is the table).
+scriptcheck.charts.rule_heatmap(findings, by="agent", top=12);"""),
+    ("code", """# A date column is a trend, in date order (per day, or per week over longer spans).
+scriptcheck.charts.score_by(calls, "date", freq="W");"""),
     ("md", """## 5. Drill into a transcript
 
 The worst agent's failed calls, then one of them as Jupyter renders a `Report`: chat bubbles, each finding

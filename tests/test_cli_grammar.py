@@ -9,8 +9,23 @@ import pytest
 
 from scriptcheck.cli import _parser
 
-# The commands this grammar is checked for (rules, review and eval follow the same helpers).
-COMMANDS = (("check",), ("report",), ("explain",), ("diff",), ("model", "train"), ("model", "show"))
+# Every command (a new one is added here: test_every_command_is_checked fails until it is).
+COMMANDS = (
+    ("check",), ("report",), ("explain",), ("diff",), ("eval",), ("model", "train"), ("model", "show"),
+    ("rules", "list"), ("rules", "show"), ("rules", "doc"), ("rules", "test"), ("rules", "lint"),
+    ("review", "import"), ("review", "stats"),
+)
+
+
+def _leaves(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    groups = [action for action in parser._actions if isinstance(action, argparse._SubParsersAction)]
+    if not groups:
+        return [path]
+    return [leaf for name, sub in groups[0].choices.items() for leaf in _leaves(sub, (*path, name))]
+
+
+def test_every_command_is_checked():
+    assert sorted(_leaves(_parser())) == sorted(COMMANDS)
 
 
 def _subparser(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
@@ -60,3 +75,13 @@ def test_examples_in_help_name_real_options(capsys):
                 _parser().parse_args(words[1:])
             except SystemExit:
                 pytest.fail(f"the example does not parse: {line.strip()}\n{capsys.readouterr().err}")
+
+
+@pytest.mark.parametrize("path", COMMANDS, ids=" ".join)
+def test_help_wraps_the_description_and_keeps_each_example_on_its_line(path, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    parser = _command(path)
+    text = parser.format_help()
+    assert all(len(line) <= 80 for line in text.split("\n\n", 1)[1].split("options:")[0].splitlines())
+    examples = text.split("examples:\n", 1)[1].splitlines()
+    assert examples == parser.epilog.splitlines()[1:]

@@ -221,3 +221,33 @@ def test_negation_gate():
     evaluation = scriptcheck.evaluate(checker, [json.loads(line) for line in lines if line.strip()], categories=banned)
     low = [f"{s.category}: {s.precision:.2f}/{s.recall:.2f}" for s in evaluation.categories if s.precision < 0.95 or s.recall < 0.85]
     assert not low, low
+
+
+def test_eval_json_over_a_folder_is_one_document(tmp_path, capsys):
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    write(folder, SMALL[:2], "a.jsonl")
+    write(folder, SMALL[2:], "b.jsonl")
+    assert main(["eval", str(folder), "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)  # one document: json.loads fails on two
+    assert [(c["corpus"], c["transcripts"]) for c in data["corpora"]] == [(str(folder / "a.jsonl"), 2), (str(folder / "b.jsonl"), 2)]
+    assert main(["eval", str(folder / "a.jsonl"), str(folder / "b.jsonl"), "-f", "json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)["corpora"]) == 2
+
+
+def test_eval_table_shows_a_dash_for_a_rate_with_nothing_to_divide(tmp_path, capsys):
+    path = write(tmp_path, SMALL)
+    main(["eval", str(path)])
+    rows = {line.split()[0]: line.split()[1:] for line in capsys.readouterr().out.splitlines()[1:] if line.startswith("  ") and not line.startswith("    ")}
+    assert rows["banned.refusal"] == ["0", "0", "1", "–", "0.000", "0.000"]  # no finding: no precision
+    assert rows["banned.vague"] == ["0", "1", "0", "0.000", "–", "0.000"]  # no label: no recall
+    assert rows["banned.provocation"] == ["1", "0", "0", "1.000", "1.000", "1.000"]
+    main(["eval", str(path), "-f", "markdown"])
+    assert "| banned.refusal | 0 | 0 | 1 | – | 0.000 | 0.000 |" in capsys.readouterr().out
+
+
+def test_eval_lists_a_missed_whole_call_label_without_an_empty_quote(tmp_path, capsys):
+    item = labelled("w", [OPEN, ("customer", "在吗"), ("agent", "好的"), CLOSE], [{"category": "missing.closing"}])
+    main(["eval", str(write(tmp_path, [item]))])
+    [line] = [line for line in capsys.readouterr().out.splitlines() if line.strip().startswith("FN")]
+    assert line.split() == ["FN", "missing.closing", "w", "whole", "call"]

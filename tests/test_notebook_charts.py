@@ -72,3 +72,35 @@ def test_charts_draw_on_a_given_axes(frames):
     _, findings, _ = frames
     figure, ax = plt.subplots()
     assert scriptcheck.charts.findings_per_category(findings, ax=ax) is ax
+
+
+def test_score_by_a_date_column_is_a_trend_in_date_order(checker):
+    days = ["2026-10-03", "2026-10-01", "2026-10-02", "2026-10-01"]
+    texts = ["你去投诉啊", "您好，请问有什么可以帮您？感谢您的支持，再见！", "你快点讲", "这么简单都不知道"]
+    items = [{"id": f"d{i}", "date": day, "turns": [{"speaker": "agent", "text": text}]} for i, (day, text) in enumerate(zip(days, texts))]
+    calls = scriptcheck.to_dataframe(list(checker.check_many(items)), "transcripts")
+    ax = scriptcheck.charts.score_by(calls, "date")
+    [line] = ax.lines[:1]
+    expected = calls.assign(date=pd_dates(calls["date"])).groupby("date")["score"].mean().sort_index()
+    assert list(line.get_ydata()) == pytest.approx(list(expected))
+    x = list(line.get_xdata())
+    assert x == sorted(x) and len(x) == 3  # one point a day, in date order (not sorted by score)
+    assert "per day" in ax.get_title()
+    weekly = scriptcheck.charts.score_by(calls, "date", freq="W")
+    assert len(weekly.lines[0].get_xdata()) == 1
+
+
+def pd_dates(values):
+    import pandas as pd
+
+    return pd.to_datetime(values)
+
+
+def test_rule_heatmap_draws_the_counts_per_agent_and_rule(frames):
+    _, findings, _ = frames
+    ax = scriptcheck.charts.rule_heatmap(findings, by="agent")
+    matrix = scriptcheck.rule_matrix(findings, by="agent", top=15)
+    assert ax.images[0].get_array().tolist() == matrix.to_numpy().tolist()
+    assert [label.get_text() for label in ax.get_xticklabels()] == list(matrix.columns)
+    assert [label.get_text() for label in ax.get_yticklabels()] == list(matrix.index)
+    assert sorted(int(text.get_text()) for text in ax.texts) == sorted(v for v in matrix.to_numpy().ravel().tolist() if v)

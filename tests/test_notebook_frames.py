@@ -14,7 +14,7 @@ pd = pytest.importorskip("pandas")
 
 DEV = Path(__file__).resolve().parents[1] / "corpus" / "dev.jsonl"
 
-FINDING_COLUMNS = ["id", "turn", "speaker", "category", "rule", "severity", "points", "text", "message", "suggestion"]
+FINDING_COLUMNS = ["id", "turn", "speaker", "category", "category_name", "rule", "severity", "points", "text", "message", "suggestion"]
 
 
 def _two(checker):
@@ -128,3 +128,69 @@ def test_without_pandas_the_error_says_what_to_install(checker, monkeypatch):
         scriptcheck.to_dataframe(_two(checker))
     assert isinstance(info.value, scriptcheck.ScriptcheckError)
     assert isinstance(info.value, ImportError)
+
+
+def test_findings_frame_names_each_category_in_chinese(checker, tmp_path):
+    frame = scriptcheck.to_dataframe(_two(checker), "findings")
+    names = dict(zip(frame["category"], frame["category_name"]))
+    assert names["banned.contempt"] == "蔑视语" and names["banned.provocation"] == "斗气语"
+    pack = tmp_path / "acme.yaml"
+    pack.write_text(
+        "pack: acme\ncategories:\n  banned.rudeness: 粗鲁用语：rude words\nrules:\n  - id: banned.rudeness.shut_up\n"
+        "    category: banned.rudeness\n    points: 10\n    message: 让客户闭嘴\n    phrases: [闭嘴]\n",
+        encoding="utf-8",
+    )
+    own = scriptcheck.load(pack)
+    reports = list(own.check_many([{"id": "r", "turns": [{"speaker": "agent", "text": "你闭嘴"}]}]))
+    frame = scriptcheck.to_dataframe(reports, "findings", category_names=own.rule_set.categories)
+    assert frame.set_index("rule").loc["banned.rudeness.shut_up", "category_name"] == "粗鲁用语"
+
+
+AGENTS = [
+    # A01: two calls, one fatal; A02: one clean call; A03: a call missing its closing, flagged for nothing else
+    {"id": "a1", "agent": "A01", "turns": [{"speaker": "agent", "text": "您好"}, {"speaker": "agent", "text": "你去投诉啊，再见"}]},
+    {"id": "a2", "agent": "A01", "turns": [{"speaker": "agent", "text": "您好"}, {"speaker": "agent", "text": "你快点讲，再见"}]},
+    {"id": "b1", "agent": "A02", "turns": [{"speaker": "agent", "text": "您好，请问有什么可以帮您"}, {"speaker": "agent", "text": "感谢您的支持，再见"}]},
+    {"id": "c1", "agent": "A03", "turns": [{"speaker": "agent", "text": "您好"}, {"speaker": "agent", "text": "已经发货了"}]},
+]
+
+
+def test_league_table_ranks_agents_worst_first_with_their_commonest_problem(checker):
+    reports = list(checker.check_many(AGENTS))
+    table = scriptcheck.league_table(reports)
+    assert list(table.index) == ["A01", "A03", "A02"]
+    a01 = table.loc["A01"]
+    assert (a01["calls"], a01["flagged"], a01["fatal"], a01["pass_rate"]) == (2, 2, 1, 0.0)
+    assert a01["mean_score"] == sum(r.score for r in reports[:2]) / 2
+    assert a01["findings"] == sum(len(r.findings) for r in reports[:2]) and a01["findings_per_call"] == a01["findings"] / 2
+    assert table.loc["A02", "flagged"] == 0 and table.loc["A02", "pass_rate"] == 1.0
+    assert table.loc["A03", "top_rule"] == "closing.farewell" and table.loc["A03", "top_category"] == "missing.closing"
+    calls = scriptcheck.to_dataframe(reports, "transcripts")
+    from_frame = scriptcheck.league_table(calls)  # from the frame alone: no top_* columns
+    assert list(from_frame.index) == list(table.index) and "top_rule" not in from_frame.columns
+    with pytest.raises(KeyError, match="no column 'team'; columns are: id, agent"):
+        scriptcheck.league_table(calls, by="team")
+
+
+def test_rule_matrix_counts_findings_per_agent_and_rule(checker):
+    reports = list(checker.check_many(AGENTS))
+    findings = scriptcheck.to_dataframe(reports, "findings")
+    matrix = scriptcheck.rule_matrix(findings)
+    assert matrix.loc["A01", "banned.provocation.dare_complaint"] == 1
+    assert matrix.loc["A03", "closing.farewell"] == 1 and matrix.loc["A03"].sum() == len(reports[3].findings)
+    assert int(matrix.to_numpy().sum()) == len(findings)
+    assert list(matrix.index)[0] == "A01"  # most findings first
+    top = scriptcheck.rule_matrix(findings, columns="category_name", top=1)
+    assert list(top.columns) == [findings["category_name"].value_counts().index[0]]
+
+
+def test_check_many_reads_a_file_path(checker, tmp_path):
+    path = tmp_path / "calls.jsonl"
+    path.write_text(
+        "\n".join(json.dumps(item, ensure_ascii=False) for item in AGENTS[:2]) + "\n{broken\n", encoding="utf-8"
+    )
+    results = list(checker.check_many(path, errors="collect"))
+    assert [r.id for r in results[:2]] == ["a1", "a2"] and results[0].metadata["agent"] == "A01"
+    assert isinstance(results[2], scriptcheck.TranscriptError) and f"{path}:3" in str(results[2])
+    with pytest.raises(scriptcheck.TranscriptError, match="calls.jsonl:3"):
+        list(checker.check_many(str(path)))

@@ -3,6 +3,8 @@
 import json
 from pathlib import Path
 
+import pytest
+
 import scriptcheck
 from scriptcheck.authoring.review import parse_verdict, review_stats
 from scriptcheck.cli import main
@@ -151,3 +153,112 @@ def test_parse_verdict_rejects_unknown_keys_and_bad_turns():
         else:  # pragma: no cover
             raise AssertionError(f"accepted {bad}")
     assert review_stats([]) == []
+
+
+def exported_sheet(tmp_path: Path, capsys) -> tuple[Path, list[dict]]:
+    """The findings of CHATS as `check -f csv` writes them: what a reviewer opens in a spreadsheet."""
+    chats = write_jsonl(tmp_path / "chats.jsonl", CHATS)
+    sheet = tmp_path / "review.csv"
+    main(["check", str(chats), "-f", "csv", "-o", str(sheet)])
+    capsys.readouterr()
+    import csv
+
+    rows = list(csv.DictReader(sheet.read_text(encoding="utf-8-sig").splitlines()))
+    return chats, rows
+
+
+def write_sheet_csv(path: Path, rows: list[dict], encoding: str = "utf-8-sig") -> Path:
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    path.write_bytes(buffer.getvalue().encode(encoding))
+    return path
+
+
+def reviewed(rows: list[dict]) -> list[dict]:
+    """The export with a verdict column: hurry confirmed, the missing closing overturned, then a typo and a missed finding."""
+    marked = []
+    for row in rows:
+        verdict = {"banned.impatience.hurry": "correct", "closing.farewell": "误报"}.get(row["rule"], "")
+        marked.append({**row, "verdict": verdict, "reviewer": "qa-li" if verdict else ""})
+    blank = dict.fromkeys(marked[0], "")
+    marked.append(blank | {"id": "p2", "category": "banned.refusal", "turn": "0", "verdict": "yes"})
+    marked.append(blank | {"id": "p1", "category": "missing.apology", "turn": "1", "verdict": "missed"})
+    return marked
+
+
+def test_import_reads_a_csv_export_with_a_verdict_column(tmp_path, capsys):
+    chats, rows = exported_sheet(tmp_path, capsys)
+    assert [(row["id"], row["rule"]) for row in rows] == [("p1", "banned.impatience.hurry"), ("p2", "closing.farewell")]
+    sheet = write_sheet_csv(tmp_path / "review.csv", reviewed(rows))
+    corpus = tmp_path / "reviewed.jsonl"
+    code = main(["review", "import", str(sheet), "-i", str(chats), "--into", str(corpus)])
+    captured = capsys.readouterr()
+    assert code == 3
+    assert f"{sheet}: row 4: verdict 'yes' for p2: use correct, false_positive or missed" in captured.err
+    records = read_jsonl(corpus)
+    assert records["p1"]["labels"] == [{"category": "banned.impatience", "turn": 2}, {"category": "missing.apology", "turn": 1}]
+    assert records["p2"]["labels"] == []  # the closing finding was overturned: no label
+    assert {review["verdict"] for review in records["p2"]["reviews"]} == {"false_positive"}
+    assert records["p1"]["reviews"][0]["reviewer"] == "qa-li"
+    assert f"(correct, {sheet} row 2)" in captured.out
+
+
+def test_a_gb18030_sheet_from_excel_on_chinese_windows_is_read(tmp_path, capsys):
+    chats, rows = exported_sheet(tmp_path, capsys)
+    sheet = write_sheet_csv(tmp_path / "review.csv", reviewed(rows), encoding="gb18030")
+    assert main(["review", "stats", str(sheet), "-f", "json"]) == 3
+    stats = {item["rule"]: item for item in json.loads(capsys.readouterr().out)["rules"]}
+    assert stats["closing.farewell"]["false_positive"] == 1 and stats["banned.impatience.hurry"]["correct"] == 1
+
+
+def test_a_sheet_without_a_verdict_column_is_refused_with_its_columns(tmp_path, capsys):
+    chats, rows = exported_sheet(tmp_path, capsys)
+    sheet = write_sheet_csv(tmp_path / "review.csv", rows)
+    assert main(["review", "import", str(sheet), "-i", str(chats), "--into", str(tmp_path / "out.jsonl")]) == 2
+    err = capsys.readouterr().err
+    assert f"{sheet}: no 'verdict' column (correct, false_positive or missed on each reviewed row); the columns are: id, score" in err
+    assert "Traceback" not in err
+
+
+def test_import_reads_the_findings_sheet_of_the_excel_report(tmp_path, capsys):
+    openpyxl = pytest.importorskip("openpyxl")
+    chats = write_jsonl(tmp_path / "chats.jsonl", CHATS)
+    path = tmp_path / "review.xlsx"
+    assert main(["report", str(chats), "-o", str(path)]) == 0  # the workbook a reviewer is sent
+    book = openpyxl.load_workbook(path)
+    sheet = book["findings"]
+    header = [cell.value for cell in sheet[1]]
+    column = {name: header.index(name) + 1 for name in ("id", "rule", "verdict", "reviewer")}
+    for row in range(2, sheet.max_row + 1):
+        rule = sheet.cell(row, column["rule"]).value
+        verdict = {"banned.impatience.hurry": "correct", "closing.farewell": "误报"}.get(rule)
+        if verdict:
+            sheet.cell(row, column["verdict"], verdict)
+            sheet.cell(row, column["reviewer"], "qa-li")
+    extra = sheet.max_row + 1
+    for name, value in (("id", "p2"), ("verdict", "yes")):
+        sheet.cell(extra, header.index(name) + 1, value)
+    book.save(path)
+    corpus = tmp_path / "reviewed.jsonl"
+    assert main(["review", "import", str(path), "-i", str(chats), "--into", str(corpus)]) == 3
+    assert f"{path}: row {extra}: verdict 'yes' for p2" in capsys.readouterr().err
+    records = read_jsonl(corpus)
+    assert records["p1"]["labels"] == [{"category": "banned.impatience", "turn": 2}]
+    assert records["p1"]["reviews"][0]["reviewer"] == "qa-li"
+    assert records["p2"]["labels"] == [] and records["p2"]["reviews"][0]["verdict"] == "false_positive"
+
+
+def test_a_hand_made_sheet_with_chinese_headers_and_a_bad_turn_names_the_row(tmp_path):
+    from scriptcheck.authoring.review import Verdict, VerdictError, read_verdicts
+
+    sheet = tmp_path / "复核.csv"
+    sheet.write_text("会话ID,规则,轮次,复核结果,复核人\np1,banned.impatience.hurry,2,漏报,qa-li\np1,banned.impatience.hurry,two,正确,\n", encoding="utf-8")
+    first, second = read_verdicts(sheet)
+    assert isinstance(first, Verdict) and (first.id, first.turn, first.verdict, first.reviewer) == ("p1", 2, "missed", "qa-li")
+    assert isinstance(second, VerdictError)
+    assert str(second) == f"{sheet}: row 3: 'turn' must be a 0-based turn index or null, got 'two'"

@@ -22,7 +22,7 @@ from .authoring import explain as _explain  # noqa: F401 - registers Report.expl
 from .authoring.evaluate import evaluate
 from .engine import Checker, Session, load
 from .formats.readers import read_records
-from .notebook import render_html_report, to_dataframe, to_excel
+from .notebook import league_table, render_html_report, rule_matrix, to_dataframe, to_excel
 
 __all__ = [
     "__version__",
@@ -39,9 +39,11 @@ __all__ = [
     "TranscriptError",
     "Turn",
     "evaluate",
+    "league_table",
     "load",
     "read_records",
     "render_html_report",
+    "rule_matrix",
     "to_dataframe",
     "to_excel",
 ]

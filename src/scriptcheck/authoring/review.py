@@ -1,13 +1,19 @@
 """Reviewer verdicts (复核/申诉) become corpus labels, and overturn statistics per rule.
 
 A verdicts file is JSON Lines, one verdict per line:
-`{"id", "rule" | "category", "turn"?, "verdict": "correct" | "false_positive" | "missed", "note"?, "reviewer"?}`.
-A bad line is a located `VerdictError` (file:line); the other lines are still used.
+`{"id", "rule" | "category", "turn"?, "verdict": "correct" | "false_positive" | "missed", "note"?, "reviewer"?}`,
+or a spreadsheet (.csv, .xlsx) with those columns among others: the findings that `check -f csv`
+or the Excel report wrote, with a `verdict` column filled in by a reviewer (rows left blank were
+not reviewed). A bad line or row is a located `VerdictError` (file:line, file: row N); the others
+are still used.
 """
 
 from __future__ import annotations
 
 import contextlib
+import csv
+import importlib
+import io
 import json
 import os
 import tempfile
@@ -16,21 +22,39 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .._errors import ScriptcheckError
+from .._errors import MissingDependencyError, ScriptcheckError
+from ..formats.readers import detect_encoding
+from ..formats.writers import FORMULA_STARTS
 
 VERDICTS = ("correct", "false_positive", "missed")
 _KEYS = {"id", "rule", "category", "turn", "verdict", "note", "reviewer"}
 
+# What a reviewer may type in a sheet's verdict column, besides the verdicts themselves.
+VERDICT_WORDS = {
+    "correct": "correct", "ok": "correct", "正确": "correct", "属实": "correct",
+    "false_positive": "false_positive", "false positive": "false_positive", "fp": "false_positive", "误报": "false_positive",
+    "missed": "missed", "fn": "missed", "漏报": "missed",
+}
+# Sheet headers (case-insensitive) for each verdict key: the export's own names, then common Chinese ones.
+SHEET_HEADERS = {
+    "id": ("id", "transcript_id", "会话id"), "rule": ("rule", "规则"), "category": ("category", "类别"),
+    "turn": ("turn", "轮次"), "verdict": ("verdict", "复核结果"), "note": ("note", "备注"), "reviewer": ("reviewer", "复核人"),
+}
+SHEET_SUFFIXES = (".csv", ".xlsx")
+
 
 class VerdictError(ScriptcheckError):
-    """One verdict line is unusable; names the file and line."""
+    """One verdict line (or sheet row) is unusable; names the file and line (or row)."""
 
-    def __init__(self, message: str, path: str = "", line: int | None = None):
-        self.message, self.path, self.line = message, path, line
+    def __init__(self, message: str, path: str = "", line: int | None = None, *, unit: str = "line"):
+        self.message, self.path, self.line, self.unit = message, path, line, unit
         super().__init__(str(self))
 
     def __str__(self) -> str:
-        where = f"{self.path}:{self.line}: " if self.line else (f"{self.path}: " if self.path else "")
+        if self.line:
+            where = f"{self.path}:{self.line}: " if self.unit == "line" else f"{self.path}: {self.unit} {self.line}: "
+        else:
+            where = f"{self.path}: " if self.path else ""
         return f"{where}{self.message}"
 
 
@@ -47,19 +71,23 @@ class Verdict:
     reviewer: str = ""
     line: int = 0
     path: str = ""
+    unit: str = "line"  # "row" for a spreadsheet
 
     @property
     def where(self) -> str:
-        return f"{self.path}:{self.line}"
+        return f"{self.path}:{self.line}" if self.unit == "line" else f"{self.path} {self.unit} {self.line}"
 
 
 def read_verdicts(path: str | Path) -> Iterator[Verdict | VerdictError]:
-    """Every line of a verdicts file as a `Verdict`, or the located error that stopped it.
+    """Every line (or sheet row) of a verdicts file as a `Verdict`, or the located error that stopped it.
 
     Raises:
-        VerdictError: the file itself cannot be read.
+        VerdictError: the file itself cannot be read (or a sheet has no id or verdict column).
     """
     shown = str(path)
+    if Path(path).suffix.lower() in SHEET_SUFFIXES:
+        yield from _sheet_verdicts(Path(path), shown)
+        return
     try:
         text = Path(path).read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as error:
@@ -75,14 +103,112 @@ def read_verdicts(path: str | Path) -> Iterator[Verdict | VerdictError]:
             yield error
 
 
-def parse_verdict(data: Any, path: str = "", line: int = 0) -> Verdict:
+def _sheet_verdicts(path: Path, shown: str) -> Iterator[Verdict | VerdictError]:
+    """The reviewed rows of a verdict sheet; rows with an empty verdict were not reviewed and are skipped."""
+    header, rows = _sheet_rows(path, shown)
+    keys = {_header(name): index for index, name in reversed(list(enumerate(header)))}
+    columns = {key: next((keys[name] for name in names if name in keys), None) for key, names in SHEET_HEADERS.items()}
+    for needed in ("id", "verdict"):
+        if columns[needed] is None:
+            hint = " (correct, false_positive or missed on each reviewed row)" if needed == "verdict" else ""
+            raise VerdictError(
+                f"no {needed!r} column{hint}; the columns are: {', '.join(map(str, header)) or 'none'}", shown
+            )
+    for number, row in rows:
+        cells = {key: _cell(row[index]) if index is not None and index < len(row) else "" for key, index in columns.items()}
+        if not cells["verdict"]:
+            continue
+        verdict = VERDICT_WORDS.get(cells["verdict"].lower())
+        if verdict is None:
+            yield VerdictError(
+                f"verdict {cells['verdict']!r} for {cells['id'] or 'a row without id'}: use correct, false_positive or missed "
+                "(or 正确, 误报, 漏报); leave it empty for a finding not reviewed", shown, number, unit="row",
+            )
+            continue
+        data: dict[str, Any] = {**{key: value for key, value in cells.items() if value}, "verdict": verdict}
+        try:
+            if "turn" in data:
+                data["turn"] = _sheet_turn(data["turn"])
+            yield parse_verdict(data, shown, number, unit="row")
+        except VerdictError as error:
+            yield error
+
+
+def _sheet_rows(path: Path, shown: str) -> tuple[list[str], Iterator[tuple[int, list[Any]]]]:
+    """A sheet's header and its rows numbered as a spreadsheet numbers them (the header is row 1)."""
+    if path.suffix.lower() == ".xlsx":
+        return _xlsx_rows(path, shown)
+    try:
+        raw = path.read_bytes()
+        text = raw.decode(detect_encoding(raw[: 1 << 16], shown))
+    except (OSError, UnicodeDecodeError) as error:
+        raise VerdictError(f"cannot read verdicts file: {error}", shown) from None
+    reader = csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""))
+    header = next(reader, [])
+    return header, ((number, row) for number, row in enumerate(reader, start=2) if any(cell.strip() for cell in row))
+
+
+def _xlsx_rows(path: Path, shown: str) -> tuple[list[str], Iterator[tuple[int, list[Any]]]]:
+    """The `findings` sheet of a workbook (the Excel report's), else its first sheet with a verdict column."""
+    try:
+        openpyxl = importlib.import_module("openpyxl")
+    except ImportError as error:
+        raise MissingDependencyError(
+            f"{shown}: reading .xlsx verdict sheets needs openpyxl, which is not installed: pip install 'scriptcheck[notebook]' "
+            "(or save the sheet as CSV)"
+        ) from error
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as error:  # openpyxl raises zipfile, KeyError and its own errors for a broken file
+        raise VerdictError(f"cannot read the workbook: {error}", shown) from None
+    try:
+        sheets = [book["findings"]] if "findings" in book.sheetnames else []
+        sheets += [sheet for sheet in book.worksheets if sheet not in sheets]
+        for sheet in sheets:
+            rows = sheet.iter_rows(values_only=True)
+            header = [_cell(value) for value in next(rows, ())]
+            if any(_header(name) in SHEET_HEADERS["verdict"] for name in header) or sheet is sheets[-1]:
+                # NOTE: read whole: a read-only workbook holds its file open until closed.
+                numbered = [(number, list(row)) for number, row in enumerate(rows, start=2) if any(_cell(v) for v in row)]
+                return header, iter(numbered)
+        return [], iter(())
+    finally:
+        book.close()
+
+
+def _header(name: str) -> str:
+    return str(name).strip().lower()
+
+
+def _cell(value: Any) -> str:
+    """A cell as text: numbers as Excel shows them (3, not 3.0); a CSV export's formula guard (') removed."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = str(value).strip()
+    if text.startswith("'") and text[1:2] and text[1:2] in FORMULA_STARTS:
+        return text[1:]
+    return text
+
+
+def _sheet_turn(text: str) -> Any:
+    """A turn cell as the 0-based index it holds ("3", "3.0"); anything else is passed on to be refused."""
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    return int(number) if number.is_integer() else text
+
+
+def parse_verdict(data: Any, path: str = "", line: int = 0, *, unit: str = "line") -> Verdict:
     """Validate one verdict object.
 
     Raises:
-        VerdictError: with the file and line.
+        VerdictError: with the file and line (or row).
     """
     def fail(message: str) -> VerdictError:
-        return VerdictError(message, path, line)
+        return VerdictError(message, path, line, unit=unit)
 
     if not isinstance(data, dict):
         raise fail("a verdict must be a JSON object with id, rule or category, verdict")
@@ -106,7 +232,7 @@ def parse_verdict(data: Any, path: str = "", line: int = 0) -> Verdict:
     note, reviewer = data.get("note") or "", data.get("reviewer") or ""
     if not isinstance(note, str) or not isinstance(reviewer, str):
         raise fail("'note' and 'reviewer' must be strings")
-    return Verdict(str(record_id), verdict, rule, category, turn, note, reviewer, line, path)
+    return Verdict(str(record_id), verdict, rule, category, turn, note, reviewer, line, path, unit)
 
 
 # --------------------------------------------------------------------------- stats

@@ -33,8 +33,17 @@ def examples(*lines: str) -> dict[str, Any]:
     """`add_parser` keywords for an "examples:" section at the end of a command's --help."""
     return {
         "epilog": "examples:\n" + "\n".join(f"  {line}" for line in lines),
-        "formatter_class": argparse.RawDescriptionHelpFormatter,
+        "formatter_class": _ExamplesFormatter,
     }
+
+
+class _ExamplesFormatter(argparse.HelpFormatter):
+    """Wraps the description to the terminal as usual, but prints the examples line for line."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if text.startswith("examples:\n"):
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
 
 
 def add_output_option(parser: argparse.ArgumentParser, what: str = "the output") -> None:

@@ -3,25 +3,45 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
 from .._model import Transcript
-from ..authoring.evaluate import Evaluation, evaluate
+from ..authoring.evaluate import CategoryScore, Evaluation, evaluate
 from ..formats.readers import read_records
-from .common import add_input_options, add_pack_options, corpus_files, load_checker, output
+from .common import add_input_options, add_pack_options, corpus_files, examples, load_checker, output
 
 GATES = ("precision", "recall", "f1")
 
 
 def register(commands: argparse._SubParsersAction) -> None:
     """Register `scriptcheck eval`."""
-    parser = commands.add_parser("eval", help="measure precision and recall against labelled transcripts")
-    parser.add_argument("paths", nargs="+", metavar="CORPUS", help="labelled JSONL files, or folders of them")
+    parser = commands.add_parser(
+        "eval", help="measure precision and recall against labelled transcripts",
+        description="Check labelled transcripts and compare the findings with the labels: TP, FP, FN, precision, "
+        "recall and F1 per category, micro and macro averages, and every error. A rate with nothing to divide "
+        "(no finding, or no label, in a category) shows as –.",
+        **examples(
+            "scriptcheck eval corpus/dev.jsonl",
+            "scriptcheck eval corpus/ -p acme.yaml --min-precision 0.95 --min-recall 0.90 --junit-xml eval.xml",
+            "scriptcheck eval qa-corpus/ --format markdown > eval.md   # for a pull-request comment",
+            "scriptcheck eval qa-corpus/ --format json | jq '.corpora[].micro'",
+        ),
+    )
+    parser.add_argument(
+        "paths", nargs="+", metavar="CORPUS",
+        help="labelled JSONL files (transcripts with \"labels\": [{category, turn?}]), or folders of them (their *.jsonl files)",
+    )
     add_pack_options(parser)
     add_input_options(parser)
-    parser.add_argument("--format", choices=("table", "json", "markdown"), default="table")
+    parser.add_argument(
+        "--format", "-f", choices=("table", "json", "markdown"), default="table",
+        help="table: aligned text per corpus file, then its errors; markdown: the same as tables for a pull-request "
+        "comment; json: one document, {corpus, transcripts, categories, micro, macro, errors, invalid} for a single "
+        "file argument, {corpora: [those]} when a folder or several files are given. Default: table",
+    )
     parser.add_argument("--junit-xml", metavar="FILE", help="also write JUnit XML: one test case per category")
     for gate in GATES:
         parser.add_argument(f"--min-{gate}", type=float, metavar="X", help=f"exit 1 if any category's {gate} is below X")
@@ -47,14 +67,14 @@ def run(args: argparse.Namespace) -> int:
         return 2
     failures: list[str] = []
     for name, evaluation in evaluations.items():
-        render = {"table": format_table, "markdown": format_markdown, "json": None}[args.format]
-        if render is None:
-            import json
-
-            print(json.dumps({"corpus": name, **evaluation.to_dict()}, ensure_ascii=False, indent=2))
-        else:
+        if args.format != "json":
+            render = format_table if args.format == "table" else format_markdown
             print(render(name, evaluation, args.errors))
         failures.extend(f"{name}: {failure}" for failure in gate_failures(evaluation, args))
+    if args.format == "json":
+        documents = [{"corpus": name, **evaluation.to_dict()} for name, evaluation in evaluations.items()]
+        single = len(args.paths) == 1 and not Path(args.paths[0]).is_dir()
+        print(json.dumps(documents[0] if single else {"corpora": documents}, ensure_ascii=False, indent=2))
     if args.junit_xml:
         with output(args.junit_xml, inputs=args.paths, option="--junit-xml") as stream:
             stream.write(junit_xml(evaluations, args))
@@ -77,13 +97,21 @@ def gate_failures(evaluation: Evaluation, args: argparse.Namespace) -> list[str]
     return failures
 
 
+# A rate with nothing to divide (no finding, or no label): its 1.000 would read as a result.
+UNDEFINED = "–"
+
+
+def _counts_row(name: str, s: CategoryScore) -> tuple[str, ...]:
+    precision = f"{s.precision:.3f}" if s.tp + s.fp else UNDEFINED
+    recall = f"{s.recall:.3f}" if s.tp + s.fn else UNDEFINED
+    f1 = f"{s.f1:.3f}" if s.tp + s.fp + s.fn else UNDEFINED
+    return (name, str(s.tp), str(s.fp), str(s.fn), precision, recall, f1)
+
+
 def _rows(evaluation: Evaluation) -> list[tuple[str, ...]]:
-    rows: list[tuple[str, ...]] = [
-        (s.category, str(s.tp), str(s.fp), str(s.fn), f"{s.precision:.3f}", f"{s.recall:.3f}", f"{s.f1:.3f}")
-        for s in evaluation.categories
-    ]
+    rows = [_counts_row(s.category, s) for s in evaluation.categories]
     micro, macro = evaluation.micro, evaluation.macro
-    rows.append(("micro", str(micro.tp), str(micro.fp), str(micro.fn), f"{micro.precision:.3f}", f"{micro.recall:.3f}", f"{micro.f1:.3f}"))
+    rows.append(_counts_row("micro", micro))
     rows.append(("macro", "", "", "", f"{macro['precision']:.3f}", f"{macro['recall']:.3f}", f"{macro['f1']:.3f}"))
     return rows
 
@@ -102,9 +130,10 @@ def format_table(name: str, evaluation: Evaluation, max_errors: int) -> str:
     if errors:
         lines.append(f"  errors ({len(errors)}):")
         for case in errors[:max_errors]:
-            where = f"turn {case.turn}" if case.turn is not None else "whole"
+            where = f"turn {case.turn}" if case.turn is not None else "whole call"
             rule = f" [{case.rule}]" if case.rule else ""
-            lines.append(f"    {case.kind.upper()} {case.category:<20} {case.transcript_id} {where}{rule}: {_short(case.text)}")
+            text = f": {_short(case.text)}" if case.text.strip() else ""
+            lines.append(f"    {case.kind.upper()} {case.category:<20} {case.transcript_id} {where}{rule}{text}")
         if len(errors) > max_errors:
             lines.append(f"    … {len(errors) - max_errors} more (use --format json for all)")
     return "\n".join(lines) + "\n"
@@ -118,7 +147,7 @@ def format_markdown(name: str, evaluation: Evaluation, max_errors: int) -> str:
     if errors and max_errors > 0:
         lines += ["", f"<details><summary>{len(errors)} errors</summary>", "", "| kind | category | id | turn | text |", "|---|---|---|---|---|"]
         for case in errors[:max_errors]:
-            turn = "" if case.turn is None else case.turn
+            turn = "whole call" if case.turn is None else case.turn
             text = _short(case.text).replace("|", "\\|")
             lines.append(f"| {case.kind.upper()} | {case.category} | {case.transcript_id} | {turn} | {text} |")
         lines += ["", "</details>"]

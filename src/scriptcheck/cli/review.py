@@ -11,23 +11,52 @@ from typing import Any
 from .._model import Transcript
 from ..authoring import review as reviews
 from ..formats.readers import read_records
-from .common import UsageError, add_input_options, add_pack_options, load_checker
+from .common import UsageError, add_input_options, add_pack_options, examples, load_checker
+
+VERDICTS_HELP = (
+    "JSONL, one {id, rule|category, turn?, verdict, note?, reviewer?} per line; or a CSV or XLSX sheet with id, "
+    "rule or category, turn and verdict columns (what `check -f csv` and the Excel report write, plus the verdict "
+    "a reviewer fills in; rows with no verdict are skipped). verdict: correct, false_positive or missed (正确, 误报, 漏报)"
+)
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    review = commands.add_parser("review", help="turn reviewer verdicts into corpus labels; overturn statistics")
+    review = commands.add_parser(
+        "review", help="turn reviewer verdicts into corpus labels; overturn statistics",
+        description="Reviewers' verdicts (复核/申诉) as labels of a corpus file, and how often they overturn each rule.",
+        **examples(
+            "scriptcheck check calls.jsonl -f csv -o review.csv     # add a verdict column, fill it in",
+            "scriptcheck review import review.csv -i calls.jsonl --into reviewed.jsonl",
+            "scriptcheck review stats review.csv",
+        ),
+    )
     sub = review.add_subparsers(title="review commands", metavar="COMMAND")
-    importing = sub.add_parser("import", help="add or correct labels in a corpus file from a verdicts file")
-    importing.add_argument("verdicts", metavar="VERDICTS", help="JSONL: {id, rule|category, turn?, verdict, note?, reviewer?}")
+    importing = sub.add_parser(
+        "import", help="add or correct labels in a corpus file from a verdicts file",
+        description="Apply verdicts to a labelled JSONL corpus file: correct and missed make sure the label is "
+        "there, false_positive removes it. Transcripts not yet in the file are copied from --input.",
+        **examples(
+            "scriptcheck review import verdicts.jsonl --input corpus/dev.jsonl --into reviewed.jsonl --dry-run",
+            "scriptcheck review import review.xlsx -i calls.jsonl --into reviewed.jsonl   # the Excel report, verdicts filled in",
+        ),
+    )
+    importing.add_argument("verdicts", metavar="VERDICTS", help=VERDICTS_HELP)
     importing.add_argument("--input", "-i", action="append", default=[], metavar="TRANSCRIPTS", help="where reviewed transcripts come from; repeatable")
     importing.add_argument("--into", required=True, metavar="CORPUS_FILE", help="the labelled JSONL file to update (created if missing)")
     importing.add_argument("--dry-run", "-n", action="store_true", help="print what would change, write nothing")
     add_pack_options(importing)
     add_input_options(importing)
     importing.set_defaults(handler=_review_import)
-    stats = sub.add_parser("stats", help="per rule: how often reviewers overturned it")
-    stats.add_argument("verdicts", metavar="VERDICTS")
-    stats.add_argument("--format", choices=("table", "json"), default="table")
+    stats = sub.add_parser(
+        "stats", help="per rule: how often reviewers overturned it",
+        **examples("scriptcheck review stats verdicts.jsonl", "scriptcheck review stats review.csv -f json"),
+    )
+    stats.add_argument("verdicts", metavar="VERDICTS", help=VERDICTS_HELP)
+    stats.add_argument(
+        "--format", "-f", choices=("table", "json"), default="table",
+        help="table: one aligned row per rule, most overturned first; json: {rules: [{rule, reviewed, correct, "
+        "false_positive, missed, overturned, overturn_rate}], skipped}. Default: table",
+    )
     stats.set_defaults(handler=_review_stats)
     review.set_defaults(handler=lambda args: (review.print_help(sys.stderr), 2)[1])
 

@@ -1,29 +1,68 @@
-"""`scriptcheck rules list|test`: commands for rule authors."""
+"""`scriptcheck rules list|show|doc|test|lint`: commands for rule authors."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from pathlib import Path
 
-from .._model import Rule
 from ..authoring.lint import lint
+from ..authoring.ruledoc import rules_markdown
 from ..authoring.selftest import run_all
 from ..engine.checker import Checker
+from ..formats.columns import format_table
+from ..packs.names import category_name
 from ..packs.provenance import rule_provenance
-from .common import add_pack_options, load_checker
+from .common import add_output_option, add_pack_options, examples, load_checker, output
 
 
 def register(commands: argparse._SubParsersAction) -> None:
     """Register the `rules` command group."""
-    rules = commands.add_parser("rules", help="list, test or lint rule packs")
+    rules = commands.add_parser(
+        "rules", help="list, show, document, test or lint rule packs",
+        description="Commands for the people who write rule packs.",
+        **examples(
+            "scriptcheck rules list -p acme.yaml               # every rule applied, with its Chinese message",
+            "scriptcheck rules show banned.impatience.hurry    # one rule, with the file:line of every field",
+            "scriptcheck rules doc -p acme.yaml -o rules.md    # a Markdown reference of the rules",
+            "scriptcheck rules lint --strict acme.yaml && scriptcheck rules test acme.yaml",
+        ),
+    )
     sub = rules.add_subparsers(title="rules commands", metavar="COMMAND")
 
-    listing = sub.add_parser("list", help="list the loaded rules")
+    listing = sub.add_parser(
+        "list", help="list the loaded rules", description="One row per rule the loaded packs apply, after overrides and disables.",
+        **examples("scriptcheck rules list", "scriptcheck rules list -p acme.yaml --format json > rules.json"),
+    )
     add_pack_options(listing)
-    listing.set_defaults(handler=lambda args: _list(load_checker(args)), speaker_alias=[])
+    listing.add_argument(
+        "--format", "-f", choices=("table", "json"), default="table",
+        help="table: one aligned row per rule under a header, then the pass mark; json: one document "
+        "{rules: [{id, kind, category, category_name, severity, points, pack, message, suggestion, source}], "
+        "pass_mark, fatal}. Default: table",
+    )
+    listing.set_defaults(handler=lambda args: _list(load_checker(args), args.format), speaker_alias=[])
 
-    test = sub.add_parser("test", help="run every rule's inline examples")
+    doc = sub.add_parser(
+        "doc", help="write a Markdown reference of the loaded rules",
+        description="A Markdown reference generated from the packs: per category (with its 中文名) every rule's "
+        "severity, points, message, suggestion, phrases and patterns (long lists folded), examples and the "
+        "file:line it is defined at. docs/rules.md is this command's output for the bundled packs.",
+        **examples(
+            "scriptcheck rules doc -o docs/rules.md              # the bundled packs",
+            "scriptcheck rules doc -p acme.yaml -o acme-rules.md # with your pack on top",
+            "scriptcheck rules doc --no-defaults -p acme.yaml    # your pack alone",
+        ),
+    )
+    add_pack_options(doc)
+    add_output_option(doc, "the Markdown")
+    doc.set_defaults(handler=_doc, speaker_alias=[])
+
+    test = sub.add_parser(
+        "test", help="run every rule's inline examples",
+        **examples("scriptcheck rules test", "scriptcheck rules test acme.yaml -v"),
+    )
     test.add_argument(
         "packs", nargs="*", metavar="PACK",
         help="packs whose rules to test, loaded on top of the bundled packs (default: test the bundled packs)",
@@ -31,12 +70,22 @@ def register(commands: argparse._SubParsersAction) -> None:
     add_pack_options(test)
     test.add_argument("--verbose", "-v", action="store_true", help="print passing examples too")
     test.set_defaults(handler=_run_test, speaker_alias=[])
-    show = sub.add_parser("show", help="one rule as loaded, with the file:line each field came from")
-    show.add_argument("rule_id", metavar="RULE_ID")
+    show = sub.add_parser(
+        "show", help="one rule as loaded, with the file:line each field came from",
+        **examples("scriptcheck rules show banned.impatience.hurry", "scriptcheck rules show banned.impatience.hurry -p acme.yaml -f json"),
+    )
+    show.add_argument("rule_id", metavar="RULE_ID", help="the rule's id, e.g. banned.impatience.hurry (see `scriptcheck rules list`)")
     add_pack_options(show)
-    show.add_argument("--format", choices=("text", "json"), default="text")
+    show.add_argument(
+        "--format", "-f", choices=("text", "json"), default="text",
+        help="text: one aligned line per field and list item with its file:line:column; json: {id, pack, source, "
+        "overrides, fields: [{field, value, location, origin}]}. Default: text",
+    )
     show.set_defaults(handler=lambda args: _show(load_checker(args), args.rule_id, args.format), speaker_alias=[])
-    lint = sub.add_parser("lint", help="validate packs: file:line:column for every problem")
+    lint = sub.add_parser(
+        "lint", help="validate packs: file:line:column for every problem",
+        **examples("scriptcheck rules lint", "scriptcheck rules lint --strict acme.yaml"),
+    )
     lint.add_argument("packs", nargs="*", metavar="PACK", help="pack files (default: the bundled packs)")
     lint.add_argument("--strict", action="store_true", help="warnings fail too")
     lint.add_argument("--no-defaults", action="store_true", help="lint the packs without the bundled packs under them")
@@ -63,22 +112,53 @@ def _show(checker: Checker, rule_id: str, output: str) -> int:
     return 0
 
 
-def _list(checker: Checker) -> int:
-    for rule in checker.rules:
-        print(f"{rule.id:<44} {rule.kind.value:<9} {rule.category:<20} {rule.severity.value:<8} {rule.points:>3}  {rule.pack}")
-    print(f"{len(checker.rules)} rules; pass mark {checker.settings.pass_mark:g}; fatal: {', '.join(checker.settings.fatal) or 'none'}")
+def _doc(args: argparse.Namespace) -> int:
+    checker = load_checker(args)
+    with output(args.output) as stream:
+        stream.write(rules_markdown(checker))
+    return 0
+
+
+def _list(checker: Checker, fmt: str = "table") -> int:
+    categories = checker.rule_set.categories
+    settings = checker.settings
+    if fmt == "json":
+        rules = [
+            {
+                "id": rule.id, "kind": rule.kind.value, "category": rule.category,
+                "category_name": category_name(rule.category, "zh", categories), "severity": rule.severity.value,
+                "points": rule.points, "pack": rule.pack, "message": rule.message, "suggestion": rule.suggestion,
+                "source": str(rule.source) if rule.source else None,
+            }
+            for rule in checker.rules
+        ]
+        print(json.dumps({"rules": rules, "pass_mark": settings.pass_mark, "fatal": list(settings.fatal)}, ensure_ascii=False, indent=2))
+        return 0
+    rows = [("rule", "kind", "category", "severity", "points", "pack", "message")]
+    rows += [
+        (
+            rule.id, rule.kind.value, f"{rule.category} {category_name(rule.category, 'zh', categories)}",
+            rule.severity.value, str(rule.points), rule.pack, " ".join(rule.message.split()),
+        )
+        for rule in checker.rules
+    ]
+    for line in format_table(rows, "<<<<><<"):
+        print(line)
+    print(f"{len(checker.rules)} rules; pass mark {settings.pass_mark:g}; fatal: {', '.join(settings.fatal) or 'none'}")
     return 0
 
 
 def _run_test(args: argparse.Namespace) -> int:
     args.pack = [*args.pack, *args.packs]
     checker = load_checker(args)
-    only = {rule.pack for rule in checker.rules if args.packs and any(str(p) == rule_source(rule) for p in args.packs)}
+    named = {_resolved(path) for path in args.packs}
+    only = {rule.pack for rule in checker.rules if rule.source is not None and _resolved(rule.source.path) in named}
     return _test(checker, args.verbose, only or None)
 
 
-def rule_source(rule: Rule) -> str:
-    return rule.source.path if rule.source is not None else ""
+def _resolved(path: str) -> Path:
+    """A pack path as one file: `packs/acme.yaml` from the command line and the project config's absolute path agree."""
+    return Path(path).resolve()
 
 
 def _test(checker: Checker, verbose: bool, packs: set[str] | None = None) -> int:

@@ -12,6 +12,7 @@ from typing import Any, Literal, overload
 
 from .._errors import RegexTimeoutError, TranscriptError
 from .._model import Finding, Report, Rule, RuleKind, RulePack, Settings, Transcript, Turn
+from ..formats.readers import read_records
 from ..formats.validate import speaker_table, transcript_from_dict
 from ..formats.writers import OUTPUTS, as_output
 from ..kinds import KINDS, Conversation
@@ -120,7 +121,7 @@ class Checker:
     @overload
     def check_many(
         self,
-        transcripts: Iterable[Transcript | Mapping[str, Any]],
+        transcripts: Iterable[Transcript | Mapping[str, Any]] | str | Path,
         *,
         errors: str = ...,
         progress: bool = ...,
@@ -131,7 +132,7 @@ class Checker:
     @overload
     def check_many(
         self,
-        transcripts: Iterable[Transcript | Mapping[str, Any]],
+        transcripts: Iterable[Transcript | Mapping[str, Any]] | str | Path,
         *,
         errors: str = ...,
         progress: bool = ...,
@@ -142,7 +143,7 @@ class Checker:
     @overload
     def check_many(
         self,
-        transcripts: Iterable[Transcript | Mapping[str, Any]],
+        transcripts: Iterable[Transcript | Mapping[str, Any]] | str | Path,
         *,
         errors: str = ...,
         progress: bool = ...,
@@ -152,7 +153,7 @@ class Checker:
 
     def check_many(
         self,
-        transcripts: Iterable[Transcript | Mapping[str, Any]],
+        transcripts: Iterable[Transcript | Mapping[str, Any]] | str | Path,
         *,
         errors: str = "raise",
         progress: bool = False,
@@ -162,7 +163,9 @@ class Checker:
         """Check transcripts lazily, in order.
 
         Args:
-            transcripts: `Transcript`s or dicts.
+            transcripts: `Transcript`s or dicts; or the path of a file of them (JSON Lines, a
+                JSON array or CSV, read as `scriptcheck.read_records` reads it), whose invalid
+                records are `TranscriptError`s naming the file and line.
             errors: "raise" stops at the first invalid dict; "collect" yields its
                 `TranscriptError` in place of a report and goes on.
             progress: draw a progress bar (tqdm, with rate and ETA) in Jupyter or when
@@ -172,32 +175,41 @@ class Checker:
                 ahead by a bounded number of chunks only.
             output: "report" (`Report`s), "dict" (each report as the JSON formats write it:
                 `to_dict()` plus its metadata) or "json" (its JSON Lines line, as `check --format
-                jsonl` writes it). With workers, "dict" and
-                "json" are rendered in the workers: the cheapest way to move results between processes.
+                jsonl` writes it). With workers, "dict" and "json" are rendered in the workers:
+                the cheapest way to move results between processes.
         """
         if errors not in ("raise", "collect"):
             raise ValueError("errors must be 'raise' or 'collect'")
         if output not in OUTPUTS:
             raise ValueError(f"output must be one of {', '.join(map(repr, OUTPUTS))}")
+        items: Iterable[Any]
         if isinstance(transcripts, (str, Path)):
-            raise TypeError(
-                "check_many takes transcripts (dicts or Transcripts), not a path; "
-                "read a file with scriptcheck.read_records(path)"
+            items = (
+                record.transcript if record.transcript is not None else record.error
+                for record in read_records(transcripts, aliases=self.speaker_aliases)
             )
+        else:
+            items = transcripts
         render = output != "report"
-        for chunk in check_items(self, with_progress(transcripts, enabled=progress), workers=workers, render=render):
-            for _item, outcome in chunk:
+        chunks = check_items(self, with_progress(items, enabled=progress), workers=workers, payload=_unless_invalid, render=render)
+        for chunk in chunks:
+            for item, outcome in chunk:
+                outcome = item if outcome is None else outcome  # an invalid record of the file
                 if isinstance(outcome, TranscriptError):
                     if errors == "raise":
                         raise outcome
                     yield outcome
                     continue
-                assert outcome is not None
-                yield as_output(outcome, output)  # type: ignore[arg-type]  # a report: dicts are never passed through
+                yield as_output(outcome, output)  # type: ignore[arg-type]  # a report: items are never passed through
 
     def session(self, transcript_id: str, metadata: Mapping[str, Any] | None = None) -> Session:
         """Start checking a live conversation turn by turn (see `Session`)."""
         return Session(self, transcript_id, metadata)
+
+
+def _unless_invalid(item: Any) -> Any:
+    """What `check_many` checks: the item, or nothing for an invalid record read from a file."""
+    return None if isinstance(item, TranscriptError) else item
 
 
 def load(

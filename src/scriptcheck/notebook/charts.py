@@ -8,6 +8,8 @@ ordinary matplotlib code:
     >>> transcripts = scriptcheck.to_dataframe(reports, "transcripts")
     >>> scriptcheck.charts.findings_per_category(findings)
     >>> scriptcheck.charts.score_by(transcripts, "agent")
+    >>> scriptcheck.charts.score_by(transcripts, "date")       # a trend, in date order
+    >>> scriptcheck.charts.rule_heatmap(findings, by="agent")  # who says what
 
 matplotlib and pandas come with the `notebook` extra; they are imported on first use.
 """
@@ -22,10 +24,10 @@ import warnings
 from collections.abc import Iterable
 from typing import Any
 
-from .frames import require, to_dataframe
+from .frames import require, rule_matrix, to_dataframe
 from .html import CJK_FONTS, FAIL_COLOUR, PASS_COLOUR, category_colour
 
-__all__ = ["findings_per_category", "score_by", "score_distribution", "worst_rules"]
+__all__ = ["findings_per_category", "rule_heatmap", "score_by", "score_distribution", "worst_rules"]
 
 # Font files with Chinese glyphs, by file name: what to add when matplotlib's cache predates them.
 _CJK_FILE = re.compile(
@@ -104,17 +106,23 @@ def score_distribution(data: Any, *, bins: int = 10, pass_mark: float | None = 8
     return _finish(ax)
 
 
-def score_by(data: Any, column: str, *, top: int = 25, pass_mark: float | None = 80.0, ax: Any = None) -> Any:
-    """Mean score per value of a metadata column (agent, team, channel...), worst at the top.
+def score_by(
+    data: Any, column: str, *, top: int = 25, pass_mark: float | None = 80.0, freq: str | None = None, ax: Any = None
+) -> Any:
+    """Mean score per value of a metadata column (agent, team, channel...), worst at the top;
+    for a date column, a trend over time in date order.
 
     Each bar is labelled with its transcript count and pass rate, so a low mean from two
-    transcripts is not mistaken for a pattern.
+    transcripts is not mistaken for a pattern. A column of dates (datetimes, or text such as
+    2026-10-03 that reads as dates) is drawn as a line of the mean score per day, or per week
+    when the dates span more than two months, each point labelled with its count.
 
     Args:
         data: a transcripts DataFrame or reports.
-        column: any column of the transcripts DataFrame, e.g. "agent".
-        top: show at most this many groups (the lowest-scoring ones).
-        pass_mark: bars below it are red, and it is drawn as a dashed line (None: neither).
+        column: any column of the transcripts DataFrame, e.g. "agent" or "date".
+        top: show at most this many groups (the lowest-scoring ones); not for dates.
+        pass_mark: bars (points) below it are red, and it is drawn as a dashed line (None: neither).
+        freq: for dates, the period: "D" (day), "W" (week) or "M" (month); default by the span.
         ax: the Axes to draw on.
 
     Raises:
@@ -123,6 +131,9 @@ def score_by(data: Any, column: str, *, top: int = 25, pass_mark: float | None =
     transcripts = _frame(data, "transcripts")
     if column not in transcripts.columns:
         raise KeyError(f"no column {column!r}; columns are: {', '.join(map(str, transcripts.columns))}")
+    dates = _dates(transcripts[column])
+    if dates is not None:
+        return _score_trend(transcripts.assign(**{column: dates}), column, pass_mark=pass_mark, freq=freq, ax=ax)
     grouped = (
         transcripts.groupby(column, dropna=False)
         .agg(mean=("score", "mean"), count=("score", "size"), passed=("passed", "mean"))
@@ -140,6 +151,94 @@ def score_by(data: Any, column: str, *, top: int = 25, pass_mark: float | None =
     ax.set_xlabel("mean score")
     ax.set_title(f"Score by {column}")
     return _finish(ax)
+
+
+# Periods a date trend may use, and their names in the title.
+PERIODS = {"D": "day", "W": "week", "M": "month"}
+
+
+def _dates(values: Any) -> Any:
+    """`values` as datetimes when they are dates (at least 90 % of the non-empty ones read as such), else None."""
+    pd = require("pandas", "scriptcheck.charts")
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return values
+    if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        return None  # numbers would read as nanoseconds since 1970
+    present = values.dropna()
+    if not len(present):
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pandas warns when it has to guess the format per element
+        parsed = pd.to_datetime(values.astype("string"), errors="coerce")
+    return parsed if parsed.notna().sum() >= 0.9 * len(present) else None
+
+
+def _score_trend(transcripts: Any, column: str, *, pass_mark: float | None, freq: str | None, ax: Any) -> Any:
+    dated = transcripts.dropna(subset=[column])
+    if freq is None:
+        span = (dated[column].max() - dated[column].min()).days if len(dated) else 0
+        freq = "D" if span <= 62 else "W"
+    if freq not in PERIODS:
+        raise ValueError(f"freq must be one of {', '.join(PERIODS)}, not {freq!r}")
+    periods = dated[column].dt.to_period(freq).dt.start_time
+    grouped = (
+        dated.assign(period=periods)
+        .groupby("period")
+        .agg(mean=("score", "mean"), count=("score", "size"), passed=("passed", "mean"))
+        .sort_index()
+    )
+    ax = _axes(ax)
+    ax.plot(list(grouped.index), list(grouped["mean"]), color="#57606a", linewidth=1.5, zorder=1)
+    colours = [FAIL_COLOUR if pass_mark is not None and mean < pass_mark else PASS_COLOUR for mean in grouped["mean"]]
+    ax.scatter(list(grouped.index), list(grouped["mean"]), color=colours, zorder=2)
+    for when, mean, count in zip(grouped.index, grouped["mean"], grouped["count"]):
+        ax.annotate(f"n={count}", (when, mean), xytext=(0, 6), textcoords="offset points", ha="center", fontsize=8)
+    if pass_mark is not None:
+        ax.axhline(pass_mark, color="#1f2328", linestyle="--", linewidth=1)
+    ax.set_ylim(0, 105)
+    ax.set_ylabel("mean score")
+    ax.set_xlabel(column)
+    ax.set_title(f"Score by {column} (per {PERIODS[freq]}, {len(dated)} transcripts)")
+    ax.figure.autofmt_xdate()
+    return _finish(ax)
+
+
+def rule_heatmap(data: Any, *, by: str = "agent", columns: str = "rule", top: int = 15, ax: Any = None) -> Any:
+    """A grid of finding counts, one row per agent (or team…) and one column per rule: who says what.
+
+    The counts are written in the cells; rows with most findings come first, columns are the
+    `top` rules with most findings.
+
+    Args:
+        data: a findings DataFrame (`to_dataframe(reports, "findings")`) or reports.
+        by: the rows: a metadata column such as agent or team.
+        columns: "rule", "category" or "category_name".
+        top: how many columns (rules) to show.
+        ax: the Axes to draw on.
+    """
+    matrix = rule_matrix(_frame(data, "findings"), by=by, columns=columns, top=top)
+    if ax is None:
+        plt = require("matplotlib.pyplot", "scriptcheck.charts")
+        _, ax = plt.subplots(figsize=(max(6.0, 1.0 + 0.55 * len(matrix.columns)), max(3.0, 1.6 + 0.35 * len(matrix))), layout="constrained")
+    values = matrix.to_numpy()
+    image = ax.imshow(values, cmap="Reds", aspect="auto", vmin=0)
+    ax.set_xticks(range(len(matrix.columns)), [str(c) for c in matrix.columns], rotation=45, ha="right")
+    ax.set_yticks(range(len(matrix.index)), [str(i) for i in matrix.index])
+    high = values.max() if values.size else 0
+    for (row, col), count in _cells(values):
+        if count:
+            ax.text(col, row, str(count), ha="center", va="center", fontsize=8, color="white" if count > high / 2 else "#1f2328")
+    ax.figure.colorbar(image, ax=ax, label="findings")
+    ax.set_xlabel(columns)
+    ax.set_ylabel(by)
+    ax.set_title(f"Findings by {by} and {columns}")
+    return _finish(ax)
+
+
+def _cells(values: Any) -> Iterable[tuple[tuple[int, int], int]]:
+    for row, line in enumerate(values):
+        for col, count in enumerate(line):
+            yield (row, col), int(count)
 
 
 # --------------------------------------------------------------------------- helpers

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import importlib
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .._errors import MissingDependencyError, TranscriptError
 from .._model import Report, Severity
+from ..packs.names import category_name
 
 FINDING_COLUMNS = (
     "id", "turn", "speaker", "category", "rule", "severity", "points", "text", "message", "suggestion",
@@ -128,12 +129,17 @@ def transcript_rows(reports: Iterable[Report], categories: Iterable[str] = ()) -
 
 
 def to_dataframe(
-    reports: Iterable[Report | TranscriptError], kind: str = "findings", *, categories: Iterable[str] = ()
+    reports: Iterable[Report | TranscriptError],
+    kind: str = "findings",
+    *,
+    categories: Iterable[str] = (),
+    category_names: Mapping[str, str] | None = None,
 ) -> Any:
     """Reports as a pandas DataFrame, for grouping by agent, team, channel or date.
 
-    `kind="findings"`: one row per finding (columns id, turn, speaker, category, rule,
-    severity, points, text, message, suggestion, start, end). `kind="transcripts"`: one row
+    `kind="findings"`: one row per finding (columns id, turn, speaker, category,
+    category_name (its Chinese name: 否定语, 缺少开场白…), rule, severity, points, text,
+    message, suggestion, start, end). `kind="transcripts"`: one row
     per transcript (id, score, passed, fatal, findings, points, turns, then one column per
     category with its count). Either way every metadata key of the input transcripts (agent,
     team, channel, date...) is a column too. `TranscriptError`s are skipped.
@@ -143,6 +149,8 @@ def to_dataframe(
         kind: "findings" or "transcripts".
         categories: for "transcripts", categories that get a (zero) column even if nothing
             in them fired, e.g. `{rule.category for rule in checker.rules}`.
+        category_names: descriptions of the categories a pack declared
+            (`checker.rule_set.categories`), so theirs get a name too; bundled ones always do.
 
     Returns:
         A `pandas.DataFrame`; `severity` is an ordered categorical (info < warning < error).
@@ -163,9 +171,72 @@ def to_dataframe(
         fallback = FINDING_COLUMNS + tuple(_metadata_columns(metadata_keys(kept), FINDING_COLUMNS).values())
     frame = pd.DataFrame(rows) if rows else pd.DataFrame(columns=list(fallback))
     if kind == "findings":
+        names = [category_name(category, "zh", category_names) for category in frame["category"]]
+        frame.insert(list(frame.columns).index("category") + 1, "category_name", names)
         order = [severity.value for severity in Severity]
         frame["severity"] = pd.Categorical(frame["severity"], categories=order, ordered=True)
         # Whole-transcript findings have no turn: keep integers nullable rather than float.
         for column in ("turn", "start", "end", "points"):
             frame[column] = frame[column].astype("Int64")
     return frame
+
+
+def league_table(calls: Any, findings: Any = None, *, by: str = "agent") -> Any:
+    """One row per agent (or team, channel…), worst mean score first: who needs coaching.
+
+    Columns: calls, mean_score, pass_rate, flagged (calls with any finding), findings,
+    findings_per_call, review (calls flagged for a reviewer), fatal (calls failed by a fatal
+    category) and, given the findings, top_category and top_rule (the commonest of each).
+
+    Args:
+        calls: a transcripts DataFrame (`to_dataframe(reports, "transcripts")`), or reports
+            (then the findings are taken from them too).
+        findings: a findings DataFrame, for the top_category and top_rule columns.
+        by: the metadata column to group by.
+
+    Raises:
+        KeyError: `by` is not a column (the message lists the ones there are).
+    """
+    pd = require("pandas", "scriptcheck.league_table")
+    if not isinstance(calls, pd.DataFrame):
+        reports = only_reports(calls)
+        calls, findings = to_dataframe(reports, "transcripts"), to_dataframe(reports, "findings")
+    _require_column(calls, by)
+    table = calls.groupby(by, dropna=False).agg(
+        calls=("id", "size"), mean_score=("score", "mean"), pass_rate=("passed", "mean"),
+        flagged=("findings", lambda counts: int((counts > 0).sum())), findings=("findings", "sum"),
+        review=("review", "sum"), fatal=("fatal", lambda fatal: int((fatal.fillna("") != "").sum())),
+    )
+    table["findings_per_call"] = table["findings"] / table["calls"]
+    if findings is not None and len(findings) and by in findings.columns:
+        for column, name in (("category", "top_category"), ("rule", "top_rule")):
+            table[name] = findings.groupby(by, dropna=False, observed=True)[column].agg(lambda values: values.value_counts().index[0])
+    return table.sort_values(["mean_score", "calls"], ascending=[True, False])
+
+
+def rule_matrix(findings: Any, *, by: str = "agent", columns: str = "rule", top: int | None = None) -> Any:
+    """Findings counted per agent (rows) and rule (columns): the table behind `charts.rule_heatmap`.
+
+    Args:
+        findings: a findings DataFrame (`to_dataframe(reports, "findings")`), or reports.
+        by: the rows: a metadata column such as agent or team.
+        columns: "rule", "category" or "category_name".
+        top: keep the `top` columns with most findings (None: all); columns are in that order.
+
+    Raises:
+        KeyError: `by` or `columns` is not a column.
+    """
+    pd = require("pandas", "scriptcheck.rule_matrix")
+    if not isinstance(findings, pd.DataFrame):
+        findings = to_dataframe(only_reports(findings), "findings")
+    _require_column(findings, by)
+    _require_column(findings, columns)
+    matrix = pd.crosstab(findings[by], findings[columns].astype(str))
+    order = matrix.sum().sort_values(ascending=False, kind="stable").index
+    matrix = matrix[list(order[:top] if top is not None else order)]
+    return matrix.loc[matrix.sum(axis=1).sort_values(ascending=False, kind="stable").index]
+
+
+def _require_column(frame: Any, column: str) -> None:
+    if column not in frame.columns:
+        raise KeyError(f"no column {column!r}; columns are: {', '.join(map(str, frame.columns))}")

@@ -17,6 +17,7 @@ from typing import Any
 from .._errors import RulePackError
 from .._model import Rule, RulePack, SourceLocation
 from .._yaml import LocatedDict, LocatedList, load_yaml
+from ..formats.columns import pad
 from ..kinds.sequence import FIELDS as SEQUENCE_FIELDS
 from .files import bundled_rules_dir
 from .resolve import RuleSet
@@ -68,9 +69,9 @@ class RuleProvenance:
                 if name not in shown_lists:
                     shown_lists.add(name)
                     lines.append(f"  {name}:")
-                lines.append(f"    - {_show(item.value):<36} {where}")
+                lines.append(f"    - {pad(_show(item.value), 36)} {where}")
             else:
-                lines.append(f"  {item.field + ':':<16} {_show(item.value):<22} {where}")
+                lines.append(f"  {item.field + ':':<16} {pad(_show(item.value), 22)} {where}")
         return "\n".join(lines) + "\n"
 
 
