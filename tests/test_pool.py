@@ -332,3 +332,15 @@ def test_a_pool_the_consumer_leaves_shuts_down_without_waiting_or_leaving_worker
     # Never the stalled input's 60 s: the feeder is waited for FEEDER_STOP_SECONDS at most.
     assert all(stop["seconds"] < 30 for stop in stops), stops
     assert after == {"after": True}
+
+
+def test_a_file_checked_through_the_pool_gives_lines_in_order_with_its_invalid_records(checker, tmp_path):
+    path = tmp_path / "in.jsonl"
+    lines = [json.dumps(d, ensure_ascii=False) for d in corpus_dicts()[:6]]
+    lines.insert(2, "not json")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    serial = list(checker.check_many(path, errors="collect", output="json"))
+    pooled = list(checker.check_many(path, errors="collect", output="json", workers=2))
+    assert [type(x).__name__ for x in pooled] == ["str", "str", "TranscriptError", "str", "str", "str", "str"]
+    assert pooled[2].to_dict() == serial[2].to_dict() and pooled[2].line == 3
+    assert [x for x in pooled if isinstance(x, str)] == [x for x in serial if isinstance(x, str)]
