@@ -6,6 +6,7 @@ and a refactor once broke run.py without anything noticing.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -24,9 +25,34 @@ def test_run_py_measures_every_row_on_a_tiny_workload():
     )
     assert result.returncode == 0, result.stderr
     rows = [line.split("|")[1].strip() for line in result.stdout.splitlines() if line.startswith("| ") and "---" not in line]
-    assert rows[1:] == ["floor", "ceiling", "naive", "scriptcheck-1", "scriptcheck-1-nomodel", "scriptcheck-1-asr", "scriptcheck-1-nomemo", "scriptcheck-2"]
+    assert rows[1:] == [
+        "floor", "ceiling", "naive", "scriptcheck-1", "scriptcheck-1-nomodel", "scriptcheck-1-asr", "scriptcheck-1-nomemo",
+        "scriptcheck-2", "check-many-1", "check-many-2", "check-many-1-json", "check-many-2-json", "floor-process", "process-1",
+        "process-1-nomodel", "process-2",
+    ]
     assert "Session.add_turn over" in result.stdout
     assert "×" in result.stdout  # the two-worker ratio
+
+
+def test_run_py_builds_the_prefixed_workload(tmp_path):
+    """`--prefixed`: every turn of every copy starts with the copy's number (issue 20's JDDC x30 workload)."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import run
+    finally:
+        sys.path.pop(0)
+    source = tmp_path / "two.jsonl"
+    source.write_text(
+        '{"id": "a", "turns": [{"speaker": "agent", "text": "您好"}]}\n{"id": "b", "turns": [{"speaker": "customer", "text": "在吗"}]}\n',
+        encoding="utf-8",
+    )
+    workload = run.make_workload(5, source, prefixed=True)
+    try:
+        rows = [json.loads(line) for line in workload.read_text(encoding="utf-8").splitlines()]
+    finally:
+        workload.unlink()
+    assert [row["id"] for row in rows] == ["a~0", "b~0", "a~1", "b~1", "a~2"]
+    assert [row["turns"][0]["text"] for row in rows] == ["0您好", "0在吗", "1您好", "1在吗", "2您好"]
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")

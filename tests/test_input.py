@@ -5,6 +5,8 @@ import json
 import sys
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import scriptcheck
 from scriptcheck import read_records
@@ -120,3 +122,73 @@ def test_missing_file_is_an_input_file_error(tmp_path):
 def test_lone_surrogates_are_replaced_without_moving_offsets():
     transcript = transcript_from_dict({"id": "x", "turns": [{"speaker": "agent", "text": "a\ud800你去投诉啊"}]})
     assert transcript.turns[0].text == "a\ufffd你去投诉啊"
+
+
+# JSON Lines are parsed with orjson where it reads what json reads (issue 20): the objects must be
+# json's, types included (an integer beyond 64 bits stays an integer, -0.0 stays a float), and a
+# line json accepts must never be refused.
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.floats(allow_nan=False, allow_infinity=False)
+    | st.integers(min_value=-(10**30), max_value=10**30) | st.text(alphabet=st.characters(blacklist_categories=("Cs",))),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=5), children, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_JSON_VALUES, st.booleans())
+def test_lines_parse_to_what_json_gives(value, ascii_only):
+    from scriptcheck.formats.readers import loads_line
+
+    line = json.dumps({"id": value, "turns": [value]}, ensure_ascii=ascii_only)
+    assert repr(loads_line(line)) == repr(json.loads(line))
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        '{"id": 123456789012345678901234567890, "turns": []}',  # beyond 64 bits: orjson would give a float
+        '{"id": -9223372036854775809}',
+        '{"id": "a", "start": NaN, "end": Infinity, "x": 1e400}',  # json's extensions
+        '{"id": "\\ud800"}',  # a lone surrogate escape
+        '{"id": "订单1234567890123456789"}',  # a long number inside a text: json parses it, same result
+        "[" * 1000 + "]" * 1000,  # deeper than json reads (RecursionError): orjson would read it
+        '{"id": "a", "m": ' + "[" * 400 + "]" * 400 + "}",  # deep, but both read it
+    ],
+)
+def test_lines_orjson_reads_otherwise_are_read_by_json(line):
+    from scriptcheck.formats.readers import loads_line
+
+    try:
+        expected = repr(json.loads(line))
+    except RecursionError:
+        with pytest.raises(RecursionError):
+            loads_line(line)
+        return
+    assert repr(loads_line(line)) == expected
+
+
+@pytest.mark.parametrize("line", ['{"id": 1,}', "[1, 2", '{"id": "\\x"}', "\ufeff{}", '{"a": 1} x'])
+def test_a_bad_line_gets_jsons_message(line):
+    from scriptcheck.formats.readers import _parse_json_line
+
+    with pytest.raises(json.JSONDecodeError) as expected:
+        json.loads(line)
+    with pytest.raises(scriptcheck.TranscriptError) as got:
+        _parse_json_line(line, "in.jsonl", 3)
+    assert f"({expected.value.msg} at column {expected.value.colno})" in got.value.message
+
+
+def test_turns_built_without_the_dataclass_init_equal_turns_built_with_it():
+    from dataclasses import fields
+
+    from scriptcheck import Turn
+    from scriptcheck.formats.validate import new_turn
+
+    # new_turn sets these five slots: a field added to Turn must be added there too
+    assert [field.name for field in fields(Turn)] == ["index", "speaker", "text", "start", "end"]
+    built = new_turn(3, "agent", "您好", 1.5, None)
+    assert built == Turn(3, "agent", "您好", 1.5) and hash(built) == hash(Turn(3, "agent", "您好", 1.5))
+    assert repr(built) == repr(Turn(3, "agent", "您好", 1.5))
+    with pytest.raises(AttributeError):
+        built.text = "x"  # type: ignore[misc]  # still frozen

@@ -66,10 +66,61 @@ def test_folding_at_once_falls_back_when_opencc_changes_the_length(monkeypatch):
 
     class Lengthening:
         def convert(self, text: str) -> str:
-            return text.replace("A", "AA")
+            return text.replace("們", "们们")
 
-    texts = ["A1", "b"]
+    texts = ["們1", "b", "說們"]
+    _normalize._traditional_gate()  # built from the real OpenCC before it is replaced
     monkeypatch.setattr(_normalize, "_T2S", Lengthening())
     together = _normalize.normalize_all(texts)
     assert [n.folded for n in together] == [n.folded for n in map(normalize, texts)]
     assert all(len(n.folded) == len(n.original) for n in together)
+
+
+def test_width_and_case_folding_keeps_word_characters_word_characters():
+    """Why the compact view may be folded after dropping: folding never turns a kept character into a
+    dropped one or the reverse, so dropping and folding commute."""
+    from scriptcheck.text.normalize import _KEPT_RUNS, WIDTH_AND_CASE
+
+    for code, folded in WIDTH_AND_CASE.items():
+        assert bool(_KEPT_RUNS.fullmatch(chr(code))) == bool(_KEPT_RUNS.fullmatch(chr(folded))), hex(code)
+
+
+# The Traditional->Simplified decision (issue 20): OpenCC converts by phrases, and its phrase table
+# also rewrites words already written in Simplified. Only a turn holding a Traditional character
+# (one OpenCC changes on its own) is converted.
+@pytest.mark.parametrize(
+    ("text", "compact"),
+    [
+        ("他把东西打坏了", "他把东西打坏了"),  # OpenCC alone gives 打坯
+        ("毛坏房", "毛坏房"),  # 毛坯
+        ("一坏就是一个月", "一坏就是一个月"),  # 一坯
+        ("乾淨的頭髮", "干净的头发"),  # a Traditional turn: phrase-aware, 乾淨 is 干净
+        ("你問我，我問誰", "你问我我问谁"),
+        ("東西打坏了", "东西打坯了"),  # a Traditional turn is OpenCC's whole: its phrase table applies
+        ("瞭解了", "瞭解了"),  # no character that is Traditional on its own: left as written
+    ],
+)
+def test_only_turns_holding_a_traditional_character_are_converted(text, compact):
+    from scriptcheck.text.normalize import normalize_all
+
+    assert normalize(text).compact == compact
+    assert normalize_all([text, "好的"])[0].compact == compact
+    assert normalize_phrase(text) == compact  # phrases fold the same way
+
+
+def test_traditional_characters_beyond_the_bmp_are_converted_and_emoji_are_not():
+    from scriptcheck.text.normalize import _T2S
+
+    extension_b = "\U0002005e"  # a CJK Extension B character OpenCC simplifies
+    assert _T2S.convert(extension_b) != extension_b
+    assert normalize(extension_b + "好").compact == _T2S.convert(extension_b) + "好"
+    assert normalize("😂好").folded == "😂好"
+
+
+def test_a_mixed_transcript_converts_its_traditional_turns_only():
+    from scriptcheck.text.normalize import normalize_all
+
+    texts = ["东西打坏了", "東西打坏了，請稍等", "毛坏房可以退", "謝謝"]
+    assert [n.compact for n in normalize_all(texts)] == ["东西打坏了", "东西打坯了请稍等", "毛坏房可以退", "谢谢"]
+    assert [n.steps for n in normalize_all(texts)][0::2] == [(), ()]
+    assert "traditional_to_simplified" in normalize_all(texts)[1].steps

@@ -18,6 +18,7 @@ import scriptcheck
 from external_data import EXTERNAL_CHATS, requires_external
 from scriptcheck.engine.compile import CompiledRules, gate_keys
 from scriptcheck.engine.match import scan
+from scriptcheck.engine.regex import required_literals
 from scriptcheck.text.normalize import normalize
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -85,6 +86,25 @@ def test_a_bundled_pattern_never_matches_text_its_gate_would_skip(speaker, patte
         assert any(key in normalized.compact for key in keys), (pattern.pattern, text)
 
 
+def test_required_literals_are_every_group_a_match_needs():
+    pattern = re.compile("还有(?:其他|什么)?[^。]{0,10}?(?:帮|服务)[^。]{0,8}?(?:吗|么)")
+    assert set(required_literals(pattern)) == {
+        frozenset({"还有", "还有其他", "还有什么"}), frozenset({"帮", "服务"}), frozenset({"吗", "么"})
+    }
+    assert required_literals(re.compile("(?i)abc")) == () and required_literals(re.compile("[^。]+")) == ()
+
+
+@pytest.mark.parametrize(("speaker", "pattern"), _bundled_patterns(), ids=lambda value: getattr(value, "pattern", value)[:24])
+@settings(max_examples=200, deadline=None)
+@given(data=st.data())
+def test_a_bundled_pattern_never_matches_text_without_a_literal_of_each_group(speaker, pattern, data):
+    text = data.draw(st.text(alphabet=_alphabet(pattern), max_size=30))
+    folded = normalize(text).folded
+    if any(match.end() > match.start() for match in pattern.finditer(folded)):
+        for group in required_literals(pattern):
+            assert any(literal in folded for literal in group), (pattern.pattern, text, group)
+
+
 def _all_hits(turn_hits, rule_count: int):
     return {
         (index, set_name): [(h.start, h.end, h.phrase, h.regex) for h in turn_hits.get(index, set_name)]
@@ -106,6 +126,7 @@ def _compare_gated_with_ungated(texts) -> tuple[int, int]:
     gated = checker.compiled
     ungated = CompiledRules(checker.rule_set)
     ungated.ungated_patterns = {speaker: frozenset(range(len(found))) for speaker, found in ungated.patterns.items()}
+    ungated.pattern_literals = {speaker: tuple(() for _ in found) for speaker, found in ungated.patterns.items()}
     compared = regex_hits = 0
     for speaker, text in texts:
         normalized = normalize(text)

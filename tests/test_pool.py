@@ -237,3 +237,110 @@ def test_block_reader_cuts_only_between_lines(tmp_path, monkeypatch):
     by_block = [(r.line, r.transcript, r.error and r.error.code) for b in blocks for r in _blocks.block_records(b)]
     by_line = [(r.line, r.transcript, r.error and r.error.code) for r in read_records(first)]
     assert by_block == by_line
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_check_many_gives_dicts_or_json_lines_when_asked(checker, workers):
+    from scriptcheck import Transcript, Turn
+    from scriptcheck.formats.writers import render_line, report_dict
+
+    items: list = corpus_dicts()[:30]
+    items.insert(3, {"id": "empty", "turns": []})
+    # metadata is in the JSON formats' output: it must reach a worker that renders, from a dict or a Transcript
+    items.append({"id": "m", "team": "A", "turns": [{"speaker": "agent", "text": "你去投诉啊"}]})
+    items.append(Transcript("t", (Turn(0, "agent", "你去投诉啊"),), {"agent_id": 7}))
+    reports = list(checker.check_many(items, errors="collect"))
+    dicts = list(checker.check_many(items, errors="collect", workers=workers, output="dict"))
+    lines = list(checker.check_many(items, errors="collect", workers=workers, output="json"))
+    assert isinstance(reports[3], scriptcheck.TranscriptError)
+    assert isinstance(dicts[3], scriptcheck.TranscriptError) and isinstance(lines[3], scriptcheck.TranscriptError)
+    assert dicts[3].to_dict() == lines[3].to_dict() == reports[3].to_dict()  # validated in a worker: the same error
+    del reports[3], dicts[3], lines[3]
+    assert dicts == [report_dict(report) for report in reports]
+    assert lines == [render_line(report) for report in reports]
+    assert dicts[-2]["metadata"] == {"team": "A"} and dicts[-1]["metadata"] == {"agent_id": 7}
+    with pytest.raises(ValueError, match="output must be one of"):
+        next(checker.check_many(items, output="yaml"))  # type: ignore[call-overload]
+
+
+def test_pooled_reports_keep_metadata_labels_and_times(checker):
+    from scriptcheck import Transcript, Turn
+
+    rude = [{"speaker": "agent", "text": "你去投诉啊"}, {"speaker": "customer", "text": "好"}]
+    items: list = [
+        {"id": "m", "team": "A", "extra": {"nested": [1, 2.5, None]}, "labels": [{"category": "x"}], "turns": rude},
+        # with times: what a worker rebuilds must be this transcript
+        Transcript("t", (Turn(0, "agent", "你去投诉啊", 1.0, 2.5), Turn(1, "customer", "好", 2.5, 3.0)), {"k": "v"}),
+        *corpus_dicts()[:10],
+    ]
+    single = list(checker.check_many(items))
+    pooled = list(checker.check_many(items, workers=2))
+    assert pooled == single
+    assert [r.metadata for r in pooled] == [r.metadata for r in single]
+    assert pooled[0].metadata == {"team": "A", "extra": {"nested": [1, 2.5, None]}}
+    assert pooled[0].transcript.labels == ({"category": "x"},)
+    assert pooled[1].transcript is items[1]
+    assert pooled[1].findings and pooled[1].metadata == {"k": "v"}
+
+
+# Run in a fresh interpreter with a time limit: a pool that deadlocks on shutdown would hang pytest itself.
+_SHUTDOWN_SCRIPT = r"""
+import itertools, json, multiprocessing, sys, time
+import scriptcheck
+
+checker = scriptcheck.load()
+rude = {"speaker": "agent", "text": "你去投诉啊"}
+
+def endless(stall_after=None):
+    for number in itertools.count():
+        if stall_after is not None and number == stall_after:
+            time.sleep(60)  # an input that stops delivering (a pipe, a live feed)
+        yield {"id": f"t{number}", "turns": [rude]}
+
+def stopped(how, source):
+    began = time.monotonic()
+    try:
+        if how == "close":
+            results = checker.check_many(source, workers=2)
+            next(results), next(results)
+            results.close()
+        else:  # the loop holds the only reference: leaving it ends the pool
+            for count, report in enumerate(checker.check_many(source, workers=2)):
+                if count == 2:
+                    raise {"error": RuntimeError, "interrupt": KeyboardInterrupt}[how]("consumer stops")
+    except (RuntimeError, KeyboardInterrupt) as error:
+        assert str(error) == "consumer stops", error
+    return {"how": how, "seconds": time.monotonic() - began, "children": len(multiprocessing.active_children())}
+
+out = [stopped(how, endless()) for how in ("close", "error", "interrupt")]
+out.append(stopped("close", endless(stall_after=5)))
+items = [{"id": f"a{n}", "turns": [rude]} for n in range(5)]
+out.append({"after": list(checker.check_many(items, workers=2)) == list(checker.check_many(items))})
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.slow
+def test_a_pool_the_consumer_leaves_shuts_down_without_waiting_or_leaving_workers():
+    result = subprocess.run(
+        [sys.executable, "-c", _SHUTDOWN_SCRIPT], capture_output=True, text=True, cwd=ROOT, timeout=180
+    )
+    assert result.returncode == 0, result.stderr
+    *stops, after = json.loads(result.stdout.splitlines()[-1])
+    assert [stop["how"] for stop in stops] == ["close", "error", "interrupt", "close"]
+    assert all(stop["children"] == 0 for stop in stops), stops
+    # Never the stalled input's 60 s: the feeder is waited for FEEDER_STOP_SECONDS at most.
+    assert all(stop["seconds"] < 30 for stop in stops), stops
+    assert after == {"after": True}
+
+
+def test_a_file_checked_through_the_pool_gives_lines_in_order_with_its_invalid_records(checker, tmp_path):
+    path = tmp_path / "in.jsonl"
+    lines = [json.dumps(d, ensure_ascii=False) for d in corpus_dicts()[:6]]
+    lines.insert(2, "not json")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    serial = list(checker.check_many(path, errors="collect", output="json"))
+    pooled = list(checker.check_many(path, errors="collect", output="json", workers=2))
+    assert [type(x).__name__ for x in pooled] == ["str", "str", "TranscriptError", "str", "str", "str", "str"]
+    assert pooled[2].to_dict() == serial[2].to_dict() and pooled[2].line == 3
+    assert [x for x in pooled if isinstance(x, str)] == [x for x in serial if isinstance(x, str)]

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 from .._errors import RegexTimeoutError, TranscriptError
 from .._model import Finding, Report, Rule, RuleKind, RulePack, Settings, Transcript, Turn
 from ..formats.readers import read_records
 from ..formats.validate import speaker_table, transcript_from_dict
+from ..formats.writers import OUTPUTS, as_output
 from ..kinds import KINDS, Conversation
 from ..learned.model import Model, Prediction, load_model_text
 from ..packs.resolve import RuleSet
@@ -85,7 +86,7 @@ class Checker:
 
     def _scan(self, text: NormalizedText, turn: Turn) -> TurnHits:
         try:
-            return scan(text, turn.speaker, self.compiled)
+            return scan(text, turn.speaker, self.compiled, turn.index)
         except RegexTimeoutError as error:
             raise error.at_turn(turn.index) from None
 
@@ -117,6 +118,39 @@ class Checker:
         kind_rules = self.compiled.kind_rules
         return [found for kind, spec in KINDS.items() for found in spec.findings(conversation, kind_rules[kind])]
 
+    @overload
+    def check_many(
+        self,
+        transcripts: Iterable[Transcript | Mapping[str, Any]] | str | Path,
+        *,
+        errors: str = ...,
+        progress: bool = ...,
+        workers: int | None = ...,
+        output: Literal["report"] = ...,
+    ) -> Iterator[Report | TranscriptError]: ...
+
+    @overload
+    def check_many(
+        self,
+        transcripts: Iterable[Transcript | Mapping[str, Any]] | str | Path,
+        *,
+        errors: str = ...,
+        progress: bool = ...,
+        workers: int | None = ...,
+        output: Literal["dict"],
+    ) -> Iterator[dict[str, Any] | TranscriptError]: ...
+
+    @overload
+    def check_many(
+        self,
+        transcripts: Iterable[Transcript | Mapping[str, Any]] | str | Path,
+        *,
+        errors: str = ...,
+        progress: bool = ...,
+        workers: int | None = ...,
+        output: Literal["json"],
+    ) -> Iterator[str | TranscriptError]: ...
+
     def check_many(
         self,
         transcripts: Iterable[Transcript | Mapping[str, Any]] | str | Path,
@@ -124,7 +158,8 @@ class Checker:
         errors: str = "raise",
         progress: bool = False,
         workers: int | None = None,
-    ) -> Iterator[Report | TranscriptError]:
+        output: str = "report",
+    ) -> Iterator[Report | dict[str, Any] | str | TranscriptError]:
         """Check transcripts lazily, in order.
 
         Args:
@@ -138,9 +173,15 @@ class Checker:
             workers: check in this many processes (0: one per core; None or 1: in this
                 process). Results are the same and in the same order; inputs are read
                 ahead by a bounded number of chunks only.
+            output: "report" (`Report`s), "dict" (each report as the JSON formats write it:
+                `to_dict()` plus its metadata) or "json" (its JSON Lines line, as `check --format
+                jsonl` writes it). With workers, "dict" and "json" are rendered in the workers:
+                the cheapest way to move results between processes.
         """
         if errors not in ("raise", "collect"):
             raise ValueError("errors must be 'raise' or 'collect'")
+        if output not in OUTPUTS:
+            raise ValueError(f"output must be one of {', '.join(map(repr, OUTPUTS))}")
         items: Iterable[Any]
         if isinstance(transcripts, (str, Path)):
             items = (
@@ -149,12 +190,17 @@ class Checker:
             )
         else:
             items = transcripts
-        for chunk in check_items(self, with_progress(items, enabled=progress), workers=workers, payload=_unless_invalid):
+        render = output != "report"
+        chunks = check_items(self, with_progress(items, enabled=progress), workers=workers, payload=_unless_invalid, render=render)
+        for chunk in chunks:
             for item, outcome in chunk:
                 outcome = item if outcome is None else outcome  # an invalid record of the file
-                if isinstance(outcome, TranscriptError) and errors == "raise":
-                    raise outcome
-                yield outcome  # type: ignore[misc]  # a Report: workers render only when asked to
+                if isinstance(outcome, TranscriptError):
+                    if errors == "raise":
+                        raise outcome
+                    yield outcome
+                    continue
+                yield as_output(outcome, output)  # type: ignore[arg-type]  # a report: items are never passed through
 
     def session(self, transcript_id: str, metadata: Mapping[str, Any] | None = None) -> Session:
         """Start checking a live conversation turn by turn (see `Session`)."""

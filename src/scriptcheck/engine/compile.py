@@ -21,9 +21,11 @@ from ..kinds import KINDS, KindRules
 from ..kinds.base import BOUNDARY_SETS
 from ..packs.resolve import RuleSet
 from ..text.normalize import expand_phrase, normalize_phrase
-from .regex import backtracking_risk, compile_pattern, gate_keys
+from .regex import backtracking_risk, compile_pattern, gate_keys, required_literals
 from .segmenter import segmenter_for
 from .sound import SoundEntry, SoundIndex
+
+Key = tuple[int, str]  # (rule index, phrase set): what a kind asks a turn's hits about
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +126,21 @@ class CompiledRules:
                 for key in keys or ():
                     gates[speaker].setdefault(key, []).append(number)
         self.ungated_patterns = {speaker: frozenset(numbers) for speaker, numbers in ungated.items()}
+        # A gated pattern runs only when one literal of each group it needs is in the folded text too.
+        self.pattern_literals = {
+            speaker: tuple(required_literals(pattern) for _index, _set_name, pattern in found)
+            for speaker, found in self.patterns.items()
+        }
+        # Which phrase set each pattern feeds, and each phrase set's patterns in order.
+        self.pattern_keys = {
+            speaker: tuple((index, set_name) for index, set_name, _pattern in found) for speaker, found in self.patterns.items()
+        }
+        self.pattern_numbers: dict[str, dict[Key, tuple[int, ...]]] = {}
+        for speaker, pattern_keys in self.pattern_keys.items():
+            numbers: dict[Key, list[int]] = {}
+            for number, pattern_key in enumerate(pattern_keys):
+                numbers.setdefault(pattern_key, []).append(number)
+            self.pattern_numbers[speaker] = {pattern_key: tuple(found) for pattern_key, found in numbers.items()}
         self.automata = {speaker: _build_automaton(entries[speaker], gates[speaker]) for speaker in (AGENT, CUSTOMER)}
         self.index_of = {compiled.rule.id: index for index, compiled in enumerate(self.rules)}
 
@@ -183,12 +200,16 @@ def spelled_out(rule: Rule, field: str, phrase: str) -> list[str]:
 
 
 def _build_automaton(table: dict[str, list[PhraseEntry]], gates: dict[str, list[int]]) -> ahocorasick.Automaton | None:
-    """Keys -> (length, phrase entries, numbers of the speaker's patterns this key gates)."""
+    """Keys -> (length, ((rule index, phrase set), phrase) per entry, numbers of the speaker's patterns this key gates).
+
+    NOTE: plain tuples, ready to use: the scan does as little as it can per match.
+    """
     if not table and not gates:
         return None
     automaton = ahocorasick.Automaton()
     for key in {**table, **gates}:
-        automaton.add_word(key, (len(key), tuple(table.get(key, ())), tuple(gates.get(key, ()))))
+        entries = tuple(((entry.rule_index, entry.set_name), entry.phrase) for entry in table.get(key, ()))
+        automaton.add_word(key, (len(key), entries, frozenset(gates.get(key, ()))))
     automaton.make_automaton()
     return automaton
 

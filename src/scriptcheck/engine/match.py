@@ -1,4 +1,11 @@
-"""Phrase matching on one utterance: automaton scan, word-boundary check, exceptions.
+"""Phrase matching on one utterance: one automaton scan, then, for what a rule asks about,
+placing, exceptions, patterns and word boundaries.
+
+The scan only notes where each phrase set's keys were found (in the compact view). The rest
+waits until a rule asks about a phrase set of the turn (`TurnHits.get/has`): placing the matches
+in the original text, dropping those an exception overlaps, running the set's patterns (when a
+literal they need was scanned) and checking word boundaries. A closing phrase said mid-call is
+never placed, checked or tokenised, and a turn without any hit (most turns) shares one empty result.
 
 Offsets in every `Hit` are into the original utterance text.
 """
@@ -6,116 +13,243 @@ Offsets in every `Hit` are into the original utterance text.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections import defaultdict
 from itertools import accumulate
 
+from .._errors import RegexTimeoutError
 from ..kinds.base import BOUNDARY_SETS, EXCEPTION_SETS, Hit
 from ..text.normalize import NormalizedText
-from .compile import CompiledRules
+from .compile import CompiledRules, Key
 
 # Near a chunk edge, a boundary check tokenises this many characters either side.
 _WINDOW = 10
 
+Found = dict[Key, list[tuple[int, int, str]]]  # (rule, phrase set) -> (compact start, compact end, phrase) per match
+
 
 class TurnHits:
-    """All accepted hits of one utterance, grouped by (rule, phrase set).
+    """The hits of one utterance, grouped by (rule, phrase set), worked out when first asked for.
 
-    Word-boundary checks (jieba, the expensive step) run lazily, the first time a rule asks
-    for a phrase set: a closing phrase heard mid-call is never tokenised, because the closing
-    rule only looks at the last turns. A TurnHits belongs to one check (or one live session,
+    Word-boundary checks (jieba, the expensive step) run only for the hits a rule asks about;
+    `has` stops at the first good one. A TurnHits belongs to one check (or one live session,
     which serialises its turns), so it needs no lock.
     """
 
-    __slots__ = ("_by_key", "_pending", "_segments")
+    __slots__ = ("_text", "_speaker", "_compiled", "_found", "_worth", "_heard", "_turn", "_phrases", "_resolved", "_segments")
 
-    def __init__(self, segments: _Segments | None = None) -> None:
-        self._by_key: dict[tuple[int, str], list[Hit]] = defaultdict(list)
-        self._pending: dict[tuple[int, str], list[Hit]] = {}
-        self._segments = segments
-
-    def add(self, hit: Hit) -> None:
-        self._by_key[(hit.rule_index, hit.set_name)].append(hit)
-
-    def add_unverified(self, hit: Hit) -> None:
-        """A hit that counts only if it starts and ends on word boundaries."""
-        self._pending.setdefault((hit.rule_index, hit.set_name), []).append(hit)
+    def __init__(
+        self,
+        text: NormalizedText,
+        speaker: str,
+        compiled: CompiledRules,
+        found: Found,
+        worth: frozenset[int],
+        heard: dict[Key, list[Hit]],
+        turn: int | None = None,
+    ) -> None:
+        self._text = text
+        self._speaker = speaker
+        self._compiled = compiled
+        self._found = found
+        self._worth = worth  # numbers of the speaker's patterns worth running (a gate literal was seen)
+        self._heard = heard  # hits found by sound (`--asr`), placed already
+        self._turn = turn
+        # key -> (accepted, to check for word boundaries): of the automaton's hits, and of every hit
+        self._phrases: dict[Key, tuple[list[Hit], list[Hit]]] = {}
+        self._resolved: dict[Key, tuple[list[Hit], list[Hit]]] = {}
+        self._segments: _Segments | None = None
 
     def get(self, rule_index: int, set_name: str) -> list[Hit]:
         key = (rule_index, set_name)
-        pending = self._pending.pop(key, None)
-        if pending is not None:
-            assert self._segments is not None
-            accepted = [h for h in pending if self._segments.on_boundaries(h.start, h.end)]
-            self._by_key[key] = sorted([*self._by_key.get(key, []), *accepted], key=_hit_order)
-        return self._by_key.get(key, [])
+        accepted, unverified = self._resolve(key)
+        if unverified:
+            segments = self._segmenter()
+            accepted = sorted([*accepted, *(h for h in unverified if segments.on_boundaries(h.start, h.end))], key=_hit_order)
+            self._resolved[key] = (accepted, [])
+        return accepted
 
     def has(self, rule_index: int, set_name: str) -> bool:
         key = (rule_index, set_name)
-        if self._by_key.get(key):
-            return True
-        pending = self._pending.get(key)
-        # Enough to find one good hit; get() verifies the rest if anyone asks for them.
-        segments = self._segments
-        return pending is not None and segments is not None and any(segments.on_boundaries(h.start, h.end) for h in pending)
+        if key not in self._resolved and key not in self._heard:
+            # A phrase hit settles it without running the set's patterns (closings are said in words).
+            if self._any_good(*self._phrase_hits(key)):
+                return True
+        return self._any_good(*self._resolve(key))
 
     def rule_indexes(self, set_name: str) -> list[int]:
-        keys = set(self._by_key) | set(self._pending)
+        """Rules with a candidate in `set_name` on this turn (`get` may still find none of them good)."""
+        keys = {*self._found, *self._heard}
+        if self._worth:
+            keys.update(self._compiled.pattern_keys[self._speaker][number] for number in self._worth)
         return sorted({index for index, name in keys if name == set_name})
+
+    def _any_good(self, accepted: list[Hit], unverified: list[Hit]) -> bool:
+        """Whether one hit counts; enough to find one (get() verifies the rest if anyone asks for them)."""
+        return bool(accepted) or (bool(unverified) and any(self._segmenter().on_boundaries(h.start, h.end) for h in unverified))
+
+    def _resolve(self, key: Key) -> tuple[list[Hit], list[Hit]]:
+        """(accepted hits, hits still to check for word boundaries) of one phrase set, exceptions applied.
+
+        In the order the hits were found in (phrases, then patterns, then matches by sound).
+        """
+        resolved = self._resolved.get(key)
+        if resolved is not None:
+            return resolved
+        accepted, unverified = self._phrase_hits(key)
+        patterns = self._pattern_hits(key) if self._worth else []
+        heard = self._heard.get(key)
+        if patterns or heard:
+            accepted = [*accepted, *self._unexcepted(key, patterns)]
+            if heard:
+                seen = {(hit.start, hit.end) for hit in (*accepted, *unverified)}  # as written: a text hit already
+                new, check = self._split(key, self._unexcepted(key, [hit for hit in heard if (hit.start, hit.end) not in seen]))
+                accepted, unverified = [*accepted, *new], [*unverified, *check]
+        resolved = self._resolved[key] = (accepted, unverified)
+        return resolved
+
+    def _phrase_hits(self, key: Key) -> tuple[list[Hit], list[Hit]]:
+        """The automaton's hits of one phrase set, placed in the original text, exceptions applied, split
+        into (accepted, to check for word boundaries)."""
+        phrases = self._phrases.get(key)
+        if phrases is None:
+            found = self._found.get(key)
+            if found:
+                rule_index, set_name = key
+                span = self._text.span
+                hits = [Hit(rule_index, set_name, *span(start, end), phrase) for start, end, phrase in found]
+                phrases = self._split(key, self._unexcepted(key, hits))
+            else:
+                phrases = ([], [])
+            self._phrases[key] = phrases
+        return phrases
+
+    def _unexcepted(self, key: Key, hits: list[Hit]) -> list[Hit]:
+        """`hits` without those an exception of the rule cancels (only phrase sets that need word boundaries have any)."""
+        if not hits or key[1] not in BOUNDARY_SETS:
+            return hits
+        exceptions = self._exceptions(key[0])
+        return hits if exceptions is None else [hit for hit in hits if not _excepted(hit, exceptions)]
+
+    def _split(self, key: Key, hits: list[Hit]) -> tuple[list[Hit], list[Hit]]:
+        """(accepted, to check for word boundaries): phrase hits of sets and rules that need word boundaries wait."""
+        if not hits or key[1] not in BOUNDARY_SETS or not self._compiled.rules[key[0]].rule.word_boundary:
+            return hits, []
+        # heard by sound: a pattern must sit on words too
+        return [hit for hit in hits if hit.regex and not hit.sound], [hit for hit in hits if not hit.regex or hit.sound]
+
+    def _pattern_hits(self, key: Key) -> list[Hit]:
+        numbers = [n for n in self._compiled.pattern_numbers[self._speaker].get(key, ()) if n in self._worth]
+        if not numbers:
+            return []
+        rule_index, set_name = key
+        patterns = self._compiled.patterns[self._speaker]
+        literals = self._compiled.pattern_literals[self._speaker]
+        folded = self._text.folded
+        hits = []
+        try:
+            for number in numbers:
+                if not _holds_one_of_each(folded, literals[number]):
+                    continue  # a match needs one of these literals: no need to run it
+                pattern = patterns[number][2]
+                for match in pattern.finditer(folded):
+                    if match.end() > match.start():
+                        hits.append(Hit(rule_index, set_name, match.start(), match.end(), pattern.pattern, True))
+        except RegexTimeoutError as error:
+            raise (error if self._turn is None else error.at_turn(self._turn)) from None
+        return hits
+
+    def _exceptions(self, rule_index: int) -> _Exceptions | None:
+        """The rule's `unless` spans on this turn, and whether an `unless_turn` phrase occurred."""
+        spans: list[tuple[int, int]] = []
+        whole = seen = False
+        for set_name in EXCEPTION_SETS:
+            found = self._found.get((rule_index, set_name))
+            if found:
+                seen = True
+                if set_name == "unless_turn":
+                    whole = True
+                else:
+                    spans.extend(self._text.span(start, end) for start, end, _phrase in found)
+        return _Exceptions(spans, whole) if seen else None
+
+    def _segmenter(self) -> _Segments:
+        segments = self._segments
+        if segments is None:
+            segments = self._segments = _Segments(self._text, self._compiled)
+        return segments
+
+
+class _NoHits(TurnHits):
+    """A turn without any hit: one shared, immutable instance (`NO_HITS`)."""
+
+    __slots__ = ()
+
+    def __init__(self) -> None:
+        pass
+
+    def get(self, rule_index: int, set_name: str) -> list[Hit]:
+        return []
+
+    def has(self, rule_index: int, set_name: str) -> bool:
+        return False
+
+    def rule_indexes(self, set_name: str) -> list[int]:
+        return []
+
+
+NO_HITS: TurnHits = _NoHits()
+_NOTHING: frozenset[int] = frozenset()
+
+
+def _holds_one_of_each(text: str, groups: tuple[frozenset[str], ...]) -> bool:
+    for group in groups:
+        for literal in group:
+            if literal in text:
+                break
+        else:
+            return False
+    return True
 
 
 def _hit_order(hit: Hit) -> tuple[int, int, str]:
     return hit.start, hit.end, hit.phrase
 
 
-def scan(text: NormalizedText, speaker: str, compiled: CompiledRules) -> TurnHits:
-    """Find every phrase of every rule that applies to `speaker` in one utterance."""
-    hits = TurnHits()
+def scan(text: NormalizedText, speaker: str, compiled: CompiledRules, turn: int | None = None) -> TurnHits:
+    """Find every phrase of every rule that applies to `speaker` in one utterance.
+
+    `turn` (the turn's index) names the turn if a pattern, run later, goes over its time budget.
+    """
     automaton = compiled.automata.get(speaker)
-    candidates: list[Hit] = []
+    found: Found | None = None
     # Patterns worth running: those without a literal to wait for, plus those whose literal was seen.
-    worth_running = compiled.ungated_patterns.get(speaker, frozenset())
+    worth = compiled.ungated_patterns.get(speaker, _NOTHING)
     if automaton is not None and text.compact:
         for last, (length, entries, gated) in automaton.iter(text.compact):
             if gated:
-                worth_running = worth_running.union(gated)
-            if not entries:
-                continue
-            # NOTE: pyahocorasick's iter() yields the *inclusive* end index.
-            start, end = text.span(last - length + 1, last + 1)
-            for entry in entries:
-                candidates.append(Hit(entry.rule_index, entry.set_name, start, end, entry.phrase))
-    if worth_running:
-        patterns = compiled.patterns[speaker]
-        for number in sorted(worth_running):
-            rule_index, set_name, pattern = patterns[number]
-            for match in pattern.finditer(text.folded):
-                if match.end() > match.start():
-                    candidates.append(Hit(rule_index, set_name, match.start(), match.end(), pattern.pattern, regex=True))
-    sound = compiled.sound
-    if sound is not None:
-        seen = {(hit.rule_index, hit.set_name, hit.start, hit.end) for hit in candidates}
-        for heard in sound.find(text, speaker):
-            entry = heard.entry
-            if (entry.rule_index, entry.set_name, heard.start, heard.end) not in seen:  # as written: a text hit already
-                candidates.append(
-                    Hit(entry.rule_index, entry.set_name, heard.start, heard.end, entry.phrase, heard.regex, True, heard.heard_as)
-                )
-    if not candidates:
-        return hits
-    exceptions = _exception_spans(candidates)
-    hits = TurnHits(_Segments(text, compiled))
-    for hit in candidates:
-        if hit.set_name not in BOUNDARY_SETS:
-            hits.add(hit)
-            continue
-        if _excepted(hit, exceptions):
-            continue
-        rule = compiled.rules[hit.rule_index].rule
-        if rule.word_boundary and (not hit.regex or hit.sound):  # heard by sound: a pattern must sit on words too
-            hits.add_unverified(hit)
-        else:
-            hits.add(hit)
-    return hits
+                worth = worth | gated
+            if entries:
+                if found is None:
+                    found = {}
+                # NOTE: pyahocorasick's iter() yields the *inclusive* end index.
+                start, end = last - length + 1, last + 1
+                for key, phrase in entries:
+                    where = found.get(key)
+                    if where is None:
+                        found[key] = [(start, end, phrase)]
+                    else:
+                        where.append((start, end, phrase))
+    heard: dict[Key, list[Hit]] = {}
+    if compiled.sound is not None:
+        for heard_match in compiled.sound.find(text, speaker):
+            entry = heard_match.entry
+            hit = Hit(
+                entry.rule_index, entry.set_name, heard_match.start, heard_match.end, entry.phrase, heard_match.regex, True,
+                heard_match.heard_as,
+            )
+            heard.setdefault((entry.rule_index, entry.set_name), []).append(hit)
+    if found is None and not worth and not heard:
+        return NO_HITS
+    return TurnHits(text, speaker, compiled, found or {}, worth, heard, turn)
 
 
 class _Exceptions:
@@ -139,30 +273,13 @@ class _Exceptions:
         return count > 0 and self.max_ends[count - 1] > start
 
 
-def _exception_spans(candidates: list[Hit]) -> dict[int, _Exceptions]:
-    """Per rule: its `unless` spans, and whether an `unless_turn` phrase occurred."""
-    spans: dict[int, list[tuple[int, int]]] = {}
-    whole: set[int] = set()
-    for hit in candidates:
-        if hit.set_name in EXCEPTION_SETS:
-            spans.setdefault(hit.rule_index, [])
-            if hit.set_name == "unless_turn":
-                whole.add(hit.rule_index)
-            else:
-                spans[hit.rule_index].append((hit.start, hit.end))
-    return {index: _Exceptions(found, index in whole) for index, found in spans.items()}
-
-
-def _excepted(hit: Hit, exceptions: dict[int, _Exceptions]) -> bool:
-    found = exceptions.get(hit.rule_index)
-    if found is None:
-        return False
-    if found.whole_turn and hit.set_name == "phrases":
+def _excepted(hit: Hit, exceptions: _Exceptions) -> bool:
+    if exceptions.whole_turn and hit.set_name == "phrases":
         return True
     if hit.set_name in ("trigger", "phrases"):
         # An exception overlapping the match cancels it: 不知道您 around 不知道, and
         # 不能保证 before 保证…能到 both say the speaker means something else.
-        return found.overlaps(hit.start, hit.end)
+        return exceptions.overlaps(hit.start, hit.end)
     return False
 
 

@@ -7,6 +7,11 @@ checker, built and with its segmenter loaded (`prepare_for_fork`); otherwise the
 initializer. Inputs go out in chunks; at most
 `workers * IN_FLIGHT_PER_WORKER` chunks are in flight at any time, and results come back in
 input order, so memory does not grow with the input.
+
+Dicts and `Transcript`s are validated here and cross to a worker as plain tuples of turns; what
+comes back is the report's fields (or its rendered line), and the `Report` is rebuilt here around
+the transcript this process already holds. Neither the transcript nor its metadata is pickled
+(a `Report` with its transcript costs more to pickle and unpickle than a third of its check).
 """
 
 from __future__ import annotations
@@ -19,19 +24,21 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import CancelledError, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, replace
-from itertools import islice
+from dataclasses import dataclass, fields, replace
+from itertools import islice, starmap
 from multiprocessing.reduction import ForkingPickler
+from operator import attrgetter
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._errors import TranscriptError
-from .._model import Report, Transcript
+from .._model import Finding, Report, Transcript
 from ..formats.blocks import LineBlock, block_records
 from ..formats.readers import RawTranscript
+from ..formats.validate import new_turn, transcript_from_dict
 from ..formats.writers import SerializedReport, render_line
 from ..packs.source import PackSource
 
@@ -79,8 +86,9 @@ def check_parallel_chunks(
     """Check `items` in `workers` processes; yield `(item, result)` pairs in input order, a chunk at a time.
 
     `payload(item)` is what is checked (default: the item itself): a `Transcript`, a dict, a
-    `LineBlock`, or None to pass an item through unchecked (its result is None). A result is a
-    `Report` or the `TranscriptError` of an invalid dict.
+    `RawTranscript`, a `LineBlock`, or None to pass an item through unchecked (its result is None).
+    A result is a `Report` (a `SerializedReport` with `render`) or the `TranscriptError` of an
+    invalid dict; any other exception a dict raises while it is validated is raised in its place.
 
     NOTE: on two cores every microsecond the reading process spends per record is taken from
     a worker; a consumer that handles a chunk in one loop (the CLI's JSON Lines output) keeps
@@ -96,7 +104,9 @@ def check_parallel_chunks(
     # NOTE: input is read on a feeder thread, so a slow input (a pipe, a live feed) never
     # stops finished results from coming out; the bounded queue is the back-pressure.
     feeder = threading.Thread(
-        target=_feed, args=(iter(items), payload, chunk_size, executor, handoff, stop, render), daemon=True
+        target=_feed,
+        args=(iter(items), payload, chunk_size, executor, handoff, stop, render, checker.speaker_aliases),
+        daemon=True,
     )
     feeder.start()
     finished = False
@@ -108,14 +118,11 @@ def check_parallel_chunks(
                 return
             if isinstance(entry, _Failure):
                 raise entry.error
-            chunk, work, future = entry
-            pairs = []
-            for item, sent, outcome in zip(chunk, work, _results(future, work, checker, render)):
-                result = _thaw(outcome)
-                if isinstance(result, Report) and result.transcript is None and isinstance(sent, Transcript):
-                    result = replace(result, transcript=sent)  # sent without it: half the traffic back
-                pairs.append((item, result))
-            yield pairs
+            chunk, kept, sent, future = entry
+            yield [
+                (item, _thaw(held, outcome))
+                for item, held, outcome in zip(chunk, kept, _results(future, sent, checker, render))
+            ]
     finally:
         # Reached at the end, on an error, on SIGTERM (the CLI raises in the main thread) and
         # when the consumer stops early (generator closed): queued chunks are cancelled, never
@@ -131,7 +138,7 @@ def check_parallel_chunks(
         executor.shutdown(wait=True, cancel_futures=True)
 
 
-def _results(future: Any, work: list[Any], checker: Checker, render: bool) -> list[Any]:
+def _results(future: Any, sent: list[Any], checker: Checker, render: bool) -> list[Any]:
     """A chunk's results; checked here instead when the chunk could not be sent to a worker.
 
     NOTE: a chunk fails to reach a worker when an item does not pickle (a lock or an open file
@@ -143,7 +150,7 @@ def _results(future: Any, work: list[Any], checker: Checker, render: bool) -> li
     except (BrokenProcessPool, CancelledError):
         raise
     except Exception:
-        return _check_chunk([_freeze_input(item) for item in work], render, checker)
+        return _check_chunk(sent, render, checker)
 
 
 def _stop_workers(executor: ProcessPoolExecutor) -> None:
@@ -163,7 +170,7 @@ class _Failure:
     error: BaseException
 
 
-def _feed(iterator, payload, chunk_size, executor, handoff, stop, render) -> None:
+def _feed(iterator, payload, chunk_size, executor, handoff, stop, render, aliases) -> None:
     """Read chunks (1, 2, 4... up to `chunk_size` items: the first result comes quickly), submit them.
 
     When the input raises, every item read before it is still submitted, then the error is
@@ -183,10 +190,10 @@ def _feed(iterator, payload, chunk_size, executor, handoff, stop, render) -> Non
             except BaseException as error:
                 failure = error
             if chunk:
-                sent = [_freeze_input(item) for item in work]
+                kept, sent = zip(*(_prepare(item, aliases, render) for item in work))
                 if stop.is_set():  # the consumer has gone: submit nothing more (see check_parallel_chunks)
                     return
-                if not _put(handoff, (chunk, work, executor.submit(_check_chunk, sent, render)), stop):
+                if not _put(handoff, (chunk, kept, sent, executor.submit(_check_chunk, sent, render)), stop):
                     return
             if failure is not None or not chunk:
                 break
@@ -264,33 +271,34 @@ _PARENT_POLL_SECONDS = 0.5
 
 
 def _check_chunk(chunk: list[Any], render: bool = False, checker: Checker | None = None) -> list[Any]:
-    """Check one chunk (in a worker, or here with `checker`); with `render`, unparsed records come back rendered."""
+    """Check one chunk (in a worker, or here with `checker`) of what `_prepare` sent.
+
+    A transcript's result is its report's fields, or with `render` its rendered line; a raw
+    record's, its report without the transcript (or rendered); a block's, one line per record.
+    """
     checker = checker or _WORKER_CHECKER
     assert checker is not None, "worker used before its initializer ran"
     results: list[Any] = []
     for item in chunk:
         if item is None:
             results.append(None)
-            continue
-        if isinstance(item, tuple):
-            item = RawTranscript(*item[1:])
-        if isinstance(item, LineBlock):
+        elif isinstance(item, LineBlock):
             results.append(_check_block(checker, item))
-            continue
-        try:
-            if isinstance(item, RawTranscript):
-                # Validated here, in parallel; the reader only parsed the JSON.
-                report = checker.check(item.validate(checker.speaker_aliases))
-                if render:
-                    results.append(("rendered", report.id, report.score, report.passed, render_line(report)))
-                else:
-                    results.append(replace(report, transcript=None))
-                continue
-            report = checker.check(item)
-            # The parent already holds a Transcript it sent: do not pickle it back.
-            results.append(replace(report, transcript=None) if isinstance(item, Transcript) else report)
-        except TranscriptError as error:
-            results.append(_freeze_error(error))
+        else:
+            tag, *rest = item
+            try:
+                if tag == "turns":
+                    record_id, turns, metadata = rest
+                    transcript = Transcript(record_id, tuple(starmap(new_turn, turns)))
+                    if metadata is not None:  # rendered here: the line carries the metadata
+                        transcript = replace(transcript, metadata=MappingProxyType(metadata))
+                    report = checker.check(transcript)
+                    results.append(_rendered(report) if render else _fields(report))
+                else:  # "raw": validated here, in parallel; the reader only parsed the JSON
+                    report = checker.check(RawTranscript(*rest).validate(checker.speaker_aliases))
+                    results.append(_rendered(report) if render else replace(report, transcript=None))
+            except TranscriptError as error:  # an invalid raw record, or a pattern over its time budget
+                results.append(_freeze_error(error))
     return results
 
 
@@ -323,8 +331,32 @@ def thaw_error(frozen: tuple[str, dict[str, Any]]) -> TranscriptError:
     return TranscriptError(fields.pop("message"), **fields)
 
 
-def _thaw(outcome: Any) -> Report | SerializedReport | TranscriptError | None:
+def _rendered(report: Report) -> tuple[str, str, float, bool, str]:
+    return ("rendered", report.id, report.score, report.passed, render_line(report))
+
+
+_FINDING_FIELDS = tuple(field.name for field in fields(Finding))
+_finding_values = attrgetter(*_FINDING_FIELDS)
+
+
+def _fields(report: Report) -> tuple[Any, ...]:
+    """What the reading process needs to rebuild `report` around the transcript it holds."""
+    findings = tuple(map(_finding_values, report.findings))
+    return ("report", report.score, report.passed, report.fatal, findings, report.pass_mark)
+
+
+def _thaw(held: Any, outcome: Any) -> Report | SerializedReport | TranscriptError | None:
+    """The result for one item: `held` is what `_prepare` kept of it, `outcome` what came back."""
+    if isinstance(held, BaseException):  # the item did not validate: nothing was sent
+        if isinstance(held, TranscriptError):
+            return held
+        raise held
     if isinstance(outcome, tuple):
+        if outcome[0] == "report":
+            _tag, score, passed, fatal, findings, pass_mark = outcome
+            return Report(
+                held.id, score, passed, fatal, tuple(Finding(*values) for values in findings), pass_mark, held.metadata, held
+            )
         if outcome[0] == "rendered":
             return SerializedReport(*outcome[1:])
         return thaw_error(outcome)
@@ -333,7 +365,28 @@ def _thaw(outcome: Any) -> Report | SerializedReport | TranscriptError | None:
 
 # NOTE: plain tuples pickle about five times faster than slotted dataclasses, and on two
 # cores every microsecond the reading process spends is taken from a worker.
-def _freeze_input(item: Any) -> Any:
+def _prepare(item: Any, aliases: Mapping[str, str], render: bool) -> tuple[Any, Any]:
+    """(what this process keeps of a payload, what goes to a worker).
+
+    A dict whose report comes back rendered goes as it is (a worker validates it). Otherwise a
+    dict is validated here, for the `Report` to hold its transcript; an invalid one keeps its error
+    and sends nothing. A transcript goes as tuples of turns: the checker reads nothing else (its
+    metadata stays here, for the report, unless the worker renders it).
+    """
+    if item is None or isinstance(item, LineBlock):
+        return item, item
     if isinstance(item, RawTranscript):
-        return ("raw", item.data, item.path, item.line)
-    return item
+        return item, ("raw", item.data, item.path, item.line)
+    if render and not isinstance(item, Transcript):
+        return item, ("raw", item, "", None)
+    if not isinstance(item, Transcript):
+        try:
+            item = transcript_from_dict(item, aliases)
+        except Exception as error:  # given (TranscriptError) or raised in the item's place, as a serial run does
+            return error, None
+    # The metadata goes along only when the worker renders the report (the rendered line carries it).
+    metadata = dict(item.metadata) if render else None
+    return item, ("turns", item.id, tuple(map(_turn_values, item.turns)), metadata)
+
+
+_turn_values = attrgetter("index", "speaker", "text", "start", "end")

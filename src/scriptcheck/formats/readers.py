@@ -17,6 +17,8 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import orjson
+
 from .._errors import InputFileError, TranscriptError
 from .._model import Transcript
 from .validate import speaker_table, transcript_from_dict
@@ -73,9 +75,38 @@ class RawTranscript:
         return transcript_from_dict(data, aliases, path=self.path, line=self.line)
 
 
+# Any 19 digits in a row: where orjson and json may read a number differently (below).
+_DIGIT_TO_ZERO = bytes.maketrans(b"0123456789", b"0" * 10)
+_LONG_NUMBER = b"0" * 19
+# Brackets a line may hold for orjson to read it: json gives up nesting about 1,000 deep (less
+# the caller's stack), orjson at 1,024; below this many, both read the line.
+_MAX_BRACKETS = 500
+
+
+def loads_line(line: str) -> Any:
+    """One JSON Lines line parsed, as `json.loads(line)` parses it, with orjson (2-3x faster) where that is the same.
+
+    NOTE: orjson reads an integer beyond 64 bits as a float, refuses what json accepts (NaN,
+    Infinity, 1e400, lone surrogates such as \\ud800) and reads nesting deeper than json can. A
+    line with 19 digits in a row (the shortest such integer; a long order number in a text is
+    enough), with more than _MAX_BRACKETS brackets, or that orjson refuses goes to json, so the
+    objects, and the error messages of bad lines, are json's.
+    """
+    try:
+        raw = line.encode()
+    except UnicodeEncodeError:  # a lone surrogate
+        return json.loads(line)
+    if _LONG_NUMBER not in raw.translate(_DIGIT_TO_ZERO) and raw.count(b"[") + raw.count(b"{") <= _MAX_BRACKETS:
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(line)
+
+
 def _parse_json_line(line: str, name: str, line_number: int | None) -> Any:
     try:
-        return json.loads(line)
+        return loads_line(line)
     except json.JSONDecodeError as error:
         raise TranscriptError(
             f"not valid JSON ({error.msg} at column {error.colno}); each line must be one JSON object{_array_hint(line)}",

@@ -21,6 +21,7 @@ from typing import Any, TextIO
 from .._errors import TranscriptError
 from .._model import Finding, Report
 from .columns import format_table
+from .readers import loads_line
 
 FORMATS = ("table", "json", "jsonl", "csv", "csv-transcripts")
 
@@ -114,6 +115,23 @@ def selected_metadata(metadata: Mapping[str, Any], fields: Sequence[str] | None)
 def render_line(report: Report, options: OutputOptions = PLAIN) -> str:
     """One report as a JSON Lines line (no newline): the `jsonl` format."""
     return json.dumps(report_dict(report, options), ensure_ascii=False)
+
+
+OUTPUTS = ("report", "dict", "json")  # what `Checker.check_many(output=...)` gives for each report
+
+
+def as_output(report: Report | SerializedReport, output: str) -> Report | dict[str, Any] | str:
+    """`report` as `check_many` gives it: the `Report`, its dict as the JSON formats write it
+    (`report_dict`), or its JSON Lines line.
+
+    A report a worker rendered comes as its line: the dict is read back from it (the same dict).
+    """
+    if output == "json":
+        return report.line if isinstance(report, SerializedReport) else render_line(report)
+    if output == "dict":
+        return loads_line(report.line) if isinstance(report, SerializedReport) else report_dict(report)
+    assert isinstance(report, Report), "a worker renders only when dicts or lines were asked for"
+    return report
 
 
 def error_record(error: TranscriptError, index: int) -> dict[str, Any]:
