@@ -47,8 +47,9 @@ class ModelKind(RuleKindSpec):
         if not conversation.predictions:
             return
         lowest = min(rule.review_at for rule in rules.rules.values()) if rules.rules else 1.0
+        speakers = {rule.speaker for rule in rules.rules.values()}
         for turn, hits, prediction in zip(conversation.turns, conversation.hits, conversation.predictions):
-            if prediction is None or not prediction.may_reach(lowest):
+            if prediction is None or turn.speaker not in speakers or not prediction.may_reach(lowest):
                 continue
             for rule_index, rule in rules.rules.items():
                 if rule.speaker != turn.speaker:

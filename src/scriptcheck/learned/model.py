@@ -109,7 +109,7 @@ class Head:
     def logit_bound(self, reading: Reading) -> float:
         """A number no label's logit exceeds (for a one-label head, its logit), cheaper than the logits."""
         if self._scalar:
-            return self.sum_logits(reading)[0]
+            return self.sum_logits(reading)[0] + _ROUNDING
         bound = self._bias_bound + reading.scale * sum(map(_FIRST, reading.present.values()))
         for mark in reading.marks:
             bound += self._mark_bounds.get(mark, 0.0)
@@ -227,7 +227,7 @@ class Prediction:
     def may_reach(self, probability: float) -> bool:
         """Whether any label's probability reaches `probability` (as `peak >= probability`, but
         settled without the sums when the cheap bound stays below it)."""
-        if _logistic(self.head.logit_bound(self._reading)) < probability:
+        if self._logits is None and _logistic(self.head.logit_bound(self._reading)) < probability:
             return False
         return self.peak >= probability
 
