@@ -126,13 +126,11 @@ class Head:
         scale = ngram_scale(scanned, self.shortest, self.longest)
         pieces: list[list[float]] = []  # [start, end, weight] in scanned, merged when they overlap
         seen: set[str] = set()
-        for size in range(self.shortest, self.longest + 1):
-            for start in range(len(scanned) - size + 1):
-                gram = scanned[start : start + size]
-                vector = self._weights.get(gram)
-                if vector is not None and vector[index] > 0 and gram not in seen:  # presence: each n-gram once
-                    seen.add(gram)
-                    pieces.append([float(start), float(start + size), vector[index] * scale])
+        for last, (gram, _value) in self._automaton.iter(scanned) if self._automaton is not None else ():
+            weight = self._weights[gram][index]
+            if weight > 0 and gram not in seen:  # presence: each n-gram once, where it first occurs
+                seen.add(gram)
+                pieces.append([float(last + 1 - len(gram)), float(last + 1), weight * scale])
         pieces.sort()
         merged: list[list[float]] = []
         for piece in pieces:
