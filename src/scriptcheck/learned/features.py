@@ -19,6 +19,7 @@ START, END = "^", "$"
 # Marks are features of their own; \x01 keeps them apart from any n-gram.
 MARKS = ("\x01??", "\x01!!")
 _MARK_RUNS = ((MARKS[0], re.compile("[?？]{2}")), (MARKS[1], re.compile("[!！]{2}")))
+_ANY_RUN = re.compile("[?？]{2}|[!！]{2}")
 # Utterances shorter than this many n-grams are scaled as if they had this many: a two-word reply
 # (还了, 好吧!) must not weigh its few n-grams as heavily as a sentence weighs all of its own.
 MIN_POSITIONS = 40
@@ -38,6 +39,8 @@ def marks(text: NormalizedText) -> list[str]:
     for in the original text (only ? ？ fold to ?, only ! ！ to !), so the folded view is not built.
     """
     original = text.original
+    if _ANY_RUN.search(original) is None:  # most utterances: one search settles it
+        return []
     return [mark for mark, run in _MARK_RUNS if run.search(original)]
 
 
