@@ -49,6 +49,7 @@ T = TypeVar("T")
 CHUNK_SIZE = 64
 IN_FLIGHT_PER_WORKER = 4
 FEEDER_STOP_SECONDS = 2.0  # how long a consumer that stops early waits for the feeder to stop submitting
+WORKER_STOP_SECONDS = 2.0  # how long a stopped worker has to exit before it is killed
 
 # NOTE: transcripts and reports keep their metadata in a read-only MappingProxyType, which
 # the pickle module refuses. Teach multiprocessing's own pickler (not the global copyreg
@@ -128,14 +129,25 @@ def check_parallel_chunks(
         # when the consumer stops early (generator closed): queued chunks are cancelled, never
         # waited for, and workers still busy are stopped rather than awaited.
         stop.set()
-        if not finished:
-            # NOTE: the feeder may be inside `submit`, which spawns workers on demand: one forked after
-            # the others were stopped would wait forever on the call queue's lock a stopped worker
-            # held, and shutdown with it. Let the feeder see `stop` first (it polls every 0.1 s; a
-            # stalled input is not waited for beyond the timeout).
+        if finished:
+            executor.shutdown(wait=True, cancel_futures=True)
+        else:
+            # NOTE: the feeder may be inside `submit`, which spawns workers: one forked after the
+            # others were stopped waits forever on the call queue's lock a stopped worker held, and a
+            # shutdown that waits for it hangs (seen once in CI, from a generator closed by the
+            # garbage collector). Let the feeder see `stop` first (it polls every 0.1 s; a stalled
+            # input is not waited for beyond the timeout); then shut down without waiting, which
+            # takes the executor's submit lock, so no worker is spawned after it; then stop every
+            # worker the pool ever had, late ones included, and reap them.
             feeder.join(timeout=FEEDER_STOP_SECONDS)
-            _stop_workers(executor)
-        executor.shutdown(wait=True, cancel_futures=True)
+            processes = getattr(executor, "_processes", None)  # the dict itself: a spawn in flight adds to it
+            manager = getattr(executor, "_executor_manager_thread", None)
+            before = list(processes.values()) if processes is not None else []
+            executor.shutdown(wait=False, cancel_futures=True)
+            after = list(processes.values()) if processes is not None else []
+            _stop_workers(list({id(process): process for process in before + after}.values()))
+            if manager is not None:  # it joins the workers it knew of: let it finish, never wait on it for long
+                manager.join(timeout=WORKER_STOP_SECONDS)
 
 
 def _results(future: Any, sent: list[Any], checker: Checker, render: bool) -> list[Any]:
@@ -153,13 +165,20 @@ def _results(future: Any, sent: list[Any], checker: Checker, render: bool) -> li
         return _check_chunk(sent, render, checker)
 
 
-def _stop_workers(executor: ProcessPoolExecutor) -> None:
-    """Terminate the pool's processes, so shutting down never waits for a chunk still being checked."""
+def _stop_workers(processes: list[Any]) -> None:
+    """Terminate the pool's processes and reap them (killed if SIGTERM is not enough), so stopping never
+    waits on a chunk still being checked or on a worker stuck on a lock."""
     # NOTE: ProcessPoolExecutor has no public way to stop a running task; its processes are
     # kept in `_processes` (pid -> Process) on every supported Python.
-    for process in list((getattr(executor, "_processes", None) or {}).values()):
+    for process in processes:
         with contextlib.suppress(Exception):
             process.terminate()
+    for process in processes:
+        with contextlib.suppress(Exception):
+            process.join(timeout=WORKER_STOP_SECONDS)
+            if process.is_alive():
+                process.kill()
+                process.join(timeout=WORKER_STOP_SECONDS)
 
 
 _END = object()
