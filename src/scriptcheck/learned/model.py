@@ -88,10 +88,6 @@ class Head:
         scanned = model_text(text)
         return Reading(_present(self._automaton, scanned), ngram_scale(scanned, self.shortest, self.longest), tuple(marks(text)))
 
-    def logits(self, text: NormalizedText) -> tuple[float, ...]:
-        """Log-odds per label (the probabilities before the logistic)."""
-        return self.sum_logits(self.read(text))
-
     def sum_logits(self, reading: Reading) -> tuple[float, ...]:
         """Log-odds per label of a scanned utterance."""
         if self._scalar:
@@ -106,10 +102,13 @@ class Head:
                 totals = [t + w for t, w in zip(totals, self._marks[mark])]
         return tuple(totals)
 
+    @property
+    def bounded(self) -> bool:
+        """Whether `logit_bound` is cheaper than the logits (a one-label head's logit is its own bound)."""
+        return not self._scalar
+
     def logit_bound(self, reading: Reading) -> float:
-        """A number no label's logit exceeds (for a one-label head, its logit), cheaper than the logits."""
-        if self._scalar:
-            return self.sum_logits(reading)[0] + _ROUNDING
+        """A number no label's logit exceeds (several-label heads: see `bounded`)."""
         bound = self._bias_bound + reading.scale * sum(map(_FIRST, reading.present.values()))
         for mark in reading.marks:
             bound += self._mark_bounds.get(mark, 0.0)
@@ -225,7 +224,7 @@ class Prediction:
     def may_reach(self, probability: float) -> bool:
         """Whether any label's probability reaches `probability` (as `peak >= probability`, but
         settled without the sums when the cheap bound stays below it)."""
-        if self._logits is None and _logistic(self.head.logit_bound(self._reading)) < probability:
+        if self.head.bounded and self._logits is None and _logistic(self.head.logit_bound(self._reading)) < probability:
             return False
         return self.peak >= probability
 
