@@ -374,8 +374,32 @@ def test_the_cheap_bound_never_rules_out_a_label_that_reaches_the_threshold():
     # the bound is an upper bound of every label's logit, and usually well above none of them
     head = model.heads["agent"]
     for text in texts:
-        reading = head.read(normalize(text))
-        assert head.logit_bound(reading) >= max(head.sum_logits(reading))
+        prediction = head.read(normalize(text))
+        assert head.logit_bound(prediction._present, prediction._scale, prediction._marks) >= max(prediction.logits)
+
+
+def test_screening_drops_exactly_the_utterances_no_label_can_lift_to_the_floor():
+    """What the checker keeps of a turn: the full prediction when a label reaches the floor, else None."""
+    model = load_model_text(bundled_model_text(), "bundled")
+    said = {
+        "agent": ["好的呢", "这个不知道呢", "你自己看吧 我也没办法", "爱买不买", "亲亲 稍等下哈", "这个百分之百没问题的呢??"],
+        "customer": ["好的谢谢", "为什么拒绝售后???", "你们什么态度啊 我要投诉", "[订单x]", "怎么还没到!!"],
+    }
+    kept = dropped = 0
+    for speaker, texts in said.items():
+        for text in texts:
+            full = model.predict(normalize(text), speaker)
+            for floor in (0.0, 0.3, 0.5, 0.7, 0.8, 0.95, 1.0):
+                screened = model.screen(normalize(text), speaker, floor)
+                if full.peak >= floor:
+                    kept += 1
+                    assert screened is not None and screened.probabilities == full.probabilities, (text, floor)
+                else:
+                    assert screened is None, (text, floor)
+                    dropped += 1
+    assert kept > 10 and dropped > 10  # both outcomes were exercised
+    assert model.screen(normalize("爱买不买"), "agent", None) is None  # no rule reads the head
+    assert model.screen(normalize("爱买不买"), "nobody", 0.0) is None
 
 
 def test_marks_are_read_from_the_original_text_as_the_folded_view_would_show_them():

@@ -47,8 +47,9 @@ class Checker:
         self.speaker_aliases: Mapping[str, str] = speaker_table(self.rule_set.speaker_aliases)  # casefolded names
         model = source.model_text()
         self.model: Model | None = load_model_text(*model) if model is not None else None
-        # Speakers whose turns the model must read: those of model rules and model-triggered sequences.
-        self._model_speakers = frozenset(_model_speakers(self.rules)) if self.model is not None else frozenset()
+        # The speakers whose turns the model must read (those of model rules and model-triggered sequences),
+        # each with the lowest confidence any rule reads: a turn the model cannot lift to it gets no prediction.
+        self._model_floors: Mapping[str, float] = _model_floors(self.rules) if self.model is not None else {}
 
     @property
     def rules(self) -> tuple[Rule, ...]:
@@ -91,10 +92,10 @@ class Checker:
             raise error.at_turn(turn.index) from None
 
     def _predictions(self, texts: Sequence[NormalizedText], turns: Sequence[Turn]) -> tuple[Prediction | None, ...]:
-        model, speakers = self.model, self._model_speakers
-        if model is None or not speakers:
+        model, floors = self.model, self._model_floors
+        if model is None or not floors:
             return ()
-        return tuple(model.predict(text, turn.speaker) if turn.speaker in speakers else None for text, turn in zip(texts, turns))
+        return tuple(model.screen(text, turn.speaker, floors.get(turn.speaker)) for text, turn in zip(texts, turns))
 
     def analyse_turn(self, turn: Turn) -> tuple[NormalizedText, TurnHits, Prediction | None]:
         """Normalise, scan and read one utterance (a live session's turn).
@@ -246,7 +247,15 @@ def load(
     )
 
 
-def _model_speakers(rules: Sequence[Rule]) -> set[str]:
-    speakers = {rule.speaker for rule in rules if rule.kind is RuleKind.MODEL}
-    speakers |= {rule.sequence.trigger_speaker for rule in rules if rule.sequence is not None and rule.sequence.trigger_model}
-    return speakers
+def _model_floors(rules: Sequence[Rule]) -> dict[str, float]:
+    floors: dict[str, float] = {}
+    for rule in rules:
+        if rule.kind is RuleKind.MODEL:
+            speaker, lowest = rule.speaker, rule.review_at
+        elif rule.sequence is not None and rule.sequence.trigger_model:
+            levels = (rule.sequence.trigger_review_at, rule.sequence.trigger_deduct_at)
+            speaker, lowest = rule.sequence.trigger_speaker, min(level for level in levels if level is not None)
+        else:
+            continue
+        floors[speaker] = min(lowest, floors.get(speaker, lowest))
+    return floors

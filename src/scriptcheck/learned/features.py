@@ -39,7 +39,8 @@ def marks(text: NormalizedText) -> list[str]:
     for in the original text (only ? ？ fold to ?, only ! ！ to !), so the folded view is not built.
     """
     original = text.original
-    if _ANY_RUN.search(original) is None:  # most utterances: one search settles it
+    # Most utterances hold no ? or ! at all: four substring tests settle it, cheaper than one search.
+    if ("?" not in original and "？" not in original and "!" not in original and "！" not in original) or _ANY_RUN.search(original) is None:
         return []
     return [mark for mark, run in _MARK_RUNS if run.search(original)]
 

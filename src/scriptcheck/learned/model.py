@@ -76,28 +76,44 @@ class Head:
         self._marks = {feature: vector for feature, vector in self._weights.items() if feature.startswith("\x01")}
         # NOTE: a several-label head keeps, next to each n-gram's weights, the largest of them (or 0): their
         # sum bounds every label's logit from above, and most utterances' bound is far below any
-        # threshold, so their full sums are never needed (`Reading.may_reach`).
+        # threshold, so their full sums are never needed (`screen`, `Prediction.may_reach`).
         self._automaton = _automaton(
             {f: (v[0] if self._scalar else (max(0.0, *v), v)) for f, v in self._weights.items() if not f.startswith("\x01")}
         )
         self._bias_bound = max(self.bias)
         self._mark_bounds = {mark: max(0.0, *vector) for mark, vector in self._marks.items()}
 
-    def read(self, text: NormalizedText) -> Reading:
+    def read(self, text: NormalizedText) -> Prediction:
         """Scan one utterance once: the n-grams it holds, its scale and marks (the sums come when asked for)."""
-        scanned = model_text(text)
-        return Reading(_present(self._automaton, scanned), ngram_scale(scanned, self.shortest, self.longest), tuple(marks(text)))
+        scanned = START + text.compact + END
+        return Prediction(self, text, _present(self._automaton, scanned), ngram_scale(scanned, self.shortest, self.longest), marks(text))
 
-    def sum_logits(self, reading: Reading) -> tuple[float, ...]:
-        """Log-odds per label of a scanned utterance."""
+    def screen(self, text: NormalizedText, floor: float) -> Prediction | None:
+        """The prediction for one utterance, or None when no label's probability can reach `floor`.
+
+        NOTE: the checker screens with the lowest confidence any of its rules reads from this head.
+        Every utterance stops here but the few the rules will read: for a several-label head, most
+        after one scan and the cheap bound (`logit_bound`), the rest after the sums.
+        """
+        scanned = START + text.compact + END
+        present = _present(self._automaton, scanned)
+        scale = ngram_scale(scanned, self.shortest, self.longest)
+        found = marks(text)
+        if not self._scalar and _logistic(self.logit_bound(present, scale, found)) < floor:
+            return None
+        logits = self.sum_logits(present, scale, found)
+        return Prediction(self, text, present, scale, found, logits) if _logistic(max(logits)) >= floor else None
+
+    def sum_logits(self, present: Mapping[str, Any], scale: float, found: Sequence[str]) -> tuple[float, ...]:
+        """Log-odds per label of a scanned utterance: the weights of the n-grams `present`, times `scale`, and marks."""
         if self._scalar:
-            total = self.bias[0] + reading.scale * sum(reading.present.values())
-            for mark in reading.marks:
+            total = self.bias[0] + scale * sum(present.values())
+            for mark in found:
                 total += self._marks.get(mark, (0.0,))[0]
             return (total,)
-        sums = [sum(column) for column in zip(*map(_SECOND, reading.present.values()))]
-        totals = [b + reading.scale * s for b, s in zip(self.bias, sums)] if sums else list(self.bias)
-        for mark in reading.marks:
+        sums = [sum(column) for column in zip(*map(_SECOND, present.values()))]
+        totals = [b + scale * s for b, s in zip(self.bias, sums)] if sums else list(self.bias)
+        for mark in found:
             if mark in self._marks:
                 totals = [t + w for t, w in zip(totals, self._marks[mark])]
         return tuple(totals)
@@ -107,10 +123,10 @@ class Head:
         """Whether `logit_bound` is cheaper than the logits (a one-label head's logit is its own bound)."""
         return not self._scalar
 
-    def logit_bound(self, reading: Reading) -> float:
+    def logit_bound(self, present: Mapping[str, Any], scale: float, found: Sequence[str]) -> float:
         """A number no label's logit exceeds (several-label heads: see `bounded`)."""
-        bound = self._bias_bound + reading.scale * sum(map(_FIRST, reading.present.values()))
-        for mark in reading.marks:
+        bound = self._bias_bound + scale * sum(map(_FIRST, present.values()))
+        for mark in found:
             bound += self._mark_bounds.get(mark, 0.0)
         return bound + _ROUNDING
 
@@ -178,28 +194,29 @@ def _automaton(weights: Mapping[str, Any]) -> Any:
     return automaton
 
 
-@dataclass(frozen=True, slots=True)
-class Reading:
-    """What one scan of an utterance found: the weights of the n-grams present, their scale, the marks."""
-
-    present: dict[str, Any]
-    scale: float
-    marks: tuple[str, ...]
-
-
 class Prediction:
     """A head's view of one utterance: what `kinds` read (probability) and `explain` shows (evidence).
 
     The logits are summed on first use: most utterances are ruled out by `may_reach` without them.
     """
 
-    __slots__ = ("head", "text", "_reading", "_logits")
+    __slots__ = ("head", "text", "_present", "_scale", "_marks", "_logits")
 
-    def __init__(self, head: Head, text: NormalizedText, reading: Reading):
+    def __init__(
+        self,
+        head: Head,
+        text: NormalizedText,
+        present: dict[str, Any],
+        scale: float,
+        found_marks: Sequence[str],
+        logits: tuple[float, ...] | None = None,
+    ):
         self.head = head
         self.text = text
-        self._reading = reading
-        self._logits: tuple[float, ...] | None = None
+        self._present = present  # the weights of the n-grams the utterance holds, by n-gram
+        self._scale = scale
+        self._marks = found_marks
+        self._logits = logits
 
     def __repr__(self) -> str:
         return f"<Prediction {self.head.name}: {self.probabilities}>"
@@ -208,7 +225,7 @@ class Prediction:
     def logits(self) -> tuple[float, ...]:
         """Log-odds per label, in `head.labels` order."""
         if self._logits is None:
-            self._logits = self.head.sum_logits(self._reading)  # NOTE: a race computes the same tuple twice
+            self._logits = self.head.sum_logits(self._present, self._scale, self._marks)  # NOTE: a race computes the same tuple twice
         return self._logits
 
     @property
@@ -224,7 +241,7 @@ class Prediction:
     def may_reach(self, probability: float) -> bool:
         """Whether any label's probability reaches `probability` (as `peak >= probability`, but
         settled without the sums when the cheap bound stays below it)."""
-        if self.head.bounded and self._logits is None and _logistic(self.head.logit_bound(self._reading)) < probability:
+        if self.head.bounded and self._logits is None and _logistic(self.head.logit_bound(self._present, self._scale, self._marks)) < probability:
             return False
         return self.peak >= probability
 
@@ -274,7 +291,14 @@ class Model:
         head = self.heads.get(speaker)
         if head is None:
             return None
-        return Prediction(head, text, head.read(text))
+        return head.read(text)
+
+    def screen(self, text: NormalizedText, speaker: str, floor: float | None) -> Prediction | None:
+        """As `predict`, but None also when no label can reach the probability `floor` (or `floor` is None)."""
+        head = self.heads.get(speaker)
+        if head is None or floor is None:
+            return None
+        return head.screen(text, floor)
 
     def nearest(self, text: str, speaker: str, limit: int = 3) -> list[tuple[str, str, float]]:
         """The training utterances most like `text` (by shared character bigrams): (text, label, similarity)."""
