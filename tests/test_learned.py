@@ -254,6 +254,19 @@ def test_an_implicit_complaint_triggers_the_apology_rule_through_the_model(bundl
     assert [f for f in answered.findings if f.category == "missing.apology"] == []
 
 
+def test_a_complaint_the_model_only_flags_for_review_does_not_excuse_a_counted_one_after_it(bundled):
+    """look_back meets a repeated complaint by an apology given before it, but only a counted one repeats:
+    the agent apologised for the wait (turn 3), then the customer complained of its attitude, unanswered."""
+    data = polite(
+        ("customer", "为什么拒绝售后???  东西明明是坏的"),  # the model's, for review only
+        ("agent", "非常抱歉让您久等了 请问订单号是多少"),
+        ("customer", "你这什么态度"),  # the lexicon's: counts
+        ("agent", "请说订单号"),
+    )
+    counted = [f for f in bundled.check(data).findings if f.category == "missing.apology" and not f.review]
+    assert [(f.source, f.turn) for f in counted] == [("rule", 4)]
+
+
 def test_without_the_model_only_phrase_rules_fire():
     plain = scriptcheck.load(model=False)
     assert plain.model is None

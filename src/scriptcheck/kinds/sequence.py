@@ -338,9 +338,11 @@ def _check_response(conversation: Conversation, rule_index: int, rule: Rule) -> 
             continue  # part of an earlier episode: one episode, one finding
         if sequence.same_turn_ok and any(h.start >= hit.start for h in conversation.hits[turn.index].get(rule_index, "response")):
             continue
-        if sequence.look_back and _answered_just_before(conversation, rule_index, sequence, turn, trigger_turns):
-            continue
         counts = reading is None or reading.counts
+        # A turn the model only flags for review is no earlier trigger a counted one could repeat either.
+        earlier_triggers = counted_turns if counts else trigger_turns
+        if sequence.look_back and _answered_just_before(conversation, rule_index, sequence, turn, earlier_triggers):
+            continue
         outcome = _follow(conversation, rule_index, sequence, turn, counted_turns if counts else trigger_turns)
         absorbed |= outcome.absorbed
         if outcome.state == "cancelled":
