@@ -403,7 +403,7 @@ def test_screening_drops_exactly_the_utterances_no_label_can_lift_to_the_floor()
         for text in texts:
             full = model.predict(normalize(text), speaker)
             for floor in (0.0, 0.3, 0.5, 0.7, 0.8, 0.95, 1.0):
-                screened = model.screen(normalize(text), speaker, floor)
+                screened = model.heads[speaker].screen(normalize(text), floor)
                 if full.peak >= floor:
                     kept += 1
                     assert screened is not None and screened.probabilities == full.probabilities, (text, floor)
@@ -411,8 +411,6 @@ def test_screening_drops_exactly_the_utterances_no_label_can_lift_to_the_floor()
                     assert screened is None, (text, floor)
                     dropped += 1
     assert kept > 10 and dropped > 10  # both outcomes were exercised
-    assert model.screen(normalize("爱买不买"), "agent", None) is None  # no rule reads the head
-    assert model.screen(normalize("爱买不买"), "nobody", 0.0) is None
 
 
 def test_marks_are_read_from_the_original_text_as_the_folded_view_would_show_them():

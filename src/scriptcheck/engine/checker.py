@@ -95,7 +95,11 @@ class Checker:
         model, floors = self.model, self._model_floors
         if model is None or not floors:
             return ()
-        return tuple(model.screen(text, turn.speaker, floors.get(turn.speaker)) for text, turn in zip(texts, turns))
+        heads = model.heads
+        return tuple(
+            heads[turn.speaker].screen(text, floors[turn.speaker]) if turn.speaker in floors and turn.speaker in heads else None
+            for text, turn in zip(texts, turns)
+        )
 
     def analyse_turn(self, turn: Turn) -> tuple[NormalizedText, TurnHits, Prediction | None]:
         """Normalise, scan and read one utterance (a live session's turn).

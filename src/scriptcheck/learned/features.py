@@ -67,7 +67,11 @@ def ngram_scale(scanned: str, shortest: int, longest: int) -> float:
     length in n-grams keeps long and short utterances on one scale (short ones count as MIN_POSITIONS).
     Marks are not scaled.
     """
-    length = len(scanned)
+    return scale_of_length(len(scanned), shortest, longest)
+
+
+def scale_of_length(length: int, shortest: int, longest: int) -> float:
+    """`ngram_scale` of a scanned text of `length` characters (it depends on nothing else)."""
     if length >= longest:  # every size fits: sum of (length - size + 1) over the sizes, in closed form
         sizes = longest - shortest + 1
         positions = sizes * (length + 1) - (shortest + longest) * sizes // 2

@@ -27,10 +27,11 @@ import ahocorasick
 
 from .._errors import ScriptcheckError
 from ..text.normalize import NormalizedText, normalize
-from .features import END, START, marks, model_text, ngram_scale
+from .features import END, START, marks, model_text, ngram_scale, scale_of_length
 
 FORMAT = "scriptcheck-model/1"
 MODEL_FILE = "model.json"
+SCALES_KEPT = 256  # an utterance's n-gram scale depends only on its length: kept per length up to this
 EVIDENCE_CHARACTERS = 16  # longer evidence is cut (a 200,000-character run of one word is shown as 15 and …)
 
 
@@ -82,6 +83,7 @@ class Head:
         )
         self._bias_bound = max(self.bias)
         self._mark_bounds = {mark: max(0.0, *vector) for mark, vector in self._marks.items()}
+        self._scales = tuple(scale_of_length(length, shortest, longest) for length in range(SCALES_KEPT))
 
     def read(self, text: NormalizedText) -> Prediction:
         """Scan one utterance once: the n-grams it holds, its scale and marks (the sums come when asked for)."""
@@ -97,7 +99,8 @@ class Head:
         """
         scanned = START + text.compact + END
         present = _present(self._automaton, scanned)
-        scale = ngram_scale(scanned, self.shortest, self.longest)
+        length = len(scanned)
+        scale = self._scales[length] if length < SCALES_KEPT else ngram_scale(scanned, self.shortest, self.longest)
         found = marks(text)
         if not self._scalar and _logistic(self.logit_bound(present, scale, found)) < floor:
             return None
@@ -292,13 +295,6 @@ class Model:
         if head is None:
             return None
         return head.read(text)
-
-    def screen(self, text: NormalizedText, speaker: str, floor: float | None) -> Prediction | None:
-        """As `predict`, but None also when no label can reach the probability `floor` (or `floor` is None)."""
-        head = self.heads.get(speaker)
-        if head is None or floor is None:
-            return None
-        return head.screen(text, floor)
 
     def nearest(self, text: str, speaker: str, limit: int = 3) -> list[tuple[str, str, float]]:
         """The training utterances most like `text` (by shared character bigrams): (text, label, similarity)."""
