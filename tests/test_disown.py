@@ -27,6 +27,8 @@ def banned(report) -> list[str]:
         "非常抱歉，同事之前跟您说“你去投诉啊”是非常不对的，我代表公司向您道歉",  # quoted, reported
         "不是让您快点讲，您慢慢说，我在听",  # negated, bridged by 让您
         "我不能跟您打包票说一定明天到，但我会帮您加急催促",  # negated across 跟您…说
+        "我无法向您保证包裹一定能找回，但我们已启动全网查件",  # 无法, bridged by 向您
+        "这个我没法跟您保证骑手一定能送上楼 我帮您给骑手留言",  # 没法
         "同事之前跟您说你去投诉啊 这是非常不对的 我跟您道歉",  # reported speech without marks (speech-to-text)
         "您说的那个所谓不归我们管 我们肯定会管的",  # 所谓
         "业务员跟您说出了什么事都百分之百全赔 这个说法是不准确的 给您造成了误解",  # called wrong right after
@@ -48,6 +50,7 @@ def test_disowned_wording_is_not_charged(phrases_only, text):
         ("我可不是说您笨啊 就是 这么简单都不知道", "banned.contempt"),  # denies one thing, says another
         ("我保证百分之百没问题 这句话您记着", "banned.overpromise"),  # 这句话 that is not called wrong
         ("我保证百分之百没问题 您之前听到的那个说法是不对的", "banned.overpromise"),  # wrong is something else, later
+        ("没法子 我保证明天一定给您送到", "banned.overpromise"),  # 没法 in another clause governs nothing
     ],
 )
 def test_owned_wording_still_fires(phrases_only, text, category):
