@@ -76,3 +76,27 @@ def test_fuzz_py_runs_both_targets_briefly():
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "readers:" in result.stdout and "packs:" in result.stdout and "0 finding(s)" in result.stdout
+
+
+def test_model_cost_py_times_both_checkers_and_appends_its_row(tmp_path):
+    """`benchmarks/model_cost.py`: one table row with both checkers' time per chat and their ratio."""
+    table = tmp_path / "cost.md"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "model_cost.py"), "--input", str(ROOT / "corpus" / "dev.jsonl"),
+         "--transcripts", "30", "--batches", "2", "--rounds", "1", "--markdown", str(table)],
+        capture_output=True, text=True, cwd=ROOT, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    [row] = table.read_text(encoding="utf-8").splitlines()
+    cells = [cell.strip() for cell in row.strip("|").split("|")]
+    assert cells[0] == "30 prefixed chats" and cells[1].endswith("µs") and cells[2].endswith("µs")
+    assert cells[3].startswith("× ") and float(cells[3][2:]) > 0
+    assert row in result.stdout
+
+
+def test_model_cost_py_says_what_is_missing(tmp_path):
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "model_cost.py"), "--input", str(tmp_path / "nothing.jsonl")],
+        capture_output=True, text=True, cwd=ROOT, timeout=60,
+    )
+    assert result.returncode == 2 and "nothing.jsonl not found" in result.stderr
