@@ -13,7 +13,14 @@ from conftest import conversation, polite
 from scriptcheck._model import Rule, RuleKind, Severity, Transcript, Turn
 from scriptcheck.kinds import KINDS, Conversation, KindRules
 from scriptcheck.learned.features import MIN_POSITIONS, features, marks, model_text, ngram_scale
-from scriptcheck.learned.model import ModelError, bundled_model_text, load_model_text, parse_model, read_model_text
+from scriptcheck.learned.model import (
+    ModelError,
+    _present,
+    bundled_model_text,
+    load_model_text,
+    parse_model,
+    read_model_text,
+)
 from scriptcheck.text.normalize import normalize
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -377,7 +384,8 @@ def test_a_custom_model_reaches_worker_processes(tmp_path):
 
 
 def test_the_cheap_bound_never_rules_out_a_label_that_reaches_the_threshold():
-    """`may_reach` answers as `peak >= probability` does, with or without the sums."""
+    """`may_reach` answers as `peak >= probability` does, and the cheap bound `screen` rules turns out with
+    never falls below a label's logit."""
     model = load_model_text(bundled_model_text(), "bundled")
     texts = ["好的呢", "这个不知道呢", "你自己看吧 我也没办法", "爱买不买", "亲亲 稍等下哈", "这个百分之百没问题的呢??", "您好 请问有什么可以帮您"]
     for text in texts:
@@ -388,7 +396,9 @@ def test_the_cheap_bound_never_rules_out_a_label_that_reaches_the_threshold():
     head = model.heads["agent"]
     for text in texts:
         prediction = head.read(normalize(text))
-        assert head.logit_bound(prediction._present, prediction._scale, prediction._marks) >= max(prediction.logits)
+        scanned = model_text(normalize(text))
+        present, scale, found = _present(head._automaton, scanned), ngram_scale(scanned, head.shortest, head.longest), marks(normalize(text))
+        assert head.logit_bound(present, scale, found) >= max(prediction.logits)
 
 
 def test_screening_drops_exactly_the_utterances_no_label_can_lift_to_the_floor():

@@ -6,7 +6,8 @@ turn (one automaton per speaker) -> each rule kind's findings -> drop nested -> 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import functools
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, overload
 
@@ -47,9 +48,14 @@ class Checker:
         self.speaker_aliases: Mapping[str, str] = speaker_table(self.rule_set.speaker_aliases)  # casefolded names
         model = source.model_text()
         self.model: Model | None = load_model_text(*model) if model is not None else None
-        # The speakers whose turns the model must read (those of model rules and model-triggered sequences),
-        # each with the lowest confidence any rule reads: a turn the model cannot lift to it gets no prediction.
-        self._model_floors: Mapping[str, float] = _model_floors(self.rules) if self.model is not None else {}
+        # Per speaker whose turns the model must read (those of model rules and model-triggered sequences), its
+        # head screening at the lowest confidence any rule reads: a turn it cannot lift to that gets no prediction.
+        heads = self.model.heads if self.model is not None else {}
+        self._screens: Mapping[str, Callable[[NormalizedText], Prediction | None]] = {
+            speaker: functools.partial(heads[speaker].screen, floor=floor)
+            for speaker, floor in _model_floors(self.rules).items()
+            if speaker in heads
+        }
 
     @property
     def rules(self) -> tuple[Rule, ...]:
@@ -92,14 +98,10 @@ class Checker:
             raise error.at_turn(turn.index) from None
 
     def _predictions(self, texts: Sequence[NormalizedText], turns: Sequence[Turn]) -> tuple[Prediction | None, ...]:
-        model, floors = self.model, self._model_floors
-        if model is None or not floors:
+        screens = self._screens
+        if not screens:
             return ()
-        heads = model.heads
-        return tuple(
-            heads[turn.speaker].screen(text, floors[turn.speaker]) if turn.speaker in floors and turn.speaker in heads else None
-            for text, turn in zip(texts, turns)
-        )
+        return tuple(screen(text) if (screen := screens.get(turn.speaker)) else None for text, turn in zip(texts, turns))
 
     def analyse_turn(self, turn: Turn) -> tuple[NormalizedText, TurnHits, Prediction | None]:
         """Normalise, scan and read one utterance (a live session's turn).

@@ -77,7 +77,7 @@ class Head:
         self._marks = {feature: vector for feature, vector in self._weights.items() if feature.startswith("\x01")}
         # NOTE: a several-label head keeps, next to each n-gram's weights, the largest of them (or 0): their
         # sum bounds every label's logit from above, and most utterances' bound is far below any
-        # threshold, so their full sums are never needed (`screen`, `Prediction.may_reach`).
+        # threshold, so their full sums are never needed (`screen`).
         self._automaton = _automaton(
             {f: (v[0] if self._scalar else (max(0.0, *v), v)) for f, v in self._weights.items() if not f.startswith("\x01")}
         )
@@ -86,9 +86,10 @@ class Head:
         self._scales = tuple(scale_of_length(length, shortest, longest) for length in range(SCALES_KEPT))
 
     def read(self, text: NormalizedText) -> Prediction:
-        """Scan one utterance once: the n-grams it holds, its scale and marks (the sums come when asked for)."""
-        scanned = START + text.compact + END
-        return Prediction(self, text, _present(self._automaton, scanned), ngram_scale(scanned, self.shortest, self.longest), marks(text))
+        """Every label's probability for one utterance: `screen` with nothing ruled out."""
+        prediction = self.screen(text, 0.0)
+        assert prediction is not None  # every probability reaches 0
+        return prediction
 
     def screen(self, text: NormalizedText, floor: float) -> Prediction | None:
         """The prediction for one utterance, or None when no label's probability can reach `floor`.
@@ -105,7 +106,7 @@ class Head:
         if not self._scalar and _logistic(self.logit_bound(present, scale, found)) < floor:
             return None
         logits = self.sum_logits(present, scale, found)
-        return Prediction(self, text, present, scale, found, logits) if _logistic(max(logits)) >= floor else None
+        return Prediction(self, text, logits) if _logistic(max(logits)) >= floor else None
 
     def sum_logits(self, present: Mapping[str, Any], scale: float, found: Sequence[str]) -> tuple[float, ...]:
         """Log-odds per label of a scanned utterance: the weights of the n-grams `present`, times `scale`, and marks."""
@@ -121,13 +122,8 @@ class Head:
                 totals = [t + w for t, w in zip(totals, self._marks[mark])]
         return tuple(totals)
 
-    @property
-    def bounded(self) -> bool:
-        """Whether `logit_bound` is cheaper than the logits (a one-label head's logit is its own bound)."""
-        return not self._scalar
-
     def logit_bound(self, present: Mapping[str, Any], scale: float, found: Sequence[str]) -> float:
-        """A number no label's logit exceeds (several-label heads: see `bounded`)."""
+        """A number no label's logit exceeds, cheaper than the logits (for several labels; one label's logit is its own bound)."""
         bound = self._bias_bound + scale * sum(map(_FIRST, present.values()))
         for mark in found:
             bound += self._mark_bounds.get(mark, 0.0)
@@ -198,38 +194,17 @@ def _automaton(weights: Mapping[str, Any]) -> Any:
 
 
 class Prediction:
-    """A head's view of one utterance: what `kinds` read (probability) and `explain` shows (evidence).
+    """A head's view of one utterance: what `kinds` read (probability) and `explain` shows (evidence)."""
 
-    The logits are summed on first use: most utterances are ruled out by `may_reach` without them.
-    """
+    __slots__ = ("head", "text", "logits")
 
-    __slots__ = ("head", "text", "_present", "_scale", "_marks", "_logits")
-
-    def __init__(
-        self,
-        head: Head,
-        text: NormalizedText,
-        present: dict[str, Any],
-        scale: float,
-        found_marks: Sequence[str],
-        logits: tuple[float, ...] | None = None,
-    ):
+    def __init__(self, head: Head, text: NormalizedText, logits: tuple[float, ...]):
         self.head = head
         self.text = text
-        self._present = present  # the weights of the n-grams the utterance holds, by n-gram
-        self._scale = scale
-        self._marks = found_marks
-        self._logits = logits
+        self.logits = logits  # log-odds per label, in `head.labels` order
 
     def __repr__(self) -> str:
         return f"<Prediction {self.head.name}: {self.probabilities}>"
-
-    @property
-    def logits(self) -> tuple[float, ...]:
-        """Log-odds per label, in `head.labels` order."""
-        if self._logits is None:
-            self._logits = self.head.sum_logits(self._present, self._scale, self._marks)  # NOTE: a race computes the same tuple twice
-        return self._logits
 
     @property
     def probabilities(self) -> tuple[float, ...]:
@@ -242,10 +217,7 @@ class Prediction:
         return _logistic(max(self.logits))
 
     def may_reach(self, probability: float) -> bool:
-        """Whether any label's probability reaches `probability` (as `peak >= probability`, but
-        settled without the sums when the cheap bound stays below it)."""
-        if self.head.bounded and self._logits is None and _logistic(self.head.logit_bound(self._present, self._scale, self._marks)) < probability:
-            return False
+        """Whether any label's probability reaches `probability`."""
         return self.peak >= probability
 
     def probability(self, label: str) -> float:
