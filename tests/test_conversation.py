@@ -66,14 +66,36 @@ def test_an_apology_just_before_a_repeated_complaint_answers_it(checker):
     assert found(report, "missing.apology") == []
 
 
-def test_a_neutral_turn_ends_an_episode(checker):
+def test_an_episode_lasts_while_the_agent_fails_to_acknowledge_it(checker):
+    # Decision A2: a complaint repeated after neutral turns, with no apology in between, is the same episode.
     report = checker.check(
         conversation(
             ("agent", "您好"), ("customer", "太慢了"), ("agent", "订单号"), ("customer", "123"),
             ("agent", "在路上"), ("customer", "态度太差了"), ("agent", "明天到"),
         )
     )
-    assert found(report, "missing.apology") == [1, 5]
+    assert found(report, "missing.apology") == [1]
+
+
+def test_an_apology_after_the_repeated_complaint_meets_the_whole_episode(checker):
+    report = checker.check(
+        conversation(
+            ("agent", "您好"), ("customer", "太慢了"), ("agent", "订单号"), ("customer", "123"),
+            ("agent", "在路上"), ("customer", "态度太差了"), ("agent", "不好意思，给您添麻烦了"),
+        )
+    )
+    assert found(report, "missing.apology") == []
+
+
+def test_a_late_apology_closes_the_episode_and_a_new_complaint_starts_another(checker):
+    report = checker.check(
+        conversation(
+            ("agent", "您好"), ("customer", "太慢了"), ("agent", "订单号"), ("customer", "123"),
+            ("agent", "在路上"), ("customer", "好吧"), ("agent", "不好意思"), ("customer", "好的"), ("agent", "明天到"),
+            ("customer", "态度太差了"), ("agent", "明天到"), ("customer", "嗯"), ("agent", "再见"),
+        )
+    )
+    assert found(report, "missing.apology") == [1, 9]
 
 
 def test_complaint_answered_in_traditional_script(checker):

@@ -168,3 +168,14 @@ def test_rules_show_a_disabled_or_unknown_rule(tmp_path, capsys):
     assert f"is disabled by `disable: banned.vague.hedge` at {pack}:6:11" in capsys.readouterr().err
     assert main(["rules", "show", "banned.impatience.hury"]) == 2
     assert "did you mean banned.impatience.hurry" in capsys.readouterr().err
+
+
+def test_rules_show_puts_a_sequence_override_under_its_trigger(tmp_path, capsys):
+    pack = tmp_path / "my_pack.yaml"
+    pack.write_text('pack: mine\nversion: "1"\noverrides:\n  - id: apology.after_complaint\n    add_phrases: [太磨蹭]\n', encoding="utf-8")
+    assert main(["rules", "show", "apology.after_complaint", "--pack", str(pack), "--format", "json"]) == 0
+    fields = json.loads(capsys.readouterr().out)["fields"]
+    added = [item for item in fields if item["value"] == "太磨蹭"]
+    assert [(item["field"].split("[")[0], item["location"], item["origin"]) for item in added] == [
+        ("trigger.phrases", f"{pack}:5:19", "override add_phrases")
+    ]

@@ -72,6 +72,9 @@ FIELDS = {
     "cancel.speaker": "cancel_speaker",
     "cancel.phrases": "cancel",
 }
+# An override's phrase lists on a sequence rule are its trigger's (`add_phrases` on apology.after_complaint
+# adds complaint wording; `unless` sets what cancels a trigger).
+OVERRIDE_LISTS = {"phrases": "trigger.phrases", "patterns": "trigger.patterns", "unless": "trigger.unless", "unless_turn": "trigger.unless_turn"}
 # Up to this many characters after a trigger are sign-off noise (哦亲, 呢~, 下下哈) rather than an answer.
 TRAILING_CHARACTERS = 4
 # A question back to the customer this short (请问是哪个订单呢) leaves the hold open; a longer remainder answers.
@@ -273,10 +276,15 @@ class _Outcome:
 
 
 def _follow(conversation: Conversation, rule_index: int, sequence: Sequence, start: Turn, trigger_turns: set[int]) -> _Outcome:
-    """Walk the turns after a trigger until the obligation it opened is met, cancelled or given up on."""
+    """Walk the turns after a trigger until the obligation it opened is met, cancelled or given up on.
+
+    With `trigger.episodes`, the episode lasts while the responding side keeps failing to acknowledge
+    it: every later trigger before a response joins it (one episode, one finding) and the window runs
+    again from there, so a response within `within_turns` of its last trigger meets the whole episode.
+    A response that comes only after the window has run out closes the episode unanswered.
+    """
     budget = sequence.within_turns
     absorbed: set[int] = set()
-    extendable = True  # an episode grows while the waiting side goes on complaining
     first_failure: int | None = None
     responded = False
     same_side = sequence.trigger_speaker == sequence.response_speaker
@@ -285,27 +293,28 @@ def _follow(conversation: Conversation, rule_index: int, sequence: Sequence, sta
         if sequence.cancel and later.speaker == sequence.cancel_speaker and hits.has(rule_index, "cancel"):
             return _Outcome("cancelled", later.index, frozenset(absorbed))
         if later.speaker != sequence.response_speaker:
-            if sequence.episodes and later.speaker == sequence.trigger_speaker:
-                if later.index in trigger_turns and extendable:
-                    absorbed.add(later.index)
-                    budget = sequence.within_turns  # the window runs from the episode's last trigger
-                elif later.index not in trigger_turns:
-                    extendable = False
+            if sequence.episodes and later.speaker == sequence.trigger_speaker and later.index in trigger_turns:
+                absorbed.add(later.index)
+                budget = sequence.within_turns  # the window runs from the episode's last trigger
             continue
         if not conversation.texts[later.index].compact:
             continue  # an empty turn (emoji, punctuation) says nothing: neither an answer nor a failure
         responded = True
         if hits.has(rule_index, "response"):
+            if budget == 0:  # too late for this episode (only reached with `episodes`)
+                return _Outcome("unanswered", first_failure, frozenset(absorbed))
             return _Outcome("met", later.index, frozenset(absorbed))
         if hits.has(rule_index, "notice"):
             continue  # more of the same wait (请您耐心等待): it does not use up the window
         if same_side and later.index in trigger_turns:
             absorbed.add(later.index)  # asked to wait again: the same hold, still open
             continue
+        if budget == 0:
+            continue  # an episode past its window, waiting for a repeated complaint or the end
         if first_failure is None:
             first_failure = later.index
         budget -= 1
-        if budget == 0:
+        if budget == 0 and not sequence.episodes:
             return _Outcome("unanswered", first_failure, frozenset(absorbed))
     if not responded:
         return _Outcome("ended", None, frozenset(absorbed))

@@ -19,6 +19,7 @@ from .._model import Rule, RulePack, SourceLocation
 from .._yaml import LocatedDict, LocatedList, load_yaml
 from ..formats.columns import pad
 from ..kinds.sequence import FIELDS as SEQUENCE_FIELDS
+from ..kinds.sequence import OVERRIDE_LISTS
 from .files import bundled_rules_dir
 from .resolve import RuleSet
 
@@ -133,8 +134,10 @@ def rule_provenance(rule_set: RuleSet, rule_id: str) -> RuleProvenance:
             where = key_locations.get(index, {})
             for key, value in changes.items():
                 name = key.removeprefix("add_")
+                if written.sequence is not None:
+                    name = OVERRIDE_LISTS.get(name, name)
                 key_location = where.get(key, (location, []))
-                if name in LISTS:
+                if name in LISTS or name in OVERRIDE_LISTS.values():
                     item_locations = key_location[1]
                     items: list[tuple[Any, SourceLocation | None, str]] = [
                         (v, item_locations[i] if i < len(item_locations) else key_location[0], "override" + (f" {key}" if key != name else ""))

@@ -11,6 +11,7 @@ from typing import Any
 from .._errors import DuplicateRuleError, RuleCompileError, RulePackError, RuleSchemaError
 from .._model import SPEAKERS, Rule, RulePack, Settings, SourceLocation
 from ..kinds import KINDS
+from ..kinds.sequence import FIELDS, OVERRIDE_LISTS
 from ..text.normalize import MAX_VARIANTS, expand_phrase, normalize_phrase, variant_count
 from .schema import BUILTIN_CATEGORIES
 
@@ -132,6 +133,13 @@ def _check_override_phrases(rule: Rule, key: str, phrases: Iterable[str], locati
 _PHRASE_FIELDS = frozenset({"phrases", "unless", "unless_turn"})
 
 
+def _sequence_key(key: str) -> str:
+    """`add_phrases` -> `add_trigger.phrases` (kept apart by its prefix), `unless` -> `trigger.unless`."""
+    prefix = "add_" if key.startswith("add_") else ""
+    name = key.removeprefix("add_")
+    return prefix + OVERRIDE_LISTS[name] if name in OVERRIDE_LISTS else key
+
+
 def _not_found(action: str, target: str, rules: Mapping[str, Rule]) -> str:
     hint = difflib.get_close_matches(target, list(rules), n=1, cutoff=0.6)
     suffix = f"; did you mean {hint[0]!r}?" if hint else "; check the id against `scriptcheck rules list`"
@@ -141,8 +149,17 @@ def _not_found(action: str, target: str, rules: Mapping[str, Rule]) -> str:
 def _apply_override(rule: Rule, changes: Mapping[str, Any], location: SourceLocation) -> Rule:
     updates: dict[str, Any] = {}
     sources = dict(rule.field_sources)
+    if rule.sequence is not None:
+        changes = {_sequence_key(key): value for key, value in changes.items()}
     for key, value in changes.items():
         if key == "id":
+            continue
+        if rule.sequence is not None and key.removeprefix("add_") in OVERRIDE_LISTS.values():
+            name = key.removeprefix("add_")
+            sources[name] = location
+            _check_override_phrases(rule, name.split(".")[-1], value, location)
+            base = getattr(rule.sequence, FIELDS[name]) if key.startswith("add_") else ()
+            updates[name] = tuple(updates.get(name, base)) + tuple(value)
             continue
         sources[key.removeprefix("add_")] = location
         if isinstance(value, (list, tuple)):
@@ -158,7 +175,7 @@ def _apply_override(rule: Rule, changes: Mapping[str, Any], location: SourceLoca
             raise RuleSchemaError(f"`{key}` only applies to {' or '.join(owners)} rules", location, rule.id)
     nested = {key: updates.pop(key) for key in [key for key in updates if "." in key]}
     if nested and rule.sequence is not None:  # trigger.deduct_at -> Sequence.trigger_deduct_at
-        updates["sequence"] = replace(rule.sequence, **{key.replace(".", "_"): value for key, value in nested.items()})
+        updates["sequence"] = replace(rule.sequence, **{FIELDS[key]: value for key, value in nested.items()})
     updated = replace(rule, **updates, field_sources=MappingProxyType(sources))
     if not updated.phrases and not updated.patterns and KINDS[updated.kind].needs_phrases:
         raise RuleSchemaError("after this override the rule has no phrases or patterns left", location, rule.id)
