@@ -77,10 +77,10 @@ FIELDS = {
 OVERRIDE_LISTS = {"phrases": "trigger.phrases", "patterns": "trigger.patterns", "unless": "trigger.unless", "unless_turn": "trigger.unless_turn"}
 # Up to this many characters after a trigger are sign-off noise (哦亲, 呢~, 下下哈) rather than an answer.
 TRAILING_CHARACTERS = 4
-# A question back to the customer this short (请问是哪个订单呢) leaves the hold open; a longer remainder answers.
-QUESTION_CHARACTERS = 16
-# ... and so does a question that comes right after the request (请您稍等 请问您是咨询之前的问题还是…?).
-QUESTION_LEAD = 8
+# A question back to the customer that starts within this many characters of the request leaves the hold
+# open (请您稍等 请问您是咨询之前的问题还是…?, 稍等 您这两个地址离得远吗); one that follows content answers
+# (您稍等 预计七天内有货 您耐心等待一下可以吗; 我帮您申请售后维修您看可以吗).
+QUESTION_LEAD = 10
 
 
 class SequenceKind(RuleKindSpec):
@@ -227,9 +227,9 @@ def _has_content_after(text: NormalizedText, end: int, allowed: list[Hit], quest
     """True when the turn goes on with an answer after `end` (so nobody was left waiting).
 
     Words covered by `allow_after` phrases (正在为您查询, 我去问问) are more hold talk, not an answer,
-    and a short question back to the customer (a `trigger.questions` phrase or a question mark after
-    the request: 请问是什么原因呢?) asks for more, it answers nothing. A long remainder is an answer
-    even with a question in it (a product card, then 请问是这个商品吗?).
+    and a question back to the customer right after the request (a `trigger.questions` phrase or a
+    question mark: 请问是什么原因呢?) asks for more, it answers nothing. Content before the question is an
+    answer (a product card, then 请问是这个商品吗?; 预计七天内有货 …可以吗?).
     """
     covered = [(h.start, h.end) for h in allowed if h.end > end]
     words = [offset for offset in text.offsets if offset >= end and not any(start <= offset < stop for start, stop in covered)]
@@ -240,7 +240,7 @@ def _has_content_after(text: NormalizedText, end: int, allowed: list[Hit], quest
     if not asked:
         return True
     before = sum(1 for offset in words if offset < min(asked))
-    return not (len(words) <= QUESTION_CHARACTERS or before <= QUESTION_LEAD)
+    return before > QUESTION_LEAD
 
 
 def responses(conversation: Conversation, rule_index: int, rule: Rule, after: Turn) -> list[int]:
