@@ -133,13 +133,6 @@ def _check_override_phrases(rule: Rule, key: str, phrases: Iterable[str], locati
 _PHRASE_FIELDS = frozenset({"phrases", "unless", "unless_turn"})
 
 
-def _sequence_key(key: str) -> str:
-    """`add_phrases` -> `add_trigger.phrases` (kept apart by its prefix), `unless` -> `trigger.unless`."""
-    prefix = "add_" if key.startswith("add_") else ""
-    name = key.removeprefix("add_")
-    return prefix + OVERRIDE_LISTS[name] if name in OVERRIDE_LISTS else key
-
-
 def _not_found(action: str, target: str, rules: Mapping[str, Rule]) -> str:
     hint = difflib.get_close_matches(target, list(rules), n=1, cutoff=0.6)
     suffix = f"; did you mean {hint[0]!r}?" if hint else "; check the id against `scriptcheck rules list`"
@@ -149,26 +142,20 @@ def _not_found(action: str, target: str, rules: Mapping[str, Rule]) -> str:
 def _apply_override(rule: Rule, changes: Mapping[str, Any], location: SourceLocation) -> Rule:
     updates: dict[str, Any] = {}
     sources = dict(rule.field_sources)
-    if rule.sequence is not None:
-        changes = {_sequence_key(key): value for key, value in changes.items()}
     for key, value in changes.items():
         if key == "id":
             continue
-        if rule.sequence is not None and key.removeprefix("add_") in OVERRIDE_LISTS.values():
-            name = key.removeprefix("add_")
-            sources[name] = location
-            _check_override_phrases(rule, name.split(".")[-1], value, location)
-            base = getattr(rule.sequence, FIELDS[name]) if key.startswith("add_") else ()
-            updates[name] = tuple(updates.get(name, base)) + tuple(value)
-            continue
-        sources[key.removeprefix("add_")] = location
+        name = key.removeprefix("add_")
+        if rule.sequence is not None:
+            name = OVERRIDE_LISTS.get(name, name)  # a sequence rule's phrase lists are its trigger's
+        sources[name] = location
         if isinstance(value, (list, tuple)):
             _check_override_phrases(rule, key, value, location)
         if key.startswith("add_"):
-            name = key.removeprefix("add_")
-            updates[name] = tuple(updates.get(name, getattr(rule, name))) + tuple(value)
+            current = getattr(rule.sequence, FIELDS[name]) if "." in name else getattr(rule, name)
+            updates[name] = tuple(updates.get(name, current)) + tuple(value)
         else:
-            updates[key] = value
+            updates[name] = value
     for key in updates:
         owners = [spec.kind.value for spec in KINDS.values() if key in spec.override_keys]
         if owners and rule.kind.value not in owners:
