@@ -255,3 +255,22 @@ rules:
 """)
     with pytest.raises(scriptcheck.RulePackError, match=r"mine.yaml:7:15: banned.x.dare: phrase '\{你\|您去投诉' has unbalanced"):
         scriptcheck.load(pack, defaults=False)
+
+
+def test_load_takes_a_list_of_packs_as_well_as_several_arguments(tmp_path):
+    extra = tmp_path / "extra.yaml"
+    extra.write_text(
+        "pack: extra\nversion: '1'\nrules:\n  - id: extra.rude\n    kind: banned\n    category: banned.contempt\n"
+        "    severity: error\n    points: 20\n    phrases: [你懂不懂行情]\n    message: 蔑视\n",
+        encoding="utf-8",
+    )
+    transcript = {"id": "c1", "turns": [{"speaker": "agent", "text": "你懂不懂行情"}]}
+    from_list = scriptcheck.load([str(extra)], model=False).check(transcript)
+    from_args = scriptcheck.load(str(extra), model=False).check(transcript)
+    assert [f.rule for f in from_list.findings] == [f.rule for f in from_args.findings]
+    assert "extra.rude" in [f.rule for f in from_list.findings]
+
+
+def test_a_pack_argument_that_is_not_a_path_is_a_clear_pack_error():
+    with pytest.raises(scriptcheck.RulePackError, match="a pack is a path to a YAML file.*not int 42"):
+        scriptcheck.load(42)  # type: ignore[arg-type]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 import scriptcheck
@@ -95,3 +97,74 @@ def test_an_override_that_sets_unless_on_a_sequence_rule_cancels_the_trigger(tmp
     transcript = conversation(("agent", "您好"), ("customer", "差评返现是真的吗"), ("agent", "没有这个活动"), ("customer", "好"), ("agent", "再见"))
     assert turns_of(checker.check(transcript), "missing.apology") == []
     assert turns_of(scriptcheck.load(model=False).check(transcript), "missing.apology") == [1]
+
+
+# Profile `auto`: each transcript's `channel` picks chat or phone (a QA export of calls and chats together).
+CHASE = (("agent", "您好 请问有什么可以帮您"), ("customer", "怎么还没发货啊"), ("agent", "请提供订单号"), ("agent", "已经查到了 明天发出"))
+
+
+def with_channel(channel: str | None, id: str = "t") -> dict:
+    transcript = conversation(*CHASE, id=id)
+    if channel is not None:
+        transcript["channel"] = channel
+    return transcript
+
+
+@pytest.fixture(scope="module")
+def auto() -> scriptcheck.Checker:
+    return scriptcheck.load(profile="auto", model=False)
+
+
+@pytest.mark.parametrize(
+    ("channel", "as_chat"), [("chat", True), (" Chat ", True), ("在线客服", True), ("wechat", True), ("phone", False), ("hotline", False), (None, False)]
+)
+def test_auto_reads_each_transcript_by_its_channel(auto, chat, phone, channel, as_chat):
+    transcript = with_channel(channel)
+    expected = (chat if as_chat else phone).check(transcript)
+    report = auto.check(transcript)
+    assert [(f.rule, f.turn) for f in report.findings] == [(f.rule, f.turn) for f in expected.findings]
+    assert has(report, "missing.apology") is as_chat  # the chase counts as a complaint only in chat
+
+
+def test_auto_is_the_profile_a_checker_reports_and_a_pack_can_choose_it(tmp_path, auto):
+    assert auto.source.profile == "auto"
+    pack = tmp_path / "team.yaml"
+    pack.write_text("pack: team\nversion: '1'\nsettings: {profile: auto}\n", encoding="utf-8")
+    from_pack = scriptcheck.load(str(pack), model=False)
+    assert from_pack.source.profile == "auto"
+    assert has(from_pack.check(with_channel("chat")), "missing.apology")
+    assert not has(from_pack.check(with_channel("phone")), "missing.apology")
+
+
+def test_auto_picks_by_channel_in_worker_processes_and_sessions(auto):
+    transcripts = [with_channel("chat" if i % 2 else "phone", id=f"c{i}") for i in range(6)]
+    serial = [has(report, "missing.apology") for report in auto.check_many(transcripts)]
+    parallel = [has(report, "missing.apology") for report in auto.check_many(transcripts, workers=2)]
+    rendered = ['"missing.apology"' in line for line in auto.check_many(transcripts, workers=2, output="json")]
+    assert serial == parallel == rendered == [False, True, False, True, False, True]
+    for channel, expected in (("chat", True), ("phone", False)):
+        session = auto.session("live", {"channel": channel})
+        for speaker, text in CHASE:
+            session.add_turn(speaker, text)
+        assert has(session.close(), "missing.apology") is expected
+
+
+def test_auto_on_the_command_line_and_an_unknown_profile_named(tmp_path, capsys):
+    from scriptcheck.cli import main
+
+    chats = tmp_path / "mixed.jsonl"
+    chats.write_text("".join(json.dumps(with_channel(c, id=c), ensure_ascii=False) + "\n" for c in ("chat", "phone")), encoding="utf-8")
+    main(["check", str(chats), "-f", "jsonl", "--profile", "auto", "--no-model", "-o", str(tmp_path / "out.jsonl")])
+    reports = {r["id"]: r for r in map(json.loads, (tmp_path / "out.jsonl").read_text(encoding="utf-8").splitlines())}
+    assert any(f["category"] == "missing.apology" for f in reports["chat"]["findings"])
+    assert not any(f["category"] == "missing.apology" for f in reports["phone"]["findings"])
+    with pytest.raises(scriptcheck.RulePackError, match="unknown profile 'email'; use phone, chat, auto"):
+        scriptcheck.load(profile="email")
+
+
+def test_auto_explains_a_chat_finding_with_the_chat_profile_rules(auto):
+    report = auto.check(with_channel("chat"))
+    explanation = report.explain(auto)
+    complaint = [item for item in explanation.findings if item.finding.category == "missing.apology"]
+    assert complaint and "怎么还" in complaint[0].finding.text
+    assert any(phrase.startswith("怎么还") for phrase in complaint[0].phrases)  # the chat profile's chase pattern

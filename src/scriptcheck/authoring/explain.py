@@ -148,6 +148,7 @@ def explain_report(report: Report, checker: Checker | None = None) -> Explanatio
             f"report {report.id!r} was not produced by this checker's rules; "
             "pass the checker that produced it: report.explain(checker)"
         )
+    checker = checker.for_channel(report.transcript.metadata)  # profile `auto`: the channel's own rules
     conversation = checker.analyse(report.transcript)
     compiled = checker.compiled
     items = []

@@ -19,7 +19,7 @@ from ..engine.progress import with_progress
 from ..engine.regex import BUDGET_VARIABLE, DEFAULT_BUDGET_SECONDS
 from ..formats.readers import DEFAULT_MAX_RECORD_BYTES, Record
 from ..packs.names import category_names
-from ..packs.schema import PROFILES, parse_pack
+from ..packs.schema import PROFILE_CHOICES, parse_pack
 from .config import add_config_options
 
 EXIT_OK, EXIT_GATE, EXIT_USAGE, EXIT_INVALID, EXIT_INTERNAL = 0, 1, 2, 3, 4
@@ -78,8 +78,9 @@ def add_pack_options(parser: argparse.ArgumentParser) -> None:
     add_config_options(parser)
     parser.add_argument("--no-defaults", action="store_true", help="do not load the bundled packs")
     parser.add_argument(
-        "--profile", choices=PROFILES,
-        help="channel profile: phone (calls, the packs as written) or chat (online chat); default: what the packs say, else phone",
+        "--profile", choices=PROFILE_CHOICES,
+        help="channel profile: phone (calls, the packs as written), chat (online chat), or auto (each transcript's "
+        "`channel`: chat for online chat, phone otherwise); default: what the packs say, else phone",
     )
     parser.add_argument(
         "--asr", nargs="?", const="", metavar="CONFUSIONS",

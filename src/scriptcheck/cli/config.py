@@ -136,7 +136,7 @@ def read_config(path: str | Path) -> ProjectConfig:
         path=path,
         packs=tuple(_relative(pack, base) for pack in packs),
         no_defaults=bool(expect("no_defaults", data.get("no_defaults", False), (bool,), "true or false")),
-        profile=expect("profile", data.get("profile"), (str,), "phone or chat"),
+        profile=expect("profile", data.get("profile"), (str,), "phone, chat or auto"),
         model=_relative(model, base) if isinstance(model, str) else model,
         asr=data.get("asr"),
         pass_mark=expect("pass_mark", data.get("pass_mark"), (int, float), "a number"),

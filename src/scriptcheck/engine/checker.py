@@ -19,6 +19,7 @@ from ..formats.writers import OUTPUTS, as_output
 from ..kinds import KINDS, Conversation
 from ..learned.model import Model, Prediction, load_model_text
 from ..packs.resolve import RuleSet
+from ..packs.schema import CHAT_CHANNELS
 from ..packs.source import PackSource
 from ..text.normalize import NormalizedText, normalize, normalize_all
 from .batch import check_items
@@ -43,6 +44,11 @@ class Checker:
             RulePackError: the packs do not resolve or a rule does not compile.
         """
         self.source = source
+        # Profile `auto`: this checker is the phone profile's, and chats go to a chat-profile twin.
+        self._chat: Checker | None = None
+        if source.auto_at is not None:
+            self._chat = Checker(source.with_profile("chat"))
+            source = source.with_profile("phone")
         self.rule_set: RuleSet = source.rule_set()
         self.compiled = CompiledRules(self.rule_set)
         self.speaker_aliases: Mapping[str, str] = speaker_table(self.rule_set.speaker_aliases)  # casefolded names
@@ -75,10 +81,19 @@ class Checker:
         """
         if not isinstance(transcript, Transcript):
             transcript = transcript_from_dict(transcript, self.speaker_aliases)
+        checker = self.for_channel(transcript.metadata)
         try:
-            return self.report(self.analyse(transcript))
+            return checker.report(checker.analyse(transcript))
         except RegexTimeoutError as error:
             raise error.located(record_id=transcript.id) from None
+
+    def for_channel(self, metadata: Mapping[str, Any] | None) -> Checker:
+        """The checker for a transcript with this metadata: itself, unless the profile is `auto` and the
+        `channel` names online chat (`CHAT_CHANNELS`), which gets the chat profile's checker."""
+        if self._chat is None or metadata is None:
+            return self
+        channel = metadata.get("channel")
+        return self._chat if isinstance(channel, str) and channel.strip().casefold() in CHAT_CHANNELS else self
 
     def analyse(self, transcript: Transcript) -> Conversation:
         """Every turn normalised (in one OpenCC call), scanned, and read by the model: what the rule kinds read.
@@ -86,6 +101,8 @@ class Checker:
         Raises:
             RegexTimeoutError: a pack pattern ran over its time budget on a turn (named in the message).
         """
+        if self._chat is not None and (checker := self.for_channel(transcript.metadata)) is not self:
+            return checker.analyse(transcript)
         turns = transcript.turns
         texts = normalize_all([turn.text for turn in turns])
         hits = tuple(self._scan(text, turn) for text, turn in zip(texts, turns))
@@ -116,12 +133,16 @@ class Checker:
 
     def report(self, conversation: Conversation) -> Report:
         """The scored report of an analysed conversation."""
+        if self._chat is not None and (checker := self.for_channel(conversation.transcript.metadata)) is not self:
+            return checker.report(conversation)
         return score(conversation.transcript, drop_nested(self.raw_findings(conversation)), self.settings)
 
     def raw_findings(self, conversation: Conversation | Transcript) -> list[Finding]:
         """Every rule's findings before overlaps are resolved and points charged."""
         if isinstance(conversation, Transcript):
             conversation = self.analyse(conversation)
+        if self._chat is not None and (checker := self.for_channel(conversation.transcript.metadata)) is not self:
+            return checker.raw_findings(conversation)
         kind_rules = self.compiled.kind_rules
         return [found for kind, spec in KINDS.items() for found in spec.findings(conversation, kind_rules[kind])]
 
@@ -210,8 +231,9 @@ class Checker:
                 yield as_output(outcome, output)  # type: ignore[arg-type]  # a report: items are never passed through
 
     def session(self, transcript_id: str, metadata: Mapping[str, Any] | None = None) -> Session:
-        """Start checking a live conversation turn by turn (see `Session`)."""
-        return Session(self, transcript_id, metadata)
+        """Start checking a live conversation turn by turn (see `Session`); with profile `auto`, the
+        metadata's `channel` picks the profile."""
+        return Session(self.for_channel(metadata if isinstance(metadata, Mapping) else None), transcript_id, metadata)
 
 
 def _unless_invalid(item: Any) -> Any:
@@ -220,7 +242,7 @@ def _unless_invalid(item: Any) -> Any:
 
 
 def load(
-    *packs: str | Path | RulePack,
+    *packs: str | Path | RulePack | list[str | Path | RulePack] | tuple[str | Path | RulePack, ...],
     defaults: bool = True,
     speaker_aliases: Mapping[str, str] | None = None,
     model: str | Path | bool | None = None,
@@ -230,16 +252,17 @@ def load(
     """Load the bundled packs (unless `defaults=False`) plus `packs`, in order, and compile them.
 
     Args:
-        packs: paths to YAML packs, names of bundled packs, or parsed `RulePack`s. Later
+        packs: paths to YAML packs, names of bundled packs, or parsed `RulePack`s (or lists of them). Later
             packs may override or disable rules of earlier ones; a pack's `extends` load first.
         defaults: start from every bundled pack.
         speaker_aliases: extra speaker names, e.g. {"bot": "agent"}.
         model: the learned stage: None for what the packs say (the bundled model unless a pack's
             `settings: {model: ...}` names another, or `none`); False for none; a path to a model
             folder written by `scriptcheck model train`.
-        profile: the channel profile, "phone" (calls and hotlines: the packs as written) or "chat"
+        profile: the channel profile, "phone" (calls and hotlines: the packs as written), "chat"
             (online chat: the re-contact template opens a continued session, pleasantries after a
-            closing do not count); default: what the packs' settings say, else phone.
+            closing do not count, chases are complaints) or "auto" (each transcript's `channel`:
+            chat for online chat, phone otherwise); default: what the packs' settings say, else phone.
         asr: match phrases by sound too, for speech-to-text (你问我我问水 is 你问我我问谁): True, or a
             list of confusion sets to fold (zh-z, ch-c, sh-s, n-l, in-ing, en-eng, an-ang, f-h);
             default: what the packs' settings say (`asr:`), else off.
@@ -248,8 +271,10 @@ def load(
         RulePackError: a pack is missing or malformed (the message has file:line:column).
         ModelError: the model cannot be read.
     """
+    # load(["a.yaml", "b.yaml"]) reads as load("a.yaml", "b.yaml")
+    flat = [item for spec in packs for item in (spec if isinstance(spec, (list, tuple)) else (spec,))]
     return Checker(
-        PackSource.load(packs, defaults=defaults, speaker_aliases=speaker_aliases, model=model, profile=profile, asr=asr)
+        PackSource.load(flat, defaults=defaults, speaker_aliases=speaker_aliases, model=model, profile=profile, asr=asr)
     )
 
 

@@ -309,7 +309,7 @@ def _check_chunk(chunk: list[Any], render: bool = False, checker: Checker | None
                 if tag == "turns":
                     record_id, turns, metadata = rest
                     transcript = Transcript(record_id, tuple(starmap(new_turn, turns)))
-                    if metadata is not None:  # rendered here: the line carries the metadata
+                    if metadata is not None:  # the channel (profile `auto`), or all of it when the line is rendered here
                         transcript = replace(transcript, metadata=MappingProxyType(metadata))
                     report = checker.check(transcript)
                     results.append(_rendered(report) if render else _fields(report))
@@ -389,8 +389,9 @@ def _prepare(item: Any, aliases: Mapping[str, str], render: bool) -> tuple[Any, 
 
     A dict whose report comes back rendered goes as it is (a worker validates it). Otherwise a
     dict is validated here, for the `Report` to hold its transcript; an invalid one keeps its error
-    and sends nothing. A transcript goes as tuples of turns: the checker reads nothing else (its
-    metadata stays here, for the report, unless the worker renders it).
+    and sends nothing. A transcript goes as tuples of turns and its `channel` (profile `auto` reads
+    it): the checker reads nothing else (the rest of its metadata stays here, for the report, unless
+    the worker renders it).
     """
     if item is None or isinstance(item, LineBlock):
         return item, item
@@ -404,7 +405,8 @@ def _prepare(item: Any, aliases: Mapping[str, str], render: bool) -> tuple[Any, 
         except Exception as error:  # given (TranscriptError) or raised in the item's place, as a serial run does
             return error, None
     # The metadata goes along only when the worker renders the report (the rendered line carries it).
-    metadata = dict(item.metadata) if render else None
+    channel = item.metadata.get("channel")
+    metadata = dict(item.metadata) if render else ({"channel": channel} if channel is not None else None)
     return item, ("turns", item.id, tuple(map(_turn_values, item.turns)), metadata)
 
 

@@ -53,6 +53,10 @@ def profile_pack_path(profile: str) -> Path:
 
 def resolve_pack_argument(spec: str | Path) -> Path:
     """Turn a pack argument (a path, or the name of a bundled pack) into a path."""
+    if not isinstance(spec, (str, os.PathLike)):
+        raise RulePackError(
+            f"a pack is a path to a YAML file, a bundled pack name or a RulePack, not {type(spec).__name__} {spec!r}"
+        )
     path = Path(spec)
     if path.exists():
         return path

@@ -40,6 +40,11 @@ BUILTIN_CATEGORIES: Mapping[str, str] = MappingProxyType(
 
 # Channel profiles: bundled packs in rules/profiles/ applied after the bundled packs (`--profile`).
 PROFILES = ("phone", "chat")
+# `auto` picks a profile per transcript from its `channel` field: these values (casefolded, trimmed) are
+# online chat; any other value, or none, is a call (phone). Mixed exports hold calls and chats together.
+AUTO_PROFILE = "auto"
+PROFILE_CHOICES = (*PROFILES, AUTO_PROFILE)
+CHAT_CHANNELS = frozenset({"chat", "online", "online_chat", "im", "web", "webchat", "app", "wechat", "在线", "在线客服", "网聊", "微信"})
 
 RULE_ID = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
 PACK_NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
@@ -148,9 +153,10 @@ def _read_settings(data: LocatedDict, categories: Mapping[str, str]) -> Mapping[
             raise RuleSchemaError("`disowned` must be drop (quoted/negated words are not findings) or info (kept, 0 points)", node.locs["disowned"])
         result["disowned"] = node["disowned"]
     if "profile" in node:
-        if node["profile"] not in PROFILES:
+        if node["profile"] not in PROFILE_CHOICES:
             raise RuleSchemaError(
-                f"`profile` must be one of {', '.join(PROFILES)}{did_you_mean(node['profile'], PROFILES)}", node.locs["profile"]
+                f"`profile` must be one of {', '.join(PROFILE_CHOICES)}{did_you_mean(node['profile'], PROFILE_CHOICES)}",
+                node.locs["profile"],
             )
         result["profile"] = node["profile"]
     if "speakers" in node:

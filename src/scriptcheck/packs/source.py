@@ -29,7 +29,7 @@ from .files import (
     resolve_pack_argument,
 )
 from .resolve import RuleSet, resolve
-from .schema import PROFILES, parse_pack
+from .schema import AUTO_PROFILE, PROFILE_CHOICES, parse_pack
 
 PackText = tuple[str, str]  # (YAML text, the path shown in messages)
 # The learned model a checker uses: ("bundled",), ("none",), or ("text", model file text, path shown).
@@ -50,10 +50,13 @@ class PackSource:
     speaker_aliases: tuple[tuple[str, str], ...] = ()
     model: ModelSpec = BUNDLED_MODEL
     asr: tuple[str, ...] | None = None  # the caller's ASR choice: None (the packs' settings), () off, ("on", *confusions)
+    # profile `auto`: where a profile pack goes (after the bundled packs); each transcript's channel picks it
+    auto_at: int | None = None
     parsed: tuple[RulePack, ...] = field(default=(), compare=False, repr=False)
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (PackSource, (self.texts, self.speaker_aliases, self.model, self.asr))  # texts only: parsed again where it lands
+        # texts only: parsed again where it lands
+        return (PackSource, (self.texts, self.speaker_aliases, self.model, self.asr, self.auto_at))
 
     @classmethod
     def load(
@@ -72,7 +75,7 @@ class PackSource:
         A pack's `extends` are loaded before it; a pack met twice (a bundled pack named again,
         or extended by two packs) is loaded once. `profile` (phone or chat; default: what the packs'
         settings say, else phone) adds its bundled pack right after the bundled packs, so your packs
-        can still override what it sets. `model`: None for what the packs' settings say
+        can still override what it sets; `auto` leaves the choice to each transcript's `channel`. `model`: None for what the packs' settings say
         (the bundled model unless a pack names another or "none"), False or "none" for no model,
         True or "bundled" for the bundled one, or a path to a model folder or file. `asr`: None for
         what the packs' settings say (off unless one turns it on), False, True, or a list of
@@ -106,19 +109,35 @@ class PackSource:
             for pack, text in pack_tree(resolve_pack_argument(spec)):
                 add(pack, text)
         chosen = profile or _setting(loaded, "profile")
-        if chosen is not None:
-            if chosen not in PROFILES:
-                raise RulePackError(f"unknown profile {chosen!r}; use {' or '.join(PROFILES)}")
-            path = profile_pack_path(chosen)
-            shown = f"rules/profiles/{path.name}"
-            source = read_pack_text(path, shown)
-            loaded.insert(bundled, parse_pack(source, shown))
-            texts.insert(bundled, (source, shown))
-        return cls(tuple(texts), _alias_pairs(speaker_aliases), model_spec(model, loaded), asr_spec(asr), tuple(loaded))
+        if chosen is not None and chosen not in PROFILE_CHOICES:
+            raise RulePackError(f"unknown profile {chosen!r}; use {', '.join(PROFILE_CHOICES)}")
+        built = cls(tuple(texts), _alias_pairs(speaker_aliases), model_spec(model, loaded), asr_spec(asr), bundled, tuple(loaded))
+        if chosen == AUTO_PROFILE:
+            return built
+        return built.with_profile(chosen) if chosen is not None else replace(built, auto_at=None)
+
+    def with_profile(self, profile: str) -> PackSource:
+        """The same packs with a channel profile's bundled pack right after the bundled packs (where
+        `auto` leaves room for it), so the caller's packs can still override what it sets."""
+        at = self.auto_at if self.auto_at is not None else 0
+        path = profile_pack_path(profile)
+        shown = f"rules/profiles/{path.name}"
+        text = read_pack_text(path, shown)
+        parsed = self.packs()
+        return PackSource(
+            (*self.texts[:at], (text, shown), *self.texts[at:]),
+            self.speaker_aliases,
+            self.model,
+            self.asr,
+            None,
+            (*parsed[:at], parse_pack(text, shown), *parsed[at:]),
+        )
 
     @property
     def profile(self) -> str:
-        """The channel profile these packs include (phone when none does)."""
+        """The channel profile these packs include (phone when none does; auto when each transcript's channel picks)."""
+        if self.auto_at is not None:
+            return AUTO_PROFILE
         for pack in self.packs():
             if pack.name.startswith("profile_"):
                 return pack.name.removeprefix("profile_")
@@ -133,11 +152,11 @@ class PackSource:
         model: str | Path | bool | None = None,
     ) -> PackSource:
         """Packs parsed already, in load order (`diff` and `lint` compose their own lists)."""
-        return cls(tuple(packs), _alias_pairs(speaker_aliases), model_spec(model, packs), None, tuple(packs))
+        return cls(tuple(packs), _alias_pairs(speaker_aliases), model_spec(model, packs), None, None, tuple(packs))
 
     def with_model(self, model: str | Path | bool | None) -> PackSource:
         """The same packs with another model (None: what the packs say)."""
-        return PackSource(self.texts, self.speaker_aliases, model_spec(model, self.packs()), self.asr, self.parsed)
+        return PackSource(self.texts, self.speaker_aliases, model_spec(model, self.packs()), self.asr, self.auto_at, self.parsed)
 
     def model_text(self) -> tuple[str, str] | None:
         """(model file text, path shown) of the model to load, or None for no model."""
@@ -169,7 +188,7 @@ class PackSource:
     def key(self) -> str:
         """A digest of the texts and aliases: equal sources share one compiled checker per process."""
         parts = [text if not isinstance(text, RulePack) else [text.path, text.name] for text in self.texts]
-        blob = json.dumps([parts, self.speaker_aliases, self.model, self.asr], ensure_ascii=False)
+        blob = json.dumps([parts, self.speaker_aliases, self.model, self.asr, self.auto_at], ensure_ascii=False)
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
