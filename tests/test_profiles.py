@@ -168,3 +168,14 @@ def test_auto_explains_a_chat_finding_with_the_chat_profile_rules(auto):
     complaint = [item for item in explanation.findings if item.finding.category == "missing.apology"]
     assert complaint and "怎么还" in complaint[0].finding.text
     assert any(phrase.startswith("怎么还") for phrase in complaint[0].phrases)  # the chat profile's chase pattern
+
+
+def test_rules_commands_under_auto_say_whose_rules_they_show(capsys):
+    from scriptcheck.cli import main
+
+    assert main(["rules", "show", "apology.after_complaint", "--profile", "auto", "--no-model"]) == 0
+    shown = capsys.readouterr()
+    assert "profile auto: showing the phone profile's rules" in shown.err
+    assert "怎么还" not in shown.out  # the chat profile's chase pattern is not among the phone profile's
+    assert main(["rules", "show", "apology.after_complaint", "--profile", "chat", "--no-model"]) == 0
+    assert "怎么还" in capsys.readouterr().out

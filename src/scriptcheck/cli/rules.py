@@ -42,7 +42,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         "{rules: [{id, kind, category, category_name, severity, points, pack, message, suggestion, source}], "
         "pass_mark, fatal}. Default: table",
     )
-    listing.set_defaults(handler=lambda args: _list(load_checker(args), args.format), speaker_alias=[])
+    listing.set_defaults(handler=lambda args: _list(_described(args), args.format), speaker_alias=[])
 
     doc = sub.add_parser(
         "doc", help="write a Markdown reference of the loaded rules",
@@ -81,7 +81,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="text: one aligned line per field and list item with its file:line:column; json: {id, pack, source, "
         "overrides, fields: [{field, value, location, origin}]}. Default: text",
     )
-    show.set_defaults(handler=lambda args: _show(load_checker(args), args.rule_id, args.format), speaker_alias=[])
+    show.set_defaults(handler=lambda args: _show(_described(args), args.rule_id, args.format), speaker_alias=[])
     lint = sub.add_parser(
         "lint", help="validate packs: file:line:column for every problem",
         **examples("scriptcheck rules lint", "scriptcheck rules lint --strict acme.yaml"),
@@ -91,6 +91,19 @@ def register(commands: argparse._SubParsersAction) -> None:
     lint.add_argument("--no-defaults", action="store_true", help="lint the packs without the bundled packs under them")
     lint.set_defaults(handler=_lint)
     rules.set_defaults(handler=lambda args: (rules.print_help(sys.stderr), 2)[1])
+
+
+def _described(args: argparse.Namespace) -> Checker:
+    """The checker whose rules `list`, `show` and `doc` describe. Under profile `auto` each transcript's
+    channel picks a profile, so one set of rules cannot be shown: they show phone's and say so."""
+    checker = load_checker(args)
+    if checker.source.profile == "auto":
+        print(
+            "profile auto: showing the phone profile's rules (calls, and transcripts with no chat channel); "
+            "--profile chat shows what online chats are checked with",
+            file=sys.stderr,
+        )
+    return checker
 
 
 def _lint(args: argparse.Namespace) -> int:
@@ -113,7 +126,7 @@ def _show(checker: Checker, rule_id: str, output: str) -> int:
 
 
 def _doc(args: argparse.Namespace) -> int:
-    checker = load_checker(args)
+    checker = _described(args)
     with output(args.output) as stream:
         stream.write(rules_markdown(checker))
     return 0
