@@ -193,6 +193,65 @@ def test_several_holds_in_one_call(checker):
     assert found(report, "hold.no_return") == [5]
 
 
+@pytest.mark.parametrize("thanks", ["感谢亲的耐心等待~ 查到了哦 今天发出", "让亲久等了😊 可以用的哦", "谢谢亲耐心等待 有货的", "久等啦亲 有现货", "感谢您耐心等候 需要带身份证"])
+def test_thanks_in_platform_house_style_closes_a_hold(checker, thanks):
+    report = checker.check(conversation(("customer", "有货吗"), ("agent", "小妹帮您看下库存哈 稍等下"), ("customer", "嗯嗯"), ("agent", thanks)))
+    assert found(report, "hold.no_return") == []
+
+
+def test_what_the_agent_goes_to_check_leaves_the_hold_open_unless_an_answer_follows(checker):
+    checking = conversation(("customer", "赠品能改吗"), ("agent", "给我两分钟 小妹帮您看下赠品能不能一起改"), ("customer", "好"), ("agent", "可以一起改"))
+    assert [(f.turn, f.trigger_turn) for f in checker.check(checking).findings if f.category == "hold.no_return"] == [(3, 1)]
+    answered = conversation(("customer", "多少钱"), ("agent", "挂机一百二 稍等 我帮您看一下有没有优惠 现在下单打八折"), ("customer", "好"), ("agent", "还有别的吗"))
+    assert found(checker.check(answered), "hold.no_return") == []
+
+
+def test_a_waiting_notice_naming_what_is_checked_continues_the_hold(checker):
+    report = checker.check(
+        conversation(
+            ("customer", "外卖显示送达了"), ("agent", "请您稍等"), ("customer", "好"),
+            ("agent", "很抱歉 我正在与骑手核实送达位置 请您耐心等待 谢谢"), ("agent", "感谢您的耐心等待 骑手放在前台了"),
+        )
+    )
+    assert found(report, "hold.no_return") == []
+
+
+def test_notice_words_inside_an_answer_make_it_a_return(checker):
+    report = checker.check(
+        conversation(("customer", "发票开了吗"), ("agent", "稍等下哈"), ("customer", "嗯"), ("agent", "妹子为您查询了下，您的增值税发票已经开具了哈"))
+    )
+    assert [(f.turn, f.trigger_turn) for f in report.findings if f.category == "hold.no_return"] == [(3, 1)]
+
+
+def test_a_notice_that_asks_to_wait_again_is_the_same_hold(checker):
+    report = checker.check(
+        conversation(("customer", "什么时候来电"), ("agent", "好的，我为您查询一下，请您稍等。"), ("customer", "好。"), ("agent", "很抱歉，我正在为您查询，请您耐心等待，谢谢！"), ("customer", "还在吗？"))
+    )
+    assert found(report, "hold.no_return") == [1]  # never came back: one finding, at the hold
+
+
+def test_a_phrase_inside_a_longer_pack_phrase_still_matches(checker):
+    # 你等下我帮你问下 is a phrase of hold.improper; as one jieba word it used to hide 你等下 and 我帮你问下 inside it
+    report = checker.check(conversation(("customer", "宽带掉线"), ("agent", "线路这块我看不懂 你等下我帮你问下技术"), ("customer", "好吧"), ("customer", "还在吗")))
+    assert found(report, "hold.improper") == [1] and found(report, "hold.no_return") == [1]
+
+
+@pytest.mark.parametrize(
+    "not_a_hold",
+    ["亲 麻烦您拍一张裂缝的照片发给小妹看看哦", "退款已经发起了 一到三个工作日原路退回 您耐心等一下就好"],
+)
+def test_a_photo_request_or_a_process_to_wait_for_is_no_hold(checker, not_a_hold):
+    report = checker.check(conversation(("customer", "东西坏了"), ("agent", not_a_hold), ("customer", "好的"), ("agent", "还有别的问题吗")))
+    assert found(report, "hold.no_return") == []
+
+
+def test_going_to_ask_a_named_expert_is_a_hold_to_come_back_from(checker):
+    report = checker.check(
+        conversation(("customer", "这个病能保吗"), ("agent", "好的。这个情况比较专业，请您稍等下，我帮您问下我们的核保专家。"), ("customer", "好"), ("agent", "可以投保"))
+    )
+    assert found(report, "hold.improper") == [1] and [f.trigger_turn for f in report.findings if f.category == "hold.no_return"] == [1]
+
+
 def test_asking_to_wait_again_carries_the_obligation(checker):
     report = checker.check(
         conversation(("customer", "查订单"), ("agent", "请稍等"), ("customer", "?"), ("agent", "还请您稍等"), ("agent", "感谢您的等待，已发货"))

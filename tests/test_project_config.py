@@ -60,7 +60,8 @@ def test_scriptcheck_toml_is_found_upward_and_sets_packs_aliases_pass_mark_and_o
     assert main(["check", str(project / "chats.jsonl"), "-q"]) == 0
     rows = _rows(capsys.readouterr().out)
     (row,) = [row for row in rows if row["rule"] == "acme.wait"]  # the pack, relative to the config file
-    assert row["turn"] == "1" and row["score"] == "93" and row["passed"] == "False"  # 小助手 is the agent; 93 < 95
+    # 小助手 is the agent: 100 - 7 (the pack's rule) - 5 (a wait never thanked for: hold.no_return) = 88 < 95
+    assert row["turn"] == "1" and row["score"] == "88" and row["passed"] == "False"
 
 
 def test_the_command_line_wins_and_no_config_ignores_the_file(project, capsys):

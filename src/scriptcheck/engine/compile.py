@@ -68,7 +68,7 @@ class CompiledRules:
                     entries[source.speaker].setdefault(key, []).append(PhraseEntry(index, source.set_name, phrase))
                     if source.set_name in BOUNDARY_SETS:
                         words.add(key)
-        self.segmenter_words = frozenset(words)
+        self.segmenter_words = _without_compounds(words)
         self._segmenter: Any = None
         self._lock = threading.Lock()
         # lru_cache is thread-safe; per instance, so a checker's packs never see another's words.
@@ -233,3 +233,19 @@ def compile_rule(rule: Rule) -> CompiledRule:
             raise RuleCompileError(f"pattern {source.text!r} {risk}", location, rule.id)
         patterns.append((source.speaker, source.set_name, compiled))
     return CompiledRule(rule, tuple(patterns), spec.prepare(rule))
+
+
+def _without_compounds(words: set[str]) -> frozenset[str]:
+    """The phrases jieba gets as words: all but those that hold another phrase inside them.
+
+    NOTE: a phrase in jieba's dictionary becomes one token, so a phrase inside it (你等下 and
+    我帮你问下 in 你等下我帮你问下) would never start or end on a token boundary and never match.
+    Left out, the longer phrase still matches: the phrases inside it are words, so its own edges
+    are theirs (or jieba's).
+    """
+    return frozenset(word for word in words if not any(
+        word[start:end] in words
+        for start in range(len(word))
+        for end in range(start + 1, len(word) + 1)
+        if end - start < len(word)
+    ))

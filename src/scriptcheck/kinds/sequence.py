@@ -27,7 +27,10 @@ from .base import (
 )
 
 TRIGGER_KEYS = frozenset(
-    {"speaker", "phrases", "patterns", "unless", "unless_turn", "at_end", "allow_after", "questions", "model", "deduct_at", "review_at", "episodes"}
+    {
+        "speaker", "phrases", "patterns", "unless", "unless_turn", "at_end", "allow_after", "questions", "checking", "model",
+        "deduct_at", "review_at", "episodes",
+    }
 )
 EXPECT_KEYS = frozenset(
     {"speaker", "phrases", "within_turns", "within_seconds", "notice", "same_turn", "look_back", "if_chat_ends", "end_message", "report"}
@@ -39,6 +42,7 @@ PHRASE_SETS = (
     ("trigger_unless", "trigger.unless", "trigger", "trigger_unless"),
     ("allow_after", "trigger.allow_after", "trigger", "allow_after"),
     ("questions", "trigger.questions", "trigger", "questions"),
+    ("checking", "trigger.checking", "trigger", "checking"),
     ("trigger_unless_turn", "trigger.unless_turn", "trigger", "trigger_unless_turn"),
     ("response", "expect.phrases", "response", "response"),
     ("notice", "expect.notice", "response", "notice"),
@@ -54,6 +58,7 @@ FIELDS = {
     "trigger.at_end": "trigger_at_end",
     "trigger.allow_after": "allow_after",
     "trigger.questions": "questions",
+    "trigger.checking": "checking",
     "trigger.unless_turn": "trigger_unless_turn",
     "trigger.model": "trigger_model",
     "trigger.deduct_at": "trigger_deduct_at",
@@ -81,6 +86,9 @@ TRAILING_CHARACTERS = 4
 # open (请您稍等 请问您是咨询之前的问题还是…?, 稍等 您这两个地址离得远吗); one that follows content answers
 # (您稍等 预计七天内有货 您耐心等待一下可以吗; 我帮您申请售后维修您看可以吗).
 QUESTION_LEAD = 10
+# A turn with a waiting notice (请您耐心等待) continues the wait only if it says little else: more than this
+# many characters besides notices and hold talk is a return with content (妹子为您查询了下，发票已经开具了哈).
+NOTICE_EXTRA = 8
 
 
 class SequenceKind(RuleKindSpec):
@@ -182,7 +190,11 @@ def triggers(conversation: Conversation, rule_index: int, rule: Rule) -> Iterato
                 continue
             hit, reading = model
         if sequence.trigger_at_end and _has_content_after(
-            conversation.texts[turn.index], hit.end, hits.get(rule_index, "allow_after"), hits.get(rule_index, "questions")
+            conversation.texts[turn.index],
+            hit.end,
+            hits.get(rule_index, "allow_after"),
+            hits.get(rule_index, "questions"),
+            hits.get(rule_index, "checking"),
         ):
             continue
         yield turn, hit, reading
@@ -223,13 +235,17 @@ def _found(
     return found if reading.counts else for_review(found)
 
 
-def _has_content_after(text: NormalizedText, end: int, allowed: list[Hit], questions: list[Hit]) -> bool:
+def _has_content_after(
+    text: NormalizedText, end: int, allowed: list[Hit], questions: list[Hit], checking: list[Hit] = ()  # type: ignore[assignment]
+) -> bool:
     """True when the turn goes on with an answer after `end` (so nobody was left waiting).
 
     Words covered by `allow_after` phrases (正在为您查询, 我去问问) are more hold talk, not an answer,
     and a question back to the customer right after the request (a `trigger.questions` phrase or a
     question mark: 请问是什么原因呢?) asks for more, it answers nothing. Content before the question is an
-    answer (a product card, then 请问是这个商品吗?; 预计七天内有货 …可以吗?).
+    answer (a product card, then 请问是这个商品吗?; 预计七天内有货 …可以吗?). A `trigger.checking` phrase right
+    after the request names what the agent goes to check (小妹帮您看下赠品能不能一起改): that clause answers
+    nothing, but content after it does (稍等 我帮您看一下有没有优惠 现在下单打八折).
     """
     covered = [(h.start, h.end) for h in allowed if h.end > end]
     words = [offset for offset in text.offsets if offset >= end and not any(start <= offset < stop for start, stop in covered)]
@@ -237,6 +253,14 @@ def _has_content_after(text: NormalizedText, end: int, allowed: list[Hit], quest
         return False
     marks = [end + i for i, char in enumerate(text.folded[end:]) if char == "?"]
     asked = [h.start for h in questions if h.start >= end] + marks
+    checked = [h.start for h in checking if h.start >= end]
+    if checked and (not asked or min(checked) < min(asked)):
+        first = min(checked)
+        if sum(1 for offset in words if offset < first) > QUESTION_LEAD:
+            return True
+        runs = text.runs
+        clause_end = next((stop for start, stop in zip(runs.starts, runs.ends) if start <= first < stop), first)
+        return sum(1 for offset in words if offset >= clause_end) > TRAILING_CHARACTERS
     if not asked:
         return True
     before = sum(1 for offset in words if offset < min(asked))
@@ -258,12 +282,30 @@ def responses(conversation: Conversation, rule_index: int, rule: Rule, after: Tu
             continue
         window.append(turn.index)
         hits = conversation.hits[turn.index]
-        if hits.has(rule_index, "notice") and not hits.has(rule_index, "response"):
+        if _waits(conversation, rule_index, turn.index) and not hits.has(rule_index, "response"):
             continue
         budget -= 1
         if budget == 0:
             break
     return window
+
+
+def _waits(conversation: Conversation, rule_index: int, index: int) -> bool:
+    """Whether a turn is a waiting notice (我正在为您查询，请您耐心等待) rather than a return: it holds a
+    `notice` phrase and little besides notices, hold talk (`allow_after`) and wait requests."""
+    hits = conversation.hits[index]
+    if not hits.has(rule_index, "notice"):
+        return False
+    text = conversation.texts[index]
+    runs = text.runs
+    # A notice's clause runs on to the next space or punctuation: 正在与您核实酒店那边的政策 names what is checked.
+    covered = [
+        (h.start, next((stop for start, stop in zip(runs.starts, runs.ends) if start <= h.start < stop), h.end))
+        for h in hits.get(rule_index, "notice")
+    ]
+    covered += [(h.start, h.end) for name in ("allow_after", "trigger") for h in hits.get(rule_index, name)]
+    extra = sum(1 for offset in text.offsets if not any(start <= offset < stop for start, stop in covered))
+    return extra <= NOTICE_EXTRA
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,11 +346,12 @@ def _follow(conversation: Conversation, rule_index: int, sequence: Sequence, sta
             if budget == 0:  # too late for this episode (only reached with `episodes`)
                 return _Outcome("unanswered", first_failure, frozenset(absorbed))
             return _Outcome("met", later.index, frozenset(absorbed))
-        if hits.has(rule_index, "notice"):
-            continue  # more of the same wait (请您耐心等待): it does not use up the window
         if same_side and later.index in trigger_turns:
-            absorbed.add(later.index)  # asked to wait again: the same hold, still open
+            # asked to wait again, or a waiting notice that asks again (我正在为您查询，请您耐心等待): the same hold
+            absorbed.add(later.index)
             continue
+        if _waits(conversation, rule_index, later.index):
+            continue  # more of the same wait (请您耐心等待): it does not use up the window
         if budget == 0:
             continue  # an episode past its window, waiting for a repeated complaint or the end
         if first_failure is None:
@@ -403,7 +446,7 @@ def _check_gap(conversation: Conversation, rule_index: int, rule: Rule) -> Itera
                     trigger_turn=turn.index,
                 )
                 break
-            if conversation.hits[later.index].has(rule_index, "notice"):
+            if _waits(conversation, rule_index, later.index):
                 clock = later.end if later.end is not None else later.start
                 continue
             break
@@ -488,6 +531,7 @@ def read_sequence(node: LocatedDict, rule_id: str) -> Sequence:
         trigger_patterns=trigger_patterns,
         allow_after=optional_list(trigger, "allow_after", rule_id),
         questions=optional_list(trigger, "questions", rule_id),
+        checking=optional_list(trigger, "checking", rule_id),
         trigger_unless_turn=optional_list(trigger, "unless_turn", rule_id),
         trigger_model=model,
         trigger_deduct_at=levels["deduct_at"],
