@@ -179,3 +179,15 @@ def test_rules_commands_under_auto_say_whose_rules_they_show(capsys):
     assert "怎么还" not in shown.out  # the chat profile's chase pattern is not among the phone profile's
     assert main(["rules", "show", "apology.after_complaint", "--profile", "chat", "--no-model"]) == 0
     assert "怎么还" in capsys.readouterr().out
+
+
+def test_a_profile_without_the_bundled_packs_adjusts_your_own_copies_of_them(chat):
+    # --no-defaults with copies of the bundled packs: the profile goes after them (before, it came first and its
+    # overrides named rules no earlier pack defined)
+    from scriptcheck.packs import bundled_pack_paths
+
+    own = scriptcheck.load(*map(str, bundled_pack_paths()), defaults=False, profile="chat", model=False)
+    report = own.check(with_channel(None))
+    assert own.source.profile == "chat"
+    assert [(f.rule, f.turn) for f in report.findings] == [(f.rule, f.turn) for f in chat.check(with_channel(None)).findings]
+    assert has(report, "missing.apology")

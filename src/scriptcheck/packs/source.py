@@ -75,7 +75,8 @@ class PackSource:
         A pack's `extends` are loaded before it; a pack met twice (a bundled pack named again,
         or extended by two packs) is loaded once. `profile` (phone or chat; default: what the packs'
         settings say, else phone) adds its bundled pack right after the bundled packs, so your packs
-        can still override what it sets; `auto` leaves the choice to each transcript's `channel`. `model`: None for what the packs' settings say
+        can still override what it sets (with `defaults=False`, after your packs: it adjusts their rules);
+        `auto` leaves the choice to each transcript's `channel`. `model`: None for what the packs' settings say
         (the bundled model unless a pack names another or "none"), False or "none" for no model,
         True or "bundled" for the bundled one, or a path to a model folder or file. `asr`: None for
         what the packs' settings say (off unless one turns it on), False, True, or a list of
@@ -99,7 +100,9 @@ class PackSource:
                 shown = f"rules/{path.name}"
                 source = read_pack_text(path, shown)
                 add(parse_pack(source, shown), (source, shown))
-        bundled = len(loaded)
+        # Where a profile's pack goes: after the bundled packs, whose rules it adjusts and your packs may adjust
+        # again; with no bundled packs (`defaults=False`), after yours, whose rules are then the ones it adjusts.
+        bundled = len(loaded) if defaults else None
         for spec in packs:
             if isinstance(spec, RulePack):
                 if not any(p.path == spec.path and p.name == spec.name for p in loaded):
@@ -111,14 +114,16 @@ class PackSource:
         chosen = profile or _setting(loaded, "profile")
         if chosen is not None and chosen not in PROFILE_CHOICES:
             raise RulePackError(f"unknown profile {chosen!r}; use {', '.join(PROFILE_CHOICES)}")
-        built = cls(tuple(texts), _alias_pairs(speaker_aliases), model_spec(model, loaded), asr_spec(asr), bundled, tuple(loaded))
+        at = bundled if bundled is not None else len(loaded)
+        built = cls(tuple(texts), _alias_pairs(speaker_aliases), model_spec(model, loaded), asr_spec(asr), at, tuple(loaded))
         if chosen == AUTO_PROFILE:
             return built
         return built.with_profile(chosen) if chosen is not None else replace(built, auto_at=None)
 
     def with_profile(self, profile: str) -> PackSource:
-        """The same packs with a channel profile's bundled pack right after the bundled packs (where
-        `auto` leaves room for it), so the caller's packs can still override what it sets."""
+        """The same packs with a channel profile's bundled pack where `load` left room for it: right after
+        the bundled packs, so the caller's packs can still override what it sets (after the caller's
+        packs when there are no bundled ones)."""
         at = self.auto_at if self.auto_at is not None else 0
         path = profile_pack_path(profile)
         shown = f"rules/profiles/{path.name}"
