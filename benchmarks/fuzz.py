@@ -35,7 +35,8 @@ import traceback
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
+# appended, not first: an installed scriptcheck or PYTHONPATH=<another tree>/src wins (to compare two trees)
+sys.path.append(str(ROOT / "src"))
 
 from hypothesis import HealthCheck, Phase, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402

@@ -31,7 +31,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 ANNOTATIONS = ROOT / "benchmarks" / "real_chats" / "annotations.jsonl"
 CHATS = ROOT.parent / "shared" / "external" / "jddc2019_sample.jsonl"
-sys.path.insert(0, str(ROOT / "src"))
+# appended, not first: an installed scriptcheck or PYTHONPATH=<another tree>/src wins (to compare two trees)
+sys.path.append(str(ROOT / "src"))
 
 import scriptcheck  # noqa: E402
 
