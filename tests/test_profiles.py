@@ -191,3 +191,13 @@ def test_a_profile_without_the_bundled_packs_adjusts_your_own_copies_of_them(cha
     assert own.source.profile == "chat"
     assert [(f.rule, f.turn) for f in report.findings] == [(f.rule, f.turn) for f in chat.check(with_channel(None)).findings]
     assert has(report, "missing.apology")
+
+
+def test_auto_builds_both_segmenters_before_workers_fork(auto):
+    from scriptcheck.engine import pool
+
+    if pool._context().get_start_method() != "fork":
+        pytest.skip("workers are spawned here, not forked")
+    pool.prepare_for_fork(auto)
+    chat_checker = auto.for_channel({"channel": "chat"})
+    assert chat_checker is not auto and chat_checker.compiled._segmenter is not None

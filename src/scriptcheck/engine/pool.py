@@ -241,6 +241,7 @@ def prepare_for_fork(checker: Checker) -> None:
     global _FORKED
     if _context().get_start_method() == "fork" and checker.source is not None:
         checker.compiled.segmenter()
+        checker.for_channel({"channel": "chat"}).compiled.segmenter()  # profile auto: the chat checker's too
         _FORKED = (checker.source, checker)
 
 
