@@ -81,19 +81,22 @@ class Checker:
         """
         if not isinstance(transcript, Transcript):
             transcript = transcript_from_dict(transcript, self.speaker_aliases)
-        checker = self.for_channel(transcript.metadata)
         try:
-            return checker.report(checker.analyse(transcript))
+            return self.report(self.analyse(transcript))
         except RegexTimeoutError as error:
             raise error.located(record_id=transcript.id) from None
 
     def for_channel(self, metadata: Mapping[str, Any] | None) -> Checker:
         """The checker for a transcript with this metadata: itself, unless the profile is `auto` and the
         `channel` names online chat (`CHAT_CHANNELS`), which gets the chat profile's checker."""
+        return self._twin(metadata) or self
+
+    def _twin(self, metadata: Mapping[str, Any] | None) -> Checker | None:
+        """Under profile `auto`, the chat profile's checker when the metadata names online chat; else None."""
         if self._chat is None or metadata is None:
-            return self
+            return None
         channel = metadata.get("channel")
-        return self._chat if isinstance(channel, str) and channel.strip().casefold() in CHAT_CHANNELS else self
+        return self._chat if isinstance(channel, str) and channel.strip().casefold() in CHAT_CHANNELS else None
 
     def analyse(self, transcript: Transcript) -> Conversation:
         """Every turn normalised (in one OpenCC call), scanned, and read by the model: what the rule kinds read.
@@ -101,8 +104,8 @@ class Checker:
         Raises:
             RegexTimeoutError: a pack pattern ran over its time budget on a turn (named in the message).
         """
-        if self._chat is not None and (checker := self.for_channel(transcript.metadata)) is not self:
-            return checker.analyse(transcript)
+        if twin := self._twin(transcript.metadata):
+            return twin.analyse(transcript)
         turns = transcript.turns
         texts = normalize_all([turn.text for turn in turns])
         hits = tuple(self._scan(text, turn) for text, turn in zip(texts, turns))
@@ -133,16 +136,16 @@ class Checker:
 
     def report(self, conversation: Conversation) -> Report:
         """The scored report of an analysed conversation."""
-        if self._chat is not None and (checker := self.for_channel(conversation.transcript.metadata)) is not self:
-            return checker.report(conversation)
+        if twin := self._twin(conversation.transcript.metadata):
+            return twin.report(conversation)
         return score(conversation.transcript, drop_nested(self.raw_findings(conversation)), self.settings)
 
     def raw_findings(self, conversation: Conversation | Transcript) -> list[Finding]:
         """Every rule's findings before overlaps are resolved and points charged."""
         if isinstance(conversation, Transcript):
             conversation = self.analyse(conversation)
-        if self._chat is not None and (checker := self.for_channel(conversation.transcript.metadata)) is not self:
-            return checker.raw_findings(conversation)
+        if twin := self._twin(conversation.transcript.metadata):
+            return twin.raw_findings(conversation)
         kind_rules = self.compiled.kind_rules
         return [found for kind, spec in KINDS.items() for found in spec.findings(conversation, kind_rules[kind])]
 

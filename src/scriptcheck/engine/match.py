@@ -12,7 +12,7 @@ Offsets in every `Hit` are into the original utterance text.
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left
 from itertools import accumulate
 
 from .._errors import RegexTimeoutError
@@ -323,11 +323,7 @@ class _Segments:
         return max(run_start, index - _WINDOW), min(run_end, index + _WINDOW + 1)
 
     def _run(self, index: int) -> tuple[int, int]:
-        starts, ends, _ = self._normalized.runs
-        position = bisect_right(starts, index) - 1
-        if position >= 0 and index < ends[position]:
-            return starts[position], ends[position]
-        return index, index + 1  # a punctuation character: its own piece
+        return self._normalized.run_around(index)
 
     def _tokenise(self, lo: int, hi: int) -> frozenset[int]:
         key = (lo, hi)

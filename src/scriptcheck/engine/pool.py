@@ -405,7 +405,8 @@ def _prepare(item: Any, aliases: Mapping[str, str], render: bool) -> tuple[Any, 
             item = transcript_from_dict(item, aliases)
         except Exception as error:  # given (TranscriptError) or raised in the item's place, as a serial run does
             return error, None
-    # The metadata goes along only when the worker renders the report (the rendered line carries it).
+    # The metadata goes along whole only when the worker renders the report (the rendered line carries it);
+    # otherwise only its channel, which profile `auto` reads.
     channel = item.metadata.get("channel")
     metadata = dict(item.metadata) if render else ({"channel": channel} if channel is not None else None)
     return item, ("turns", item.id, tuple(map(_turn_values, item.turns)), metadata)

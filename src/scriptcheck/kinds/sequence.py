@@ -258,8 +258,7 @@ def _has_content_after(
         first = min(checked)
         if sum(1 for offset in words if offset < first) > QUESTION_LEAD:
             return True
-        runs = text.runs
-        clause_end = next((stop for start, stop in zip(runs.starts, runs.ends) if start <= first < stop), first)
+        clause_end = text.run_around(first)[1]
         return sum(1 for offset in words if offset >= clause_end) > TRAILING_CHARACTERS
     if not asked:
         return True
@@ -297,12 +296,8 @@ def _waits(conversation: Conversation, rule_index: int, index: int) -> bool:
     if not hits.has(rule_index, "notice"):
         return False
     text = conversation.texts[index]
-    runs = text.runs
     # A notice's clause runs on to the next space or punctuation: 正在与您核实酒店那边的政策 names what is checked.
-    covered = [
-        (h.start, next((stop for start, stop in zip(runs.starts, runs.ends) if start <= h.start < stop), h.end))
-        for h in hits.get(rule_index, "notice")
-    ]
+    covered = [(h.start, max(h.end, text.run_around(h.start)[1])) for h in hits.get(rule_index, "notice")]
     covered += [(h.start, h.end) for name in ("allow_after", "trigger") for h in hits.get(rule_index, name)]
     extra = sum(1 for offset in text.offsets if not any(start <= offset < stop for start, stop in covered))
     return extra <= NOTICE_EXTRA

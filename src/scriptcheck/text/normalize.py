@@ -112,6 +112,15 @@ class NormalizedText:
             runs = self._runs = WordRuns(starts, ends, compact_starts)
         return runs
 
+    def run_around(self, index: int) -> tuple[int, int]:
+        """The run of word characters holding original position `index` ([start, end)), or just that
+        character when it is a space or punctuation: a clause, as jieba and the rules see one."""
+        runs = self.runs
+        position = bisect_right(runs.starts, index) - 1
+        if position >= 0 and index < runs.ends[position]:
+            return runs.starts[position], runs.ends[position]
+        return index, index + 1
+
     @property
     def offsets(self) -> tuple[int, ...]:
         """`offsets[k]` is the original index of `compact[k]`."""
