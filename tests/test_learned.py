@@ -430,3 +430,17 @@ def test_marks_are_read_from_the_original_text_as_the_folded_view_would_show_the
         folded = fold(text)
         expected = [mark for mark, run in zip(("\x01??", "\x01!!"), ("??", "!!")) if run in folded]
         assert marks(normalize(text)) == expected, text
+
+
+def test_a_floor_is_reached_exactly_when_the_probability_reaches_it_even_within_rounding_of_its_logit():
+    """`_reaches` compares logits with the floor's logit; near it, the probability decides, as `screen` always did."""
+    import math
+
+    from scriptcheck.learned.model import _logistic, _reaches
+
+    for floor in (0.3, 0.5, 0.7, 0.9, 0.95, 0.999):
+        cut = math.log(floor / (1 - floor))
+        reaches = _reaches(floor)
+        for logit in (cut - 1, cut - 1e-5, cut - 1e-9, cut - 1e-15, cut, cut + 1e-15, cut + 1e-9, cut + 1e-5, cut + 1, -50.0, 50.0):
+            assert reaches(logit) == (_logistic(logit) >= floor), (floor, logit)
+    assert _reaches(0.0)(-1000.0) and not _reaches(1.0)(5.0)

@@ -6,7 +6,6 @@ turn (one automaton per speaker) -> each rule kind's findings -> drop nested -> 
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, overload
@@ -58,7 +57,7 @@ class Checker:
         # head screening at the lowest confidence any rule reads: a turn it cannot lift to that gets no prediction.
         heads = self.model.heads if self.model is not None else {}
         self._screens: Mapping[str, Callable[[NormalizedText], Prediction | None]] = {
-            speaker: functools.partial(heads[speaker].screen, floor=floor)
+            speaker: heads[speaker].screener(floor)
             for speaker, floor in _model_floors(self.rules).items()
             if speaker in heads
         }

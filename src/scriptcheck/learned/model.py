@@ -17,7 +17,7 @@ import json
 import math
 import operator
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -92,21 +92,43 @@ class Head:
         return prediction
 
     def screen(self, text: NormalizedText, floor: float) -> Prediction | None:
-        """The prediction for one utterance, or None when no label's probability can reach `floor`.
+        """The prediction for one utterance, or None when no label's probability can reach `floor`."""
+        return self.screener(floor)(text)
+
+    def screener(self, floor: float) -> Callable[[NormalizedText], Prediction | None]:
+        """`screen` at a fixed `floor`, as one function with everything it reads bound once (the checker's hot path).
 
         NOTE: the checker screens with the lowest confidence any of its rules reads from this head.
         Every utterance stops here but the few the rules will read: for a several-label head, most
-        after one scan and the cheap bound (`logit_bound`), the rest after the sums.
+        after one scan and the cheap bound (`logit_bound`), the rest after the sums. Logits are
+        compared with the floor's logit; only one within rounding of it is settled by the probability.
         """
-        scanned = START + text.compact + END
-        present = _present(self._automaton, scanned)
-        length = len(scanned)
-        scale = self._scales[length] if length < SCALES_KEPT else ngram_scale(scanned, self.shortest, self.longest)
-        found = marks(text)
-        if not self._scalar and _logistic(self.logit_bound(present, scale, found)) < floor:
-            return None
-        logits = self.sum_logits(present, scale, found)
-        return Prediction(self, text, logits) if _logistic(max(logits)) >= floor else None
+        reaches = _reaches(floor)
+        automaton = self._automaton
+        scales, shortest, longest = self._scales, self.shortest, self.longest
+        bias, bias_bound, scalar = self.bias[0], self._bias_bound, self._scalar
+        mark_weights, mark_bounds = self._marks, self._mark_bounds
+
+        def screen(text: NormalizedText) -> Prediction | None:
+            scanned = START + text.compact + END
+            present = _present(automaton, scanned)
+            length = len(scanned)
+            scale = scales[length] if length < SCALES_KEPT else ngram_scale(scanned, shortest, longest)
+            found = marks(text)
+            if scalar:
+                total = bias + scale * sum(present.values())
+                for mark in found:
+                    total += mark_weights.get(mark, (0.0,))[0]
+                return Prediction(self, text, (total,)) if reaches(total) else None
+            bound = bias_bound + scale * sum(map(_FIRST, present.values()))
+            for mark in found:
+                bound += mark_bounds.get(mark, 0.0)
+            if not reaches(bound + _ROUNDING):
+                return None
+            logits = self.sum_logits(present, scale, found)
+            return Prediction(self, text, logits) if reaches(max(logits)) else None
+
+        return screen
 
     def sum_logits(self, present: Mapping[str, Any], scale: float, found: Sequence[str]) -> tuple[float, ...]:
         """Log-odds per label of a scanned utterance: the weights of the n-grams `present`, times `scale`, and marks."""
@@ -170,6 +192,25 @@ class Head:
 
 _FIRST, _SECOND = operator.itemgetter(0), operator.itemgetter(1)
 _ROUNDING = 1e-9  # the bound and the logits add the same numbers in different orders
+
+
+def _reaches(floor: float) -> Callable[[float], bool]:
+    """Whether a logit's probability reaches `floor`, mostly without computing the probability."""
+    if floor <= 0.0:
+        return lambda logit: True
+    if floor >= 1.0:
+        return lambda logit: _logistic(logit) >= floor
+    cut = math.log(floor / (1.0 - floor))
+
+    def reaches(logit: float) -> bool:
+        if logit >= cut + _NEAR:
+            return True
+        return logit > cut - _NEAR and _logistic(logit) >= floor
+
+    return reaches
+
+
+_NEAR = 1e-6  # logits this close to a floor's are settled by the probability, as before, so no answer changes
 
 
 def _present(automaton: Any, scanned: str) -> dict[str, Any]:
