@@ -104,10 +104,8 @@ class Head:
         compared with the floor's logit; only one within rounding of it is settled by the probability.
         """
         reaches = _reaches(floor)
-        automaton = self._automaton
-        scales, shortest, longest = self._scales, self.shortest, self.longest
-        bias, bias_bound, scalar = self.bias[0], self._bias_bound, self._scalar
-        mark_weights, mark_bounds = self._marks, self._mark_bounds
+        automaton, scales, shortest, longest, scalar = self._automaton, self._scales, self.shortest, self.longest, self._scalar
+        sum_logits, logit_bound = self.sum_logits, self.logit_bound
 
         def screen(text: NormalizedText) -> Prediction | None:
             scanned = START + text.compact + END
@@ -115,17 +113,9 @@ class Head:
             length = len(scanned)
             scale = scales[length] if length < SCALES_KEPT else ngram_scale(scanned, shortest, longest)
             found = marks(text)
-            if scalar:
-                total = bias + scale * sum(present.values())
-                for mark in found:
-                    total += mark_weights.get(mark, (0.0,))[0]
-                return Prediction(self, text, (total,)) if reaches(total) else None
-            bound = bias_bound + scale * sum(map(_FIRST, present.values()))
-            for mark in found:
-                bound += mark_bounds.get(mark, 0.0)
-            if not reaches(bound + _ROUNDING):
+            if not scalar and not reaches(logit_bound(present, scale, found)):
                 return None
-            logits = self.sum_logits(present, scale, found)
+            logits = sum_logits(present, scale, found)
             return Prediction(self, text, logits) if reaches(max(logits)) else None
 
         return screen
