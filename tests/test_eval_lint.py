@@ -251,3 +251,40 @@ def test_eval_lists_a_missed_whole_call_label_without_an_empty_quote(tmp_path, c
     main(["eval", str(write(tmp_path, [item]))])
     [line] = [line for line in capsys.readouterr().out.splitlines() if line.strip().startswith("FN")]
     assert line.split() == ["FN", "missing.closing", "w", "whole", "call"]
+
+
+class _Reviewing:
+    """A checker whose every finding is flagged for review, as a learned-stage finding below deduct_at is."""
+
+    def __init__(self, checker):
+        self._checker = checker
+        self.speaker_aliases = checker.speaker_aliases
+
+    def check(self, transcript):
+        import dataclasses
+
+        report = self._checker.check(transcript)
+        return dataclasses.replace(report, findings=tuple(dataclasses.replace(f, review=True) for f in report.findings))
+
+
+def test_review_flags_are_predictions_only_when_asked_for(checker):
+    reviewing = _Reviewing(checker)
+    plain = scriptcheck.evaluate(reviewing, SMALL).get("banned.provocation")
+    assert (plain.tp, plain.fp, plain.fn) == (0, 0, 1)
+    counted = scriptcheck.evaluate(reviewing, SMALL, include_review=True)
+    provocation = counted.get("banned.provocation")
+    assert (provocation.tp, provocation.fp, provocation.fn) == (1, 0, 0)
+    assert counted.review_counted and counted.to_dict()["review_counted"] is True
+    assert scriptcheck.evaluate(checker, SMALL).to_dict()["review_counted"] is False
+
+
+def test_eval_include_review_says_so_in_every_format(tmp_path, capsys):
+    path = write(tmp_path, SMALL)
+    assert main(["eval", str(path), "--include-review"]) == 0
+    assert "review flags counted as findings" in capsys.readouterr().out.splitlines()[0]
+    assert main(["eval", str(path), "--include-review", "--format", "markdown"]) == 0
+    assert "review flags counted as findings" in capsys.readouterr().out.splitlines()[0]
+    assert main(["eval", str(path), "--include-review", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["review_counted"] is True
+    assert main(["eval", str(path), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["review_counted"] is False

@@ -74,6 +74,7 @@ class Evaluation:
     cases: tuple[Case, ...]
     transcripts: int
     invalid: tuple[TranscriptError, ...] = field(default=())
+    review_counted: bool = False  # findings flagged for review were scored as predictions (`include_review`)
 
     def get(self, category: str) -> CategoryScore:
         for score in self.categories:
@@ -109,6 +110,7 @@ class Evaluation:
         micro = self.micro
         return {
             "transcripts": self.transcripts,
+            "review_counted": self.review_counted,
             "categories": [s.to_dict() for s in self.categories],
             "micro": {"precision": round(micro.precision, 4), "recall": round(micro.recall, 4), "f1": round(micro.f1, 4)},
             "macro": {key: round(value, 4) for key, value in self.macro.items()},
@@ -122,6 +124,7 @@ def evaluate(
     transcripts: Iterable[Transcript | Mapping[str, Any]],
     *,
     categories: Iterable[str] | None = None,
+    include_review: bool = False,
 ) -> Evaluation:
     """Check labelled transcripts and compare findings with their labels.
 
@@ -129,6 +132,8 @@ def evaluate(
         checker: the loaded rules to measure.
         transcripts: `Transcript`s or dicts with `labels: [{"category", "turn"?}]`.
         categories: only score these (default: every category labelled or reported).
+        include_review: score findings flagged for review as predictions too: what charging the learned
+            stage's borderline findings would give, the measure behind a `deduct_at` decision.
     """
     wanted = set(categories) if categories is not None else None
     counts: dict[str, list[int]] = {}
@@ -142,7 +147,7 @@ def evaluate(
             invalid.append(error)
             continue
         total += 1
-        for case in _compare(transcript, checker.check(transcript)):
+        for case in _compare(transcript, checker.check(transcript), include_review):
             if wanted is not None and case.category not in wanted:
                 continue
             counts.setdefault(case.category, [0, 0, 0])[("tp", "fp", "fn").index(case.kind)] += 1
@@ -151,17 +156,18 @@ def evaluate(
         for category in wanted:
             counts.setdefault(category, [0, 0, 0])
     scores = tuple(CategoryScore(category, *counts[category]) for category in sorted(counts))
-    return Evaluation(scores, tuple(cases), total, tuple(invalid))
+    return Evaluation(scores, tuple(cases), total, tuple(invalid), include_review)
 
 
-def _compare(transcript: Transcript, report: Report) -> list[Case]:
+def _compare(transcript: Transcript, report: Report, include_review: bool = False) -> list[Case]:
     """Labels against findings. A finding matches a label at its turn, or at the turn that opened its
     obligation (`trigger_turn`: a hold.no_return finding points at the return, its label at the hold).
-    Findings flagged for review (the model was not sure enough to count them) are not predictions."""
+    Findings flagged for review (the model was not sure enough to count them) are not predictions,
+    unless `include_review`."""
     predicted: dict[tuple[str, int | None], str] = {}
     aliases: dict[tuple[str, int | None], tuple[str, int | None]] = {}
     for finding in report.findings:
-        if finding.review:
+        if finding.review and not include_review:
             continue
         key = (finding.category, finding.turn)
         predicted.setdefault(key, finding.rule)

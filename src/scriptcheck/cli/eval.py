@@ -47,6 +47,11 @@ def register(commands: argparse._SubParsersAction) -> None:
         parser.add_argument(f"--min-{gate}", type=float, metavar="X", help=f"exit 1 if any category's {gate} is below X")
     parser.add_argument("--category", "-c", action="append", metavar="C", help="only these categories (repeatable)")
     parser.add_argument("--errors", type=int, default=50, metavar="N", help="list at most N errors in table/markdown (default 50)")
+    parser.add_argument(
+        "--include-review", action="store_true",
+        help="score findings flagged for review as predictions too (what charging the learned stage's borderline "
+        "findings, e.g. trigger.deduct_at, would give); the output says so",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -61,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
                 print(f"scriptcheck: invalid record: {record.error}", file=sys.stderr)
             else:
                 transcripts.append(record.transcript)
-        evaluations[str(path)] = evaluate(checker, transcripts, categories=args.category)
+        evaluations[str(path)] = evaluate(checker, transcripts, categories=args.category, include_review=args.include_review)
     if not evaluations:
         print("scriptcheck: error: no corpus files found", file=sys.stderr)
         return 2
@@ -123,7 +128,7 @@ def format_table(name: str, evaluation: Evaluation, max_errors: int) -> str:
     """Aligned text for a terminal, then the errors a reviewer should look at."""
     rows = [_HEADER, *_rows(evaluation)]
     widths = [max(len(row[i]) for row in rows) for i in range(len(_HEADER))]
-    lines = [f"{name}: {evaluation.transcripts} transcripts"]
+    lines = [f"{name}: {evaluation.transcripts} transcripts" + (", review flags counted as findings" if evaluation.review_counted else "")]
     for row in rows:
         lines.append("  " + "  ".join(cell.ljust(widths[i]) if i == 0 else cell.rjust(widths[i]) for i, cell in enumerate(row)))
     errors = evaluation.errors
@@ -141,7 +146,8 @@ def format_table(name: str, evaluation: Evaluation, max_errors: int) -> str:
 
 def format_markdown(name: str, evaluation: Evaluation, max_errors: int) -> str:
     """A table that renders in a pull-request comment."""
-    lines = [f"### `{name}` ({evaluation.transcripts} transcripts)", "", "| " + " | ".join(_HEADER) + " |", "|" + "---|" * len(_HEADER)]
+    counted = ", review flags counted as findings" if evaluation.review_counted else ""
+    lines = [f"### `{name}` ({evaluation.transcripts} transcripts{counted})", "", "| " + " | ".join(_HEADER) + " |", "|" + "---|" * len(_HEADER)]
     lines += ["| " + " | ".join(row) + " |" for row in _rows(evaluation)]
     errors = evaluation.errors
     if errors and max_errors > 0:
