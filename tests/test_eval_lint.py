@@ -1,5 +1,6 @@
 """scriptcheck eval / evaluate() and scriptcheck rules lint."""
 
+import dataclasses
 import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -261,8 +262,6 @@ class _Reviewing:
         self.speaker_aliases = checker.speaker_aliases
 
     def check(self, transcript):
-        import dataclasses
-
         report = self._checker.check(transcript)
         return dataclasses.replace(report, findings=tuple(dataclasses.replace(f, review=True) for f in report.findings))
 

@@ -15,7 +15,9 @@ from scriptcheck.kinds import KINDS, Conversation, KindRules
 from scriptcheck.learned.features import MIN_POSITIONS, features, marks, model_text, ngram_scale
 from scriptcheck.learned.model import (
     ModelError,
+    _logistic,
     _present,
+    _reaches,
     bundled_model_text,
     load_model_text,
     parse_model,
@@ -434,10 +436,6 @@ def test_marks_are_read_from_the_original_text_as_the_folded_view_would_show_the
 
 def test_a_floor_is_reached_exactly_when_the_probability_reaches_it_even_within_rounding_of_its_logit():
     """`_reaches` compares logits with the floor's logit; near it, the probability decides, as `screen` always did."""
-    import math
-
-    from scriptcheck.learned.model import _logistic, _reaches
-
     for floor in (0.3, 0.5, 0.7, 0.9, 0.95, 0.999):
         cut = math.log(floor / (1 - floor))
         reaches = _reaches(floor)

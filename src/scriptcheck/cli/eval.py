@@ -124,11 +124,16 @@ def _rows(evaluation: Evaluation) -> list[tuple[str, ...]]:
 _HEADER = ("category", "TP", "FP", "FN", "precision", "recall", "F1")
 
 
+def _review_note(evaluation: Evaluation) -> str:
+    """What a heading adds when review flags were scored as findings (`--include-review`)."""
+    return ", review flags counted as findings" if evaluation.review_counted else ""
+
+
 def format_table(name: str, evaluation: Evaluation, max_errors: int) -> str:
     """Aligned text for a terminal, then the errors a reviewer should look at."""
     rows = [_HEADER, *_rows(evaluation)]
     widths = [max(len(row[i]) for row in rows) for i in range(len(_HEADER))]
-    lines = [f"{name}: {evaluation.transcripts} transcripts" + (", review flags counted as findings" if evaluation.review_counted else "")]
+    lines = [f"{name}: {evaluation.transcripts} transcripts{_review_note(evaluation)}"]
     for row in rows:
         lines.append("  " + "  ".join(cell.ljust(widths[i]) if i == 0 else cell.rjust(widths[i]) for i, cell in enumerate(row)))
     errors = evaluation.errors
@@ -146,8 +151,7 @@ def format_table(name: str, evaluation: Evaluation, max_errors: int) -> str:
 
 def format_markdown(name: str, evaluation: Evaluation, max_errors: int) -> str:
     """A table that renders in a pull-request comment."""
-    counted = ", review flags counted as findings" if evaluation.review_counted else ""
-    lines = [f"### `{name}` ({evaluation.transcripts} transcripts{counted})", "", "| " + " | ".join(_HEADER) + " |", "|" + "---|" * len(_HEADER)]
+    lines = [f"### `{name}` ({evaluation.transcripts} transcripts{_review_note(evaluation)})", "", "| " + " | ".join(_HEADER) + " |", "|" + "---|" * len(_HEADER)]
     lines += ["| " + " | ".join(row) + " |" for row in _rows(evaluation)]
     errors = evaluation.errors
     if errors and max_errors > 0:
