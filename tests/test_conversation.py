@@ -117,6 +117,36 @@ def test_neutral_customer_speech_is_not_a_complaint(checker, text):
     assert found(report, "missing.apology") == []
 
 
+@pytest.fixture(scope="module")
+def phrase_checker():
+    return scriptcheck.load(model=False)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "这条裤子配白衬衫 这样搭配合理吗",  # the customer's own plan, not a challenge
+        "醉了 我自己填错收货电话了 能改吗",  # self-blame
+        "服了我自己 又忘了密码",
+        "想提点建议 投诉建议在哪里填呀",  # asking where complaints go
+        "不会给差评的 就问问怎么用",
+        "头晕还恶心 该挂哪个科",  # a symptom
+        "回购第四次了 还有优惠吗",
+        "这个颜色也太好看了吧 还有货吗",  # praise
+        "不好意思折腾你这么久 谢谢",
+    ],
+)
+def test_everyday_complaint_words_in_neutral_speech_trigger_no_phrase(phrase_checker, text):
+    report = phrase_checker.check(conversation(("agent", "您好"), ("customer", text), ("agent", "好的")))
+    assert found(report, "missing.apology") == []
+
+
+@pytest.mark.parametrize("text", ["退张票扣我三百手续费 合理吗", "你们这样处理合理吗", "这合理吗", "这效率也太低了吧", "服了 又没到"])
+def test_the_same_words_in_a_challenge_still_trigger(phrase_checker, text):
+    report = phrase_checker.check(conversation(("agent", "您好"), ("customer", text), ("agent", "好的")))
+    assert found(report, "missing.apology") == [1]
+
+
 def test_agent_saying_complaint_words_is_not_a_customer_complaint(checker):
     report = checker.check(conversation(("agent", "您好，投诉的话我可以为您登记"), ("customer", "好的"), ("agent", "再见")))
     assert found(report, "missing.apology") == []
