@@ -147,6 +147,34 @@ def test_the_same_words_in_a_challenge_still_trigger(phrase_checker, text):
     assert found(report, "missing.apology") == [1]
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "分了十二期 手续费一分没少 这叫免息?",
+        "楼道漏水半年了 你们到底管不管",
+        "再这样我就换一家银行了",
+        "我不接受这个赔付方案",
+        "耳机换了两次还是没声音",
+        "服务一点诚意都没有",
+        "你们把我当冤大头吗",
+        "签收了 我人在家一整天 谁签的??",
+        "质量问题还不给换",
+        "宽带又断了??",
+        "还没发货???",
+        "别绕了 说点有用的",
+    ],
+)
+def test_implicit_complaints_trigger_a_phrase(phrase_checker, text):
+    report = phrase_checker.check(conversation(("agent", "您好"), ("customer", text), ("agent", "好的")))
+    assert found(report, "missing.apology") == [1]
+
+
+@pytest.mark.parametrize("text", ["定制的不给退吗", "快递显示签收了 能帮我查下是谁签的吗", "退货运费谁出呀", "我不接收到付件"])
+def test_questions_near_those_forms_trigger_no_phrase(phrase_checker, text):
+    report = phrase_checker.check(conversation(("agent", "您好"), ("customer", text), ("agent", "好的")))
+    assert found(report, "missing.apology") == []
+
+
 def test_agent_saying_complaint_words_is_not_a_customer_complaint(checker):
     report = checker.check(conversation(("agent", "您好，投诉的话我可以为您登记"), ("customer", "好的"), ("agent", "再见")))
     assert found(report, "missing.apology") == []
