@@ -162,6 +162,15 @@ def test_the_same_words_in_a_challenge_still_trigger(phrase_checker, text):
         "宽带又断了??",
         "还没发货???",
         "别绕了 说点有用的",
+        "涨了价 怎么还能说是优惠呢",
+        "都买完了 还要保价干嘛",
+        "我问他也不回",
+        "东西没到 怎么就签收了",
+        "物流至今没有更新",
+        "说可以补发 但是一直没发",
+        "都不敢在你们家买了",
+        "要等一周 太久了",
+        "热线一直无人接听",
     ],
 )
 def test_implicit_complaints_trigger_a_phrase(phrase_checker, text):
