@@ -171,11 +171,29 @@ def test_the_same_words_in_a_challenge_still_trigger(phrase_checker, text):
         "都不敢在你们家买了",
         "要等一周 太久了",
         "热线一直无人接听",
+        "今天都十号了",
+        "物流还一点也没动",
+        "真不敢相信你们",
     ],
 )
 def test_implicit_complaints_trigger_a_phrase(phrase_checker, text):
     report = phrase_checker.check(conversation(("agent", "您好"), ("customer", text), ("agent", "好的")))
     assert found(report, "missing.apology") == [1]
+
+
+def test_a_complaint_repeated_as_a_date_carries_the_episode_to_a_later_apology(checker):
+    # The reviewers' episodes run on through 今天都八号了 / 还一点也没更新: the empathy after them meets the episode.
+    report = checker.check(
+        conversation(
+            ("customer", "还没发货啊 这都四天了"),
+            ("agent", "预计下周有货"),
+            ("customer", "今天都八号了"),
+            ("agent", "到货会尽快发的"),
+            ("customer", "还一点也没更新"),
+            ("agent", "辛苦您再等等 理解您着急"),
+        )
+    )
+    assert found(report, "missing.apology") == []
 
 
 @pytest.mark.parametrize("text", ["定制的不给退吗", "快递显示签收了 能帮我查下是谁签的吗", "退货运费谁出呀", "我不接收到付件"])
