@@ -99,7 +99,7 @@ def test_sound_alikes_in_innocent_speech_are_not_charged(heard, text):
 def test_a_customer_complaint_heard_by_sound_still_needs_an_apology(heard, written):
     transcript = conversation(
         ("agent", "您好，请问有什么可以帮您？"),
-        ("customer", "你们再这样我要头诉你们"),  # 要投诉 yao tou su -> 要头诉
+        ("customer", "这件事我一定要头诉你们"),  # 要投诉 yao tou su -> 要头诉
         ("agent", "这个订单是昨天发出的"),
         ("agent", "感谢您的支持，祝您生活愉快，再见！"),
     )
@@ -202,3 +202,10 @@ def test_asr_development_split_gate():
     tp, fp, fn = (sum(getattr(score, name) for score in scores) for name in ("tp", "fp", "fn"))
     assert tp / (tp + fn) >= 0.8  # 0.295 with the written phrases only
     assert tp / (tp + fp) >= 0.9
+
+
+@pytest.mark.parametrize("text", ["说好了周五来取 对吧", "竟然到了石碁 那挺快"])
+def test_customer_confirmations_that_sound_like_complaint_patterns_are_not_complaints(heard, text):
+    # 说好了 once sounded like 说好…呢 (n-l), and a place name's 石 like 竟然…是
+    report = heard.check(conversation(("agent", "您好"), ("customer", text), ("agent", "好的")))
+    assert [f.turn for f in report.findings if f.category == "missing.apology"] == []
