@@ -176,9 +176,10 @@ def test_rules_commands_under_auto_say_whose_rules_they_show(capsys):
     assert main(["rules", "show", "apology.after_complaint", "--profile", "auto", "--no-model"]) == 0
     shown = capsys.readouterr()
     assert "profile auto: showing the phone profile's rules" in shown.err
-    assert "怎么还" not in shown.out  # the chat profile's chase pattern is not among the phone profile's
+    chase = "怎么还(?:没|不|在|是)"  # the chat profile's chase pattern is not among the phone profile's
+    assert chase not in shown.out
     assert main(["rules", "show", "apology.after_complaint", "--profile", "chat", "--no-model"]) == 0
-    assert "怎么还" in capsys.readouterr().out
+    assert chase in capsys.readouterr().out
 
 
 def test_a_profile_without_the_bundled_packs_adjusts_your_own_copies_of_them(chat):
