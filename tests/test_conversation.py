@@ -174,6 +174,14 @@ def test_the_same_words_in_a_challenge_still_trigger(phrase_checker, text):
         "今天都十号了",
         "物流还一点也没动",
         "真不敢相信你们",
+        "??",
+        "为什么拒绝我的售后申请??",
+        "问过两次了 还没消息",
+        "连续催了三天",
+        "物流很久都不更新",
+        "你们送错地方了",
+        "订单却显示已签收",
+        "不都是次日达吗",
     ],
 )
 def test_implicit_complaints_trigger_a_phrase(phrase_checker, text):
@@ -196,7 +204,13 @@ def test_a_complaint_repeated_as_a_date_carries_the_episode_to_a_later_apology(c
     assert found(report, "missing.apology") == []
 
 
-@pytest.mark.parametrize("text", ["定制的不给退吗", "快递显示签收了 能帮我查下是谁签的吗", "退货运费谁出呀", "我不接收到付件"])
+def test_a_why_chase_is_a_complaint_in_online_chat_only(phrase_checker):
+    chase = conversation(("agent", "您好"), ("customer", "我的退款为什么还没到"), ("agent", "请提供订单号"))
+    assert found(scriptcheck.load(model=False, profile="chat").check(chase), "missing.apology") == [1]
+    assert found(phrase_checker.check(chase), "missing.apology") == []  # phone: a calm status question (decision 14)
+
+
+@pytest.mark.parametrize("text", ["定制的不给退吗", "快递显示签收了 能帮我查下是谁签的吗", "退货运费谁出呀", "我不接收到付件", "这个含税吗?", "为什么要填身份证呢"])
 def test_questions_near_those_forms_trigger_no_phrase(phrase_checker, text):
     report = phrase_checker.check(conversation(("agent", "您好"), ("customer", text), ("agent", "好的")))
     assert found(report, "missing.apology") == []

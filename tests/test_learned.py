@@ -256,10 +256,10 @@ def test_polite_agent_talk_raises_nothing_from_the_model(bundled):
 
 
 def test_an_implicit_complaint_triggers_the_apology_rule_through_the_model(bundled):
-    report = bundled.check(polite(("customer", "为什么拒绝售后???  东西就是坏的"), ("agent", "请提供一下订单号")))
+    report = bundled.check(polite(("customer", "京东物流应该不会这么低效率吧"), ("agent", "请提供一下订单号")))
     [found] = [f for f in report.findings if f.category == "missing.apology"]
     assert found.source == "model" and found.turn == 2 and found.confidence >= 0.8
-    answered = bundled.check(polite(("customer", "为什么拒绝售后???  东西就是坏的"), ("agent", "非常抱歉给您添麻烦了，我马上帮您重新提交")))
+    answered = bundled.check(polite(("customer", "京东物流应该不会这么低效率吧"), ("agent", "非常抱歉给您添麻烦了，我马上帮您重新提交")))
     assert [f for f in answered.findings if f.category == "missing.apology"] == []
 
 
@@ -267,7 +267,7 @@ def test_a_complaint_the_model_only_flags_for_review_does_not_excuse_a_counted_o
     """look_back meets a repeated complaint by an apology given before it, but only a counted one repeats:
     the agent apologised for the wait (turn 3), then the customer complained of its attitude, unanswered."""
     data = polite(
-        ("customer", "为什么拒绝售后???  东西就是坏的"),  # the model's, for review only
+        ("customer", "京东物流应该不会这么低效率吧"),  # the model's, for review only
         ("agent", "非常抱歉让您久等了 请问订单号是多少"),
         ("customer", "你这什么态度"),  # the lexicon's: counts
         ("agent", "请说订单号"),
