@@ -7,7 +7,7 @@ import json
 import pytest
 
 import scriptcheck
-from conftest import conversation
+from conftest import conversation, polite
 
 RECONTACT = "请问您是咨询之前的问题还是有其他的问题需要处理呢?"
 
@@ -202,3 +202,30 @@ def test_auto_builds_both_segmenters_before_workers_fork(auto):
     pool.prepare_for_fork(auto)
     chat_checker = auto.for_channel({"channel": "chat"})
     assert chat_checker is not auto and chat_checker.compiled._segmenter is not None
+
+
+@pytest.fixture(scope="module")
+def modelled() -> dict[str, scriptcheck.Checker]:
+    return {profile: scriptcheck.load(profile=profile) for profile in ("phone", "chat")}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "您这边是申请的换货的吧?",  # a confirmation the model reads as vague (0.83)
+        "找不到的就是没有回收这个牌子的哦",  # a plain fact it reads as a refusal (0.70)
+        "亲，您是不是取消订单了。",  # a question it reads as contempt (0.84)
+    ],
+)
+def test_the_chat_profile_leaves_the_models_unsure_agent_findings_out(modelled, text):
+    # On the 994 real chats, agent-wording findings below 0.9 were right 4 times in 19.
+    transcript = polite(("agent", text))
+    phone = [f for f in modelled["phone"].check(transcript).findings if f.source == "model"]
+    assert [f.review for f in phone] == [True]
+    assert [f for f in modelled["chat"].check(transcript).findings if f.source == "model"] == []
+
+
+def test_the_chat_profile_keeps_the_models_confident_agent_findings(modelled):
+    transcript = polite(("agent", "到不了的哦"))  # a bare no as the whole answer (0.93)
+    found = [f for f in modelled["chat"].check(transcript).findings if f.source == "model"]
+    assert [(f.category, f.review) for f in found] == [("banned.refusal", False)]
