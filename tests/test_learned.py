@@ -442,3 +442,20 @@ def test_a_floor_is_reached_exactly_when_the_probability_reaches_it_even_within_
         for logit in (cut - 1, cut - 1e-5, cut - 1e-9, cut - 1e-15, cut, cut + 1e-15, cut + 1e-9, cut + 1e-5, cut + 1, -50.0, 50.0):
             assert reaches(logit) == (_logistic(logit) >= floor), (floor, logit)
     assert _reaches(0.0)(-1000.0) and not _reaches(1.0)(5.0)
+
+
+def test_a_review_flag_does_not_use_up_its_rules_deduction(bundled):
+    # A rule deducts once per transcript, but a finding flagged for review costs nothing and so charges nothing:
+    # the counted finding of the same rule after it still deducts (it once scored 100 here).
+    data = polite(("agent", "找不到的就是没有回收这个牌子的哦"), ("customer", "那能送到吗"), ("agent", "到不了的哦"))
+    report = bundled.check(data)
+    assert [(f.rule, f.review, f.points) for f in report.findings] == [
+        ("model.banned.refusal", True, 0),
+        ("model.banned.refusal", False, 25),
+    ]
+    assert report.score == 75
+    session = bundled.session(data["id"])
+    for turn in data["turns"]:
+        session.add_turn(turn["speaker"], turn["text"])
+    assert session.close().score == 75
+

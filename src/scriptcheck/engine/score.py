@@ -53,14 +53,17 @@ def score(transcript: Transcript, findings: Iterable[Finding], settings: Setting
     """100 minus deductions, floored at 0; a fatal category zeroes the score.
 
     A rule deducts its points once per transcript: repeats are listed with 0 points, as a
-    QA form ticks an item once however often it was broken.
+    QA form ticks an item once however often it was broken. A finding that costs nothing (one
+    flagged for review, a disowned one) charges nothing: a counted finding of the same rule after
+    it still deducts.
     """
     charged: set[str] = set()
     final: list[Finding] = []
     for finding in order_findings(findings):
-        if finding.rule in charged and finding.points:
-            finding = replace(finding, points=0)
-        charged.add(finding.rule)
+        if finding.points:
+            if finding.rule in charged:
+                finding = replace(finding, points=0)
+            charged.add(finding.rule)
         final.append(finding)
     fatal = tuple(sorted({f.category for f in final if f.category in settings.fatal}))
     total = MAX_SCORE - sum(f.points for f in final)

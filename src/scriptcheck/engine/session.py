@@ -126,9 +126,10 @@ class Session:
             if finding.rule in self._pending or id(finding) not in survivors:
                 self._pending.add(finding.rule)
                 continue
-            if finding.rule in self._charged and finding.points:
-                finding = replace(finding, points=0)
-            self._charged.add(finding.rule)
+            if finding.points:  # a finding that costs nothing (for review, disowned) charges nothing (`score`)
+                if finding.rule in self._charged:
+                    finding = replace(finding, points=0)
+                self._charged.add(finding.rule)
             settled.append(finding)
         return settled
 
