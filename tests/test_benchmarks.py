@@ -100,3 +100,21 @@ def test_model_cost_py_says_what_is_missing(tmp_path):
         capture_output=True, text=True, cwd=ROOT, timeout=60,
     )
     assert result.returncode == 2 and "nothing.jsonl not found" in result.stderr
+
+
+def test_complaint_wording_counts_what_the_phrases_catch_per_file(tmp_path):
+    lines = [
+        {"text": "你们的客服态度太差了", "speaker": "customer", "label": "complaint"},
+        {"text": "京东物流应该不会这么低效率吧", "speaker": "customer", "label": "complaint"},  # implicit: no phrase
+        {"text": "请问什么时候发货", "speaker": "customer", "label": "clean"},
+        {"text": "好的 我再等等", "speaker": "agent", "label": "clean"},  # an agent line: not counted
+    ]
+    source = tmp_path / "customer_few.jsonl"
+    source.write_text("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines), encoding="utf-8")
+    script = str(ROOT / "benchmarks" / "complaint_wording.py")
+    result = subprocess.run([sys.executable, script, str(source), "--show", "complaint"], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "customer_few.jsonl:2: 京东物流应该不会这么低效率吧" in result.stdout
+    assert "| customer_few.jsonl | 1 | 2 | 0 | 1 |" in result.stdout
+    missing = subprocess.run([sys.executable, script, str(tmp_path / "none.jsonl")], capture_output=True, text=True, timeout=300)
+    assert missing.returncode == 2 and "not found" in missing.stderr
