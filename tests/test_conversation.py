@@ -187,6 +187,15 @@ def test_a_complaint_repeated_as_a_date_carries_the_episode_to_a_later_apology(c
     assert found(report, "missing.apology") == []
 
 
+def test_a_rating_request_is_no_empathy(phrase_checker):
+    # 辛苦您 is empathy in 辛苦您了 / 辛苦您再等等, not in the platform's request for a rating.
+    complaint = ("customer", "你这说了等于没说")
+    rating = conversation(("agent", "您好"), complaint, ("agent", "还辛苦您给小妹的服务打个评价呢~"))
+    assert found(phrase_checker.check(rating), "missing.apology") == [1]
+    waiting = conversation(("agent", "您好"), complaint, ("agent", "辛苦您再等等 马上给您答复"))
+    assert found(phrase_checker.check(waiting), "missing.apology") == []
+
+
 @pytest.mark.parametrize("text", ["定制的不给退吗", "快递显示签收了 能帮我查下是谁签的吗", "退货运费谁出呀", "我不接收到付件", "这个含税吗?", "为什么要填身份证呢"])
 def test_questions_near_those_forms_trigger_no_phrase(phrase_checker, text):
     report = phrase_checker.check(conversation(("agent", "您好"), ("customer", text), ("agent", "好的")))

@@ -193,7 +193,8 @@ def _explain_finding(
 ) -> FindingExplanation:
     rule = compiled.rule
     fatal = finding.category in report.fatal
-    repeat = finding.points == 0 and rule.points > 0  # `score` zeroes a rule's later findings
+    # `score` zeroes a rule's later findings; one flagged for review or disowned costs nothing for its own reason
+    repeat = finding.points == 0 and rule.points > 0 and not finding.review and not finding.disowned
     about = KINDS[rule.kind].explain(finding, rule_index, rule, conversation, compiled.prepared)
     if finding.turn is None or finding.start is None or finding.end is None:
         return FindingExplanation(
@@ -257,8 +258,10 @@ def _lines(explanation: Explanation) -> list[str]:
         finding = item.finding
         where = f"turn {finding.turn}" if finding.turn is not None else "whole call"
         charge = f"-{item.charged}" if item.charged else "0"
-        repeat = "  (rule already charged: a rule deducts once per transcript)" if item.repeat else ""
-        lines.append(f"  {charge:<6} {finding.rule}  [{finding.category}, {finding.severity.value}]  {where}{repeat}")
+        note = "  (rule already charged: a rule deducts once per transcript)" if item.repeat else ""
+        if finding.review:
+            note = "  (for review: the learned stage was not sure enough to count it)"
+        lines.append(f"  {charge:<6} {finding.rule}  [{finding.category}, {finding.severity.value}]  {where}{note}")
         if finding.turn is not None and finding.start is not None:
             turn = explanation.turns[finding.turn] if finding.turn < len(explanation.turns) else None
             if turn is not None:
