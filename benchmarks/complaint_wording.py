@@ -13,7 +13,6 @@ lines flagged (what to add an exception for), `--show complaint` the complaints 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -22,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.append(str(ROOT / "src"))
 
 import scriptcheck  # noqa: E402
+from scriptcheck.learned.train import read_training_data  # noqa: E402
 
 DEFAULT_FILES = sorted(ROOT.glob("corpus/train/customer*.jsonl")) + sorted(ROOT.glob("corpus/train_candidates/customer*.jsonl"))
 
@@ -45,18 +45,15 @@ def measure(checker: scriptcheck.Checker, files: list[Path], show: str | None = 
     shown: list[str] = []
     for path in files:
         counts = [0, 0, 0, 0]
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
+        for utterance in read_training_data([path]):  # the format `model train` reads; errors name file and line
+            if utterance.speaker != "customer":
                 continue
-            record = json.loads(line)
-            if record.get("speaker") != "customer" or record.get("label") not in ("complaint", "clean"):
-                continue
-            complaint = record["label"] == "complaint"
-            hit = caught(checker, record["text"])
+            complaint = "complaint" in utterance.labels
+            hit = caught(checker, utterance.text)
             counts[0 if complaint else 2] += hit
             counts[1 if complaint else 3] += 1
             if show == ("complaint" if complaint else "clean") and hit != complaint:
-                shown.append(f"{path.name}:{number}: {record['text']}")
+                shown.append(f"{Path(utterance.origin).name}: {utterance.text}")
         rows.append(f"| {path.name} | {counts[0]} | {counts[1]} | {counts[2]} | {counts[3]} |")
         totals = [a + b for a, b in zip(totals, counts)]
     rows.append(f"| all | {totals[0]} | {totals[1]} | {totals[2]} | {totals[3]} |")

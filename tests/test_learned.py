@@ -458,4 +458,3 @@ def test_a_review_flag_does_not_use_up_its_rules_deduction(bundled):
     for turn in data["turns"]:
         session.add_turn(turn["speaker"], turn["text"])
     assert session.close().score == 75
-

@@ -258,9 +258,11 @@ def _lines(explanation: Explanation) -> list[str]:
         finding = item.finding
         where = f"turn {finding.turn}" if finding.turn is not None else "whole call"
         charge = f"-{item.charged}" if item.charged else "0"
-        note = "  (rule already charged: a rule deducts once per transcript)" if item.repeat else ""
-        if finding.review:
-            note = "  (for review: the learned stage was not sure enough to count it)"
+        note = (
+            "  (for review: the learned stage was not sure enough to count it)" if finding.review
+            else "  (rule already charged: a rule deducts once per transcript)" if item.repeat
+            else ""
+        )
         lines.append(f"  {charge:<6} {finding.rule}  [{finding.category}, {finding.severity.value}]  {where}{note}")
         if finding.turn is not None and finding.start is not None:
             turn = explanation.turns[finding.turn] if finding.turn < len(explanation.turns) else None

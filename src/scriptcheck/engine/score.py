@@ -49,22 +49,26 @@ def drop_nested(findings: list[Finding]) -> list[Finding]:
     return kept
 
 
-def score(transcript: Transcript, findings: Iterable[Finding], settings: Settings) -> Report:
-    """100 minus deductions, floored at 0; a fatal category zeroes the score.
+def charge(finding: Finding, charged: set[str]) -> Finding:
+    """The finding as it is charged, given the rules `charged` so far (updated in place).
 
     A rule deducts its points once per transcript: repeats are listed with 0 points, as a
     QA form ticks an item once however often it was broken. A finding that costs nothing (one
     flagged for review, a disowned one) charges nothing: a counted finding of the same rule after
     it still deducts.
     """
+    if not finding.points:
+        return finding
+    if finding.rule in charged:
+        return replace(finding, points=0)
+    charged.add(finding.rule)
+    return finding
+
+
+def score(transcript: Transcript, findings: Iterable[Finding], settings: Settings) -> Report:
+    """100 minus deductions, floored at 0 (each rule charged once: `charge`); a fatal category zeroes the score."""
     charged: set[str] = set()
-    final: list[Finding] = []
-    for finding in order_findings(findings):
-        if finding.points:
-            if finding.rule in charged:
-                finding = replace(finding, points=0)
-            charged.add(finding.rule)
-        final.append(finding)
+    final = [charge(finding, charged) for finding in order_findings(findings)]
     fatal = tuple(sorted({f.category for f in final if f.category in settings.fatal}))
     total = MAX_SCORE - sum(f.points for f in final)
     value = 0.0 if fatal else max(0.0, total)

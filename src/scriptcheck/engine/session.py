@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
-from dataclasses import replace
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +18,7 @@ from .._errors import TranscriptError
 from .._model import Finding, Report, Transcript, Turn
 from ..formats.validate import record_id_of, transcript_from_dict, validate_turn
 from ..kinds import KINDS, Conversation
-from .score import drop_nested, order_findings
+from .score import charge, drop_nested, order_findings
 
 if TYPE_CHECKING:
     from ..learned.model import Prediction
@@ -126,11 +125,7 @@ class Session:
             if finding.rule in self._pending or id(finding) not in survivors:
                 self._pending.add(finding.rule)
                 continue
-            if finding.points:  # a finding that costs nothing (for review, disowned) charges nothing (`score`)
-                if finding.rule in self._charged:
-                    finding = replace(finding, points=0)
-                self._charged.add(finding.rule)
-            settled.append(finding)
+            settled.append(charge(finding, self._charged))
         return settled
 
     def close(self) -> Report:
