@@ -66,6 +66,16 @@ def test_a_pack_keeps_disowned_candidates_for_review_when_asked(tmp_path):
     assert found.to_dict()["disowned"] == "negated by 不是"
 
 
+def test_disowned_words_of_a_fatal_category_do_not_fail_the_call(tmp_path):
+    """Kept for review, a quoted 你去投诉啊 (provocation, fatal by default) once zeroed the score."""
+    pack = tmp_path / "keep.yaml"
+    pack.write_text("pack: keep\nsettings: {disowned: info}\n", encoding="utf-8")
+    report = scriptcheck.load(pack, model=False).check(polite(("agent", "同事之前跟您说你去投诉啊 这是非常不对的 我跟您道歉")))
+    [found] = [f for f in report.findings if f.category == "banned.provocation"]
+    assert found.disowned and found.points == 0
+    assert (report.fatal, report.score, report.passed) == ((), 100, True)
+
+
 def test_a_rule_can_refuse_to_be_negated_or_quoted(tmp_path):
     pack = tmp_path / "strict.yaml"
     pack.write_text(

@@ -34,6 +34,19 @@ def test_breakdown_starts_at_100_and_charges_each_rule_once(checker):
     assert f"result: {100 - points} FAILED ({100 - points} < pass mark 80)" in text
 
 
+def test_a_flag_for_review_shows_its_provisional_charge_and_a_repeat_shows_none():
+    bundled = scriptcheck.load()
+    lone = bundled.check(polite(("agent", "找不到的就是没有回收这个牌子的哦")))
+    flag = only(lone.explain(bundled), "model.banned.refusal")
+    assert (flag.charged, flag.repeat, flag.fatal) == (5, False, False)
+    assert "-5     model.banned.refusal  [banned.refusal, info]  turn 2  (for review: the learned stage was not sure enough to count it in full)" in str(lone.explain(bundled))
+    data = polite(("agent", "找不到的就是没有回收这个牌子的哦"), ("customer", "那能送到吗"), ("agent", "到不了的哦"))
+    both = bundled.check(data).explain(bundled)
+    charged = [(item.finding.review, item.charged, item.repeat) for item in both.findings if item.finding.rule == "model.banned.refusal"]
+    assert charged == [(True, 0, True), (False, 25, False)]
+    assert "0      model.banned.refusal  [banned.refusal, info]  turn 2  (rule already charged" in str(both)
+
+
 def test_normalisation_steps_are_those_of_the_matched_span(checker):
     # Traditional script and spaces inside the phrase; the full-width ＯＫ sits outside the span.
     report = checker.check(polite(("agent", "ＯＫ 你 去 投 訴 啊")))

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 import scriptcheck
 from conftest import conversation, polite
-from scriptcheck._model import Rule, RuleKind, Severity, Transcript, Turn
+from scriptcheck._model import Finding, Rule, RuleKind, Settings, Severity, Transcript, Turn
+from scriptcheck.engine.score import score
 from scriptcheck.kinds import KINDS, Conversation, KindRules
 from scriptcheck.learned.features import MIN_POSITIONS, features, marks, model_text, ngram_scale
 from scriptcheck.learned.model import (
@@ -202,11 +204,14 @@ def model_rule(**fields) -> Rule:
     return Rule(**{**defaults, **fields})
 
 
-@pytest.mark.parametrize(("probability", "points", "review", "severity"), [(0.95, 10, False, "warning"), (0.7, 0, True, "info")])
-def test_model_findings_count_or_go_to_review_by_confidence(probability, points, review, severity):
+@pytest.mark.parametrize(
+    ("probability", "review_points", "points", "review", "severity"),
+    [(0.95, 0, 10, False, "warning"), (0.7, 0, 0, True, "info"), (0.95, 4, 10, False, "warning"), (0.7, 4, 4, True, "info")],
+)
+def test_model_findings_count_or_go_to_review_by_confidence(probability, review_points, points, review, severity):
     turn = Turn(0, "agent", "这个不清楚")
     conv = Conversation(Transcript("t", (turn,)), (normalize(turn.text),), (NoHits(),), (FakePrediction({"banned.refusal": probability}),))
-    [found] = KINDS[RuleKind.MODEL].findings(conv, KindRules({0: model_rule()}))
+    [found] = KINDS[RuleKind.MODEL].findings(conv, KindRules({0: model_rule(review_points=review_points)}))
     assert (found.points, found.review, found.severity.value, found.source, found.confidence) == (points, review, severity, "model", probability)
     assert (found.start, found.end, found.text) == (0, 5, "这个不清楚")  # no located evidence: the whole turn
 
@@ -259,6 +264,8 @@ def test_an_implicit_complaint_triggers_the_apology_rule_through_the_model(bundl
     report = bundled.check(polite(("customer", "京东物流应该不会这么低效率吧"), ("agent", "请提供一下订单号")))
     [found] = [f for f in report.findings if f.category == "missing.apology"]
     assert found.source == "model" and found.turn == 2 and found.confidence >= 0.8
+    # the complaint model's findings go to review and cost the rule's review_points (5) until settled
+    assert (found.review, found.points, report.score) == (True, 5, 95)
     answered = bundled.check(polite(("customer", "京东物流应该不会这么低效率吧"), ("agent", "非常抱歉给您添麻烦了，我马上帮您重新提交")))
     assert [f for f in answered.findings if f.category == "missing.apology"] == []
 
@@ -445,8 +452,8 @@ def test_a_floor_is_reached_exactly_when_the_probability_reaches_it_even_within_
 
 
 def test_a_review_flag_does_not_use_up_its_rules_deduction(bundled):
-    # A rule deducts once per transcript, but a finding flagged for review costs nothing and so charges nothing:
-    # the counted finding of the same rule after it still deducts (it once scored 100 here).
+    # A rule deducts once per transcript, its largest deduction: the counted finding after a flag for review
+    # costs the rule's points and the flag nothing (it once scored 100 here, then would have scored 95).
     data = polite(("agent", "找不到的就是没有回收这个牌子的哦"), ("customer", "那能送到吗"), ("agent", "到不了的哦"))
     report = bundled.check(data)
     assert [(f.rule, f.review, f.points) for f in report.findings] == [
@@ -458,3 +465,41 @@ def test_a_review_flag_does_not_use_up_its_rules_deduction(bundled):
     for turn in data["turns"]:
         session.add_turn(turn["speaker"], turn["text"])
     assert session.close().score == 75
+
+
+def test_a_flag_for_review_alone_costs_its_rules_review_points_in_batch_and_session(bundled):
+    """model.banned.refusal has review_points 5: a likely refusal the model is unsure of costs 5 until reviewed."""
+    data = polite(("agent", "找不到的就是没有回收这个牌子的哦"))
+    report = bundled.check(data)
+    [found] = [f for f in report.findings if f.rule == "model.banned.refusal"]
+    assert (found.review, found.points, found.severity.value) == (True, 5, "info")
+    assert (report.score, report.passed, report.fatal) == (95, True, ())
+    session = bundled.session(data["id"])
+    settled = [found for turn in data["turns"] for found in session.add_turn(turn["speaker"], turn["text"])]
+    # its points depend on the rest of the chat (a counted refusal later would take them): it waits for close()
+    assert [f for f in settled if f.rule == "model.banned.refusal"] == []
+    assert session.close() == report
+
+
+def test_a_flag_for_review_in_a_fatal_category_does_not_fail_the_call():
+    """Only counted findings are fatal: a contempt the model is unsure of once zeroed the score."""
+    transcript = Transcript("t", (Turn(0, "agent", "您这都不懂吗"),))
+    flag = Finding("model.banned.contempt", "banned.contempt", Severity.INFO, 0, 0, 6, "您这都不懂吗", 5, "m",
+                   source="model", confidence=0.85, review=True)
+    settings = Settings(fatal=("banned.contempt",))
+    report = score(transcript, [flag], settings)
+    assert (report.score, report.fatal, report.passed) == (95, (), True)
+    counted = replace(flag, severity=Severity.ERROR, points=20, review=False, confidence=0.97)
+    assert score(transcript, [flag, counted], settings).fatal == ("banned.contempt",)
+
+
+def test_a_rule_costs_its_largest_deduction_whatever_the_order():
+    transcript = Transcript("t", tuple(Turn(i, "agent", "x") for i in range(3)))
+    flag = Finding("r.x", "banned.refusal", Severity.INFO, 0, 0, 1, "x", 5, "m", review=True)
+    counted = Finding("r.x", "banned.refusal", Severity.WARNING, 2, 0, 1, "x", 25, "m")
+    for findings in ([flag, counted], [counted, flag], [flag, replace(flag, turn=1), counted]):
+        report = score(transcript, findings, Settings())
+        assert report.score == 75
+        assert [(f.turn, f.points) for f in report.findings] == [(f.turn, 25 if not f.review else 0) for f in report.findings]
+    two_flags = score(transcript, [flag, replace(flag, turn=1)], Settings())
+    assert (two_flags.score, [f.points for f in two_flags.findings]) == (95, [5, 0])

@@ -274,3 +274,35 @@ def test_load_takes_a_list_of_packs_as_well_as_several_arguments(tmp_path):
 def test_a_pack_argument_that_is_not_a_path_is_a_clear_pack_error():
     with pytest.raises(scriptcheck.RulePackError, match="a pack is a path to a YAML file.*not int 42"):
         scriptcheck.load(42)  # type: ignore[arg-type]
+
+
+def test_review_points_are_validated_and_overridable(tmp_path):
+    above = write(tmp_path, """
+pack: mine
+rules:
+  - id: banned.mine.x
+    category: banned.refusal
+    points: 3
+    review_points: 5
+    message: m
+    phrases: [不管]
+""")
+    with pytest.raises(scriptcheck.RulePackError, match=r"mine.yaml:7:\d+: banned.mine.x: `review_points` \(5\) must not be above `points` \(3\)"):
+        scriptcheck.load(above)
+    negative = write(tmp_path, above.read_text(encoding="utf-8").replace("review_points: 5", "review_points: -1"), "neg.yaml")
+    with pytest.raises(scriptcheck.RulePackError, match=r"neg.yaml:7:\d+: banned.mine.x: `review_points` must be a non-negative integer"):
+        scriptcheck.load(negative)
+    override = write(tmp_path, """
+pack: mine
+overrides:
+  - {id: apology.after_complaint, review_points: 0}
+""", "zero.yaml")
+    assert scriptcheck.load(override).rule_set.get("apology.after_complaint").review_points == 0
+    assert scriptcheck.load().rule_set.get("apology.after_complaint").review_points == 5
+    lowered = write(tmp_path, """
+pack: mine
+overrides:
+  - {id: apology.after_complaint, points: 3}
+""", "low.yaml")
+    with pytest.raises(scriptcheck.RulePackError, match=r"low.yaml:4:\d+: apology.after_complaint: `review_points` \(5\) must not be above `points` \(3\)"):
+        scriptcheck.load(lowered)

@@ -105,7 +105,7 @@ class Sequence:
     trigger_unless_turn: tuple[str, ...] = ()  # anywhere in the trigger turn: it is no trigger
     trigger_model: str = ""  # a model label that triggers too (e.g. complaint)
     trigger_deduct_at: float | None = None  # the model's confidence from which such a finding counts (None: never)
-    trigger_review_at: float | None = None  # ... from which it goes to a reviewer, 0 points (None: never)
+    trigger_review_at: float | None = None  # ... from which it goes to a reviewer, the rule's review_points (None: never)
     episodes: bool = False  # consecutive triggers before the obligation is met are one (one finding)
     look_back: int = 0  # a response in the last N responding turns before the trigger meets it too
     if_chat_ends: str = "report"  # the chat ends before any response turn: "report" a finding, or "ignore"
@@ -126,6 +126,7 @@ class Rule:
     points: int
     message: str
     suggestion: str = ""
+    review_points: int = 0  # what a finding flagged for review deducts until a reviewer settles it (<= points)
     speaker: str = AGENT
     phrases: tuple[str, ...] = ()
     patterns: tuple[str, ...] = ()
@@ -236,7 +237,7 @@ class Finding:
     closest: Closest | None = None
     source: str = "rule"  # "rule": a pack's phrase or pattern; "model": the learned stage
     confidence: float | None = None  # for model findings: the model's probability, 0-1
-    review: bool = False  # below the pack's confidence to count: flagged for a reviewer, no points
+    review: bool = False  # below the pack's confidence to count: flagged for a reviewer (the rule's review_points, default 0)
     evidence: tuple[str, ...] = ()  # for model findings: the features that weighed most ("不清楚 +2.1")
     trigger_turn: int | None = None  # sequence findings: the turn that opened the obligation (the hold, the complaint)
     disowned: str = ""  # kept for review though the agent disowned the words: "quoted", "reported", "negated by 不是"

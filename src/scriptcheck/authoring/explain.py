@@ -192,9 +192,11 @@ def _explain_finding(
     finding: Finding, compiled: CompiledRule, rule_index: int, conversation: Conversation, report: Report
 ) -> FindingExplanation:
     rule = compiled.rule
-    fatal = finding.category in report.fatal
-    # `score` zeroes a rule's later findings; one flagged for review or disowned costs nothing for its own reason
-    repeat = finding.points == 0 and rule.points > 0 and not finding.review and not finding.disowned
+    fatal = finding.category in report.fatal and not finding.review and not finding.disowned
+    # `score` zeroes a rule's later findings; a disowned one costs nothing for its own reason, one flagged
+    # for review its rule's review_points
+    due = rule.review_points if finding.review else rule.points
+    repeat = finding.points == 0 and due > 0 and not finding.disowned
     about = KINDS[rule.kind].explain(finding, rule_index, rule, conversation, compiled.prepared)
     if finding.turn is None or finding.start is None or finding.end is None:
         return FindingExplanation(
@@ -259,8 +261,9 @@ def _lines(explanation: Explanation) -> list[str]:
         where = f"turn {finding.turn}" if finding.turn is not None else "whole call"
         charge = f"-{item.charged}" if item.charged else "0"
         note = (
-            "  (for review: the learned stage was not sure enough to count it)" if finding.review
-            else "  (rule already charged: a rule deducts once per transcript)" if item.repeat
+            "  (rule already charged: a rule deducts once per transcript)" if item.repeat
+            else "  (for review: the learned stage was not sure enough to count it in full)" if finding.review and item.charged
+            else "  (for review: the learned stage was not sure enough to count it)" if finding.review
             else ""
         )
         lines.append(f"  {charge:<6} {finding.rule}  [{finding.category}, {finding.severity.value}]  {where}{note}")

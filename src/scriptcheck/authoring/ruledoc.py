@@ -72,7 +72,7 @@ def rules_markdown(checker: Checker, *, command: str = REGENERATE) -> str:
 def _rule_section(checker: Checker, rule: Rule) -> list[str]:
     overrides = rule_provenance(checker.rule_set, rule.id).overrides
     facts = [
-        f"{rule.severity.value}, {rule.points} points",
+        f"{rule.severity.value}, {rule.points} points" + (f" ({rule.review_points} when flagged for review)" if rule.review_points else ""),
         f"kind {rule.kind.value}",
         f"speaker {rule.speaker}" if rule.kind is not RuleKind.SEQUENCE else "",
         f"pack `{rule.pack}`",
@@ -90,7 +90,7 @@ def _rule_section(checker: Checker, rule: Rule) -> list[str]:
     if rule.kind is RuleKind.MODEL:
         lines.append(
             f"- **model label** `{rule.model_label}`: a finding from confidence {rule.deduct_at:g}, "
-            f"a review flag (0 points) from {rule.review_at:g}"
+            f"a review flag ({rule.review_points} points) from {rule.review_at:g}"
         )
     for name in ("phrases", "patterns", "unless", "unless_turn"):
         lines += _listing(name, getattr(rule, name), code=name == "patterns")

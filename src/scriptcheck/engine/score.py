@@ -53,9 +53,8 @@ def charge(finding: Finding, charged: set[str]) -> Finding:
     """The finding as it is charged, given the rules `charged` so far (updated in place).
 
     A rule deducts its points once per transcript: repeats are listed with 0 points, as a
-    QA form ticks an item once however often it was broken. A finding that costs nothing (one
-    flagged for review, a disowned one) charges nothing: a counted finding of the same rule after
-    it still deducts.
+    QA form ticks an item once however often it was broken. A finding that costs nothing (a
+    disowned one, one for review under `review_points: 0`) charges nothing.
     """
     if not finding.points:
         return finding
@@ -65,11 +64,28 @@ def charge(finding: Finding, charged: set[str]) -> Finding:
     return finding
 
 
-def score(transcript: Transcript, findings: Iterable[Finding], settings: Settings) -> Report:
-    """100 minus deductions, floored at 0 (each rule charged once: `charge`); a fatal category zeroes the score."""
+def charge_all(findings: list[Finding]) -> list[Finding]:
+    """`charge` over a transcript's findings, counted ones first: a rule costs its largest deduction.
+
+    A finding flagged for review (its rule's `review_points`) costs something only when no finding
+    of its rule counted: a review refusal at turn 2 and a counted one at turn 4 cost the counted
+    points, once. The order of the list is kept.
+    """
     charged: set[str] = set()
-    final = [charge(finding, charged) for finding in order_findings(findings)]
-    fatal = tuple(sorted({f.category for f in final if f.category in settings.fatal}))
+    final = list(findings)
+    for index in sorted(range(len(final)), key=lambda i: final[i].review):
+        final[index] = charge(final[index], charged)
+    return final
+
+
+def score(transcript: Transcript, findings: Iterable[Finding], settings: Settings) -> Report:
+    """100 minus deductions, floored at 0 (each rule charged once: `charge_all`); a fatal category zeroes the score.
+
+    Only a finding that counts is fatal: one flagged for review or disowned (quoted, reported,
+    negated) waits for a person or is not the agent's, so it cannot fail the call by itself.
+    """
+    final = charge_all(order_findings(findings))
+    fatal = tuple(sorted({f.category for f in final if f.category in settings.fatal and not f.review and not f.disowned}))
     total = MAX_SCORE - sum(f.points for f in final)
     value = 0.0 if fatal else max(0.0, total)
     return Report(

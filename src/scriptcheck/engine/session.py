@@ -120,9 +120,12 @@ class Session:
             for found in spec.pending(index, rule, turn, hits)
         ]
         survivors = {id(f) for f in drop_nested([*local, *pending])}
+        # A finding for review that costs its rule's review_points may yet give way to a counted one
+        # later in the chat (a rule costs its largest deduction): it waits too, unless its rule is charged.
         settled = []
         for finding in order_findings(local):
-            if finding.rule in self._pending or id(finding) not in survivors:
+            provisional = finding.review and finding.points and finding.rule not in self._charged
+            if finding.rule in self._pending or id(finding) not in survivors or provisional:
                 self._pending.add(finding.rule)
                 continue
             settled.append(charge(finding, self._charged))

@@ -193,9 +193,13 @@ def phrase_rule_sets(rule: Rule) -> Iterator[PhraseSource]:
             yield PhraseSource(rule.speaker, set_name, f"{set_name}[{index}]", phrase)
 
 
-def for_review(found: Finding) -> Finding:
-    """A finding the model was not sure enough of to count: for a reviewer, 0 points, severity info."""
-    return replace(found, points=0, severity=Severity.INFO, review=True)
+def for_review(found: Finding, rule: Rule) -> Finding:
+    """A finding the model was not sure enough of to count: for a reviewer, severity info.
+
+    It costs the rule's `review_points` (default 0) until a reviewer settles it: a pack may charge a
+    likely lapse a little rather than nothing, as the expected cost of a flag that is right one time in four.
+    """
+    return replace(found, points=rule.review_points, severity=Severity.INFO, review=True)
 
 
 def other_speaker(speaker: str) -> str:

@@ -2,7 +2,7 @@
 
 A model rule names a label of the loaded model (`label: banned.refusal`) and two confidences:
 at `deduct_at` or more a finding counts like a rule finding (points, severity); from `review_at`
-up to `deduct_at` it is flagged for a reviewer (`review: true`, 0 points, severity info). `unless`
+up to `deduct_at` it is flagged for a reviewer (`review: true`, the rule's `review_points`, severity info). `unless`
 and `unless_turn` phrases in the turn cancel it, as for phrase rules, so a team can silence a
 house phrase the model misreads. Without a model loaded (`--no-model`), these rules find nothing.
 """
@@ -72,7 +72,7 @@ class ModelKind(RuleKindSpec):
                     evidence=tuple(str(item) for item in evidence),
                 )
                 if not counts:
-                    found = for_review(found)
+                    found = for_review(found, rule)
                 owned = own_words(found, turn, rule, conversation, rules)
                 if owned is not None:
                     yield owned

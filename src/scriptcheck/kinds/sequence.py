@@ -160,7 +160,7 @@ class ModelReading:
 
     confidence: float
     evidence: tuple[str, ...]
-    counts: bool  # at `trigger.deduct_at` or more; below it the finding goes to a reviewer (0 points)
+    counts: bool  # at `trigger.deduct_at` or more; below it the finding goes to a reviewer (`review_points`)
 
 
 Trigger = tuple[Turn, Hit, ModelReading | None]  # (turn, hit, the model's reading when the model triggered)
@@ -225,14 +225,14 @@ def _found(
     trigger_turn: int | None = None,
 ) -> Finding:
     """A sequence finding; one whose trigger came from the model says so (source, confidence, evidence),
-    and goes to a reviewer (0 points) when the model's confidence is below `trigger.deduct_at`."""
+    and goes to a reviewer (`review_points`) when the model's confidence is below `trigger.deduct_at`."""
     if reading is None:
         return finding(rule, turn, hit, message, trigger_turn=trigger_turn)
     found = finding(
         rule, turn, hit, message, source="model", confidence=reading.confidence, evidence=reading.evidence,
         trigger_turn=trigger_turn, review=not reading.counts,
     )
-    return found if reading.counts else for_review(found)
+    return found if reading.counts else for_review(found, rule)
 
 
 def _has_content_after(

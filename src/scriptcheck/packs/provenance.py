@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import RulePackError
-from .._model import Rule, RulePack, SourceLocation
+from .._model import Rule, RuleKind, RulePack, SourceLocation
 from .._yaml import LocatedDict, LocatedList, load_yaml
 from ..formats.columns import pad
 from ..kinds.sequence import FIELDS as SEQUENCE_FIELDS
@@ -23,7 +23,7 @@ from ..kinds.sequence import OVERRIDE_LISTS
 from .files import bundled_rules_dir
 from .resolve import RuleSet
 
-SCALARS = ("kind", "category", "severity", "points", "message", "suggestion", "speaker", "word_boundary", "description")
+SCALARS = ("kind", "category", "severity", "points", "review_points", "message", "suggestion", "speaker", "word_boundary", "description")
 LISTS = ("phrases", "patterns", "unless", "unless_turn")
 
 
@@ -100,8 +100,11 @@ def rule_provenance(rule_set: RuleSet, rule_id: str) -> RuleProvenance:
     assert written is not None
     sources = written.field_sources
     scalars: dict[str, tuple[Any, SourceLocation | None, str]] = {}
+    flags_for_review = written.kind is RuleKind.MODEL or bool(written.sequence and written.sequence.trigger_model)
     for name in SCALARS:
         location = sources.get(name)
+        if name == "review_points" and location is None and not flags_for_review:
+            continue  # a rule that never flags for review: the field means nothing there
         scalars[name] = (getattr(written, name), location, "defined" if location else "default")
     if written.position is not None:
         scalars["position"] = (_position(written), sources.get("position"), "defined")

@@ -13,7 +13,7 @@ from .._model import SPEAKERS, Rule, RulePack, Settings, SourceLocation
 from ..kinds import KINDS
 from ..kinds.sequence import FIELDS, OVERRIDE_LISTS
 from ..text.normalize import MAX_VARIANTS, expand_phrase, normalize_phrase, variant_count
-from .schema import BUILTIN_CATEGORIES
+from .schema import BUILTIN_CATEGORIES, check_review_points
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +164,7 @@ def _apply_override(rule: Rule, changes: Mapping[str, Any], location: SourceLoca
     if nested and rule.sequence is not None:  # trigger.deduct_at -> Sequence.trigger_deduct_at
         updates["sequence"] = replace(rule.sequence, **{FIELDS[key]: value for key, value in nested.items()})
     updated = replace(rule, **updates, field_sources=MappingProxyType(sources))
+    check_review_points(updated.points, updated.review_points, location, rule.id)
     if not updated.phrases and not updated.patterns and KINDS[updated.kind].needs_phrases:
         raise RuleSchemaError("after this override the rule has no phrases or patterns left", location, rule.id)
     return updated

@@ -51,10 +51,10 @@ PACK_NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
 
 _TOP_KEYS = {"pack", "version", "description", "extends", "settings", "categories", "rules", "overrides", "disable"}
 _SETTINGS_KEYS = {"pass_mark", "fatal", "speakers", "model", "profile", "disowned", "asr"}
-COMMON_KEYS = frozenset({"id", "kind", "category", "severity", "points", "message", "suggestion", "speaker", "description", "examples"})
+COMMON_KEYS = frozenset({"id", "kind", "category", "severity", "points", "review_points", "message", "suggestion", "speaker", "description", "examples"})
 LIST_FIELDS = ("phrases", "patterns", "unless", "unless_turn")
 _SCALAR_OVERRIDES = {
-    "category", "severity", "points", "message", "suggestion", "speaker", "description", "word_boundary", "negatable", "quotable", "asr",
+    "category", "severity", "points", "review_points", "message", "suggestion", "speaker", "description", "word_boundary", "negatable", "quotable", "asr",
 }
 _OVERRIDE_KEYS = (
     {"id"} | _SCALAR_OVERRIDES
@@ -244,11 +244,12 @@ def _read_rule(node: Any, location: SourceLocation, pack: str, categories: Mappi
     message = require(node, "message", str, node.loc, rule_id)
     fields: dict[str, Any] = {
         key: _read_field(node, key, rule_id)
-        for key in ("severity", "points", "speaker", "word_boundary", "negatable", "quotable", "asr")
+        for key in ("severity", "points", "review_points", "speaker", "word_boundary", "negatable", "quotable", "asr")
         if key in node
     }
     if "points" not in fields:
         raise RuleSchemaError("missing required key 'points' (points deducted; 0 for information only)", node.loc, rule_id)
+    check_review_points(fields["points"], fields.get("review_points", 0), node.locs.get("review_points"), rule_id)
     lists = {name: string_list(node, name, rule_id) for name in LIST_FIELDS if name in node}
     for name, values in lists.items():
         for index, value in enumerate(values):
@@ -263,6 +264,7 @@ def _read_rule(node: Any, location: SourceLocation, pack: str, categories: Mappi
         category=category,
         severity=Severity(fields.get("severity", "warning")),
         points=fields["points"],
+        review_points=fields.get("review_points", 0),
         message=message,
         suggestion=str(node.get("suggestion", "") or ""),
         speaker=fields.get("speaker", AGENT),
@@ -297,15 +299,28 @@ def _item_sources(node: LocatedDict) -> dict[str, SourceLocation]:
     return sources
 
 
+def check_review_points(points: int, review_points: int, where: SourceLocation | None, rule_id: str) -> None:
+    """A finding flagged for review may cost something, never more than a counted one.
+
+    Raises:
+        RuleSchemaError: `review_points` above `points`.
+    """
+    if review_points > points:
+        raise RuleSchemaError(
+            f"`review_points` ({review_points}) must not be above `points` ({points}): a finding waiting for a reviewer"
+            " costs at most what a counted one does", where, rule_id,
+        )
+
+
 def _read_field(node: LocatedDict, key: str, rule_id: str) -> Any:
     value, where = node[key], node.locs[key]
     if key == "severity":
         if value not in _SEVERITIES:
             raise RuleSchemaError(f"severity {value!r} is not one of info, warning, error{did_you_mean(value, _SEVERITIES)}", where, rule_id)
         return Severity(value)
-    if key == "points":
+    if key in ("points", "review_points"):
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise RuleSchemaError("`points` must be a non-negative integer", where, rule_id)
+            raise RuleSchemaError(f"`{key}` must be a non-negative integer", where, rule_id)
         return value
     if key == "speaker":
         if value not in SPEAKERS:
