@@ -11,12 +11,14 @@ Measures, on the chosen lines:
 * complaint -> apology: `missing.apology` findings against the episodes the reviewers found unapologised
   (a finding inside an unapologised episode is a true positive; a second finding in one episode, or one
   in an apologised episode or outside any, is a false positive);
+* banned wording: every counted `banned.*` finding (rule or model) against the turns the reviewers marked
+  with banned wording of that category;
 * model findings for agent wording: how many, on what share of agent turns, and how many sit on a turn
   the reviewers marked with banned wording of the same category;
 * hold.no_return: findings against holds that came back without thanks or never came back;
 * missing.opening / missing.closing against the reviewers' opening_ok / closing_ok;
 * Spearman's rank correlation between scores and the reviewers' 1-5 grades.
-`--show KIND` prints the chats behind one measure's errors (fp-apology, fn-apology, model, fp-hold,
+`--show KIND` prints the chats behind one measure's errors (fp-apology, fn-apology, wording, model, fp-hold,
 fn-hold, opening, closing) for reading.
 """
 
@@ -83,6 +85,7 @@ def measure(results: list, show: str | None) -> str:
     agent_turns = sum(1 for _, chat, _, _ in results for t in chat["turns"] if t["role"] == "agent")
     apology = Counter()
     apology_review = Counter()
+    wording = Counter()
     model = Counter()
     model_by_category: Counter = Counter()
     hold = Counter()
@@ -111,8 +114,15 @@ def measure(results: list, show: str | None) -> str:
             if with_review:
                 for turn in sorted(unmet - matched):
                     note("fn-apology", number, chat, f"unapologised complaint at turn {turn} not found")
-        # model findings on agent wording
+        # banned wording: every counted finding, rule or model, against the reviewers' marks (turn and category)
         banned = {(item["turn"], item["category"]) for item in truth["banned"]}
+        said = {(f.turn, f.category) for f in report.findings if f.category.startswith("banned.") and not f.review and not f.disowned}
+        wording["tp"] += len(said & banned)
+        wording["fp"] += len(said - banned)
+        wording["fn"] += len(banned - said)
+        for turn, category in sorted(said ^ banned):
+            note("wording", number, chat, f"{'FP' if (turn, category) in said else 'FN'} {category} turn {turn}")
+        # model findings on agent wording
         for finding in report.findings:
             if finding.source != "model" or finding.category == "missing.apology":
                 continue
@@ -152,6 +162,7 @@ def measure(results: list, show: str | None) -> str:
         _row("hold.no_return (holds)", sum(1 for r in results for h in r[2]["holds"] if h["outcome"] in NO_RETURN), hold),
         _row("missing.opening (chats)", len(results), opening),
         _row("missing.closing (chats)", len(results), closing),
+        _row("banned wording, counted findings (rules and model; turn and category)", sum(len(r[2]["banned"]) for r in results), wording),
         _row("model findings, agent wording", model["found"], model),
     ]
     rate = model["found"] / agent_turns if agent_turns else 0.0

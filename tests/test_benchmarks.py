@@ -118,3 +118,30 @@ def test_complaint_wording_counts_what_the_phrases_catch_per_file(tmp_path):
     assert "| customer_few.jsonl | 1 | 2 | 0 | 1 |" in result.stdout
     missing = subprocess.run([sys.executable, script, str(tmp_path / "none.jsonl")], capture_output=True, text=True, timeout=300)
     assert missing.returncode == 2 and "not found" in missing.stderr
+
+
+def test_real_chats_measure_counts_banned_wording_holds_and_openings_against_annotations():
+    import importlib.util
+
+    import scriptcheck
+
+    spec = importlib.util.spec_from_file_location("real_chats", ROOT / "benchmarks" / "real_chats.py")
+    assert spec is not None and spec.loader is not None
+    real_chats = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(real_chats)
+    checker = scriptcheck.load(profile="chat")
+    chat = {"id": "c1", "turns": [
+        {"role": "customer", "text": "能退吗"},
+        {"role": "agent", "text": "亲，不可以的哦"},  # a bare no: found, and marked (and no greeting)
+        {"role": "customer", "text": "那能换吗"},
+        {"role": "agent", "text": "这个要看情况"},  # marked vague by the reviewer, not found
+        {"role": "customer", "text": "好吧"},
+        {"role": "agent", "text": "感谢您对京东的支持，祝您生活愉快，再见!"},
+    ]}
+    truth = {"grade": 2, "complaints": [], "unapologised": [], "holds": [], "opening_ok": False, "closing_ok": True,
+             "banned": [{"turn": 1, "category": "banned.refusal"}, {"turn": 3, "category": "banned.vague"}]}
+    table = real_chats.measure([(1, chat, truth, checker.check(chat))], show="wording")
+    assert "| banned wording, counted findings (rules and model; turn and category) | 2 | 1 | 0 | 1 | 1.000 | 0.500 |" in table
+    assert "--- line 1: FN banned.vague turn 3" in table
+    assert "| missing.opening (chats) | 1 | 1 | 0 | 0 | 1.000 | 1.000 |" in table
+    assert "| missing.closing (chats) | 1 | 0 | 0 | 0 | – | – |" in table

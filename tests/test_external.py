@@ -3,11 +3,16 @@
 The file is outside the project on purpose (licence unclear): nothing from it is copied here.
 """
 
+import json
+from pathlib import Path
+
 import pytest
 
 from external_data import external_records, requires_external
 
 pytestmark = [requires_external, pytest.mark.slow]
+
+ANNOTATIONS = Path(__file__).resolve().parents[1] / "benchmarks" / "real_chats" / "annotations.jsonl"
 
 
 @pytest.fixture(scope="module")
@@ -30,9 +35,15 @@ def test_every_span_points_at_the_original_text_of_the_right_speaker(results):
             assert turn["role"] == expected, (record["id"], finding)
 
 
-def test_polite_real_chats_rarely_trip_banned_rules(results):
-    # JD's agents are trained and polite: a banned rule firing often here is a false-positive bug.
-    found = [f for _, report in results for f in report.findings if f.category.startswith("banned.")]
-    assert sum(1 for f in found if not f.review) < 30  # 21 on 994 chats (4 phrase rules, 17 learned stage)
+def test_banned_findings_on_real_chats_are_rare_and_mostly_what_the_reviewers_marked(results):
+    """JD's agents are trained and mostly polite: the reviewers marked banned wording on 52 of 6,029 agent turns
+    (benchmarks/real_chats/annotations.jsonl). A banned finding where they saw none is a false positive; too many
+    of them, or too long a review queue, is a bug (when written: 37 counted, 26 on marked turns; 12 for review)."""
+    annotations = [json.loads(line) for line in ANNOTATIONS.read_text(encoding="utf-8").splitlines()]
+    marked = {(row["line"], item["turn"], item["category"]) for row in annotations for item in row["banned"]}
+    found = [(line, f) for line, (_, report) in enumerate(results, 1) for f in report.findings if f.category.startswith("banned.")]
+    counted = [(line, f) for line, f in found if not f.review and not f.disowned]
+    right = sum(1 for line, f in counted if (line, f.turn, f.category) in marked)
+    assert len(counted) < 50 and right >= 0.6 * len(counted), (len(counted), right)
     # The learned stage's borderline findings go to a reviewer; they must stay a short queue too.
-    assert sum(1 for f in found if f.review) < 30
+    assert sum(1 for _, f in found if f.review) < 30

@@ -362,7 +362,8 @@ def test_cli_model_train_show_and_check_with_the_model(tmp_path, capsys):
     assert main(["model", "show", str(tmp_path / "m")]) == 0
     assert "mine" in capsys.readouterr().out
     chats = tmp_path / "chats.jsonl"
-    chats.write_text(json.dumps(polite(("agent", "小妹这个不知道呢")), ensure_ascii=False), encoding="utf-8")
+    # not a bare no on its own (banned.refusal.bare_no would win the turn): only the model reads it
+    chats.write_text(json.dumps(polite(("agent", "小妹这个不知道呢 您再看看页面")), ensure_ascii=False), encoding="utf-8")
     assert main(["check", str(chats), "--model", str(tmp_path / "m"), "--format", "jsonl", "-q"]) == 0
     with_model = json.loads(capsys.readouterr().out)
     assert any(f["source"] == "model" and f["category"] == "banned.refusal" for f in with_model["findings"])
