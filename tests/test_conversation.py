@@ -237,6 +237,32 @@ def test_the_customer_can_end_a_hold(checker):
 
 
 @pytest.mark.parametrize(
+    ("said", "ends_it"),
+    [("算了 我明天去柜台办", True), ("嗯好吧 那算了", True), ("怎么样 容量少就算了，还劣质", False),
+     ("要是不行的话就算了吧 你先问问", False), ("从现在算了几天了", False)],
+)
+def test_算了_ends_a_hold_only_when_the_customer_gives_up(checker, said, ends_it):
+    """`cancel.unless`: 就算了，还 concedes a point to press another, 不行的话就算了 is a condition."""
+    report = checker.check(conversation(("customer", "能退吗"), ("agent", "请稍等 正在为您查询"), ("customer", said), ("agent", "麻烦您提交售后申请")))
+    assert (found(report, "hold.no_return") == []) is ends_it
+
+
+def test_cancel_unless_is_read_shown_and_overridable(tmp_path, capsys):
+    from scriptcheck.cli import main
+
+    checker = scriptcheck.load()
+    assert "就算了还" in checker.rule_set.get("hold.no_return").sequence.cancel_unless
+    assert main(["rules", "show", "hold.no_return"]) == 0
+    assert "cancel.unless:" in capsys.readouterr().out
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("pack: bad\nrules:\n  - id: hold.mine\n    kind: sequence\n    category: hold.no_return\n    points: 1\n"
+                   "    message: m\n    trigger: {speaker: agent, phrases: [稍等]}\n    expect: {speaker: agent, phrases: [谢谢]}\n"
+                   "    cancel: {phrases: [算了], unles: [就算了]}\n", encoding="utf-8")
+    with pytest.raises(scriptcheck.RulePackError, match=r"bad.yaml:10:\d+: hold.mine: unknown key 'unles' in cancel; did you mean 'unless'"):
+        scriptcheck.load(bad)
+
+
+@pytest.mark.parametrize(
     "hold",
     ["您稍等一下哈，我帮您看一下", "小妹帮您查一下", "请稍等，马上为您核实之前的问题处理进度", "麻烦您稍等 还请您不要下线哦", "稍等 请问是哪个订单呢"],
 )

@@ -35,7 +35,7 @@ TRIGGER_KEYS = frozenset(
 EXPECT_KEYS = frozenset(
     {"speaker", "phrases", "within_turns", "within_seconds", "notice", "same_turn", "look_back", "if_chat_ends", "end_message", "report"}
 )
-CANCEL_KEYS = frozenset({"speaker", "phrases"})
+CANCEL_KEYS = frozenset({"speaker", "phrases", "unless"})
 # (phrase set, field in the YAML, side whose turns it is looked for on, attribute of `Sequence`)
 PHRASE_SETS = (
     ("trigger", "trigger.phrases", "trigger", "trigger"),
@@ -47,6 +47,7 @@ PHRASE_SETS = (
     ("response", "expect.phrases", "response", "response"),
     ("notice", "expect.notice", "response", "notice"),
     ("cancel", "cancel.phrases", "cancel", "cancel"),
+    ("cancel_unless", "cancel.unless", "cancel", "cancel_unless"),
 )
 # Fields as written in YAML -> attribute of `Sequence` (for `rules show`).
 FIELDS = {
@@ -76,6 +77,7 @@ FIELDS = {
     "expect.report": "report",
     "cancel.speaker": "cancel_speaker",
     "cancel.phrases": "cancel",
+    "cancel.unless": "cancel_unless",
 }
 # An override's phrase lists on a sequence rule are its trigger's (`add_phrases` on apology.after_complaint
 # adds complaint wording; `unless` sets what cancels a trigger).
@@ -327,7 +329,10 @@ def _follow(conversation: Conversation, rule_index: int, sequence: Sequence, sta
     same_side = sequence.trigger_speaker == sequence.response_speaker
     for later in conversation.turns[start.index + 1 :]:
         hits = conversation.hits[later.index]
-        if sequence.cancel and later.speaker == sequence.cancel_speaker and hits.has(rule_index, "cancel"):
+        if (
+            sequence.cancel and later.speaker == sequence.cancel_speaker
+            and hits.has(rule_index, "cancel") and not hits.has(rule_index, "cancel_unless")
+        ):
             return _Outcome("cancelled", later.index, frozenset(absorbed))
         if later.speaker != sequence.response_speaker:
             if sequence.episodes and later.speaker == sequence.trigger_speaker and later.index in trigger_turns:
@@ -496,7 +501,7 @@ def read_sequence(node: LocatedDict, rule_id: str) -> Sequence:
         raise RuleSchemaError("a gap check needs `expect.within_seconds`", expect.loc, rule_id)
     cancel = node.get("cancel", LocatedDict())
     if not isinstance(cancel, LocatedDict):
-        raise RuleSchemaError("`cancel` must be {speaker, phrases}: what the waiting side says to end the obligation", node.locs["cancel"], rule_id)
+        raise RuleSchemaError("`cancel` must be {speaker, phrases, unless}: what the waiting side says to end the obligation", node.locs["cancel"], rule_id)
     if cancel:
         check_keys(cancel, CANCEL_KEYS, "cancel", rule_id)
     for part in (trigger, expect, cancel):
@@ -537,6 +542,7 @@ def read_sequence(node: LocatedDict, rule_id: str) -> Sequence:
         end_message=end_message,
         report=expect.get("report", "trigger"),
         cancel=optional_list(cancel, "phrases", rule_id),
+        cancel_unless=optional_list(cancel, "unless", rule_id),
         cancel_speaker=cancel.get("speaker", CUSTOMER),
     )
 
