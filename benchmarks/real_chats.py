@@ -74,7 +74,8 @@ def main() -> int:
     return 0
 
 
-def measure(results: list, show: str | None) -> str:
+def tally(results: list, show: str | None = None) -> dict:
+    """The counts behind every measure (Counters of tp/fp/fn, score/grade pairs, and the chats `show` asked for)."""
     shown: list[str] = []
 
     def note(kind: str, number: int, chat: dict, detail: str) -> None:
@@ -154,6 +155,16 @@ def measure(results: list, show: str | None) -> str:
             counter["tp" if flagged and truly else "fp" if flagged else "fn" if truly else "tn"] += 1
             if flagged != truly:
                 note(kind, number, chat, f"{category}: flagged {flagged}, reviewers say missing {truly}")
+    return {"apology": apology, "apology_review": apology_review, "wording": wording, "model": model,
+            "model_by_category": model_by_category, "hold": hold, "opening": opening, "closing": closing,
+            "pairs": pairs, "agent_turns": agent_turns, "shown": shown}
+
+
+def measure(results: list, show: str | None) -> str:
+    counts = tally(results, show)
+    apology, apology_review, wording, model = counts["apology"], counts["apology_review"], counts["wording"], counts["model"]
+    model_by_category, hold, opening, closing = counts["model_by_category"], counts["hold"], counts["opening"], counts["closing"]
+    pairs, agent_turns, shown = counts["pairs"], counts["agent_turns"], counts["shown"]
     rows = [
         "| measure | n | TP | FP | FN | precision | recall |",
         "|---|---:|---:|---:|---:|---:|---:|",
