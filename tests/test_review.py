@@ -262,3 +262,48 @@ def test_a_hand_made_sheet_with_chinese_headers_and_a_bad_turn_names_the_row(tmp
     assert isinstance(first, Verdict) and (first.id, first.turn, first.verdict, first.reviewer) == ("p1", 2, "missed", "qa-li")
     assert isinstance(second, VerdictError)
     assert str(second) == f"{sheet}: row 3: 'turn' must be a 0-based turn index or null, got 'two'"
+
+
+# Chats whose complaint only the learned stage reads: each is a flag for review (apology.after_complaint, 5 points).
+FLAGGED = [
+    {"id": f"f{i}", "turns": [{"speaker": "agent", "text": "您好，请问有什么可以帮您"}, {"speaker": "customer", "text": text},
+                              {"speaker": "agent", "text": "请提供一下订单号"}, {"speaker": "agent", "text": "感谢您的支持，再见"}]}
+    for i, text in enumerate(["京东物流应该不会这么低效率吧", "我的退款为什么还没到", "什么情况啊 我的空调怎么还没有送过来", "为什么拒绝售后???"])
+]
+
+
+def test_stats_prices_flags_for_review_from_an_exported_sheet(tmp_path, capsys):
+    """A reviewer settles the export's flags (its `review` column): 1 right of 4 is worth 25 x 1/4 = 6 points, not 5."""
+    chats = write_jsonl(tmp_path / "flagged.jsonl", FLAGGED)
+    sheet = tmp_path / "flags.csv"
+    main(["check", str(chats), "-f", "csv", "-o", str(sheet)])
+    capsys.readouterr()
+    import csv
+
+    rows = [row for row in csv.DictReader(sheet.read_text(encoding="utf-8-sig").splitlines()) if row["rule"] == "apology.after_complaint"]
+    assert [(row["id"], row["review"], row["points"]) for row in rows] == [(f"f{i}", "True", "5") for i in range(4)]
+    marked = [{**row, "verdict": "correct" if row["id"] == "f0" else "false_positive"} for row in rows]
+    write_sheet_csv(sheet, marked)
+    assert main(["review", "stats", str(sheet), "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    [row] = data["rules"]
+    assert (row["flags"], row["flags_correct"], row["flag_precision"]) == (4, 1, 0.25)
+    assert data["review_points"] == [{"rule": "apology.after_complaint", "points": 25, "review_points": 5, "flags": 4,
+                                      "flag_precision": 0.25, "suggested_review_points": 6}]
+    assert main(["review", "stats", str(sheet)]) == 0
+    table = capsys.readouterr().out
+    assert "flags for review" in table
+    assert [line.split() for line in table.splitlines() if line.startswith("apology.after_complaint")][-1] == [
+        "apology.after_complaint", "4", "25%", "25", "5", "6"]
+
+
+def test_stats_without_flags_for_review_loads_no_packs_and_prints_no_prices(tmp_path, capsys):
+    verdicts = write_jsonl(tmp_path / "v.jsonl", [{"id": "a", "rule": "banned.impatience.hurry", "turn": 1, "verdict": "correct"}])
+    assert main(["review", "stats", str(verdicts), "--pack", str(tmp_path / "missing.yaml"), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["review_points"] == []
+
+
+def test_a_review_cell_must_say_true_or_false():
+    assert parse_verdict({"id": "a", "rule": "x.y", "verdict": "correct", "review": True}).review is True
+    with pytest.raises(scriptcheck.ScriptcheckError, match=r"v.jsonl:2: 'review' must be true or false"):
+        parse_verdict({"id": "a", "rule": "x.y", "verdict": "correct", "review": "maybe"}, "v.jsonl", 2)

@@ -1,7 +1,8 @@
 """Reviewer verdicts (复核/申诉) become corpus labels, and overturn statistics per rule.
 
 A verdicts file is JSON Lines, one verdict per line:
-`{"id", "rule" | "category", "turn"?, "verdict": "correct" | "false_positive" | "missed", "note"?, "reviewer"?}`,
+`{"id", "rule" | "category", "turn"?, "verdict": "correct" | "false_positive" | "missed", "note"?, "reviewer"?, "review"?}`
+(`review: true`: the finding was a flag for review, as the export's `review` column says),
 or a spreadsheet (.csv, .xlsx) with those columns among others: the findings that `check -f csv`
 or the Excel report wrote, with a `verdict` column filled in by a reviewer (rows left blank were
 not reviewed). A bad line or row is a located `VerdictError` (file:line, file: row N); the others
@@ -17,7 +18,7 @@ import io
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from ..formats.readers import detect_encoding
 from ..formats.writers import FORMULA_STARTS
 
 VERDICTS = ("correct", "false_positive", "missed")
-_KEYS = {"id", "rule", "category", "turn", "verdict", "note", "reviewer"}
+_KEYS = {"id", "rule", "category", "turn", "verdict", "note", "reviewer", "review"}
 
 # What a reviewer may type in a sheet's verdict column, besides the verdicts themselves.
 VERDICT_WORDS = {
@@ -39,7 +40,10 @@ VERDICT_WORDS = {
 SHEET_HEADERS = {
     "id": ("id", "transcript_id", "会话id"), "rule": ("rule", "规则"), "category": ("category", "类别"),
     "turn": ("turn", "轮次"), "verdict": ("verdict", "复核结果"), "note": ("note", "备注"), "reviewer": ("reviewer", "复核人"),
+    "review": ("review", "待复核"),
 }
+# A sheet's review cell (the export writes True/False).
+REVIEW_WORDS = {"true": True, "1": True, "yes": True, "是": True, "false": False, "0": False, "no": False, "否": False}
 SHEET_SUFFIXES = (".csv", ".xlsx")
 
 
@@ -69,6 +73,7 @@ class Verdict:
     turn: int | None = None
     note: str = ""
     reviewer: str = ""
+    review: bool = False  # the finding was a flag for review (it cost its rule's review_points)
     line: int = 0
     path: str = ""
     unit: str = "line"  # "row" for a spreadsheet
@@ -129,6 +134,8 @@ def _sheet_verdicts(path: Path, shown: str) -> Iterator[Verdict | VerdictError]:
         try:
             if "turn" in data:
                 data["turn"] = _sheet_turn(data["turn"])
+            if "review" in data:
+                data["review"] = REVIEW_WORDS.get(data["review"].lower(), data["review"])
             yield parse_verdict(data, shown, number, unit="row")
         except VerdictError as error:
             yield error
@@ -232,7 +239,10 @@ def parse_verdict(data: Any, path: str = "", line: int = 0, *, unit: str = "line
     note, reviewer = data.get("note") or "", data.get("reviewer") or ""
     if not isinstance(note, str) or not isinstance(reviewer, str):
         raise fail("'note' and 'reviewer' must be strings")
-    return Verdict(str(record_id), verdict, rule, category, turn, note, reviewer, line, path, unit)
+    review = data.get("review", False)
+    if not isinstance(review, bool):
+        raise fail(f"'review' must be true or false (was the finding a flag for review?), got {review!r}")
+    return Verdict(str(record_id), verdict, rule, category, turn, note, reviewer, review, line, path, unit)
 
 
 # --------------------------------------------------------------------------- stats
@@ -246,6 +256,8 @@ class RuleReview:
     correct: int = 0
     false_positive: int = 0
     missed: int = 0
+    flags_correct: int = 0  # of the correct ones, flags for review (`review: true`)
+    flags_false_positive: int = 0  # of the false positives, flags for review
 
     @property
     def reviewed(self) -> int:
@@ -260,10 +272,43 @@ class RuleReview:
     def overturn_rate(self) -> float:
         return self.overturned / self.reviewed if self.reviewed else 0.0
 
+    @property
+    def flags(self) -> int:
+        """Flags for review that a reviewer settled (right or wrong)."""
+        return self.flags_correct + self.flags_false_positive
+
+    @property
+    def flag_precision(self) -> float:
+        return self.flags_correct / self.flags if self.flags else 0.0
+
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "rule": self.rule, "reviewed": self.reviewed, "correct": self.correct, "false_positive": self.false_positive,
             "missed": self.missed, "overturned": self.overturned, "overturn_rate": round(self.overturn_rate, 4),
+        }
+        if self.flags:
+            data.update(flags=self.flags, flags_correct=self.flags_correct, flag_precision=round(self.flag_precision, 4))
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewPointsAdvice:
+    """What a rule's flags for review are worth, by the reviewers' verdicts: its points times their precision."""
+
+    rule: str
+    points: int
+    review_points: int  # what the rule charges a flag now
+    flags: int
+    flag_precision: float
+
+    @property
+    def suggested(self) -> int:
+        return round(self.points * self.flag_precision)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule, "points": self.points, "review_points": self.review_points, "flags": self.flags,
+            "flag_precision": round(self.flag_precision, 4), "suggested_review_points": self.suggested,
         }
 
 
@@ -272,24 +317,51 @@ def review_stats(verdicts: Iterable[Verdict]) -> list[RuleReview]:
     counts: dict[str, dict[str, int]] = {}
     for verdict in verdicts:
         key = verdict.rule or verdict.category
-        counts.setdefault(key, dict.fromkeys(VERDICTS, 0))[verdict.verdict] += 1
+        tally = counts.setdefault(key, {**dict.fromkeys(VERDICTS, 0), "flags_correct": 0, "flags_false_positive": 0})
+        tally[verdict.verdict] += 1
+        if verdict.review and verdict.verdict != "missed":
+            tally[f"flags_{verdict.verdict}"] += 1
     stats = [RuleReview(key, **values) for key, values in counts.items()]
     return sorted(stats, key=lambda s: (-s.overturned, -s.overturn_rate, s.rule))
 
 
-def format_stats(stats: list[RuleReview]) -> str:
-    """Aligned text: one row per rule."""
+def review_points_advice(stats: Iterable[RuleReview], points: Mapping[str, tuple[int, int]]) -> list[ReviewPointsAdvice]:
+    """For each rule whose flags for review were settled: `review_points` as the reviewers' verdicts price them.
+
+    `points` maps a rule id to its (points, review_points). A flag right one time in four is worth a quarter of
+    the rule's points: the expected cost of the lapse it may be.
+    """
+    return [
+        ReviewPointsAdvice(s.rule, *points[s.rule], s.flags, s.flag_precision)
+        for s in stats
+        if s.flags and s.rule in points
+    ]
+
+
+def format_stats(stats: list[RuleReview], advice: Sequence[ReviewPointsAdvice] = ()) -> str:
+    """Aligned text: one row per rule; then, when flags for review were settled, what they are worth."""
     header = ("rule", "reviewed", "correct", "false_positive", "missed", "overturned", "rate")
     rows = [header] + [
         (s.rule, str(s.reviewed), str(s.correct), str(s.false_positive), str(s.missed), str(s.overturned), f"{s.overturn_rate:.0%}")
         for s in stats
     ]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    lines = ["  ".join(cell.ljust(widths[i]) if i == 0 else cell.rjust(widths[i]) for i, cell in enumerate(row)) for row in rows]
+    lines = _aligned(rows)
     total = sum(s.reviewed for s in stats)
     overturned = sum(s.overturned for s in stats)
     lines.append(f"{total} verdicts, {overturned} overturned ({overturned / total:.0%})" if total else "no verdicts")
+    if advice:
+        lines += ["", "flags for review (a rule charges its review_points until a reviewer settles a flag):"]
+        lines += _aligned([("rule", "flags", "right", "points", "review_points", "suggested")] + [
+            (a.rule, str(a.flags), f"{a.flag_precision:.0%}", str(a.points), str(a.review_points), str(a.suggested))
+            for a in advice
+        ])
+        lines.append("suggested = points x right: set it with overrides: [{id: RULE, review_points: N}]")
     return "\n".join(lines) + "\n"
+
+
+def _aligned(rows: Sequence[Sequence[str]]) -> list[str]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return ["  ".join(cell.ljust(widths[i]) if i == 0 else cell.rjust(widths[i]) for i, cell in enumerate(row)) for row in rows]
 
 
 # --------------------------------------------------------------------------- import

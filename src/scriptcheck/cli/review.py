@@ -54,9 +54,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     stats.add_argument("verdicts", metavar="VERDICTS", help=VERDICTS_HELP)
     stats.add_argument(
         "--format", "-f", choices=("table", "json"), default="table",
-        help="table: one aligned row per rule, most overturned first; json: {rules: [{rule, reviewed, correct, "
-        "false_positive, missed, overturned, overturn_rate}], skipped}. Default: table",
+        help="table: one aligned row per rule, most overturned first, then what settled flags for review are worth; "
+        "json: {rules: [{rule, reviewed, correct, false_positive, missed, overturned, overturn_rate, flags?, "
+        "flags_correct?, flag_precision?}], review_points: [{rule, points, review_points, flags, flag_precision, "
+        "suggested_review_points}], skipped}. Default: table",
     )
+    add_pack_options(stats)
     stats.set_defaults(handler=_review_stats)
     review.set_defaults(handler=lambda args: (review.print_help(sys.stderr), 2)[1])
 
@@ -115,10 +118,17 @@ def _review_stats(args: argparse.Namespace) -> int:
     for error in bad:
         print(f"scriptcheck: verdict skipped: {error}", file=sys.stderr)
     stats = reviews.review_stats(verdicts)
+    advice: list[reviews.ReviewPointsAdvice] = []
+    if any(s.flags for s in stats):  # the packs say what a rule charges a flag now
+        checker = load_checker(args)
+        advice = reviews.review_points_advice(stats, {rule.id: (rule.points, rule.review_points) for rule in checker.rules})
     if args.format == "json":
-        print(json.dumps({"rules": [s.to_dict() for s in stats], "skipped": [str(e) for e in bad]}, ensure_ascii=False, indent=2))
+        print(json.dumps(
+            {"rules": [s.to_dict() for s in stats], "review_points": [a.to_dict() for a in advice], "skipped": [str(e) for e in bad]},
+            ensure_ascii=False, indent=2,
+        ))
     else:
-        print(reviews.format_stats(stats), end="")
+        print(reviews.format_stats(stats, advice), end="")
     return 3 if bad else 0
 
 
