@@ -130,3 +130,39 @@ def test_overlapping_matches_of_one_rule_are_one_finding(checker):
 def test_unpunctuated_speech_to_text_still_matches(checker):
     report = checker.check(conversation(("agent", "您好请问有什么可以帮您"), ("customer", "嗯"), ("agent", "要我说多少遍你才明白啊再见")))
     assert "banned.impatience" in categories(report)
+
+
+@pytest.mark.parametrize(
+    ("asked", "answer", "refusal"),
+    [
+        ("能退吗", "亲，不可以的哦", True),  # a request refused with a bare no
+        ("请问这款剃须刀在充电的时候可以使用吗?", "不可以的", False),  # what the product can do: a fact
+        ("用电信的卡可以吗", "亲亲 不支持的", False),
+        ("那就不能用其他卡了吗?", "您好，是不支持的呢", False),  # confirms the customer's own no
+    ],
+)
+def test_a_bare_no_is_read_against_the_customers_last_turn_in_batch_and_session(asked, answer, refusal):
+    """`unless_before`: phrases in the other side's last turn (here the customer's question) cancel a banned hit."""
+    import scriptcheck
+
+    checker = scriptcheck.load(model=False)
+    turns = [("agent", "您好，请问有什么可以帮您"), ("customer", asked), ("agent", "请稍等"), ("agent", answer)]
+    report = checker.check(conversation(*turns))
+    assert any(f.rule == "banned.refusal.bare_no" for f in report.findings) is refusal
+    session = checker.session("t")
+    settled = [found for speaker, text in turns for found in session.add_turn(speaker, text)]
+    assert any(f.rule == "banned.refusal.bare_no" for f in settled) is refusal
+    assert session.close() == report
+
+
+def test_unless_before_is_a_banned_rules_key_shown_by_rules_show(tmp_path, capsys):
+    import scriptcheck
+    from scriptcheck.cli import main
+
+    assert main(["rules", "show", "banned.refusal.bare_no"]) == 0
+    assert "unless_before:" in capsys.readouterr().out
+    pack = tmp_path / "p.yaml"
+    pack.write_text("pack: p\nrules:\n  - id: opening.mine\n    kind: required\n    category: missing.opening\n    points: 1\n"
+                    "    message: m\n    phrases: [您好]\n    unless_before: [你好]\n", encoding="utf-8")
+    with pytest.raises(scriptcheck.RulePackError, match=r"p.yaml:9:\d+: opening.mine: unknown key 'unless_before' in required rule"):
+        scriptcheck.load(pack)

@@ -133,6 +133,7 @@ class Rule:
     patterns: tuple[str, ...] = ()
     unless: tuple[str, ...] = ()
     unless_turn: tuple[str, ...] = ()
+    unless_before: tuple[str, ...] = ()  # banned: phrases in the other side's last turn that cancel it
     word_boundary: bool = True
     position: Position | None = None
     fuzzy: Fuzzy | None = None

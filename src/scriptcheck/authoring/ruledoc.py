@@ -92,7 +92,7 @@ def _rule_section(checker: Checker, rule: Rule) -> list[str]:
             f"- **model label** `{rule.model_label}`: a finding from confidence {rule.deduct_at:g}, "
             f"a review flag ({rule.review_points} points) from {rule.review_at:g}"
         )
-    for name in ("phrases", "patterns", "unless", "unless_turn"):
+    for name in ("phrases", "patterns", "unless", "unless_turn", "unless_before"):
         lines += _listing(name, getattr(rule, name), code=name == "patterns")
     if rule.fuzzy is not None:
         lines += _listing(f"fuzzy templates (similarity ≥ {rule.fuzzy.threshold})", rule.fuzzy.templates)

@@ -60,6 +60,7 @@ class Session:
         self.metadata: Mapping[str, Any] = MappingProxyType(kept)
         self._turns: list[dict[str, Any]] = []
         self._analysed: list[tuple[NormalizedText, TurnHits, Prediction | None]] = []  # reused by close()
+        self._last_turn: dict[str, Turn] = {}  # each speaker's latest turn: the context of the other side's next one
         self._charged: set[str] = set()  # rules whose points a returned finding already took
         self._pending: set[str] = set()  # rules with a finding only close() can settle
         self._report: Report | None = None
@@ -97,15 +98,24 @@ class Session:
         compiled = self.checker.compiled
         text, hits, prediction = self.checker.analyse_turn(turn)
         self._analysed.append((text, hits, prediction))
-        # NOTE: the Conversation holds only this turn, under its real index: findings of
-        # turn-local kinds (banned, model) depend on nothing else.
-        predictions = (prediction,) if self.checker.model is not None else ()
-        lone = Conversation(Transcript(self.id, (turn,)), (text,), (hits,), predictions, compiled.tokens)
+        # NOTE: the Conversation holds this turn under its real index, after the other side's last
+        # turn (a banned rule's `unless_before` reads it): findings of turn-local kinds (banned,
+        # model) depend on nothing else. Only this turn's findings are settled here.
+        context = next((last for speaker, last in self._last_turn.items() if speaker != turn.speaker), None)
+        self._last_turn[turn.speaker] = turn
+        turns, texts, found_hits, predicted = [turn], [text], [hits], [prediction]
+        if context is not None:
+            before_text, before_hits, before_prediction = self._analysed[context.index]
+            turns, texts = [context, turn], [before_text, text]
+            found_hits, predicted = [before_hits, hits], [before_prediction, prediction]
+        predictions = tuple(predicted) if self.checker.model is not None else ()
+        window = Conversation(Transcript(self.id, tuple(turns)), tuple(texts), tuple(found_hits), predictions, compiled.tokens)
         local = drop_nested([
             found
             for kind, spec in KINDS.items()
             if spec.turn_local
-            for found in spec.findings(lone, compiled.kind_rules[kind])
+            for found in spec.findings(window, compiled.kind_rules[kind])
+            if found.turn == turn.index
         ])
         # A finding of another kind anchored at this turn (a sequence rule's trigger) may still
         # swallow a local finding when the report is made. Run `drop_nested` as if every such

@@ -12,27 +12,42 @@ from .disown import disowned
 
 PHRASE_KEYS = frozenset({"phrases", "patterns", "unless", "unless_turn", "word_boundary", "asr"})
 DISOWN_KEYS = frozenset({"negatable", "quotable"})
+# What the other side said last can cancel a banned phrase: a bare 不可以的 that answers
+# 充电的时候可以使用吗 states a fact about the product, it refuses nobody.
+CONTEXT_KEYS = frozenset({"unless_before"})
 
 
 class Banned(RuleKindSpec):
     """A phrase or pattern on the rule's speaker's turn, not cancelled by an exception, is a violation."""
 
     kind: ClassVar[RuleKind] = RuleKind.BANNED
-    keys: ClassVar[frozenset[str]] = PHRASE_KEYS | DISOWN_KEYS
+    keys: ClassVar[frozenset[str]] = PHRASE_KEYS | DISOWN_KEYS | CONTEXT_KEYS
+    # Turn-local with one turn of context: a live session passes the other side's last turn along.
     turn_local: ClassVar[bool] = True
 
     def findings(self, conversation: Conversation, rules: KindRules) -> Iterator[Finding]:
         mine = rules.rules
-        for turn, hits in zip(conversation.turns, conversation.hits):
+        for position, (turn, hits) in enumerate(zip(conversation.turns, conversation.hits)):
             for rule_index in hits.rule_indexes("phrases"):
                 rule = mine.get(rule_index)
                 if rule is None or rule.speaker != turn.speaker:
+                    continue
+                if rule.unless_before and _said_before(conversation, position, rule_index):
                     continue
                 how = {"match": "text"} if rules.asr else {}
                 for hit in one_per_clause(merge_overlapping(hits.get(rule_index, "phrases")), turn.text):
                     found = own_words(finding(rule, turn, hit, **how), turn, rule, conversation, rules)
                     if found is not None:
                         yield found
+
+
+def _said_before(conversation: Conversation, position: int, rule_index: int) -> bool:
+    """True when the other side's last turn before the one at `position` holds an `unless_before` phrase."""
+    speaker = conversation.turns[position].speaker
+    for earlier in range(position - 1, -1, -1):
+        if conversation.turns[earlier].speaker != speaker:
+            return conversation.hits[earlier].has(rule_index, "unless_before")
+    return False
 
 
 def own_words(found: Finding, turn: Turn, rule: Rule, conversation: Conversation, rules: KindRules) -> Finding | None:

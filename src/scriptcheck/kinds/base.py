@@ -191,6 +191,9 @@ def phrase_rule_sets(rule: Rule) -> Iterator[PhraseSource]:
     for set_name in ("phrases", "unless", "unless_turn"):
         for index, phrase in enumerate(getattr(rule, set_name)):
             yield PhraseSource(rule.speaker, set_name, f"{set_name}[{index}]", phrase)
+    # `unless_before` is looked for on the other side's turns (the question a bare no answers)
+    for index, phrase in enumerate(rule.unless_before):
+        yield PhraseSource(other_speaker(rule.speaker), "unless_before", f"unless_before[{index}]", phrase)
 
 
 def for_review(found: Finding, rule: Rule) -> Finding:

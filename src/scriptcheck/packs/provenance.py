@@ -24,7 +24,7 @@ from .files import bundled_rules_dir
 from .resolve import RuleSet
 
 SCALARS = ("kind", "category", "severity", "points", "review_points", "message", "suggestion", "speaker", "word_boundary", "description")
-LISTS = ("phrases", "patterns", "unless", "unless_turn")
+LISTS = ("phrases", "patterns", "unless", "unless_turn", "unless_before")
 
 
 @dataclass(frozen=True, slots=True)

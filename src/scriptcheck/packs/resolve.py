@@ -130,7 +130,7 @@ def _check_override_phrases(rule: Rule, key: str, phrases: Iterable[str], locati
                 )
 
 
-_PHRASE_FIELDS = frozenset({"phrases", "unless", "unless_turn"})
+_PHRASE_FIELDS = frozenset({"phrases", "unless", "unless_turn", "unless_before"})
 
 
 def _not_found(action: str, target: str, rules: Mapping[str, Rule]) -> str:

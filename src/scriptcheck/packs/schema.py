@@ -52,7 +52,7 @@ PACK_NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
 _TOP_KEYS = {"pack", "version", "description", "extends", "settings", "categories", "rules", "overrides", "disable"}
 _SETTINGS_KEYS = {"pass_mark", "fatal", "speakers", "model", "profile", "disowned", "asr"}
 COMMON_KEYS = frozenset({"id", "kind", "category", "severity", "points", "review_points", "message", "suggestion", "speaker", "description", "examples"})
-LIST_FIELDS = ("phrases", "patterns", "unless", "unless_turn")
+LIST_FIELDS = ("phrases", "patterns", "unless", "unless_turn", "unless_before")
 _SCALAR_OVERRIDES = {
     "category", "severity", "points", "review_points", "message", "suggestion", "speaker", "description", "word_boundary", "negatable", "quotable", "asr",
 }
@@ -281,6 +281,7 @@ def _read_rule(node: Any, location: SourceLocation, pack: str, categories: Mappi
         patterns=tuple(lists.get("patterns", ())),
         unless=tuple(lists.get("unless", ())),
         unless_turn=tuple(lists.get("unless_turn", ())),
+        unless_before=tuple(lists.get("unless_before", ())),
         **kind_fields,
     )
 
