@@ -18,6 +18,7 @@ from .._errors import TranscriptError
 from .._model import Finding, Report, Transcript, Turn
 from ..formats.validate import record_id_of, transcript_from_dict, validate_turn
 from ..kinds import KINDS, Conversation
+from .match import NO_HITS
 from .score import charge, drop_nested, order_findings
 
 if TYPE_CHECKING:
@@ -98,23 +99,26 @@ class Session:
         compiled = self.checker.compiled
         text, hits, prediction = self.checker.analyse_turn(turn)
         self._analysed.append((text, hits, prediction))
-        # NOTE: the Conversation holds this turn under its real index, after the other side's last
-        # turn (a banned rule's `unless_before` reads it): findings of turn-local kinds (banned,
-        # model) depend on nothing else. Only this turn's findings are settled here.
+        # NOTE: the Conversation holds only this turn, under its real index: findings of
+        # turn-local kinds (banned, model) depend on nothing else, except that a kind that
+        # `reads_before` (banned: `unless_before`) also gets the other side's last turn, and only
+        # this turn's findings are settled here.
+        model = self.checker.model is not None
+        lone = Conversation(Transcript(self.id, (turn,)), (text,), (hits,), (prediction,) if model else (), compiled.tokens)
+        window = lone
         context = next((last for speaker, last in self._last_turn.items() if speaker != turn.speaker), None)
         self._last_turn[turn.speaker] = turn
-        turns, texts, found_hits, predicted = [turn], [text], [hits], [prediction]
-        if context is not None:
+        if context is not None and hits is not NO_HITS:  # a turn without hits has no finding to cancel
             before_text, before_hits, before_prediction = self._analysed[context.index]
-            turns, texts = [context, turn], [before_text, text]
-            found_hits, predicted = [before_hits, hits], [before_prediction, prediction]
-        predictions = tuple(predicted) if self.checker.model is not None else ()
-        window = Conversation(Transcript(self.id, tuple(turns)), tuple(texts), tuple(found_hits), predictions, compiled.tokens)
+            window = Conversation(
+                Transcript(self.id, (context, turn)), (before_text, text), (before_hits, hits),
+                (before_prediction, prediction) if model else (), compiled.tokens,
+            )
         local = drop_nested([
             found
             for kind, spec in KINDS.items()
             if spec.turn_local
-            for found in spec.findings(window, compiled.kind_rules[kind])
+            for found in spec.findings(window if spec.reads_before else lone, compiled.kind_rules[kind])
             if found.turn == turn.index
         ])
         # A finding of another kind anchored at this turn (a sequence rule's trigger) may still

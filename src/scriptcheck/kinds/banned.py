@@ -22,8 +22,8 @@ class Banned(RuleKindSpec):
 
     kind: ClassVar[RuleKind] = RuleKind.BANNED
     keys: ClassVar[frozenset[str]] = PHRASE_KEYS | DISOWN_KEYS | CONTEXT_KEYS
-    # Turn-local with one turn of context: a live session passes the other side's last turn along.
     turn_local: ClassVar[bool] = True
+    reads_before: ClassVar[bool] = True  # a live session passes the other side's last turn along
 
     def findings(self, conversation: Conversation, rules: KindRules) -> Iterator[Finding]:
         mine = rules.rules

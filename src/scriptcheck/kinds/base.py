@@ -140,6 +140,7 @@ class RuleKindSpec:
     override_keys: ClassVar[frozenset[str]] = frozenset()  # fields an `overrides:` entry may set
     needs_phrases: ClassVar[bool] = True  # a rule must list `phrases` or `patterns`
     turn_local: ClassVar[bool] = False  # findings depend on their turn alone (settled live by sessions)
+    reads_before: ClassVar[bool] = False  # ... and on the other side's last turn before it (`unless_before`)
 
     def read(self, node: LocatedDict, rule_id: str) -> dict[str, Any]:
         """The kind's own fields of a `Rule`, validated, with located errors."""
