@@ -117,7 +117,7 @@ def tally(results: list, show: str | None = None) -> dict:
                     note("fn-apology", number, chat, f"unapologised complaint at turn {turn} not found")
         # banned wording: every counted finding, rule or model, against the reviewers' marks (turn and category)
         banned = {(item["turn"], item["category"]) for item in truth["banned"]}
-        said = {(f.turn, f.category) for f in report.findings if f.category.startswith("banned.") and not f.review and not f.disowned}
+        said = {(f.turn, f.category) for f in report.findings if f.category.startswith("banned.") and f.counts}
         wording["tp"] += len(said & banned)
         wording["fp"] += len(said - banned)
         wording["fn"] += len(banned - said)
@@ -161,19 +161,18 @@ def tally(results: list, show: str | None = None) -> dict:
 
 
 def measure(results: list, show: str | None) -> str:
-    counts = tally(results, show)
-    apology, apology_review, wording, model = counts["apology"], counts["apology_review"], counts["wording"], counts["model"]
-    model_by_category, hold, opening, closing = counts["model_by_category"], counts["hold"], counts["opening"], counts["closing"]
-    pairs, agent_turns, shown = counts["pairs"], counts["agent_turns"], counts["shown"]
+    c = tally(results, show)
+    model, by_category, agent_turns = c["model"], c["model_by_category"], c["agent_turns"]
+    unapologised = sum(len(r[2]["unapologised"]) for r in results)
     rows = [
         "| measure | n | TP | FP | FN | precision | recall |",
         "|---|---:|---:|---:|---:|---:|---:|",
-        _row("complaint -> apology (episodes), counted", sum(len(r[2]["unapologised"]) for r in results), apology),
-        _row("... and flagged for review", sum(len(r[2]["unapologised"]) for r in results), apology_review),
-        _row("hold.no_return (holds)", sum(1 for r in results for h in r[2]["holds"] if h["outcome"] in NO_RETURN), hold),
-        _row("missing.opening (chats)", len(results), opening),
-        _row("missing.closing (chats)", len(results), closing),
-        _row("banned wording, counted findings (rules and model; turn and category)", sum(len(r[2]["banned"]) for r in results), wording),
+        _row("complaint -> apology (episodes), counted", unapologised, c["apology"]),
+        _row("... and flagged for review", unapologised, c["apology_review"]),
+        _row("hold.no_return (holds)", sum(1 for r in results for h in r[2]["holds"] if h["outcome"] in NO_RETURN), c["hold"]),
+        _row("missing.opening (chats)", len(results), c["opening"]),
+        _row("missing.closing (chats)", len(results), c["closing"]),
+        _row("banned wording, counted findings (rules and model; turn and category)", sum(len(r[2]["banned"]) for r in results), c["wording"]),
         _row("model findings, agent wording", model["found"], model),
     ]
     rate = model["found"] / agent_turns if agent_turns else 0.0
@@ -182,13 +181,13 @@ def measure(results: list, show: str | None) -> str:
         f"{len(results)} chats, {agent_turns} agent turns; model findings on agent wording: {model['found']} "
         f"({rate:.2%} of agent turns; {model['counted']} counted, {model['review']} for review)"
     )
-    if model_by_category:
+    if by_category:
         rows.append("model findings by category (correct / wrong): " + ", ".join(
-            f"{category} {model_by_category[(category, True)]}/{model_by_category[(category, False)]}"
-            for category in sorted({category for category, _ in model_by_category})
+            f"{category} {by_category[(category, True)]}/{by_category[(category, False)]}"
+            for category in sorted({category for category, _ in by_category})
         ))
-    rows.append(f"score vs grade, Spearman's rho: {spearman(pairs):.3f} (n = {len(pairs)})")
-    return "\n".join([*shown, *rows])
+    rows.append(f"score vs grade, Spearman's rho: {spearman(c['pairs']):.3f} (n = {len(c['pairs'])})")
+    return "\n".join([*c["shown"], *rows])
 
 
 def _row(name: str, support: int, counts: Counter) -> str:

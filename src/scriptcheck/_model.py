@@ -246,6 +246,11 @@ class Finding:
     match: str = ""  # with ASR matching on: "text" (as written) or "pinyin" (by sound; `heard_as` is the phrase)
     heard_as: str = ""
 
+    @property
+    def counts(self) -> bool:
+        """Held against the agent: not waiting for a reviewer, not words the agent disowned (only these can be fatal)."""
+        return not self.review and not self.disowned
+
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict; field names are the stable output schema.
 

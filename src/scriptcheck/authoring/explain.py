@@ -192,7 +192,7 @@ def _explain_finding(
     finding: Finding, compiled: CompiledRule, rule_index: int, conversation: Conversation, report: Report
 ) -> FindingExplanation:
     rule = compiled.rule
-    fatal = finding.category in report.fatal and not finding.review and not finding.disowned
+    fatal = finding.category in report.fatal and finding.counts
     # `score` zeroes a rule's later findings; a disowned one costs nothing for its own reason, one flagged
     # for review its rule's review_points
     due = rule.review_points if finding.review else rule.points

@@ -85,7 +85,7 @@ def score(transcript: Transcript, findings: Iterable[Finding], settings: Setting
     negated) waits for a person or is not the agent's, so it cannot fail the call by itself.
     """
     final = charge_all(order_findings(findings))
-    fatal = tuple(sorted({f.category for f in final if f.category in settings.fatal and not f.review and not f.disowned}))
+    fatal = tuple(sorted({f.category for f in final if f.category in settings.fatal and f.counts}))
     total = MAX_SCORE - sum(f.points for f in final)
     value = 0.0 if fatal else max(0.0, total)
     return Report(
