@@ -96,6 +96,43 @@ overrides:
     assert "banned.impatience" not in categories(report)
 
 
+@pytest.mark.parametrize(("rule_id", "field", "kind", "readers"), [
+    ("hold.no_return", "add_unless_before", "sequence", "only banned rules read `unless_before`"),
+    ("opening.greeting", "negatable", "required", "only banned and model rules read `negatable`"),
+    ("model.banned.refusal", "add_phrases", "model", "only banned and required and sequence rules read `phrases`"),
+])
+def test_an_override_setting_a_field_its_rule_kind_never_reads_is_an_error(tmp_path, rule_id, field, kind, readers):
+    """Accepted, such a field would be silently ignored: the team would think its exception works."""
+    value = "[怎么样]" if field.startswith("add_") else "false"
+    pack = write(tmp_path, f"""
+pack: mine
+overrides:
+  - id: {rule_id}
+    {field}: {value}
+""")
+    with pytest.raises(scriptcheck.RulePackError) as error:
+        scriptcheck.load(pack)
+    message = str(error.value)
+    assert f"{rule_id}: `{field}` does not apply to {kind} rules: {readers}" in message
+    assert "mine.yaml:4:5" in message  # the override that sets it
+
+
+def test_an_override_may_add_unless_before_to_a_banned_rule(tmp_path):
+    pack = write(tmp_path, """
+pack: mine
+overrides:
+  - id: banned.refusal.bare_no
+    add_unless_before: [能带上飞机吗]
+""")
+    transcript = {"id": "x", "turns": [
+        {"speaker": "agent", "text": "您好，请问有什么可以帮您"}, {"speaker": "customer", "text": "这个充电宝能带上飞机吗"},
+        {"speaker": "agent", "text": "不可以的哦"}, {"speaker": "customer", "text": "好的谢谢"},
+        {"speaker": "agent", "text": "感谢您的咨询，祝您生活愉快，再见"}]}
+    bundled = scriptcheck.load(model=False).check(transcript)
+    assert "banned.refusal.bare_no" in {f.rule for f in bundled.findings}
+    assert "banned.refusal.bare_no" not in {f.rule for f in scriptcheck.load(pack, model=False).check(transcript).findings}
+
+
 def test_disable_by_rule_id_and_by_category(tmp_path):
     pack = write(tmp_path, """
 pack: mine

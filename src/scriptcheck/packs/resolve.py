@@ -131,6 +131,25 @@ def _check_override_phrases(rule: Rule, key: str, phrases: Iterable[str], locati
 
 
 _PHRASE_FIELDS = frozenset({"phrases", "unless", "unless_turn", "unless_before"})
+# Override fields only some kinds read: set on another kind they would be accepted and silently ignored.
+_KIND_FIELDS = frozenset({"phrases", "patterns", "unless", "unless_turn", "unless_before", "negatable", "quotable"})
+
+
+def _check_kind_reads(rule: Rule, key: str, name: str, location: SourceLocation) -> None:
+    """An override must not set a field the rule's kind never reads (`add_unless_before` on a sequence rule)."""
+    if name not in _KIND_FIELDS:
+        return
+    reads = KINDS[rule.kind].keys | (OVERRIDE_LISTS.keys() if rule.sequence is not None else frozenset())
+    if name in reads:
+        return
+    owners = sorted(
+        spec.kind.value for spec in KINDS.values()
+        if name in spec.keys or (spec.kind.value == "sequence" and name in OVERRIDE_LISTS)
+    )
+    raise RuleSchemaError(
+        f"`{key}` does not apply to {rule.kind.value} rules: only {' and '.join(owners)} rules read `{name}`; "
+        "remove it from this override", location, rule.id,
+    )
 
 
 def _not_found(action: str, target: str, rules: Mapping[str, Rule]) -> str:
@@ -146,6 +165,7 @@ def _apply_override(rule: Rule, changes: Mapping[str, Any], location: SourceLoca
         if key == "id":
             continue
         name = key.removeprefix("add_")
+        _check_kind_reads(rule, key, name, location)
         if rule.sequence is not None:
             name = OVERRIDE_LISTS.get(name, name)  # a sequence rule's phrase lists are its trigger's
         sources[name] = location
