@@ -317,6 +317,41 @@ def test_what_the_agent_goes_to_check_leaves_the_hold_open_unless_an_answer_foll
     assert found(checker.check(answered), "hold.no_return") == []
 
 
+@pytest.mark.parametrize("request_", ["稍等下哈 小妹帮您查一下这个业务的订购记录", "稍等哈亲 小妹查一下商家的出餐记录",
+                                      "您好亲 稍等哈 小妹帮您查一下您的保障范围", "好的 我帮您问下站点的师傅"])
+def test_what_a_check_verb_names_in_its_clause_is_the_object_checked_not_an_answer(checker, request_):
+    report = checker.check(conversation(("customer", "帮我查一下"), ("agent", request_), ("customer", "好"), ("agent", "查到了 已经处理好了")))
+    assert [(f.turn, f.trigger_turn) for f in report.findings if f.category == "hold.no_return"] == [(3, 1)]
+
+
+@pytest.mark.parametrize("answer", [
+    "我这边帮您查看您的上一份售后单时发现也是需要您自行寄回商品的。",  # the clause says something (发现, 是, 需要)
+    "帮您看看哈 您的是电子发票哦亲亲 请问您想修改成什么呢",  # a particle is no object: the answer follows
+    "稍等 我帮您查一下物流 明天就到",  # content after the object's clause answers
+    "这边帮您查一下这个订单已经发出去了呢",  # 已经: the clause is the answer
+])
+def test_a_check_verb_followed_by_an_answer_is_no_hold(checker, answer):
+    report = checker.check(conversation(("customer", "帮我查一下"), ("agent", answer), ("customer", "好"), ("agent", "还有别的吗")))
+    assert found(report, "hold.no_return") == []
+
+
+def test_without_check_verbs_a_named_object_is_an_answer(tmp_path):
+    """`trigger.check_verbs` is the pack's: a team that removes it reads 帮您查一下这个业务的订购记录 as an answer."""
+    pack = tmp_path / "no_objects.yaml"
+    pack.write_text(
+        "pack: no_objects\nrules:\n"
+        "  - id: team.hold\n    kind: sequence\n    category: hold.no_return\n    points: 5\n    message: 等待后未致谢\n"
+        "    trigger: {speaker: agent, at_end: true, phrases: [帮您查一下]}\n"
+        "    expect: {speaker: agent, within_turns: 1, phrases: [感谢您的等待]}\n",
+        encoding="utf-8",
+    )
+    chat = conversation(("customer", "查下"), ("agent", "小妹帮您查一下这个业务的订购记录"), ("customer", "好"), ("agent", "已经订购了"))
+    assert [f for f in scriptcheck.load(pack, model=False).check(chat).findings if f.rule == "team.hold"] == []
+    with_verbs = pack.read_text(encoding="utf-8").replace("phrases: [帮您查一下]}", "phrases: [帮您查一下], check_verbs: [查一下]}")
+    pack.write_text(with_verbs, encoding="utf-8")
+    assert [f.turn for f in scriptcheck.load(pack, model=False).check(chat).findings if f.rule == "team.hold"] == [1]
+
+
 def test_a_waiting_notice_naming_what_is_checked_continues_the_hold(checker):
     report = checker.check(
         conversation(

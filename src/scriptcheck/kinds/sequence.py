@@ -4,6 +4,8 @@ between the trigger and the next turn of the responding side (`check: gap`)."""
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -11,7 +13,7 @@ from typing import Any, ClassVar
 from .._errors import RuleSchemaError
 from .._model import AGENT, CUSTOMER, SPEAKERS, Finding, Rule, RuleKind, Sequence, Turn
 from .._yaml import LocatedDict, check_keys, flag, optional_list
-from ..text.normalize import NormalizedText
+from ..text.normalize import NormalizedText, normalize_phrase
 from .base import (
     Conversation,
     Hit,
@@ -29,6 +31,7 @@ from .base import (
 TRIGGER_KEYS = frozenset(
     {
         "speaker", "phrases", "patterns", "unless", "unless_turn", "at_end", "allow_after", "questions", "checking", "model",
+        "check_verbs", "object_stops",
         "deduct_at", "review_at", "episodes",
     }
 )
@@ -60,6 +63,8 @@ FIELDS = {
     "trigger.allow_after": "allow_after",
     "trigger.questions": "questions",
     "trigger.checking": "checking",
+    "trigger.check_verbs": "check_verbs",
+    "trigger.object_stops": "object_stops",
     "trigger.unless_turn": "trigger_unless_turn",
     "trigger.model": "trigger_model",
     "trigger.deduct_at": "trigger_deduct_at",
@@ -88,6 +93,10 @@ TRAILING_CHARACTERS = 4
 # open (请您稍等 请问您是咨询之前的问题还是…?, 稍等 您这两个地址离得远吗); one that follows content answers
 # (您稍等 预计七天内有货 您耐心等待一下可以吗; 我帮您申请售后维修您看可以吗).
 QUESTION_LEAD = 10
+# The object a check verb names in its clause (帮您查一下这个业务的订购记录) is at most this long, and more than
+# these sentence-final particles (帮您看看哈 names nothing).
+OBJECT_CHARACTERS = 12
+PARTICLES = "哈哦呢啊呀吧嘛噢喔哒啦亲~～"
 # A turn with a waiting notice (请您耐心等待) continues the wait only if it says little else: more than this
 # many characters besides notices and hold talk is a return with content (妹子为您查询了下，发票已经开具了哈).
 NOTICE_EXTRA = 8
@@ -191,14 +200,14 @@ def triggers(conversation: Conversation, rule_index: int, rule: Rule) -> Iterato
             if model is None:
                 continue
             hit, reading = model
-        if sequence.trigger_at_end and _has_content_after(
-            conversation.texts[turn.index],
-            hit.end,
-            hits.get(rule_index, "allow_after"),
-            hits.get(rule_index, "questions"),
-            hits.get(rule_index, "checking"),
-        ):
-            continue
+        if sequence.trigger_at_end:
+            text = conversation.texts[turn.index]
+            end = _request_end(text, hit, sequence)
+            if _has_content_after(
+                text, end, hits.get(rule_index, "allow_after"), hits.get(rule_index, "questions"),
+                hits.get(rule_index, "checking"), named_object=end > hit.end,
+            ):
+                continue
         yield turn, hit, reading
 
 
@@ -237,8 +246,41 @@ def _found(
     return found if reading.counts else for_review(found, rule)
 
 
+def _request_end(text: NormalizedText, hit: Hit, sequence: Sequence) -> int:
+    """Where a wait request ends: after its trigger, or after the object its check verb names.
+
+    A request ending in a `trigger.check_verbs` verb may name what it checks in the rest of its clause
+    (小妹帮您查一下这个业务的订购记录, 我帮您问下站点的师傅): up to `OBJECT_CHARACTERS` characters, more than
+    particles and holding no `trigger.object_stops` word (是, 已经, 可以: then the clause says something,
+    我帮您查看您的上一份售后单时发现也是需要您自行寄回商品的), are that object, not an answer.
+    """
+    if not sequence.check_verbs:
+        return hit.end
+    verbs, stops = _object_patterns(sequence.check_verbs, sequence.object_stops)
+    if not verbs.search(normalize_phrase(text.folded[hit.start : hit.end])):
+        return hit.end
+    clause_end = text.run_around(hit.end - 1)[1]
+    named = text.folded[hit.end : clause_end]
+    if len(named) > OBJECT_CHARACTERS or len(named.strip(PARTICLES)) < 2 or stops.search(named):
+        return hit.end
+    return clause_end
+
+
+@functools.lru_cache(maxsize=64)
+def _object_patterns(verbs: tuple[str, ...], stops: tuple[str, ...]) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """(a trigger ends in a check verb, an object holds a stop word), compiled once per rule."""
+    ending = "|".join(sorted({re.escape(normalize_phrase(verb)) for verb in verbs} - {""}, key=len, reverse=True))
+    stop = "|".join(sorted({re.escape(normalize_phrase(word)) for word in stops} - {""}, key=len, reverse=True))
+    return re.compile(f"(?:{ending})$" if ending else "(?!)"), re.compile(stop or "(?!)")
+
+
 def _has_content_after(
-    text: NormalizedText, end: int, allowed: list[Hit], questions: list[Hit], checking: list[Hit] = ()  # type: ignore[assignment]
+    text: NormalizedText,
+    end: int,
+    allowed: list[Hit],
+    questions: list[Hit],
+    checking: list[Hit] = (),  # type: ignore[assignment]
+    named_object: bool = False,
 ) -> bool:
     """True when the turn goes on with an answer after `end` (so nobody was left waiting).
 
@@ -247,11 +289,16 @@ def _has_content_after(
     question mark: 请问是什么原因呢?) asks for more, it answers nothing. Content before the question is an
     answer (a product card, then 请问是这个商品吗?; 预计七天内有货 …可以吗?). A `trigger.checking` phrase right
     after the request names what the agent goes to check (小妹帮您看下赠品能不能一起改): that clause answers
-    nothing, but content after it does (稍等 我帮您看一下有没有优惠 现在下单打八折).
+    nothing, but content after it does (稍等 我帮您看一下有没有优惠 现在下单打八折). After an object the
+    request named (`named_object`: 我帮您查一下物流), anything but particles may answer, however short (明天就到).
     """
     covered = [(h.start, h.end) for h in allowed if h.end > end]
     words = [offset for offset in text.offsets if offset >= end and not any(start <= offset < stop for start, stop in covered)]
-    if len(words) <= TRAILING_CHARACTERS:
+    if named_object:
+        folded = text.folded
+        if all(folded[offset] in PARTICLES for offset in words):
+            return False
+    elif len(words) <= TRAILING_CHARACTERS:
         return False
     marks = [end + i for i, char in enumerate(text.folded[end:]) if char == "?"]
     asked = [h.start for h in questions if h.start >= end] + marks
@@ -532,6 +579,8 @@ def read_sequence(node: LocatedDict, rule_id: str) -> Sequence:
         allow_after=optional_list(trigger, "allow_after", rule_id),
         questions=optional_list(trigger, "questions", rule_id),
         checking=optional_list(trigger, "checking", rule_id),
+        check_verbs=optional_list(trigger, "check_verbs", rule_id),
+        object_stops=optional_list(trigger, "object_stops", rule_id),
         trigger_unless_turn=optional_list(trigger, "unless_turn", rule_id),
         trigger_model=model,
         trigger_deduct_at=levels["deduct_at"],
