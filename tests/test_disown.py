@@ -22,6 +22,8 @@ def banned(report) -> list[str]:
     [
         "这不是不关我的事，我一定帮您跟进到底",  # negated
         "我们绝不会说不关我的事这种话，您放心",  # denied
+        "大爷您放心，我们这里没有人会说您这个岁数就别用手机挂号了这种话",  # denied: nobody here says it
+        "我们谁也不会说这么简单都不知道这种话 您慢慢问",  # denied: none of us says it
         "您放心，我不会跟您说“我也没有办法”的，我马上帮您处理",  # quoted (and denied)
         "我可不敢保证百分之百没问题，但我会尽力帮您争取",  # the seeds' honest hedge
         "非常抱歉，同事之前跟您说“你去投诉啊”是非常不对的，我代表公司向您道歉",  # quoted, reported

@@ -59,8 +59,11 @@ CALLED_WRONG = re.compile(
 )
 # 您提到 / 您转述: the customer's own report of what was said, anywhere before the phrase in its clause.
 RECOUNTED = re.compile(r"(?:您|你)(?:刚才|之前|刚刚)?(?:提到|转述|反映|说的那)")
-# 不是说… / 我不会跟您说… : the agent denies saying it (not 不是说了吗, a rhetorical question).
-DENIED_SAYING = re.compile(r"(?:不是|并不是|没|没有|不会|绝不会|从没|从来没|从不|决不会)(?:跟您|跟你|对您|和您|给您)?说(?![了过][吗么?？])")
+# 不是说… / 我不会跟您说… / 没有人会说… : the agent denies saying it (not 不是说了吗, a rhetorical question).
+DENIED_SAYING = re.compile(
+    r"(?:不是|并不是|没|没有|不会|绝不会|从没|从来没|从不|决不会|没有?人(?:会|敢)?|谁(?:也|都)(?:不会|不敢))"
+    r"(?:跟您|跟你|对您|和您|给您)?说(?![了过][吗么?？])"
+)
 SO_CALLED = re.compile(r"所谓(?:的)?\s*$")
 WINDOW = 4  # tokens before the phrase a negator may stand in
 
