@@ -35,6 +35,7 @@ def write(tmp_path: Path, text: str, name: str = "mine.yaml") -> Path:
         ("no_phrases.yaml", "3:5", "a rule needs `phrases` or `patterns`"),
         ("catastrophic_regex.yaml", "8:24", "can backtrack catastrophically"),
         ("punctuation_phrase.yaml", "3:5", "only spaces or punctuation"),
+        ("punctuation_check_verb.yaml", "8:76", "`trigger.check_verbs` item '。' is only spaces or punctuation"),
     ],
 )
 def test_broken_pack_error_names_file_line_and_column(name, location, text):

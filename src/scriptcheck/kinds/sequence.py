@@ -505,6 +505,16 @@ CHECKS: dict[str, Callable[[Conversation, int, Rule], Iterator[Finding]]] = {
 }
 
 
+def _words(node: LocatedDict, key: str, rule_id: str) -> tuple[str, ...]:
+    """A list of words looked for in a span rather than scanned for: each must say something once normalised."""
+    words = optional_list(node, key, rule_id)
+    for index, word in enumerate(words):
+        if not normalize_phrase(word):
+            where = node.locs[key]
+            raise RuleSchemaError(f"`trigger.{key}` item {word!r} is only spaces or punctuation after normalisation", where, rule_id)
+    return words
+
+
 def read_sequence(node: LocatedDict, rule_id: str) -> Sequence:
     for key in ("trigger", "expect"):
         if not isinstance(node.get(key), LocatedDict):
@@ -579,8 +589,8 @@ def read_sequence(node: LocatedDict, rule_id: str) -> Sequence:
         allow_after=optional_list(trigger, "allow_after", rule_id),
         questions=optional_list(trigger, "questions", rule_id),
         checking=optional_list(trigger, "checking", rule_id),
-        check_verbs=optional_list(trigger, "check_verbs", rule_id),
-        object_stops=optional_list(trigger, "object_stops", rule_id),
+        check_verbs=_words(trigger, "check_verbs", rule_id),
+        object_stops=_words(trigger, "object_stops", rule_id),
         trigger_unless_turn=optional_list(trigger, "unless_turn", rule_id),
         trigger_model=model,
         trigger_deduct_at=levels["deduct_at"],
