@@ -508,10 +508,9 @@ CHECKS: dict[str, Callable[[Conversation, int, Rule], Iterator[Finding]]] = {
 def _words(node: LocatedDict, key: str, rule_id: str) -> tuple[str, ...]:
     """A list of words looked for in a span rather than scanned for: each must say something once normalised."""
     words = optional_list(node, key, rule_id)
-    for index, word in enumerate(words):
+    for word in words:
         if not normalize_phrase(word):
-            where = node.locs[key]
-            raise RuleSchemaError(f"`trigger.{key}` item {word!r} is only spaces or punctuation after normalisation", where, rule_id)
+            raise RuleSchemaError(f"`trigger.{key}` item {word!r} is only spaces or punctuation after normalisation", node.locs[key], rule_id)
     return words
 
 
