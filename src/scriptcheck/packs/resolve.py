@@ -9,11 +9,13 @@ from types import MappingProxyType
 from typing import Any
 
 from .._errors import DuplicateRuleError, RuleCompileError, RulePackError, RuleSchemaError
-from .._model import SPEAKERS, Rule, RulePack, Settings, SourceLocation
+from .._model import SPEAKERS, Rule, RuleKind, RulePack, Settings, SourceLocation
 from ..kinds import KINDS
+from ..kinds.banned import DISOWN_KEYS
+from ..kinds.base import RuleKindSpec
 from ..kinds.sequence import FIELDS, OVERRIDE_LISTS
 from ..text.normalize import MAX_VARIANTS, expand_phrase, normalize_phrase, variant_count
-from .schema import BUILTIN_CATEGORIES, check_review_points
+from .schema import BUILTIN_CATEGORIES, LIST_FIELDS, check_review_points
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,20 +134,19 @@ def _check_override_phrases(rule: Rule, key: str, phrases: Iterable[str], locati
 
 _PHRASE_FIELDS = frozenset({"phrases", "unless", "unless_turn", "unless_before"})
 # Override fields only some kinds read: set on another kind they would be accepted and silently ignored.
-_KIND_FIELDS = frozenset({"phrases", "patterns", "unless", "unless_turn", "unless_before", "negatable", "quotable"})
+_KIND_FIELDS = frozenset(LIST_FIELDS) | DISOWN_KEYS
+
+
+def _fields_read(spec: RuleKindSpec) -> frozenset[str]:
+    """The override fields a kind's rules read (a sequence rule's phrase lists are its trigger's)."""
+    return spec.keys | frozenset(OVERRIDE_LISTS) if spec.kind is RuleKind.SEQUENCE else spec.keys
 
 
 def _check_kind_reads(rule: Rule, key: str, name: str, location: SourceLocation) -> None:
     """An override must not set a field the rule's kind never reads (`add_unless_before` on a sequence rule)."""
-    if name not in _KIND_FIELDS:
+    if name not in _KIND_FIELDS or name in _fields_read(KINDS[rule.kind]):
         return
-    reads = KINDS[rule.kind].keys | (OVERRIDE_LISTS.keys() if rule.sequence is not None else frozenset())
-    if name in reads:
-        return
-    owners = sorted(
-        spec.kind.value for spec in KINDS.values()
-        if name in spec.keys or (spec.kind.value == "sequence" and name in OVERRIDE_LISTS)
-    )
+    owners = sorted(spec.kind.value for spec in KINDS.values() if name in _fields_read(spec))
     raise RuleSchemaError(
         f"`{key}` does not apply to {rule.kind.value} rules: only {' and '.join(owners)} rules read `{name}`; "
         "remove it from this override", location, rule.id,
