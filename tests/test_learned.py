@@ -18,7 +18,6 @@ from scriptcheck.learned.features import MIN_POSITIONS, features, marks, model_t
 from scriptcheck.learned.model import (
     ModelError,
     _logistic,
-    _present,
     _reaches,
     bundled_model_text,
     load_model_text,
@@ -402,13 +401,20 @@ def test_the_cheap_bound_never_rules_out_a_label_that_reaches_the_threshold():
         prediction = model.predict(normalize(text), "agent")
         for threshold in (0.0, 0.05, 0.3, 0.5, 0.7, 0.8, 0.95, 1.0):
             assert prediction.may_reach(threshold) == (prediction.peak >= threshold), (text, threshold)
-    # the bound is an upper bound of every label's logit, and usually well above none of them
-    head = model.heads["agent"]
-    for text in texts:
-        prediction = head.read(normalize(text))
-        scanned = model_text(normalize(text))
-        present, scale, found = _present(head._automaton, scanned), ngram_scale(scanned, head.shortest, head.longest), marks(normalize(text))
-        assert head.logit_bound(present, scale, found) >= max(prediction.logits)
+    # both bounds are upper bounds of every label's logit: the one over the n-grams present (each once) and the
+    # looser one the screen looks at first (every occurrence at its largest positive weight, no dict)
+    for speaker, head in model.heads.items():
+        for text in [*texts, "好的好的好的好的", "你们 你们 你们??", ""]:
+            prediction = head.read(normalize(text))
+            scanned = model_text(normalize(text))
+            grams = [value for _end, value in head._automaton.iter(scanned)]
+            present = {gram: weights for gram, weights, _bound in grams}
+            scale, found = ngram_scale(scanned, head.shortest, head.longest), marks(normalize(text))
+            if len(head.labels) > 1:
+                assert head.logit_bound(present, scale, found) >= max(prediction.logits), (speaker, text)
+            loose = max(head.bias) + scale * sum(bound for _gram, _weights, bound in grams)
+            loose += sum(max(0.0, *head._weights[mark]) for mark in found if mark in head._weights)
+            assert loose + 1e-9 >= max(prediction.logits), (speaker, text)
 
 
 def test_screening_drops_exactly_the_utterances_no_label_can_lift_to_the_floor():
@@ -431,6 +437,40 @@ def test_screening_drops_exactly_the_utterances_no_label_can_lift_to_the_floor()
                     assert screened is None, (text, floor)
                     dropped += 1
     assert kept > 10 and dropped > 10  # both outcomes were exercised
+
+
+def test_one_scan_serves_the_phrases_and_the_model_as_two_scans_did():
+    """The checker puts each head's n-grams on its speaker's phrase automaton: the phrase hits and the
+    screen's answer must be what the phrase automaton alone and the head's own scan give."""
+    from scriptcheck.engine.match import scan
+
+    checker = scriptcheck.load()
+    compiled = checker.compiled
+    said = {
+        "agent": ["不知道", "这个不知道呢", "你自己看吧 我也没办法", "爱买不买！！", "亲亲 稍等下哈", "", "。。。", "不行不行不行 不行",
+                  "您好，请问有什么可以帮您？", "^_^ 价格$100", "这么简单都不会吗??"],
+        "customer": ["为什么拒绝售后???", "你们什么态度啊 我要投诉", "[订单x]", "怎么还没到!!", "好的", "", "$^$", "投诉投诉投诉"],
+    }
+    checked = 0
+    for speaker, texts in said.items():
+        head = checker.model.heads[speaker]
+        merged = compiled.automaton_with(speaker, head.scanned_grams())
+        for floor in (0.0, 0.7, 0.95):
+            screen = head.screener(floor)
+            for text in texts:
+                normalized = normalize(text)
+                grams: list = []
+                one = scan(normalized, speaker, compiled, 0, automaton=merged, grams=grams)
+                two = scan(normalized, speaker, compiled, 0)
+                for index, rule in enumerate(compiled.rules):
+                    for set_name in ("phrases", "unless", "unless_turn", "trigger", "response"):
+                        assert one.get(index, set_name) == two.get(index, set_name), (text, rule.rule.id, set_name)
+                alone, shared = screen(normalized, None), screen(normalized, grams)
+                assert (alone is None) == (shared is None), (text, floor)
+                if alone is not None and shared is not None:
+                    assert alone.logits == shared.logits
+                    checked += 1
+    assert checked > 5  # some turns were lifted to the floor, so the logits were compared
 
 
 def test_marks_are_read_from_the_original_text_as_the_folded_view_would_show_them():

@@ -56,10 +56,14 @@ class Checker:
         # Per speaker whose turns the model must read (those of model rules and model-triggered sequences), its
         # head screening at the lowest confidence any rule reads: a turn it cannot lift to that gets no prediction.
         heads = self.model.heads if self.model is not None else {}
-        self._screens: Mapping[str, Callable[[NormalizedText], Prediction | None]] = {
+        self._screens: Mapping[str, Callable[[NormalizedText, list[Any] | None], Prediction | None]] = {
             speaker: heads[speaker].screener(floor)
             for speaker, floor in _model_floors(self.rules).items()
             if speaker in heads
+        }
+        # ... and its phrase automaton with the head's n-grams on it: one scan of a turn serves both.
+        self._automata: Mapping[str, Any] = {
+            speaker: self.compiled.automaton_with(speaker, heads[speaker].scanned_grams()) for speaker in self._screens
         }
 
     @property
@@ -107,20 +111,25 @@ class Checker:
             return twin.analyse(transcript)
         turns = transcript.turns
         texts = normalize_all([turn.text for turn in turns])
-        hits = tuple(self._scan(text, turn) for text, turn in zip(texts, turns))
-        return Conversation(transcript, tuple(texts), hits, self._predictions(texts, turns), self.compiled.tokens)
+        if not self._screens:
+            hits = tuple(self._scan(text, turn)[0] for text, turn in zip(texts, turns))
+            return Conversation(transcript, tuple(texts), hits, (), self.compiled.tokens)
+        analysed = [self._scan(text, turn) for text, turn in zip(texts, turns)]
+        hits = tuple(found for found, _prediction in analysed)
+        predictions = tuple(prediction for _found, prediction in analysed)
+        return Conversation(transcript, tuple(texts), hits, predictions, self.compiled.tokens)
 
-    def _scan(self, text: NormalizedText, turn: Turn) -> TurnHits:
+    def _scan(self, text: NormalizedText, turn: Turn) -> tuple[TurnHits, Prediction | None]:
+        """The turn's phrase hits and, when the model reads its speaker, its prediction (one scan for both)."""
+        screen = self._screens.get(turn.speaker)
         try:
-            return scan(text, turn.speaker, self.compiled, turn.index)
+            if screen is None:
+                return scan(text, turn.speaker, self.compiled, turn.index), None
+            grams: list[Any] = []
+            found = scan(text, turn.speaker, self.compiled, turn.index, automaton=self._automata[turn.speaker], grams=grams)
         except RegexTimeoutError as error:
             raise error.at_turn(turn.index) from None
-
-    def _predictions(self, texts: Sequence[NormalizedText], turns: Sequence[Turn]) -> tuple[Prediction | None, ...]:
-        screens = self._screens
-        if not screens:
-            return ()
-        return tuple(screen(text) if (screen := screens.get(turn.speaker)) else None for text, turn in zip(texts, turns))
+        return found, screen(text, grams)
 
     def analyse_turn(self, turn: Turn) -> tuple[NormalizedText, TurnHits, Prediction | None]:
         """Normalise, scan and read one utterance (a live session's turn).
@@ -130,8 +139,7 @@ class Checker:
         the hits save); the expensive part, jieba, is memoised per piece in CompiledRules.
         """
         normalized = normalize(turn.text)
-        prediction = self._predictions((normalized,), (turn,))
-        return normalized, self._scan(normalized, turn), prediction[0] if prediction else None
+        return normalized, *self._scan(normalized, turn)
 
     def report(self, conversation: Conversation) -> Report:
         """The scored report of an analysed conversation."""

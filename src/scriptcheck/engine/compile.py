@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import re
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -141,8 +142,18 @@ class CompiledRules:
             for number, pattern_key in enumerate(pattern_keys):
                 numbers.setdefault(pattern_key, []).append(number)
             self.pattern_numbers[speaker] = {pattern_key: tuple(found) for pattern_key, found in numbers.items()}
-        self.automata = {speaker: _build_automaton(entries[speaker], gates[speaker]) for speaker in (AGENT, CUSTOMER)}
+        self._tables = {speaker: (entries[speaker], gates[speaker]) for speaker in (AGENT, CUSTOMER)}
+        self.automata = {speaker: _build_automaton(*self._tables[speaker]) for speaker in (AGENT, CUSTOMER)}
         self.index_of = {compiled.rule.id: index for index, compiled in enumerate(self.rules)}
+
+    def automaton_with(self, speaker: str, grams: Mapping[str, Any]) -> ahocorasick.Automaton | None:
+        """The speaker's automaton with a model head's n-grams on it too (`Head.scanned_grams`).
+
+        NOTE: the checker scans each turn once for the phrases and the model's n-grams together:
+        a second automaton over the same text cost as much as the first (pyahocorasick's time goes
+        per character, not per match), a third of the learned stage's cost.
+        """
+        return _build_automaton(*self._tables[speaker], grams)
 
     def segmenter(self) -> Any:
         """The jieba tokenizer with every rule phrase in its dictionary, built on first use."""
@@ -199,17 +210,21 @@ def spelled_out(rule: Rule, field: str, phrase: str) -> list[str]:
         raise RuleCompileError(str(error), location, rule.id) from None
 
 
-def _build_automaton(table: dict[str, list[PhraseEntry]], gates: dict[str, list[int]]) -> ahocorasick.Automaton | None:
-    """Keys -> (length, ((rule index, phrase set), phrase) per entry, numbers of the speaker's patterns this key gates).
+def _build_automaton(
+    table: dict[str, list[PhraseEntry]], gates: dict[str, list[int]], grams: Mapping[str, Any] | None = None
+) -> ahocorasick.Automaton | None:
+    """Keys -> (length, ((rule index, phrase set), phrase) per entry, numbers of the speaker's patterns this key
+    gates, the model's value for the key as an n-gram or None).
 
     NOTE: plain tuples, ready to use: the scan does as little as it can per match.
     """
-    if not table and not gates:
+    grams = grams or {}
+    if not table and not gates and not grams:
         return None
     automaton = ahocorasick.Automaton()
-    for key in {**table, **gates}:
+    for key in {**table, **gates, **grams}:
         entries = tuple(((entry.rule_index, entry.set_name), entry.phrase) for entry in table.get(key, ()))
-        automaton.add_word(key, (len(key), entries, frozenset(gates.get(key, ()))))
+        automaton.add_word(key, (len(key), entries, frozenset(gates.get(key, ())), grams.get(key)))
     automaton.make_automaton()
     return automaton
 

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from itertools import accumulate
+from typing import Any
 
 from .._errors import RegexTimeoutError
 from ..kinds.base import BOUNDARY_SETS, EXCEPTION_SETS, Hit
+from ..learned.features import END, START
 from ..text.normalize import NormalizedText
 from .compile import CompiledRules, Key
 
@@ -214,24 +216,41 @@ def _hit_order(hit: Hit) -> tuple[int, int, str]:
     return hit.start, hit.end, hit.phrase
 
 
-def scan(text: NormalizedText, speaker: str, compiled: CompiledRules, turn: int | None = None) -> TurnHits:
+def scan(
+    text: NormalizedText,
+    speaker: str,
+    compiled: CompiledRules,
+    turn: int | None = None,
+    *,
+    automaton: Any = None,
+    grams: list[Any] | None = None,
+) -> TurnHits:
     """Find every phrase of every rule that applies to `speaker` in one utterance.
 
     `turn` (the turn's index) names the turn if a pattern, run later, goes over its time budget.
+    `automaton` is the speaker's automaton with a model head's n-grams on it (`CompiledRules.automaton_with`):
+    it scans the model's view of the text (`model_text`: the compact view between ^ and $, which no phrase
+    holds) and appends the model's values of the n-grams found to `grams`, which it then needs.
     """
-    automaton = compiled.automata.get(speaker)
+    shift = 0  # where the compact view starts in what is scanned
+    if automaton is None:
+        automaton, scanned = compiled.automata.get(speaker), text.compact
+    else:
+        shift, scanned = len(START), START + text.compact + END
     found: Found | None = None
     # Patterns worth running: those without a literal to wait for, plus those whose literal was seen.
     worth = compiled.ungated_patterns.get(speaker, _NOTHING)
-    if automaton is not None and text.compact:
-        for last, (length, entries, gated) in automaton.iter(text.compact):
+    if automaton is not None and (text.compact or shift):
+        for last, (length, entries, gated, gram) in automaton.iter(scanned):
+            if gram is not None:
+                grams.append(gram)  # type: ignore[union-attr]  # an automaton with n-grams comes with a list
             if gated:
                 worth = worth | gated
             if entries:
                 if found is None:
                     found = {}
                 # NOTE: pyahocorasick's iter() yields the *inclusive* end index.
-                start, end = last - length + 1, last + 1
+                start, end = last - length + 1 - shift, last + 1 - shift
                 for key, phrase in entries:
                     where = found.get(key)
                     if where is None:

@@ -78,9 +78,14 @@ class Head:
         # NOTE: a several-label head keeps, next to each n-gram's weights, the largest of them (or 0): their
         # sum bounds every label's logit from above, and most utterances' bound is far below any
         # threshold, so their full sums are never needed (`screen`).
-        self._automaton = _automaton(
-            {f: (v[0] if self._scalar else (max(0.0, *v), v)) for f, v in self._weights.items() if not f.startswith("\x01")}
-        )
+        # What a screen reads of each n-gram found: the n-gram (to count it once), its weight(s), and the most
+        # it can add to any label (for a bound that needs neither the count-once dict nor the marks).
+        self._grams = {
+            f: (f, v[0] if self._scalar else (max(0.0, *v), v), max(0.0, *v))
+            for f, v in self._weights.items()
+            if not f.startswith("\x01")
+        }
+        self._automaton = _automaton(self._grams)
         self._bias_bound = max(self.bias)
         self._mark_bounds = {mark: max(0.0, *vector) for mark, vector in self._marks.items()}
         self._scales = tuple(scale_of_length(length, shortest, longest) for length in range(SCALES_KEPT))
@@ -93,26 +98,46 @@ class Head:
 
     def screen(self, text: NormalizedText, floor: float) -> Prediction | None:
         """The prediction for one utterance, or None when no label's probability can reach `floor`."""
-        return self.screener(floor)(text)
+        return self.screener(floor)(text, None)
 
-    def screener(self, floor: float) -> Callable[[NormalizedText], Prediction | None]:
+    def scanned_grams(self) -> dict[str, tuple[str, Any, float]]:
+        """The n-grams, each with what a screen reads of it, to put on another automaton.
+
+        A screen given what a scan of `model_text` (the compact view between ^ and $) with them found
+        (`grams`) needs no scan of its own.
+        """
+        return dict(self._grams)
+
+    def screener(self, floor: float) -> Callable[[NormalizedText, list[Any] | None], Prediction | None]:
         """`screen` at a fixed `floor`, as one function with everything it reads bound once (the checker's hot path).
 
-        NOTE: the checker screens with the lowest confidence any of its rules reads from this head.
-        Every utterance stops here but the few the rules will read: for a several-label head, most
-        after one scan and the cheap bound (`logit_bound`), the rest after the sums. Logits are
-        compared with the floor's logit; only one within rounding of it is settled by the probability.
+        The function takes an utterance and what a scan of its compact view with `scanned_grams` found
+        (None: it scans on its own). NOTE: the checker screens with the lowest confidence any of its rules
+        reads from this head. Every utterance stops here but the few the rules will read: most on the
+        n-grams' bound with every mark assumed present (no mark search), more on the bound with the
+        marks it has (`logit_bound`, for several labels), the rest after the sums. Logits are compared
+        with the floor's logit; only one within rounding of it is settled by the probability.
         """
         reaches = _reaches(floor)
-        automaton, scales, shortest, longest, scalar = self._automaton, self._scales, self.shortest, self.longest, self._scalar
-        sum_logits, logit_bound = self.sum_logits, self.logit_bound
+        automaton, scales, shortest, longest = self._automaton, self._scales, self.shortest, self.longest
+        sum_logits, logit_bound, scalar = self.sum_logits, self.logit_bound, self._scalar
+        bias, mark_bounds = (self.bias[0] if scalar else self._bias_bound), self._mark_bounds
 
-        def screen(text: NormalizedText) -> Prediction | None:
-            scanned = START + text.compact + END
-            present = _present(automaton, scanned)
-            length = len(scanned)
-            scale = scales[length] if length < SCALES_KEPT else ngram_scale(scanned, shortest, longest)
+        def screen(text: NormalizedText, grams: list[Any] | None) -> Prediction | None:
+            length = len(text.compact) + 2  # with the anchors ^ and $
+            scale = scales[length] if length < SCALES_KEPT else ngram_scale(model_text(text), shortest, longest)
+            if grams is None:
+                grams = list(map(_SECOND, automaton.iter(model_text(text)))) if automaton is not None else []
             found = marks(text)
+            # Every n-gram found at its largest positive weight, as often as found, and the marks': no label's logit is higher.
+            loose = bias + scale * sum(map(_THIRD, grams))
+            for mark in found:
+                loose += mark_bounds.get(mark, 0.0)
+            if not reaches(loose + _ROUNDING):
+                return None
+            # NOTE: each n-gram counts once however often it occurs (presence, as training reads it): a message
+            # repeating one word 200,000 times is not 200,000 times as rude. map + itemgetter: no frame per n-gram.
+            present = dict(zip(map(_FIRST, grams), map(_SECOND, grams)))
             if not scalar and not reaches(logit_bound(present, scale, found)):
                 return None
             logits = sum_logits(present, scale, found)
@@ -152,7 +177,7 @@ class Head:
         scale = ngram_scale(scanned, self.shortest, self.longest)
         pieces: list[list[float]] = []  # [start, end, weight] in scanned, merged when they overlap
         seen: set[str] = set()
-        for last, (gram, _value) in self._automaton.iter(scanned) if self._automaton is not None else ():
+        for last, (gram, _value, _bound) in self._automaton.iter(scanned) if self._automaton is not None else ():
             weight = self._weights[gram][index]
             if weight > 0 and gram not in seen:  # presence: each n-gram once, where it first occurs
                 seen.add(gram)
@@ -180,7 +205,7 @@ class Head:
         return tuple(sorted(found, key=lambda item: (-item.weight, item.feature))[:limit])
 
 
-_FIRST, _SECOND = operator.itemgetter(0), operator.itemgetter(1)
+_FIRST, _SECOND, _THIRD = operator.itemgetter(0), operator.itemgetter(1), operator.itemgetter(2)
 _ROUNDING = 1e-9  # the bound and the logits add the same numbers in different orders
 
 
@@ -203,23 +228,13 @@ def _reaches(floor: float) -> Callable[[float], bool]:
 _NEAR = 1e-6  # logits this close to a floor's are settled by the probability, as before, so no answer changes
 
 
-def _present(automaton: Any, scanned: str) -> dict[str, Any]:
-    """The weights of the n-grams `scanned` contains, each once however often it occurs.
-
-    NOTE: presence, not counts (training reads the same): a message repeating one word 200,000
-    times is not 200,000 times as rude, and one repeated n-gram must not outweigh the rest.
-    """
-    if automaton is None:
-        return {}
-    return dict(map(_SECOND, automaton.iter(scanned)))  # NOTE: map + itemgetter: no Python frame per n-gram
-
-
-def _automaton(weights: Mapping[str, Any]) -> Any:
-    if not weights:
+def _automaton(values: Mapping[str, Any]) -> Any:
+    """An automaton over the n-grams, each found with its value."""
+    if not values:
         return None
     automaton = ahocorasick.Automaton()
-    for feature, value in weights.items():
-        automaton.add_word(feature, (feature, value))
+    for feature, value in values.items():
+        automaton.add_word(feature, value)
     automaton.make_automaton()
     return automaton
 
