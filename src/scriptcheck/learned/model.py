@@ -113,10 +113,11 @@ class Head:
 
         The function takes an utterance and what a scan of its compact view with `scanned_grams` found
         (None: it scans on its own). NOTE: the checker screens with the lowest confidence any of its rules
-        reads from this head. Every utterance stops here but the few the rules will read: most on the
-        n-grams' bound with every mark assumed present (no mark search), more on the bound with the
-        marks it has (`logit_bound`, for several labels), the rest after the sums. Logits are compared
-        with the floor's logit; only one within rounding of it is settled by the probability.
+        reads from this head. Every utterance stops here but the few the rules will read: most on a
+        bound that needs no dict (every n-gram found at its largest positive weight, as often as found,
+        and the marks it has), more on the bound of the n-grams present once each (`logit_bound`, for
+        several labels), the rest after the sums. Logits are compared with the floor's logit; only one
+        within rounding of it is settled by the probability.
         """
         reaches = _reaches(floor)
         automaton, scales, shortest, longest = self._automaton, self._scales, self.shortest, self.longest
