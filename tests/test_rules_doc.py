@@ -46,7 +46,7 @@ def test_docs_rules_md_is_generated_from_the_bundled_packs():
 
 def test_the_reference_names_category_chinese_names_points_sources_and_examples():
     text = DOC.read_text(encoding="utf-8")
-    assert "| [`banned.refusal`](#banned-refusal) | 否定语 | refusal | 5 | 25 |" in text
+    assert "| [`banned.refusal`](#banned-refusal) | 否定语 | refusal | 6 | 25 |" in text
     assert "## `missing.opening` 缺少开场白" in text
     hurry = text.split("### `banned.impatience.hurry`", 1)[1].split("### ", 1)[0]
     assert "warning, 25 points" in hurry
