@@ -106,6 +106,13 @@ def main() -> int:
 # --------------------------------------------------------------------------- workload
 
 
+def _scratch(name: str) -> Path:
+    """A file of this process's own in the benchmark folder: two runs at once (two CI jobs) must not share one."""
+    folder = Path(tempfile.gettempdir()) / "scriptcheck-bench"
+    folder.mkdir(exist_ok=True)
+    return folder / f"{os.getpid()}-{name}"
+
+
 def make_workload(count: int, source: Path | None, *, prefixed: bool = False) -> Path:
     """Repeat the source transcripts with new ids until `count`; cached by size, source and kind."""
     sources = [source] if source else CORPUS
@@ -116,7 +123,7 @@ def make_workload(count: int, source: Path | None, *, prefixed: bool = False) ->
     target = folder / f"{tag}-{count}-{'prefixed' if prefixed else 'distinct'}.jsonl"
     if target.exists():
         return target
-    partial = target.with_suffix(".partial")
+    partial = _scratch(target.name + ".partial")
     with partial.open("w", encoding="utf-8") as out:
         for i in range(count):
             data = json.loads(lines[i % len(lines)])
@@ -259,7 +266,7 @@ def _measure_scriptcheck(data: Path, workers: int, options: tuple[str, ...] = ()
     checker.check({"id": "warm", "turns": [{"speaker": "agent", "text": "您好，再见"}]})
     checker.compiled.segmenter()
     first = time.perf_counter()
-    out = Path(tempfile.gettempdir()) / "scriptcheck-bench" / f"out-{workers}.jsonl"
+    out = _scratch(f"out-{workers}.jsonl")
     lines = sum(1 for _ in data.open("rb"))
     start = time.perf_counter()
     code = cli.main(["check", str(data), "--format", "jsonl", "-q", "--workers", str(workers), "--output", str(out), *options])
@@ -375,14 +382,16 @@ def _whole_process(command: list[str], data: Path, note: str, codes: tuple[int, 
 
 
 def measure_floor_process(data: Path) -> dict:
-    keys = Path(tempfile.gettempdir()) / "scriptcheck-bench" / "keys.json"
+    keys = _scratch("keys.json")
     keys.write_text(json.dumps(_bundled_phrases(), ensure_ascii=False), encoding="utf-8")  # before the clock
-    return _whole_process([sys.executable, "-c", FLOOR_PROCESS, str(keys), str(data)], data,
-                          "fresh python: import orjson + pyahocorasick, build the automaton, parse + scan", codes=(0,))
+    result = _whole_process([sys.executable, "-c", FLOOR_PROCESS, str(keys), str(data)], data,
+                            "fresh python: import orjson + pyahocorasick, build the automaton, parse + scan", codes=(0,))
+    keys.unlink()
+    return result
 
 
 def _check_process(data: Path, workers: int, options: tuple[str, ...] = ()) -> dict:
-    out = Path(tempfile.gettempdir()) / "scriptcheck-bench" / f"process-out-{workers}.jsonl"
+    out = _scratch(f"process-out-{workers}.jsonl")
     command = [sys.executable, "-m", "scriptcheck.cli", "check", str(data), "--format", "jsonl", "-q",
                "--workers", str(workers), "--output", str(out), *options]
     result = _whole_process(command, data, " ".join(("fresh python: scriptcheck check --format jsonl", *options)))

@@ -56,7 +56,7 @@ def test_homophones_inside_a_phrase_or_pattern_are_heard(heard, written, text, c
     ("text", "category"),
     [
         ("合约没到期就转不了 我也没有办华", "banned.refusal"),  # 法 fa -> 华 hua (f-h)
-        ("您找宁导去吧", "banned.refusal"),  # 领 ling -> 宁 ning (n-l)
+        ("你找宁导吧", "banned.refusal"),  # 领 ling -> 宁 ning (n-l)
         ("公司是绝对不会粗错的", "banned.provocation"),  # 出 chu -> 粗 cu (ch-c)
         ("你到底民不明白我说的", "banned.impatience"),  # 明 ming -> 民 min (in-ing)
     ],

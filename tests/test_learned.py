@@ -239,19 +239,23 @@ def test_model_rules_are_read_and_validated(tmp_path):
 
 
 def test_the_bundled_model_catches_an_unlisted_refusal_and_explains_it(bundled):
-    report = bundled.check(polite(("agent", "出了仓库之后的事情真的跟我们没关系哦")))
+    report = bundled.check(polite(("agent", "出库以后的事情真的跟我们这边不相干哦")))
     [found] = [f for f in report.findings if f.category == "banned.refusal"]
     assert found.source == "model" and found.rule == "model.banned.refusal" and found.confidence >= 0.9
-    assert found.evidence and found.text in "出了仓库之后的事情真的跟我们没关系哦"
+    assert found.evidence and found.text in "出库以后的事情真的跟我们这边不相干哦"
     assert report.to_dict()["findings"][0]["source"] == "model"
     explained = str(report.explain(bundled))
     assert "model: confidence" in explained and "like training example" in explained
 
 
 def test_a_rule_finding_and_a_model_finding_on_one_turn_are_one_finding(bundled):
-    report = bundled.check(polite(("agent", "这不关我的事 你找快递去")))
+    text = "这不关我的事 你找快递去"  # the model reads it as a refusal too
+    assert bundled.model.predict(normalize(text), "agent").probability("banned.refusal") >= 0.9
+    report = bundled.check(polite(("agent", text)))
     refusals = [f for f in report.findings if f.category == "banned.refusal"]
-    assert [f.source for f in refusals] == ["rule"]
+    # two phrase rules (not my business; go elsewhere), each charged once, and no model finding beside them
+    assert sorted(f.rule for f in refusals) == ["banned.refusal.go_elsewhere", "banned.refusal.not_my_business"]
+    assert {f.source for f in refusals} == {"rule"}
 
 
 def test_polite_agent_talk_raises_nothing_from_the_model(bundled):
@@ -285,12 +289,12 @@ def test_a_complaint_the_model_only_flags_for_review_does_not_excuse_a_counted_o
 def test_without_the_model_only_phrase_rules_fire():
     plain = scriptcheck.load(model=False)
     assert plain.model is None
-    report = plain.check(polite(("agent", "出了仓库之后的事情真的跟我们没关系哦")))
+    report = plain.check(polite(("agent", "出库以后的事情真的跟我们这边不相干哦")))
     assert [f for f in report.findings if f.source == "model"] == []
 
 
 def test_sessions_settle_model_findings_like_the_batch(bundled):
-    data = polite(("agent", "出了仓库之后的事情真的跟我们没关系哦"))
+    data = polite(("agent", "出库以后的事情真的跟我们这边不相干哦"))
     session = bundled.session(data["id"])
     settled = []
     for turn in data["turns"]:
