@@ -111,12 +111,9 @@ class Checker:
             return twin.analyse(transcript)
         turns = transcript.turns
         texts = normalize_all([turn.text for turn in turns])
-        if not self._screens:
-            hits = tuple(self._scan(text, turn)[0] for text, turn in zip(texts, turns))
-            return Conversation(transcript, tuple(texts), hits, (), self.compiled.tokens)
         analysed = [self._scan(text, turn) for text, turn in zip(texts, turns)]
         hits = tuple(found for found, _prediction in analysed)
-        predictions = tuple(prediction for _found, prediction in analysed)
+        predictions = tuple(prediction for _found, prediction in analysed) if self._screens else ()
         return Conversation(transcript, tuple(texts), hits, predictions, self.compiled.tokens)
 
     def _scan(self, text: NormalizedText, turn: Turn) -> tuple[TurnHits, Prediction | None]:
