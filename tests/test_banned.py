@@ -99,6 +99,30 @@ def test_word_boundaries_are_respected(checker):
     assert findings_on(report, 2) == []
 
 
+@pytest.mark.parametrize(
+    ("speaker", "text", "glued", "category"),
+    [
+        ("agent", "你有病啊", "有病啊", "banned.contempt"),  # jieba glues the particle on: 你|有病啊
+        ("agent", "那你自己看吧", "看吧", "banned.impatience"),  # 那|你|自己|看吧
+        ("customer", "这也太不像话了吧", "太不像话", "missing.apology"),  # the degree adverb glued on: 太不像话
+        ("customer", "真受不了", "真受不了", "missing.apology"),  # 受不了 inside one token with 真
+    ],
+)
+def test_a_word_ends_before_a_glued_particle_and_starts_after_a_glued_degree_adverb(checker, speaker, text, glued, category):
+    assert glued in checker.compiled.tokens(text)  # so the phrase does not sit on jieba's boundaries as such
+    turns = (("agent", "您好"), (speaker, text), ("agent", "请提供订单号")) if speaker == "customer" else ((speaker, text),)
+    assert category in categories(checker.check(polite(*turns)))
+
+
+def test_only_particles_and_degree_adverbs_are_peeled_off_a_token(checker):
+    # 老头 inside 老头乐 stays part of a product name (above); 不关我的事 is not inside 不关机 either way
+    assert findings_on(checker.check(polite(("agent", "我们这边不关机的 二十四小时都有人"))), 2) == []
+    from scriptcheck.engine.match import DEGREE_ADVERBS, FINAL_PARTICLES
+
+    assert "了" not in FINAL_PARTICLES  # an aspect marker changes the word (看了 is not 看)
+    assert not DEGREE_ADVERBS & FINAL_PARTICLES
+
+
 def test_finding_carries_message_suggestion_and_points(checker):
     report = checker.check(polite(("agent", "你去投诉啊")))
     [finding] = findings_on(report, 2)

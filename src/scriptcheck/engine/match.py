@@ -321,8 +321,33 @@ class _Segments:
         self._boundaries: dict[tuple[int, int], frozenset[int]] = {}
 
     def on_boundaries(self, start: int, end: int) -> bool:
-        """True when [start, end) begins and ends on jieba token boundaries."""
-        return self._is_boundary(start, start) and self._is_boundary(end, end - 1)
+        """True when [start, end) begins and ends on jieba token boundaries.
+
+        NOTE: jieba's dictionary glues some sentence-final particles to the word before them
+        (有病啊, 看吧) and some degree adverbs to the word after (太不像话, 真受不了): a match that ends
+        where only such particles finish its token, or starts where only such adverbs begin it, sits on
+        words (你有病 in 你有病啊, 你自己看 in 那你自己看吧, 不像话 in 太不像话了).
+        """
+        starts = self._is_boundary(start, start) or self._after_degree(start)
+        return starts and (self._is_boundary(end, end - 1) or self._before_particles(end))
+
+    def _after_degree(self, start: int) -> bool:
+        """True when the token holding position `start` begins with degree adverbs only (太|不像话, 真|受不了)."""
+        if start == 0 or self._text[start - 1] not in DEGREE_ADVERBS:
+            return False
+        lo, hi = self._piece(start)
+        preceding = [boundary for boundary in self._tokenise(lo, hi) if boundary < start]
+        token_start = max(preceding) if preceding else lo
+        return all(char in DEGREE_ADVERBS for char in self._text[token_start:start])
+
+    def _before_particles(self, end: int) -> bool:
+        """True when the token holding position `end` goes on with sentence-final particles only."""
+        if end >= len(self._text) or self._text[end] not in FINAL_PARTICLES:
+            return False
+        lo, hi = self._piece(end - 1)
+        following = [boundary for boundary in self._tokenise(lo, hi) if boundary > end]
+        token_end = min(following) if following else hi
+        return all(char in FINAL_PARTICLES for char in self._text[end:token_end])
 
     def _is_boundary(self, position: int, inside: int) -> bool:
         if position in self._run(inside):
@@ -356,3 +381,8 @@ class _Segments:
 
 # Word runs longer than this are tokenised in chunks of this size.
 _CHUNK = 200
+# Sentence-final particles: a word may end before them even where jieba glues them on (有病啊, 看吧). Not 了, an aspect
+# marker that changes the word (看了).
+FINAL_PARTICLES = frozenset("啊吧呢呀哦嘛啦哈噢喔呗嘞哟")
+# Degree adverbs a word may start after even where jieba glues them on (太不像话, 真受不了, 好气|人).
+DEGREE_ADVERBS = frozenset("太真好很超挺")
