@@ -240,10 +240,11 @@ def scan(
     found: Found | None = None
     # Patterns worth running: those without a literal to wait for, plus those whose literal was seen.
     worth = compiled.ungated_patterns.get(speaker, _NOTHING)
+    collect = (grams if grams is not None else []).append  # a plain automaton carries no n-gram to collect
     if automaton is not None and (text.compact or shift):
         for last, (length, entries, gated, gram) in automaton.iter(scanned):
             if gram is not None:
-                grams.append(gram)  # type: ignore[union-attr]  # an automaton with n-grams comes with a list
+                collect(gram)
             if gated:
                 worth = worth | gated
             if entries:
@@ -335,19 +336,21 @@ class _Segments:
         """True when the token holding position `start` begins with degree adverbs only (太|不像话, 真|受不了)."""
         if start == 0 or self._text[start - 1] not in DEGREE_ADVERBS:
             return False
-        lo, hi = self._piece(start)
-        preceding = [boundary for boundary in self._tokenise(lo, hi) if boundary < start]
-        token_start = max(preceding) if preceding else lo
+        token_start, _token_end = self._token_around(start, start)
         return all(char in DEGREE_ADVERBS for char in self._text[token_start:start])
 
     def _before_particles(self, end: int) -> bool:
         """True when the token holding position `end` goes on with sentence-final particles only."""
         if end >= len(self._text) or self._text[end] not in FINAL_PARTICLES:
             return False
-        lo, hi = self._piece(end - 1)
-        following = [boundary for boundary in self._tokenise(lo, hi) if boundary > end]
-        token_end = min(following) if following else hi
+        _token_start, token_end = self._token_around(end, end - 1)
         return all(char in FINAL_PARTICLES for char in self._text[end:token_end])
+
+    def _token_around(self, position: int, inside: int) -> tuple[int, int]:
+        """The jieba token that `position` falls inside, in the piece tokenised for character `inside`."""
+        lo, hi = self._piece(inside)
+        boundaries = self._tokenise(lo, hi)
+        return max((b for b in boundaries if b < position), default=lo), min((b for b in boundaries if b > position), default=hi)
 
     def _is_boundary(self, position: int, inside: int) -> bool:
         if position in self._run(inside):
