@@ -352,6 +352,32 @@ def test_without_check_verbs_a_named_object_is_an_answer(tmp_path):
     assert [f.turn for f in scriptcheck.load(pack, model=False).check(chat).findings if f.rule == "team.hold"] == [1]
 
 
+@pytest.mark.parametrize("done", ["您稍等 已提交", "稍等哦 已备注哈", "请稍等 改好了"])
+def test_something_done_after_a_wait_request_answers_however_short(checker, done):
+    report = checker.check(conversation(("customer", "帮我提交服务单"), ("agent", done), ("customer", "好"), ("agent", "不客气哦")))
+    assert found(report, "hold.no_return") == []
+
+
+def test_trigger_answers_is_the_packs_and_shown(tmp_path, capsys):
+    """Without `trigger.answers`, four characters after 稍等 are too short to answer; with it, 已提交 answers."""
+    from scriptcheck.cli import main
+
+    pack = tmp_path / "answers.yaml"
+    pack.write_text(
+        "pack: answers\nrules:\n"
+        "  - id: team.hold\n    kind: sequence\n    category: hold.no_return\n    points: 5\n    message: 等待后未致谢\n"
+        "    trigger: {speaker: agent, at_end: true, phrases: [稍等]}\n"
+        "    expect: {speaker: agent, within_turns: 1, phrases: [感谢您的等待]}\n",
+        encoding="utf-8",
+    )
+    chat = conversation(("customer", "提交一下"), ("agent", "您稍等 已提交"), ("customer", "好"), ("agent", "不客气哦"))
+    assert [f.turn for f in scriptcheck.load(pack, model=False).check(chat).findings if f.rule == "team.hold"] == [1]
+    pack.write_text(pack.read_text(encoding="utf-8").replace("phrases: [稍等]}", "phrases: [稍等], answers: [已提交]}"), encoding="utf-8")
+    assert [f for f in scriptcheck.load(pack, model=False).check(chat).findings if f.rule == "team.hold"] == []
+    assert main(["rules", "show", "hold.no_return"]) == 0
+    assert "trigger.answers:" in capsys.readouterr().out
+
+
 def test_a_waiting_notice_naming_what_is_checked_continues_the_hold(checker):
     report = checker.check(
         conversation(

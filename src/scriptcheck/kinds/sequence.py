@@ -30,7 +30,7 @@ from .base import (
 
 TRIGGER_KEYS = frozenset(
     {
-        "speaker", "phrases", "patterns", "unless", "unless_turn", "at_end", "allow_after", "questions", "checking", "model",
+        "speaker", "phrases", "patterns", "unless", "unless_turn", "at_end", "allow_after", "questions", "checking", "answers", "model",
         "check_verbs", "object_stops",
         "deduct_at", "review_at", "episodes",
     }
@@ -46,6 +46,7 @@ PHRASE_SETS = (
     ("allow_after", "trigger.allow_after", "trigger", "allow_after"),
     ("questions", "trigger.questions", "trigger", "questions"),
     ("checking", "trigger.checking", "trigger", "checking"),
+    ("answers", "trigger.answers", "trigger", "answers"),
     ("trigger_unless_turn", "trigger.unless_turn", "trigger", "trigger_unless_turn"),
     ("response", "expect.phrases", "response", "response"),
     ("notice", "expect.notice", "response", "notice"),
@@ -63,6 +64,7 @@ FIELDS = {
     "trigger.allow_after": "allow_after",
     "trigger.questions": "questions",
     "trigger.checking": "checking",
+    "trigger.answers": "answers",
     "trigger.check_verbs": "check_verbs",
     "trigger.object_stops": "object_stops",
     "trigger.unless_turn": "trigger_unless_turn",
@@ -205,7 +207,7 @@ def triggers(conversation: Conversation, rule_index: int, rule: Rule) -> Iterato
             end = _request_end(text, hit, sequence)
             if _has_content_after(
                 text, end, hits.get(rule_index, "allow_after"), hits.get(rule_index, "questions"),
-                hits.get(rule_index, "checking"), named_object=end > hit.end,
+                hits.get(rule_index, "checking"), named_object=end > hit.end, answers=hits.get(rule_index, "answers"),
             ):
                 continue
         yield turn, hit, reading
@@ -281,6 +283,7 @@ def _has_content_after(
     questions: list[Hit],
     checking: list[Hit] = (),  # type: ignore[assignment]
     named_object: bool = False,
+    answers: list[Hit] = (),  # type: ignore[assignment]
 ) -> bool:
     """True when the turn goes on with an answer after `end` (so nobody was left waiting).
 
@@ -291,8 +294,11 @@ def _has_content_after(
     after the request names what the agent goes to check (小妹帮您看下赠品能不能一起改): that clause answers
     nothing, but content after it does (稍等 我帮您看一下有没有优惠 现在下单打八折). After an object the
     request named (`named_object`: 我帮您查一下物流), anything but particles may answer, however short (明天就到).
+    An `answers` phrase after the request (已提交, a pasted number) answers however short the rest is.
     """
     covered = [(h.start, h.end) for h in allowed if h.end > end]
+    if any(h.start >= end and not any(start <= h.start < stop for start, stop in covered) for h in answers):
+        return True  # short, but it answers: 您稍等 已提交, 稍等 [数字x] (the number asked for)
     words = [offset for offset in text.offsets if offset >= end and not any(start <= offset < stop for start, stop in covered)]
     if named_object:
         folded = text.folded
@@ -588,6 +594,7 @@ def read_sequence(node: LocatedDict, rule_id: str) -> Sequence:
         allow_after=optional_list(trigger, "allow_after", rule_id),
         questions=optional_list(trigger, "questions", rule_id),
         checking=optional_list(trigger, "checking", rule_id),
+        answers=optional_list(trigger, "answers", rule_id),
         check_verbs=_words(trigger, "check_verbs", rule_id),
         object_stops=_words(trigger, "object_stops", rule_id),
         trigger_unless_turn=optional_list(trigger, "unless_turn", rule_id),
