@@ -192,3 +192,49 @@ def test_rules_show_puts_a_sequence_override_under_its_trigger(tmp_path, capsys)
     assert [(item["field"].split("[")[0], item["location"], item["origin"]) for item in added] == [
         ("trigger.phrases", f"{pack}:5:19", "override add_phrases")
     ]
+
+
+@pytest.mark.parametrize(
+    ("turns", "expected"),
+    [
+        # an apology within the window meets the complaint
+        ((("customer", "你们这服务太差了"), ("agent", "非常抱歉给您添麻烦了 马上帮您处理")),
+         [("apology.after_complaint", 2, "met", 3)]),
+        # a repeated complaint before any apology is one episode with the first
+        ((("customer", "太慢了"), ("agent", "正在处理"), ("customer", "太慢了 受不了"), ("agent", "对不起 让您久等了")),
+         [("apology.after_complaint", 2, "met", 5), ("apology.after_complaint", 4, "episode", 2)]),
+        # a complaint repeated after an apology is met by that apology (expect.look_back)
+        ((("customer", "太慢了"), ("agent", "对不起 让您久等了"), ("customer", "太慢了!!"), ("agent", "正在加急处理")),
+         [("apology.after_complaint", 2, "met", 3), ("apology.after_complaint", 4, "answered_before", 3)]),
+        # the customer ends the wait
+        ((("customer", "帮我查一下物流"), ("agent", "请您稍等"), ("customer", "找到了 不用了"), ("agent", "好的")),
+         [("hold.no_return", 3, "cancelled", 4)]),
+        # a complaint in the last customer turn, with no agent turn after it
+        ((("customer", "算了 你们这服务太差了"),), [("apology.after_complaint", 2, "ended", None)]),
+    ],
+)
+def test_explain_says_how_each_dialogue_obligation_without_a_finding_was_settled(turns, expected):
+    bundled = scriptcheck.load(model=False)
+    chat = {"id": "q", "turns": [{"speaker": "agent", "text": "您好，请问有什么可以帮您？"}, {"speaker": "customer", "text": "我想问一下"}]}
+    chat["turns"] += [{"speaker": speaker, "text": text} for speaker, text in turns]
+    report = bundled.check(chat)
+    explanation = report.explain(bundled)
+    assert [(q.rule, q.turn, q.how, q.at) for q in explanation.quiet] == expected
+    assert not [f for f in report.findings if f.rule in {rule for rule, *_ in expected}]
+    assert "settled without a finding:" in str(explanation)
+    assert [item["how"] for item in explanation.to_dict()["quiet"]] == [how for _, _, how, _ in expected]
+
+
+def test_explain_names_the_response_that_met_a_complaint(checker):
+    report = checker.check(polite(("customer", "你们这服务太差了"), ("agent", "非常抱歉给您添麻烦了 马上帮您处理")))
+    (quiet,) = [q for q in report.explain(checker).quiet if q.rule == "apology.after_complaint"]
+    assert (quiet.text, quiet.phrase, quiet.model) == ("服务太差", "抱歉", False)
+    assert "apology.after_complaint  turn 2 「服务太差」: met at turn 3 by 抱歉" in str(report.explain(checker))
+
+
+def test_cli_explain_json_lists_what_was_settled(tmp_path, capsys):
+    path = tmp_path / "chat.jsonl"
+    path.write_text(json.dumps(polite(("customer", "帮我查下物流"), ("agent", "请您稍等"), ("agent", "感谢您的耐心等待 明天到")), ensure_ascii=False) + "\n", encoding="utf-8")
+    assert main(["explain", str(path), "t", "--format", "json", "--no-model"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [(q["rule"], q["turn"], q["how"], q["at"]) for q in data["quiet"]] == [("hold.no_return", 3, "met", 4)]

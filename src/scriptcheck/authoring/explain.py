@@ -13,11 +13,12 @@ from bisect import bisect_left
 from dataclasses import dataclass, replace
 from typing import Any
 
-from .._model import Closest, Finding, Report, Turn, register_presenter
+from .._model import Closest, Finding, Report, RuleKind, Turn, register_presenter
 from ..engine.checker import Checker, load
 from ..engine.compile import CompiledRule
 from ..engine.score import MAX_SCORE
 from ..kinds import KINDS, Conversation
+from ..kinds.sequence import settled
 from ..text.normalize import WIDTH_AND_CASE, NormalizedText, fold
 
 # Readable names of `NormalizedText.steps`.
@@ -97,6 +98,35 @@ class FindingExplanation:
 
 
 @dataclass(frozen=True, slots=True)
+class Quiet:
+    """A dialogue rule's trigger that ended without a finding, and why: the answer to "why is this chat silent?"."""
+
+    rule: str
+    turn: int  # the trigger turn (the complaint, the hold request)
+    text: str  # what triggered, in the original text
+    how: str  # "met" | "same_turn" | "answered_before" | "episode" | "cancelled" | "ended"
+    at: int | None = None  # the turn that settled it
+    phrase: str = ""  # the response phrase that met it (met, same_turn, answered_before)
+    model: bool = False  # the learned stage's reading triggered it, not a phrase
+
+    def __str__(self) -> str:
+        by = f" by {self.phrase}" if self.phrase else ""
+        how = {
+            "met": f"met at turn {self.at}{by}",
+            "same_turn": f"met in the same turn{by}",
+            "answered_before": f"met by the answer just before it, at turn {self.at}{by} (expect.look_back)",
+            "episode": f"part of the episode that began at turn {self.at} (one episode, one finding)",
+            "cancelled": f"cancelled at turn {self.at}",
+            "ended": "the chat ended before any response (expect.if_chat_ends: ignore)",
+        }[self.how]
+        return f"{self.rule}  turn {self.turn} 「{self.text}」{' (model)' if self.model else ''}: {how}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rule": self.rule, "turn": self.turn, "text": self.text, "how": self.how, "at": self.at,
+                "phrase": self.phrase, "model": self.model}
+
+
+@dataclass(frozen=True, slots=True)
 class Explanation:
     """A score as a breakdown: 100, each deduction, the floor, fatal categories, the verdict."""
 
@@ -109,6 +139,7 @@ class Explanation:
     passed: bool
     turns: tuple[Turn, ...] = ()
     disowned: tuple[Finding, ...] = ()  # candidates not charged: the agent quoted, reported or negated the words
+    quiet: tuple[Quiet, ...] = ()  # dialogue obligations that were met (or otherwise settled) without a finding
 
     @property
     def start(self) -> float:
@@ -126,6 +157,7 @@ class Explanation:
             "passed": self.passed,
             "findings": [item.to_dict() for item in self.findings],
             "disowned": [{**finding.to_dict(), "reason": finding.disowned} for finding in self.disowned],
+            "quiet": [item.to_dict() for item in self.quiet],
         }
 
     def __str__(self) -> str:
@@ -169,7 +201,24 @@ def explain_report(report: Report, checker: Checker | None = None) -> Explanatio
         passed=report.passed,
         turns=report.transcript.turns,
         disowned=_disowned(checker, conversation, report),
+        quiet=_quiet(checker, conversation),
     )
+
+
+def _quiet(checker: Checker, conversation: Conversation) -> tuple[Quiet, ...]:
+    """Every dialogue obligation that ended without a finding, with how it ended, in turn order."""
+    quiet = []
+    for rule_index, rule in checker.compiled.kind_rules[RuleKind.SEQUENCE].rules.items():
+        for item in settled(conversation, rule_index, rule):
+            trigger_turn = conversation.turns[item.turn]
+            phrase = ""
+            if item.how in ("met", "same_turn", "answered_before") and item.at is not None:
+                phrase = next((hit.phrase for hit in conversation.hits[item.at].get(rule_index, "response")), "")
+            quiet.append(Quiet(
+                rule.id, item.turn, trigger_turn.text[item.hit.start : item.hit.end], item.how, item.at, phrase,
+                item.hit.phrase.startswith("model:"),
+            ))
+    return tuple(sorted(quiet, key=lambda q: (q.turn, q.rule)))
 
 
 def _disowned(checker: Checker, conversation: Conversation, report: Report) -> tuple[Finding, ...]:
@@ -305,6 +354,9 @@ def _lines(explanation: Explanation) -> list[str]:
     for finding in explanation.disowned:
         lines.append(f"  0      {finding.rule}  [{finding.category}]  turn {finding.turn}  not charged: {finding.disowned}")
         lines.append(f"         said:  「{finding.text}」")
+    if explanation.quiet:
+        lines.append("  settled without a finding:")
+        lines.extend(f"  0      {item}" for item in explanation.quiet)
     raw = MAX_SCORE - explanation.deducted
     lines.append(f"  = {raw:g}" + (" (floored at 0)" if raw < 0 else ""))
     if explanation.fatal:

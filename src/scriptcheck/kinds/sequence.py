@@ -419,17 +419,43 @@ def _follow(conversation: Conversation, rule_index: int, sequence: Sequence, sta
 
 def _answered_just_before(
     conversation: Conversation, rule_index: int, sequence: Sequence, turn: Turn, trigger_turns: set[int]
-) -> bool:
+) -> int | None:
     """`expect.look_back`: a trigger that repeats an earlier one (太慢了 … 不好意思 … 太慢了!!) is met by a
-    response in the last N responding turns before it, when that response came after the earlier trigger."""
+    response in the last N responding turns before it, when that response came after the earlier trigger.
+    Returns that responding turn's index, or None."""
     earlier = [t for t in conversation.turns[: turn.index] if t.speaker == sequence.response_speaker][-sequence.look_back :]
-    return any(
-        conversation.hits[t.index].has(rule_index, "response") and any(index < t.index for index in trigger_turns)
-        for t in earlier
-    )
+    for t in earlier:
+        if conversation.hits[t.index].has(rule_index, "response") and any(index < t.index for index in trigger_turns):
+            return t.index
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Settled:
+    """A trigger whose obligation ended without a finding, and how: what `explain` shows of a rule that stayed silent."""
+
+    turn: int  # the trigger turn
+    hit: Hit  # what triggered (a phrase, or the model's evidence)
+    how: str  # "met" | "same_turn" | "answered_before" | "episode" | "cancelled" | "ended"
+    at: int | None = None  # the turn that settled it: the response, the earlier answer, the episode's first trigger, the cancel
 
 
 def _check_response(conversation: Conversation, rule_index: int, rule: Rule) -> Iterator[Finding]:
+    for outcome in _settle(conversation, rule_index, rule):
+        if isinstance(outcome, Finding):
+            yield outcome
+
+
+def settled(conversation: Conversation, rule_index: int, rule: Rule) -> list[Settled]:
+    """The triggers of a response rule that ended without a finding, each with how it was settled."""
+    assert rule.sequence is not None
+    if rule.sequence.check != "response":
+        return []
+    return [outcome for outcome in _settle(conversation, rule_index, rule) if isinstance(outcome, Settled)]
+
+
+def _settle(conversation: Conversation, rule_index: int, rule: Rule) -> Iterator[Finding | Settled]:
+    """Every trigger's obligation followed to its end: a finding, or how it was settled without one."""
     sequence = rule.sequence
     assert sequence is not None
     found = list(triggers(conversation, rule_index, rule))
@@ -437,22 +463,27 @@ def _check_response(conversation: Conversation, rule_index: int, rule: Rule) -> 
     trigger_turns = set(by_turn)
     # A turn the model only flags for review does not stretch a counted episode's window.
     counted_turns = {index for index, (_turn, _hit, reading) in by_turn.items() if reading is None or reading.counts}
-    absorbed: set[int] = set()
+    episode_of: dict[int, int] = {}  # a trigger turn absorbed into an earlier episode -> that episode's first turn
     for turn, hit, reading in found:
-        if turn.index in absorbed:
-            continue  # part of an earlier episode: one episode, one finding
+        if turn.index in episode_of:
+            yield Settled(turn.index, hit, "episode", episode_of[turn.index])  # one episode, one finding
+            continue
         if sequence.same_turn_ok and any(h.start >= hit.start for h in conversation.hits[turn.index].get(rule_index, "response")):
+            yield Settled(turn.index, hit, "same_turn", turn.index)
             continue
         counts = reading is None or reading.counts
         # A turn the model only flags for review is no earlier trigger a counted one could repeat either.
         earlier_triggers = counted_turns if counts else trigger_turns
-        if sequence.look_back and _answered_just_before(conversation, rule_index, sequence, turn, earlier_triggers):
+        answered = _answered_just_before(conversation, rule_index, sequence, turn, earlier_triggers) if sequence.look_back else None
+        if answered is not None:
+            yield Settled(turn.index, hit, "answered_before", answered)
             continue
         outcome = _follow(conversation, rule_index, sequence, turn, counted_turns if counts else trigger_turns)
-        absorbed |= outcome.absorbed
+        episode_of.update(dict.fromkeys(outcome.absorbed, turn.index))
         if outcome.state == "cancelled":
+            yield Settled(turn.index, hit, "cancelled", outcome.turn)
             continue
-        first = turn.index
+        first, first_hit = turn.index, hit
         if reading is not None and not reading.counts:
             # An episode the model opened for review that a phrase (or a confident model reading)
             # confirms later counts: reported there, naming the episode's first turn.
@@ -462,6 +493,8 @@ def _check_response(conversation: Conversation, rule_index: int, rule: Rule) -> 
         if outcome.state == "ended":
             if sequence.if_chat_ends == "report":
                 yield _found(rule, turn, hit, reading, sequence.end_message or None, trigger_turn=first)
+            else:
+                yield Settled(first, first_hit, "ended")
             continue
         if outcome.state == "unanswered":
             if sequence.report == "response" and outcome.turn is not None:
@@ -478,6 +511,8 @@ def _check_response(conversation: Conversation, rule_index: int, rule: Rule) -> 
             delay = back - since
             if delay > sequence.within_seconds:
                 yield _found(rule, turn, hit, reading, f"{rule.message} (answered after {delay:.0f} s)", trigger_turn=first)
+                continue
+        yield Settled(first, first_hit, "met", outcome.turn)
 
 
 def _check_gap(conversation: Conversation, rule_index: int, rule: Rule) -> Iterator[Finding]:
