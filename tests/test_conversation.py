@@ -335,21 +335,24 @@ def test_a_check_verb_followed_by_an_answer_is_no_hold(checker, answer):
     assert found(report, "hold.no_return") == []
 
 
-def test_without_check_verbs_a_named_object_is_an_answer(tmp_path):
-    """`trigger.check_verbs` is the pack's: a team that removes it reads 帮您查一下这个业务的订购记录 as an answer."""
-    pack = tmp_path / "no_objects.yaml"
+def team_hold_turns(tmp_path, trigger: str, chat: dict) -> list[int]:
+    """The turns a one-rule hold pack (`trigger` is its trigger mapping's body) reports on `chat`."""
+    pack = tmp_path / "team_hold.yaml"
     pack.write_text(
-        "pack: no_objects\nrules:\n"
+        "pack: team_hold\nrules:\n"
         "  - id: team.hold\n    kind: sequence\n    category: hold.no_return\n    points: 5\n    message: 等待后未致谢\n"
-        "    trigger: {speaker: agent, at_end: true, phrases: [帮您查一下]}\n"
+        f"    trigger: {{speaker: agent, at_end: true, {trigger}}}\n"
         "    expect: {speaker: agent, within_turns: 1, phrases: [感谢您的等待]}\n",
         encoding="utf-8",
     )
+    return [f.turn for f in scriptcheck.load(pack, model=False).check(chat).findings if f.rule == "team.hold"]
+
+
+def test_without_check_verbs_a_named_object_is_an_answer(tmp_path):
+    """`trigger.check_verbs` is the pack's: a team that removes it reads 帮您查一下这个业务的订购记录 as an answer."""
     chat = conversation(("customer", "查下"), ("agent", "小妹帮您查一下这个业务的订购记录"), ("customer", "好"), ("agent", "已经订购了"))
-    assert [f for f in scriptcheck.load(pack, model=False).check(chat).findings if f.rule == "team.hold"] == []
-    with_verbs = pack.read_text(encoding="utf-8").replace("phrases: [帮您查一下]}", "phrases: [帮您查一下], check_verbs: [查一下]}")
-    pack.write_text(with_verbs, encoding="utf-8")
-    assert [f.turn for f in scriptcheck.load(pack, model=False).check(chat).findings if f.rule == "team.hold"] == [1]
+    assert team_hold_turns(tmp_path, "phrases: [帮您查一下]", chat) == []
+    assert team_hold_turns(tmp_path, "phrases: [帮您查一下], check_verbs: [查一下]", chat) == [1]
 
 
 @pytest.mark.parametrize("done", ["您稍等 已提交", "稍等哦 已备注哈", "请稍等 改好了"])
@@ -362,18 +365,9 @@ def test_trigger_answers_is_the_packs_and_shown(tmp_path, capsys):
     """Without `trigger.answers`, four characters after 稍等 are too short to answer; with it, 已提交 answers."""
     from scriptcheck.cli import main
 
-    pack = tmp_path / "answers.yaml"
-    pack.write_text(
-        "pack: answers\nrules:\n"
-        "  - id: team.hold\n    kind: sequence\n    category: hold.no_return\n    points: 5\n    message: 等待后未致谢\n"
-        "    trigger: {speaker: agent, at_end: true, phrases: [稍等]}\n"
-        "    expect: {speaker: agent, within_turns: 1, phrases: [感谢您的等待]}\n",
-        encoding="utf-8",
-    )
     chat = conversation(("customer", "提交一下"), ("agent", "您稍等 已提交"), ("customer", "好"), ("agent", "不客气哦"))
-    assert [f.turn for f in scriptcheck.load(pack, model=False).check(chat).findings if f.rule == "team.hold"] == [1]
-    pack.write_text(pack.read_text(encoding="utf-8").replace("phrases: [稍等]}", "phrases: [稍等], answers: [已提交]}"), encoding="utf-8")
-    assert [f for f in scriptcheck.load(pack, model=False).check(chat).findings if f.rule == "team.hold"] == []
+    assert team_hold_turns(tmp_path, "phrases: [稍等]", chat) == [1]
+    assert team_hold_turns(tmp_path, "phrases: [稍等], answers: [已提交]", chat) == []
     assert main(["rules", "show", "hold.no_return"]) == 0
     assert "trigger.answers:" in capsys.readouterr().out
 
