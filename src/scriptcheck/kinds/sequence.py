@@ -8,7 +8,7 @@ import functools
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from .._errors import RuleSchemaError
 from .._model import AGENT, CUSTOMER, SPEAKERS, Finding, Rule, RuleKind, Sequence, Turn
@@ -294,12 +294,16 @@ def _has_content_after(
     after the request names what the agent goes to check (小妹帮您看下赠品能不能一起改): that clause answers
     nothing, but content after it does (稍等 我帮您看一下有没有优惠 现在下单打八折). After an object the
     request named (`named_object`: 我帮您查一下物流), anything but particles may answer, however short (明天就到).
-    An `answers` phrase after the request (已提交, a pasted number) answers however short the rest is.
+    An `answers` phrase after the request (已提交) answers however short the rest is.
     """
     covered = [(h.start, h.end) for h in allowed if h.end > end]
-    if any(h.start >= end and not any(start <= h.start < stop for start, stop in covered) for h in answers):
-        return True  # short, but it answers: 您稍等 已提交, 稍等 [数字x] (the number asked for)
-    words = [offset for offset in text.offsets if offset >= end and not any(start <= offset < stop for start, stop in covered)]
+
+    def free(offset: int) -> bool:
+        return offset >= end and not any(start <= offset < stop for start, stop in covered)
+
+    if any(free(h.start) for h in answers):
+        return True  # short, but it answers: 您稍等 已提交
+    words = [offset for offset in text.offsets if free(offset)]
     if named_object:
         folded = text.folded
         if all(folded[offset] in PARTICLES for offset in words):
@@ -430,9 +434,11 @@ def _answered_just_before(
     return None
 
 
-@dataclass(frozen=True, slots=True)
-class Settled:
-    """A trigger whose obligation ended without a finding, and how: what `explain` shows of a rule that stayed silent."""
+class Settled(NamedTuple):
+    """A trigger whose obligation ended without a finding, and how: what `explain` shows of a rule that stayed silent.
+
+    NOTE: a named tuple, like `Hit`: `check` makes one for every trigger that is met and drops it.
+    """
 
     turn: int  # the trigger turn
     hit: Hit  # what triggered (a phrase, or the model's evidence)
