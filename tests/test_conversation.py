@@ -304,7 +304,8 @@ def test_several_holds_in_one_call(checker):
     assert found(report, "hold.no_return") == [5]
 
 
-@pytest.mark.parametrize("thanks", ["感谢亲的耐心等待~ 查到了哦 今天发出", "让亲久等了😊 可以用的哦", "谢谢亲耐心等待 有货的", "久等啦亲 有现货", "感谢您耐心等候 需要带身份证"])
+@pytest.mark.parametrize("thanks", ["感谢亲的耐心等待~ 查到了哦 今天发出", "让亲久等了😊 可以用的哦", "谢谢亲耐心等待 有货的", "久等啦亲 有现货", "感谢您耐心等候 需要带身份证",
+                                    "多谢亲耐心等待🙏 已经销账了", "辛苦亲久等啦  网点明天上午有车的"])
 def test_thanks_in_platform_house_style_closes_a_hold(checker, thanks):
     report = checker.check(conversation(("customer", "有货吗"), ("agent", "小妹帮您看下库存哈 稍等下"), ("customer", "嗯嗯"), ("agent", thanks)))
     assert found(report, "hold.no_return") == []
@@ -335,14 +336,15 @@ def test_a_check_verb_followed_by_an_answer_is_no_hold(checker, answer):
     assert found(report, "hold.no_return") == []
 
 
-def team_hold_turns(tmp_path, trigger: str, chat: dict) -> list[int]:
-    """The turns a one-rule hold pack (`trigger` is its trigger mapping's body) reports on `chat`."""
+def team_hold_turns(tmp_path, trigger: str, chat: dict, expect: str = "") -> list[int]:
+    """The turns a one-rule hold pack (`trigger` is its trigger mapping's body, `expect` more of its expect
+    mapping) reports on `chat`."""
     pack = tmp_path / "team_hold.yaml"
     pack.write_text(
         "pack: team_hold\nrules:\n"
         "  - id: team.hold\n    kind: sequence\n    category: hold.no_return\n    points: 5\n    message: 等待后未致谢\n"
         f"    trigger: {{speaker: agent, at_end: true, {trigger}}}\n"
-        "    expect: {speaker: agent, within_turns: 1, phrases: [感谢您的等待]}\n",
+        f"    expect: {{speaker: agent, within_turns: 1, phrases: [感谢您的等待]{', ' + expect if expect else ''}}}\n",
         encoding="utf-8",
     )
     return [f.turn for f in scriptcheck.load(pack, model=False).check(chat).findings if f.rule == "team.hold"]
@@ -370,6 +372,62 @@ def test_trigger_answers_is_the_packs_and_shown(tmp_path, capsys):
     assert team_hold_turns(tmp_path, "phrases: [稍等], answers: [已提交]", chat) == []
     assert main(["rules", "show", "hold.no_return"]) == 0
     assert "trigger.answers:" in capsys.readouterr().out
+
+
+def test_a_bare_acknowledgement_during_a_hold_is_not_the_return(checker):
+    """The agent's 好的 to the customer's remark while it checks neither returns nor fails: the next turn is the return."""
+    def hold(*after):
+        return conversation(("customer", "改到下午"), ("agent", "您给我一分钟 我看一下下午的航班还有没有位子"),
+                            ("customer", "三点以后的都行"), ("agent", "好的"), *after)
+
+    assert found(checker.check(hold(("agent", "谢谢您耐心等待 有一班三点四十的"))), "hold.no_return") == []
+    unthanked = checker.check(hold(("agent", "有一班三点四十的")))
+    assert [(f.turn, f.trigger_turn) for f in unthanked.findings if f.category == "hold.no_return"] == [(4, 1)]
+    ended = [f for f in checker.check(hold()).findings if f.category == "hold.no_return"]
+    assert [f.turn for f in ended] == [1] and ended[0].message == "请客户等待后，直到会话结束都没有回来答复客户"
+
+
+def test_expect_acknowledgements_is_the_packs_and_shown(tmp_path, capsys):
+    """Without `expect.acknowledgements` a bare 好的 after 稍等 is the (unthanked) return, reported at the hold;
+    with it, the next turn is the return, and it thanks."""
+    from scriptcheck.cli import main
+
+    chat = conversation(("customer", "查下"), ("agent", "稍等"), ("customer", "要快点"), ("agent", "好的"), ("agent", "感谢您的等待 查到了"))
+    assert team_hold_turns(tmp_path, "phrases: [稍等]", chat) == [1]
+    assert team_hold_turns(tmp_path, "phrases: [稍等]", chat, expect="acknowledgements: [好的]") == []
+    assert main(["rules", "show", "hold.no_return"]) == 0
+    assert "expect.acknowledgements:" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("customer", ["没事 我先去接孩子了 晚点再来问 谢谢啊", "哦 官网写了不能寄 那不用问了",
+                                      "哎 等一下 我刚收到短信了 说赔款已经打到卡上了", "我手机刚来了个短信 说报告已经可以看了"])
+def test_the_customer_ends_the_wait_by_asking_later_or_finding_out(checker, customer):
+    report = checker.check(conversation(("customer", "查一下"), ("agent", "好的 我帮您查询一下 您稍等"), ("customer", customer), ("agent", "好的 那就好")))
+    assert found(report, "hold.no_return") == []
+
+
+@pytest.mark.parametrize("agent", ["您去投诉 我在这等着", "亲 小妹这边还有好多人等着回复呢", "让家里人帮您看一下就行",
+                                   "或者告诉小妹您的手机型号 小妹帮您看看"])
+def test_others_waiting_or_looking_is_no_wait_request(checker, agent):
+    report = checker.check(conversation(("customer", "怎么弄"), ("agent", agent), ("customer", "哦"), ("agent", "这款是支持的哦")))
+    assert found(report, "hold.no_return") == []
+
+
+@pytest.mark.parametrize("request_", ["好的 那我这边帮您核实一下卡片状态 请您稍等 不要挂机啊", "亲 我这边核实一下您的换货进度",
+                                      "好的亲 给我一分钟哈", "好的 收到 正在为您处理中 请您不要退出页面"])
+def test_phone_and_chat_wait_requests_open_a_hold(checker, request_):
+    report = checker.check(conversation(("customer", "帮我看看"), ("agent", request_), ("customer", "好"), ("agent", "已经处理好了")))
+    assert [(f.turn, f.trigger_turn) for f in report.findings if f.category == "hold.no_return"] == [(3, 1)]
+
+
+def test_still_checking_and_asking_for_a_moment_more_continues_the_hold(checker):
+    report = checker.check(
+        conversation(
+            ("customer", "电费还显示欠费"), ("agent", "小妹帮您查一下 稍等哈"), ("customer", "电表一直在提示"),
+            ("agent", "亲 您别着急 小妹还在帮您查着呢 再给小妹一点点时间哈"), ("agent", "已经销账了"),
+        )
+    )
+    assert [(f.turn, f.trigger_turn) for f in report.findings if f.category == "hold.no_return"] == [(4, 1)]
 
 
 def test_a_waiting_notice_naming_what_is_checked_continues_the_hold(checker):
@@ -409,6 +467,12 @@ def test_a_phrase_inside_a_longer_pack_phrase_still_matches(checker):
 def test_a_photo_request_or_a_process_to_wait_for_is_no_hold(checker, not_a_hold):
     report = checker.check(conversation(("customer", "东西坏了"), ("agent", not_a_hold), ("customer", "好的"), ("agent", "还有别的问题吗")))
     assert found(report, "hold.no_return") == []
+
+
+def test_going_to_ask_the_station_manager_is_an_improper_hold():
+    rules_only = scriptcheck.load(model=False)
+    report = rules_only.check(conversation(("customer", "有货吗"), ("agent", "货架上没货 小妹去问下我们站长"), ("customer", "好"), ("agent", "有的")))
+    assert [f.turn for f in report.findings if f.rule == "hold.improper.taboo_form"] == [1]
 
 
 def test_going_to_ask_a_named_expert_is_a_hold_to_come_back_from(checker):

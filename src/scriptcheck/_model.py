@@ -114,6 +114,7 @@ class Sequence:
     if_chat_ends: str = "report"  # the chat ends before any response turn: "report" a finding, or "ignore"
     end_message: str = ""  # the message of that finding (default: the rule's)
     report: str = "trigger"  # an unanswered obligation is reported at the "trigger" or the failing "response" turn
+    acknowledgements: tuple[str, ...] = ()  # a responding turn saying only these (好的, 嗯嗯) neither answers nor fails
     cancel: tuple[str, ...] = ()  # phrases of `cancel_speaker` that end the obligation (找到了, 不用了)
     cancel_unless: tuple[str, ...] = ()  # ... unless the same turn holds one of these (容量少就算了，还劣质 concedes, it goes on)
     cancel_speaker: str = CUSTOMER

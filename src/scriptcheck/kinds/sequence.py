@@ -36,7 +36,10 @@ TRIGGER_KEYS = frozenset(
     }
 )
 EXPECT_KEYS = frozenset(
-    {"speaker", "phrases", "within_turns", "within_seconds", "notice", "same_turn", "look_back", "if_chat_ends", "end_message", "report"}
+    {
+        "speaker", "phrases", "within_turns", "within_seconds", "notice", "acknowledgements", "same_turn", "look_back",
+        "if_chat_ends", "end_message", "report",
+    }
 )
 CANCEL_KEYS = frozenset({"speaker", "phrases", "unless"})
 # (phrase set, field in the YAML, side whose turns it is looked for on, attribute of `Sequence`)
@@ -50,6 +53,7 @@ PHRASE_SETS = (
     ("trigger_unless_turn", "trigger.unless_turn", "trigger", "trigger_unless_turn"),
     ("response", "expect.phrases", "response", "response"),
     ("notice", "expect.notice", "response", "notice"),
+    ("acknowledgements", "expect.acknowledgements", "response", "acknowledgements"),
     ("cancel", "cancel.phrases", "cancel", "cancel"),
     ("cancel_unless", "cancel.unless", "cancel", "cancel_unless"),
 )
@@ -76,6 +80,7 @@ FIELDS = {
     "expect.within_turns": "within_turns",
     "expect.within_seconds": "within_seconds",
     "expect.notice": "notice",
+    "expect.acknowledgements": "acknowledgements",
     "expect.same_turn": "same_turn_ok",
     "trigger.episodes": "episodes",
     "expect.look_back": "look_back",
@@ -362,6 +367,19 @@ def _waits(conversation: Conversation, rule_index: int, index: int) -> bool:
     return extra <= NOTICE_EXTRA
 
 
+def _acknowledges_only(conversation: Conversation, rule_index: int, index: int) -> bool:
+    """Whether a turn says nothing but `expect.acknowledgements` (好的, 嗯嗯, 收到) and particles: the agent's 好的
+    to the customer's remark during a hold is not the return."""
+    found = conversation.hits[index].get(rule_index, "acknowledgements")
+    if not found:
+        return False
+    text = conversation.texts[index]
+    covered = [(h.start, h.end) for h in found]
+    return all(
+        text.folded[offset] in PARTICLES or any(start <= offset < stop for start, stop in covered) for offset in text.offsets
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class _Outcome:
     """How one obligation ended: met (at `turn`), cancelled, unanswered or still open at the end of the chat."""
@@ -396,8 +414,8 @@ def _follow(conversation: Conversation, rule_index: int, sequence: Sequence, sta
                 absorbed.add(later.index)
                 budget = sequence.within_turns  # the window runs from the episode's last trigger
             continue
-        if not conversation.texts[later.index].compact:
-            continue  # an empty turn (emoji, punctuation) says nothing: neither an answer nor a failure
+        if not conversation.texts[later.index].compact or _acknowledges_only(conversation, rule_index, later.index):
+            continue  # an empty turn (emoji) or a bare 好的 says nothing: neither an answer nor a failure
         responded = True
         if hits.has(rule_index, "response"):
             if budget == 0:  # too late for this episode (only reached with `episodes`)
@@ -629,6 +647,7 @@ def read_sequence(node: LocatedDict, rule_id: str) -> Sequence:
         check=check,
         within_seconds=float(seconds) if seconds is not None else None,
         notice=optional_list(expect, "notice", rule_id),
+        acknowledgements=optional_list(expect, "acknowledgements", rule_id),
         trigger_at_end=flag(trigger, "at_end", False, rule_id),
         same_turn_ok=flag(expect, "same_turn", False, rule_id),
         trigger_patterns=trigger_patterns,
