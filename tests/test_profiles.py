@@ -54,7 +54,7 @@ def test_pleasantries_after_a_closing_do_not_make_a_chat_unclosed(chat, phone):
 
 @pytest.mark.parametrize(
     "chase",
-    ["我的快递怎么还没到", "下单三天了 还是没发货", "到现在还没有人联系我", "不是说今天送到吗", "人呢"],
+    ["我的快递怎么还没到", "下单三天了 还是没发货", "到现在还没有人联系我", "不是说今天送到吗", "人呢", "这个订单为什么还没有给我送来"],
 )
 def test_a_chase_is_a_complaint_in_chat_but_not_on_the_phone(chat, phone, chase):
     # LABELLING.md A13: online shops expect 让您久等了 after a chase; the hotline standard (decision 14) reads a
