@@ -1,5 +1,7 @@
 """Conversation rules: complaint -> apology, the hold protocol and its timing."""
 
+from pathlib import Path
+
 import pytest
 
 import scriptcheck
@@ -428,6 +430,77 @@ def test_still_checking_and_asking_for_a_moment_more_continues_the_hold(checker)
         )
     )
     assert [(f.turn, f.trigger_turn) for f in report.findings if f.category == "hold.no_return"] == [(4, 1)]
+
+
+def test_the_hold_timing_rule_times_the_holds_the_thanks_rule_sees(checker):
+    """hold.too_long takes hold.no_return's trigger (`trigger.from`): 小妹帮您查一下 opens a hold for both."""
+    timed = {
+        "id": "timed",
+        "turns": [
+            {"speaker": "customer", "text": "退款到哪了", "start": 0, "end": 2},
+            {"speaker": "agent", "text": "小妹帮您查一下", "start": 3, "end": 4},
+            {"speaker": "agent", "text": "感谢您的等待 已经退了", "start": 70, "end": 72},
+        ],
+    }
+    report = checker.check(timed)
+    assert found(report, "hold.too_long") == [1] and found(report, "hold.no_return") == []
+
+
+def timing_pack(tmp_path, timing_trigger: str = "{from: team.hold}") -> Path:
+    """A team pack: a hold rule (稍等) and a timing rule whose trigger is given (by default the hold rule's)."""
+    pack = tmp_path / "team.yaml"
+    pack.write_text(
+        "pack: team\nrules:\n"
+        "  - id: team.hold\n    kind: sequence\n    category: hold.no_return\n    points: 5\n    message: 等待后未致谢\n"
+        "    trigger: {speaker: agent, at_end: true, phrases: [稍等]}\n"
+        "    expect: {speaker: agent, within_turns: 1, phrases: [感谢您的等待]}\n"
+        "  - id: team.timing\n    kind: sequence\n    check: gap\n    category: hold.too_long\n    points: 5\n    message: 等太久\n"
+        f"    trigger: {timing_trigger}\n"
+        "    expect: {speaker: agent, within_seconds: 45}\n",
+        encoding="utf-8",
+    )
+    return pack
+
+
+def timed_wait(request: str) -> dict:
+    return {"id": "w", "turns": [{"speaker": "agent", "text": request, "start": 0, "end": 1},
+                                 {"speaker": "agent", "text": "感谢您的等待 好了", "start": 90, "end": 91}]}
+
+
+def test_trigger_from_takes_the_named_rules_trigger_as_overridden_and_when_disabled(tmp_path):
+    pack = timing_pack(tmp_path)
+    override = tmp_path / "more.yaml"
+    override.write_text("pack: more\noverrides:\n  - {id: team.hold, add_phrases: [查一下]}\n", encoding="utf-8")
+    disable = tmp_path / "off.yaml"
+    disable.write_text("pack: quiet\ndisable: [team.hold]\n", encoding="utf-8")
+
+    def timing(*packs, request):
+        report = scriptcheck.load(*packs, defaults=False, model=False).check(timed_wait(request))
+        return [f.turn for f in report.findings if f.rule == "team.timing"]
+
+    assert timing(pack, request="您稍等") == [0]
+    assert timing(pack, request="好的 查一下") == []
+    assert timing(pack, override, request="好的 查一下") == [0]  # the override of team.hold reaches team.timing
+    assert timing(pack, disable, request="您稍等") == [0]  # a disabled rule still lends its trigger
+
+
+@pytest.mark.parametrize(
+    ("timing_trigger", "extra", "message"),
+    [
+        ("{from: team.hodl}", "", r"team.yaml:\d+:\d+: team.timing: trigger.from names 'team.hodl', which no loaded pack defines; did you mean 'team.hold'"),
+        ("{from: team.hold, phrases: [等]}", "", r"team.timing: `trigger.from` takes the whole trigger of team.hold: leave out phrases here"),
+        ("{from: team.timing}", "", r"team.timing: `trigger.from` must name another rule, not this one"),
+        ("{from: team.hold}", "  - {id: team.timing, add_phrases: [等]}\n", r"more.yaml:\d+:\d+: team.timing: trigger.phrases of team.timing is team.hold's \(trigger.from\): override team.hold instead"),
+    ],
+)
+def test_trigger_from_errors_say_what_to_do(tmp_path, timing_trigger, extra, message):
+    packs = [timing_pack(tmp_path, timing_trigger)]
+    if extra:
+        more = tmp_path / "more.yaml"
+        more.write_text("pack: more\noverrides:\n" + extra, encoding="utf-8")
+        packs.append(more)
+    with pytest.raises(scriptcheck.RulePackError, match=message):
+        scriptcheck.load(*packs, defaults=False, model=False)
 
 
 def test_a_waiting_notice_naming_what_is_checked_continues_the_hold(checker):

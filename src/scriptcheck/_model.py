@@ -106,6 +106,7 @@ class Sequence:
     check_verbs: tuple[str, ...] = ()  # a trigger ending in one of these may name its object in the rest of its clause
     object_stops: tuple[str, ...] = ()  # ... unless that holds one of these (是, 已经: it says something)
     trigger_unless_turn: tuple[str, ...] = ()  # anywhere in the trigger turn: it is no trigger
+    trigger_from: str = ""  # the whole trigger is this other sequence rule's, as loaded (hold.too_long times hold.no_return's)
     trigger_model: str = ""  # a model label that triggers too (e.g. complaint)
     trigger_deduct_at: float | None = None  # the model's confidence from which such a finding counts (None: never)
     trigger_review_at: float | None = None  # ... from which it goes to a reviewer, the rule's review_points (None: never)

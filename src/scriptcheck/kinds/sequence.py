@@ -32,7 +32,7 @@ TRIGGER_KEYS = frozenset(
     {
         "speaker", "phrases", "patterns", "unless", "unless_turn", "at_end", "allow_after", "questions", "checking", "answers", "model",
         "check_verbs", "object_stops",
-        "deduct_at", "review_at", "episodes",
+        "deduct_at", "review_at", "episodes", "from",
     }
 )
 EXPECT_KEYS = frozenset(
@@ -72,6 +72,7 @@ FIELDS = {
     "trigger.check_verbs": "check_verbs",
     "trigger.object_stops": "object_stops",
     "trigger.unless_turn": "trigger_unless_turn",
+    "trigger.from": "trigger_from",
     "trigger.model": "trigger_model",
     "trigger.deduct_at": "trigger_deduct_at",
     "trigger.review_at": "trigger_review_at",
@@ -579,6 +580,26 @@ def _words(node: LocatedDict, key: str, rule_id: str) -> tuple[str, ...]:
     return words
 
 
+def _trigger_from(trigger: LocatedDict, rule_id: str) -> str:
+    """`trigger: {from: RULE}`: the whole trigger is another sequence rule's, filled in when the packs are
+    resolved (`packs/resolve.py`), so two rules about one event (a hold that needs thanks, and its timing)
+    cannot drift apart. Returns that rule's id, or "" when the trigger is written out."""
+    if "from" not in trigger:
+        return ""
+    source = trigger["from"]
+    if not isinstance(source, str) or not source:
+        raise RuleSchemaError("`trigger.from` must name another sequence rule, like hold.no_return", trigger.locs["from"], rule_id)
+    if source == rule_id:
+        raise RuleSchemaError("`trigger.from` must name another rule, not this one", trigger.locs["from"], rule_id)
+    others = sorted(set(trigger) - {"from"})
+    if others:
+        raise RuleSchemaError(
+            f"`trigger.from` takes the whole trigger of {source}: leave out {', '.join(others)} here, or change it on {source}",
+            trigger.locs[others[0]], rule_id,
+        )
+    return source
+
+
 def read_sequence(node: LocatedDict, rule_id: str) -> Sequence:
     for key in ("trigger", "expect"):
         if not isinstance(node.get(key), LocatedDict):
@@ -589,12 +610,13 @@ def read_sequence(node: LocatedDict, rule_id: str) -> Sequence:
     check = node.get("check", "response")
     if check not in CHECKS:
         raise RuleSchemaError("`check` must be response (a reply within N turns) or gap (timing)", node.locs["check"], rule_id)
+    trigger_from = _trigger_from(trigger, rule_id)
     trigger_phrases = optional_list(trigger, "phrases", rule_id)
     trigger_patterns = optional_list(trigger, "patterns", rule_id)
     model = trigger.get("model", "")
     if not isinstance(model, str):
         raise RuleSchemaError("`trigger.model` must be a label of the model, like complaint", trigger.locs["model"], rule_id)
-    if not trigger_phrases and not trigger_patterns and not model:
+    if not trigger_phrases and not trigger_patterns and not model and not trigger_from:
         raise RuleSchemaError("`trigger` needs `phrases` (or `patterns`, or `model`)", trigger.loc, rule_id)
     levels = {}
     for key in ("deduct_at", "review_at"):
@@ -658,6 +680,7 @@ def read_sequence(node: LocatedDict, rule_id: str) -> Sequence:
         check_verbs=_words(trigger, "check_verbs", rule_id),
         object_stops=_words(trigger, "object_stops", rule_id),
         trigger_unless_turn=optional_list(trigger, "unless_turn", rule_id),
+        trigger_from=trigger_from,
         trigger_model=model,
         trigger_deduct_at=levels["deduct_at"],
         trigger_review_at=levels["review_at"],

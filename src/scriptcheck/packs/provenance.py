@@ -121,11 +121,15 @@ def rule_provenance(rule_set: RuleSet, rule_id: str) -> RuleProvenance:
         ]
     if written.sequence is not None:
         for field, attribute in SEQUENCE_FIELDS.items():
-            value = getattr(written.sequence, attribute)
+            # a trigger taken from another rule (`trigger.from`) is shown as loaded, located where that rule wrote it
+            borrowed = bool(written.sequence.trigger_from) and field.startswith("trigger.") and field != "trigger.from"
+            holder, located = (rule, rule.field_sources) if borrowed else (written, sources)
+            assert holder.sequence is not None
+            value = getattr(holder.sequence, attribute)
             if isinstance(value, tuple):
-                lists[field] = [(item, sources.get(f"{field}[{i}]", sources.get(field)), "defined") for i, item in enumerate(value)]
+                lists[field] = [(item, located.get(f"{field}[{i}]", located.get(field)), "defined") for i, item in enumerate(value)]
             else:
-                location = sources.get(field)
+                location = located.get(field)
                 scalars[field] = (value, location, "defined" if location else "default")
     override_locations = []
     for pack in rule_set.packs[defining:]:

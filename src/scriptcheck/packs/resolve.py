@@ -41,6 +41,7 @@ def resolve(packs: Iterable[RulePack], extra_aliases: Mapping[str, str] | None =
     """
     packs = tuple(packs)
     rules: dict[str, Rule] = {}
+    disabled: dict[str, Rule] = {}  # a rule another's `trigger.from` names may be disabled and still lend its trigger
     settings = Settings()
     aliases: dict[str, str] = {}
     categories: dict[str, str] = dict(BUILTIN_CATEGORIES)
@@ -66,7 +67,7 @@ def resolve(packs: Iterable[RulePack], extra_aliases: Mapping[str, str] | None =
             if not matched:
                 raise RulePackError(_not_found("disable", target, rules), location, target)
             for rid in matched:
-                del rules[rid]
+                disabled[rid] = rules.pop(rid)
         settings = _merge_settings(settings, pack.settings)
         for speaker, names in pack.settings.get("speakers", {}).items():
             for alias in names:
@@ -75,6 +76,9 @@ def resolve(packs: Iterable[RulePack], extra_aliases: Mapping[str, str] | None =
         if speaker not in SPEAKERS:
             raise RulePackError(f"speaker alias {alias!r} maps to {speaker!r}; map it to agent or customer")
         aliases[alias.casefold()] = speaker
+    for rule_id, rule in rules.items():
+        if rule.sequence is not None and rule.sequence.trigger_from:
+            rules[rule_id] = _with_trigger_from(rule, {**disabled, **rules})
     ordered = tuple(sorted(rules.values(), key=lambda rule: rule.id))
     return RuleSet(ordered, settings, packs, MappingProxyType(aliases), MappingProxyType(categories))
 
@@ -189,6 +193,42 @@ def _apply_override(rule: Rule, changes: Mapping[str, Any], location: SourceLoca
     if not updated.phrases and not updated.patterns and KINDS[updated.kind].needs_phrases:
         raise RuleSchemaError("after this override the rule has no phrases or patterns left", location, rule.id)
     return updated
+
+
+# What `trigger.from` copies: every trigger field of the named rule as loaded (its overrides applied).
+TRIGGER_ATTRIBUTES = tuple(attribute for key, attribute in FIELDS.items() if key.startswith("trigger.") and key != "trigger.from")
+
+
+def _with_trigger_from(rule: Rule, rules: Mapping[str, Rule]) -> Rule:
+    """`rule` with the trigger of the rule its `trigger.from` names.
+
+    Raises:
+        RulePackError: that rule is not loaded, is no sequence rule, borrows its own trigger, or an override
+            changed this rule's trigger (it has none of its own: override the named rule).
+    """
+    assert rule.sequence is not None
+    name = rule.sequence.trigger_from
+    location = rule.field_sources.get("trigger.from", rule.source)
+    source = rules.get(name)
+    if source is None:
+        hint = difflib.get_close_matches(name, list(rules), n=1, cutoff=0.6)
+        suffix = f"; did you mean {hint[0]!r}?" if hint else "; check the id against `scriptcheck rules list`"
+        raise RulePackError(f"trigger.from names {name!r}, which no loaded pack defines{suffix}", location, rule.id)
+    if source.sequence is None:
+        raise RulePackError(f"trigger.from names {name}, a {source.kind.value} rule: name a sequence rule", location, rule.id)
+    if source.sequence.trigger_from:
+        raise RulePackError(
+            f"trigger.from names {name}, whose trigger is {source.sequence.trigger_from}'s: name {source.sequence.trigger_from}",
+            location, rule.id,
+        )
+    changed = sorted(key for key in rule.field_sources if key.startswith("trigger.") and not key.startswith("trigger.from"))
+    if changed:
+        raise RulePackError(
+            f"{changed[0]} of {rule.id} is {name}'s (trigger.from): override {name} instead", rule.field_sources[changed[0]], rule.id
+        )
+    sequence = replace(rule.sequence, **{attribute: getattr(source.sequence, attribute) for attribute in TRIGGER_ATTRIBUTES})
+    borrowed = {key: where for key, where in source.field_sources.items() if key.startswith("trigger.")}
+    return replace(rule, sequence=sequence, field_sources=MappingProxyType({**borrowed, **rule.field_sources}))
 
 
 def _merge_settings(settings: Settings, changes: Mapping[str, Any]) -> Settings:
