@@ -32,6 +32,12 @@ def test_complaint_answered_in_the_second_agent_turn_is_fine(checker):
     assert found(report, "missing.apology") == []
 
 
+@pytest.mark.parametrize("passed_on", ["好的 这边为您反馈一下", "这边帮您升级一下", "虽然可能由于您的订单的情况您会不开心，但是我觉得我们的交流是愉快的呢"])
+def test_passing_a_complaint_on_or_the_platforms_sign_off_is_no_empathy(checker, passed_on):
+    report = checker.check(conversation(("agent", "您好"), ("customer", "你们客服态度太差了"), ("agent", passed_on), ("customer", "嗯"), ("agent", "还有别的吗")))
+    assert found(report, "missing.apology") == [1]
+
+
 def test_complaint_answered_too_late_points_at_the_customer_turn(checker):
     report = checker.check(
         conversation(
