@@ -365,7 +365,7 @@ def test_without_check_verbs_a_named_object_is_an_answer(tmp_path):
     assert team_hold_turns(tmp_path, "phrases: [帮您查一下], check_verbs: [查一下]", chat) == [1]
 
 
-@pytest.mark.parametrize("done", ["您稍等 已提交", "稍等哦 已备注哈", "请稍等 改好了"])
+@pytest.mark.parametrize("done", ["您稍等 已提交", "稍等哦 已备注哈", "请稍等 改好了", "好的 您稍等啊 我看一下 嗯 看到了 您现在还是那个五十八元的套餐"])
 def test_something_done_after_a_wait_request_answers_however_short(checker, done):
     report = checker.check(conversation(("customer", "帮我提交服务单"), ("agent", done), ("customer", "好"), ("agent", "不客气哦")))
     assert found(report, "hold.no_return") == []
@@ -408,7 +408,8 @@ def test_expect_acknowledgements_is_the_packs_and_shown(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("customer", ["没事 我先去接孩子了 晚点再来问 谢谢啊", "哦 官网写了不能寄 那不用问了",
-                                      "哎 等一下 我刚收到短信了 说赔款已经打到卡上了", "我手机刚来了个短信 说报告已经可以看了"])
+                                      "哎 等一下 我刚收到短信了 说赔款已经打到卡上了", "我手机刚来了个短信 说报告已经可以看了",
+                                      "孩子醒了在哭，我先不问了，晚点再打过来吧"])
 def test_the_customer_ends_the_wait_by_asking_later_or_finding_out(checker, customer):
     report = checker.check(conversation(("customer", "查一下"), ("agent", "好的 我帮您查询一下 您稍等"), ("customer", customer), ("agent", "好的 那就好")))
     assert found(report, "hold.no_return") == []
@@ -422,7 +423,8 @@ def test_others_waiting_or_looking_is_no_wait_request(checker, agent):
 
 
 @pytest.mark.parametrize("request_", ["好的 那我这边帮您核实一下卡片状态 请您稍等 不要挂机啊", "亲 我这边核实一下您的换货进度",
-                                      "好的亲 给我一分钟哈", "好的 收到 正在为您处理中 请您不要退出页面"])
+                                      "好的亲 给我一分钟哈", "好的 收到 正在为您处理中 请您不要退出页面", "等着 我去查一下",
+                                      "可以降档的哦  稍等 我找一下降档办理的入口"])
 def test_phone_and_chat_wait_requests_open_a_hold(checker, request_):
     report = checker.check(conversation(("customer", "帮我看看"), ("agent", request_), ("customer", "好"), ("agent", "已经处理好了")))
     assert [(f.turn, f.trigger_turn) for f in report.findings if f.category == "hold.no_return"] == [(3, 1)]
@@ -490,21 +492,30 @@ def test_trigger_from_takes_the_named_rules_trigger_as_overridden_and_when_disab
     assert timing(pack, disable, request="您稍等") == [0]  # a disabled rule still lends its trigger
 
 
+WORD_RULE = "  - {id: more.word, category: banned.refusal, points: 5, message: 否定, phrases: [不知道]}\n"
+TIMING_FROM = "  - {id: more.timing, kind: sequence, check: gap, category: hold.too_long, points: 5, message: 等太久, "
+
+
 @pytest.mark.parametrize(
-    ("timing_trigger", "extra", "message"),
+    ("timing_trigger", "more", "message"),
     [
         ("{from: team.hodl}", "", r"team.yaml:\d+:\d+: team.timing: trigger.from names 'team.hodl', which no loaded pack defines; did you mean 'team.hold'"),
         ("{from: team.hold, phrases: [等]}", "", r"team.timing: `trigger.from` takes the whole trigger of team.hold: leave out phrases here"),
         ("{from: team.timing}", "", r"team.timing: `trigger.from` must name another rule, not this one"),
-        ("{from: team.hold}", "  - {id: team.timing, add_phrases: [等]}\n", r"more.yaml:\d+:\d+: team.timing: trigger.phrases of team.timing is team.hold's \(trigger.from\): override team.hold instead"),
+        ("{from: 3}", "", r"team.timing: `trigger.from` must name another sequence rule"),
+        ("{from: team.hold}", "overrides:\n  - {id: team.timing, add_phrases: [等]}\n",
+         r"more.yaml:\d+:\d+: team.timing: trigger.phrases of team.timing is team.hold's \(trigger.from\): override team.hold instead"),
+        ("{from: more.word}", "rules:\n" + WORD_RULE, r"team.timing: trigger.from names more.word, a banned rule: name a sequence rule"),
+        ("{from: team.hold}", "rules:\n" + TIMING_FROM + "trigger: {from: team.timing}, expect: {within_seconds: 30}}\n",
+         r"more.timing: trigger.from names team.timing, whose trigger is team.hold's: name team.hold"),
     ],
 )
-def test_trigger_from_errors_say_what_to_do(tmp_path, timing_trigger, extra, message):
+def test_trigger_from_errors_say_what_to_do(tmp_path, timing_trigger, more, message):
     packs = [timing_pack(tmp_path, timing_trigger)]
-    if extra:
-        more = tmp_path / "more.yaml"
-        more.write_text("pack: more\noverrides:\n" + extra, encoding="utf-8")
-        packs.append(more)
+    if more:
+        extra = tmp_path / "more.yaml"
+        extra.write_text("pack: more\n" + more, encoding="utf-8")
+        packs.append(extra)
     with pytest.raises(scriptcheck.RulePackError, match=message):
         scriptcheck.load(*packs, defaults=False, model=False)
 
