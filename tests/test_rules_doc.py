@@ -113,3 +113,10 @@ def test_rules_show_aligns_the_locations_by_display_width(capsys):
     assert len({display_width(line[: line.index("(rules/")]) for line in phrases}) == 1
     scalars = [line for line in lines if line.startswith(("  kind:", "  message:", "  points:"))]
     assert len({display_width(line[: line.index("(")]) for line in scalars}) == 1
+
+
+def test_a_rule_that_borrows_its_trigger_links_to_it_instead_of_repeating_it():
+    markdown = rules_markdown(scriptcheck.load(model=False))
+    section = markdown.split('<a id="hold-too_long"></a>')[-1].split("<a id=")[0]
+    assert "trigger.from [`hold.no_return`](#hold-no_return)" in section
+    assert "trigger.phrases" not in section and "expect.within_seconds 45" in section

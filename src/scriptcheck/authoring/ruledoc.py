@@ -110,9 +110,13 @@ def _sequence(rule: Rule) -> list[str]:
     scalars = []
     lines = []
     for field, attribute in SEQUENCE_FIELDS.items():
+        if sequence.trigger_from and field.startswith("trigger.") and field != "trigger.from":
+            continue  # the trigger is the named rule's, listed under that rule
         value = getattr(sequence, attribute)
         if isinstance(value, tuple):
             lines += _listing(field, value, code=field.endswith("patterns"))
+        elif field == "trigger.from" and value:
+            scalars.append(f"trigger.from [`{value}`](#{_anchor(value)}) (its trigger, listed there)")
         elif value not in (None, "", False) or field == "expect.within_turns":
             scalars.append(f"{field} {_scalar(value)}")
     return [f"- **protocol**: {'; '.join(scalars)}", *lines]
