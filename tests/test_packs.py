@@ -36,6 +36,7 @@ def write(tmp_path: Path, text: str, name: str = "mine.yaml") -> Path:
         ("catastrophic_regex.yaml", "8:24", "can backtrack catastrophically"),
         ("punctuation_phrase.yaml", "3:5", "only spaces or punctuation"),
         ("punctuation_check_verb.yaml", "8:76", "`trigger.check_verbs` item '。' is only spaces or punctuation"),
+        ("boolean_pack_name.yaml", "1:7", "`pack` must be a non-empty str; YAML read it as a boolean or null: put it in quotes"),
     ],
 )
 def test_broken_pack_error_names_file_line_and_column(name, location, text):

@@ -166,7 +166,9 @@ def require(node: LocatedDict, key: str, kind: type, where: SourceLocation, rule
     if kind is str and isinstance(value, (int, float)) and not isinstance(value, bool) and key == "version":
         return str(value)
     if not isinstance(value, kind) or (isinstance(value, str) and not value.strip()):
-        raise RuleSchemaError(f"`{key}` must be a non-empty {kind.__name__}", node.locs[key], rule_id)
+        # YAML 1.1 reads a bare off/on/yes/no/null as a boolean or nothing (pack: off)
+        hint = "; YAML read it as a boolean or null: put it in quotes" if kind is str and (isinstance(value, bool) or value is None) else ""
+        raise RuleSchemaError(f"`{key}` must be a non-empty {kind.__name__}{hint}", node.locs[key], rule_id)
     return value
 
 
