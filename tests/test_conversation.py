@@ -442,15 +442,7 @@ def test_still_checking_and_asking_for_a_moment_more_continues_the_hold(checker)
 
 def test_the_hold_timing_rule_times_the_holds_the_thanks_rule_sees(checker):
     """hold.too_long takes hold.no_return's trigger (`trigger.from`): 小妹帮您查一下 opens a hold for both."""
-    timed = {
-        "id": "timed",
-        "turns": [
-            {"speaker": "customer", "text": "退款到哪了", "start": 0, "end": 2},
-            {"speaker": "agent", "text": "小妹帮您查一下", "start": 3, "end": 4},
-            {"speaker": "agent", "text": "感谢您的等待 已经退了", "start": 70, "end": 72},
-        ],
-    }
-    report = checker.check(timed)
+    report = checker.check(timed(("customer", "退款到哪了", 0, 2), ("agent", "小妹帮您查一下", 3, 4), ("agent", "感谢您的等待 已经退了", 70, 72)))
     assert found(report, "hold.too_long") == [1] and found(report, "hold.no_return") == []
 
 
@@ -471,8 +463,7 @@ def timing_pack(tmp_path, timing_trigger: str = "{from: team.hold}") -> Path:
 
 
 def timed_wait(request: str) -> dict:
-    return {"id": "w", "turns": [{"speaker": "agent", "text": request, "start": 0, "end": 1},
-                                 {"speaker": "agent", "text": "感谢您的等待 好了", "start": 90, "end": 91}]}
+    return timed(("agent", request, 0, 1), ("agent", "感谢您的等待 好了", 90, 91))
 
 
 def test_trigger_from_takes_the_named_rules_trigger_as_overridden_and_when_disabled(tmp_path):

@@ -14,6 +14,7 @@ from typing import Any
 
 from .._model import Example, Rule, RuleKind
 from ..engine.checker import Checker
+from ..kinds.sequence import BORROWED_FIELDS
 from ..kinds.sequence import FIELDS as SEQUENCE_FIELDS
 from ..packs.names import category_name
 from ..packs.provenance import rule_provenance
@@ -110,7 +111,7 @@ def _sequence(rule: Rule) -> list[str]:
     scalars = []
     lines = []
     for field, attribute in SEQUENCE_FIELDS.items():
-        if sequence.trigger_from and field.startswith("trigger.") and field != "trigger.from":
+        if sequence.trigger_from and field in BORROWED_FIELDS:
             continue  # the trigger is the named rule's, listed under that rule
         value = getattr(sequence, attribute)
         if isinstance(value, tuple):

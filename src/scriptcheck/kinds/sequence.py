@@ -92,6 +92,8 @@ FIELDS = {
     "cancel.phrases": "cancel",
     "cancel.unless": "cancel_unless",
 }
+# What `trigger: {from: RULE}` takes from the named rule: every trigger field but `from` itself.
+BORROWED_FIELDS = frozenset(key for key in FIELDS if key.startswith("trigger.") and key != "trigger.from")
 # An override's phrase lists on a sequence rule are its trigger's (`add_phrases` on apology.after_complaint
 # adds complaint wording; `unless` sets what cancels a trigger).
 OVERRIDE_LISTS = {"phrases": "trigger.phrases", "patterns": "trigger.patterns", "unless": "trigger.unless", "unless_turn": "trigger.unless_turn"}
@@ -364,8 +366,12 @@ def _waits(conversation: Conversation, rule_index: int, index: int) -> bool:
     # A notice's clause runs on to the next space or punctuation: 正在与您核实酒店那边的政策 names what is checked.
     covered = [(h.start, max(h.end, text.run_around(h.start)[1])) for h in hits.get(rule_index, "notice")]
     covered += [(h.start, h.end) for name in ("allow_after", "trigger") for h in hits.get(rule_index, name)]
-    extra = sum(1 for offset in text.offsets if not any(start <= offset < stop for start, stop in covered))
-    return extra <= NOTICE_EXTRA
+    return len(_outside(text, covered)) <= NOTICE_EXTRA
+
+
+def _outside(text: NormalizedText, covered: list[tuple[int, int]]) -> list[int]:
+    """The text's character offsets that no (start, end) span in `covered` holds."""
+    return [offset for offset in text.offsets if not any(start <= offset < stop for start, stop in covered)]
 
 
 def _acknowledges_only(conversation: Conversation, rule_index: int, index: int) -> bool:
@@ -375,10 +381,7 @@ def _acknowledges_only(conversation: Conversation, rule_index: int, index: int) 
     if not found:
         return False
     text = conversation.texts[index]
-    covered = [(h.start, h.end) for h in found]
-    return all(
-        text.folded[offset] in PARTICLES or any(start <= offset < stop for start, stop in covered) for offset in text.offsets
-    )
+    return all(text.folded[offset] in PARTICLES for offset in _outside(text, [(h.start, h.end) for h in found]))
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,8 +18,8 @@ from .._errors import RulePackError
 from .._model import Rule, RuleKind, RulePack, SourceLocation
 from .._yaml import LocatedDict, LocatedList, load_yaml
 from ..formats.columns import pad
+from ..kinds.sequence import BORROWED_FIELDS, OVERRIDE_LISTS
 from ..kinds.sequence import FIELDS as SEQUENCE_FIELDS
-from ..kinds.sequence import OVERRIDE_LISTS
 from .files import bundled_rules_dir
 from .resolve import RuleSet
 
@@ -122,7 +122,7 @@ def rule_provenance(rule_set: RuleSet, rule_id: str) -> RuleProvenance:
     if written.sequence is not None:
         for field, attribute in SEQUENCE_FIELDS.items():
             # a trigger taken from another rule (`trigger.from`) is shown as loaded, located where that rule wrote it
-            borrowed = bool(written.sequence.trigger_from) and field.startswith("trigger.") and field != "trigger.from"
+            borrowed = bool(written.sequence.trigger_from) and field in BORROWED_FIELDS
             holder, located = (rule, rule.field_sources) if borrowed else (written, sources)
             assert holder.sequence is not None
             value = getattr(holder.sequence, attribute)

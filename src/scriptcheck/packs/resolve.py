@@ -13,7 +13,7 @@ from .._model import SPEAKERS, Rule, RuleKind, RulePack, Settings, SourceLocatio
 from ..kinds import KINDS
 from ..kinds.banned import DISOWN_KEYS
 from ..kinds.base import RuleKindSpec
-from ..kinds.sequence import FIELDS, OVERRIDE_LISTS
+from ..kinds.sequence import BORROWED_FIELDS, FIELDS, OVERRIDE_LISTS
 from ..text.normalize import MAX_VARIANTS, expand_phrase, normalize_phrase, variant_count
 from .schema import BUILTIN_CATEGORIES, LIST_FIELDS, check_review_points
 
@@ -76,9 +76,10 @@ def resolve(packs: Iterable[RulePack], extra_aliases: Mapping[str, str] | None =
         if speaker not in SPEAKERS:
             raise RulePackError(f"speaker alias {alias!r} maps to {speaker!r}; map it to agent or customer")
         aliases[alias.casefold()] = speaker
+    lenders = {**disabled, **rules}  # what a `trigger.from` may name
     for rule_id, rule in rules.items():
         if rule.sequence is not None and rule.sequence.trigger_from:
-            rules[rule_id] = _with_trigger_from(rule, {**disabled, **rules})
+            rules[rule_id] = _with_trigger_from(rule, lenders)
     ordered = tuple(sorted(rules.values(), key=lambda rule: rule.id))
     return RuleSet(ordered, settings, packs, MappingProxyType(aliases), MappingProxyType(categories))
 
@@ -158,9 +159,12 @@ def _check_kind_reads(rule: Rule, key: str, name: str, location: SourceLocation)
 
 
 def _not_found(action: str, target: str, rules: Mapping[str, Rule]) -> str:
+    return f"{action} names {target!r}, which no earlier pack defines{_did_you_mean(target, rules)}"
+
+
+def _did_you_mean(target: str, rules: Mapping[str, Rule]) -> str:
     hint = difflib.get_close_matches(target, list(rules), n=1, cutoff=0.6)
-    suffix = f"; did you mean {hint[0]!r}?" if hint else "; check the id against `scriptcheck rules list`"
-    return f"{action} names {target!r}, which no earlier pack defines{suffix}"
+    return f"; did you mean {hint[0]!r}?" if hint else "; check the id against `scriptcheck rules list`"
 
 
 def _apply_override(rule: Rule, changes: Mapping[str, Any], location: SourceLocation) -> Rule:
@@ -195,10 +199,6 @@ def _apply_override(rule: Rule, changes: Mapping[str, Any], location: SourceLoca
     return updated
 
 
-# What `trigger.from` copies: every trigger field of the named rule as loaded (its overrides applied).
-TRIGGER_ATTRIBUTES = tuple(attribute for key, attribute in FIELDS.items() if key.startswith("trigger.") and key != "trigger.from")
-
-
 def _with_trigger_from(rule: Rule, rules: Mapping[str, Rule]) -> Rule:
     """`rule` with the trigger of the rule its `trigger.from` names.
 
@@ -211,9 +211,7 @@ def _with_trigger_from(rule: Rule, rules: Mapping[str, Rule]) -> Rule:
     location = rule.field_sources.get("trigger.from", rule.source)
     source = rules.get(name)
     if source is None:
-        hint = difflib.get_close_matches(name, list(rules), n=1, cutoff=0.6)
-        suffix = f"; did you mean {hint[0]!r}?" if hint else "; check the id against `scriptcheck rules list`"
-        raise RulePackError(f"trigger.from names {name!r}, which no loaded pack defines{suffix}", location, rule.id)
+        raise RulePackError(f"trigger.from names {name!r}, which no loaded pack defines{_did_you_mean(name, rules)}", location, rule.id)
     if source.sequence is None:
         raise RulePackError(f"trigger.from names {name}, a {source.kind.value} rule: name a sequence rule", location, rule.id)
     if source.sequence.trigger_from:
@@ -226,7 +224,7 @@ def _with_trigger_from(rule: Rule, rules: Mapping[str, Rule]) -> Rule:
         raise RulePackError(
             f"{changed[0]} of {rule.id} is {name}'s (trigger.from): override {name} instead", rule.field_sources[changed[0]], rule.id
         )
-    sequence = replace(rule.sequence, **{attribute: getattr(source.sequence, attribute) for attribute in TRIGGER_ATTRIBUTES})
+    sequence = replace(rule.sequence, **{FIELDS[key]: getattr(source.sequence, FIELDS[key]) for key in BORROWED_FIELDS})
     borrowed = {key: where for key, where in source.field_sources.items() if key.startswith("trigger.")}
     return replace(rule, sequence=sequence, field_sources=MappingProxyType({**borrowed, **rule.field_sources}))
 
