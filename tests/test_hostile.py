@@ -692,6 +692,17 @@ def test_a_pack_that_is_a_character_device_is_refused_without_reading_it(tmp_pat
     assert "is not a regular file" in load_error(zero)
 
 
+def test_a_pack_that_is_a_directory_is_refused_by_name(tmp_path, capsys):
+    folder = tmp_path / "rules"
+    folder.mkdir()
+    assert load_error(folder) == f"pack {folder} is a directory; give a YAML file (a pack is one file)"
+    src = tmp_path / "in.jsonl"
+    src.write_text('{"id": "a", "turns": [{"speaker": "agent", "text": "您好"}]}\n', encoding="utf-8")
+    code, out, err = run(capsys, str(src), "--pack", str(folder))
+    assert code == 2 and out == ""
+    assert f"pack {folder} is a directory" in err and "Traceback" not in err
+
+
 def test_the_pack_size_limit_counts_bytes_not_characters(tmp_path):
     from scriptcheck._yaml import MAX_PACK_BYTES
 

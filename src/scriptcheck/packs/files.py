@@ -82,11 +82,14 @@ def read_pack_text(path: str | Path, shown: str) -> str:
     except FileNotFoundError:
         raise RulePackError(f"pack file not found: {shown}") from None
     except IsADirectoryError:
-        raise RulePackError(f"pack {shown} is a directory; give a YAML file") from None
+        raise RulePackError(f"pack {shown} is a directory; give a YAML file (a pack is one file)") from None
     except OSError as error:
         raise RulePackError(f"cannot read pack {shown}: {error.strerror}") from None
+    info = os.fstat(fd)
+    if stat.S_ISDIR(info.st_mode):  # Linux opens a directory read-only without complaint; reading it fails
+        os.close(fd)
+        raise RulePackError(f"pack {shown} is a directory; give a YAML file (a pack is one file)")
     with os.fdopen(fd, "rb") as stream:
-        info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise RulePackError(f"pack {shown} is not a regular file (a pipe, a device…); give a YAML file")
         if info.st_size > MAX_PACK_BYTES:
