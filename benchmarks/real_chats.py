@@ -15,7 +15,9 @@ Measures, on the chosen lines:
   with banned wording of that category;
 * model findings for agent wording: how many, on what share of agent turns, and how many sit on a turn
   the reviewers marked with banned wording of the same category;
-* hold.no_return: findings against holds that came back without thanks or never came back;
+* hold.no_return: findings against holds that came back without thanks or never came back (at the turn the
+  reviewers marked; and, in a second row, also at the next agent turn, when the reviewers marked a first request and
+  the rule placed the wait at the request after it);
 * missing.opening / missing.closing against the reviewers' opening_ok / closing_ok;
 * Spearman's rank correlation between scores and the reviewers' 1-5 grades.
 `--show KIND` prints the chats behind one measure's errors (fp-apology, fn-apology, wording, model, fp-hold,
@@ -90,6 +92,7 @@ def tally(results: list, show: str | None = None) -> dict:
     model = Counter()
     model_by_category: Counter = Counter()
     hold = Counter()
+    hold_same_wait = Counter()
     opening = Counter()
     closing = Counter()
     pairs = []
@@ -137,6 +140,7 @@ def tally(results: list, show: str | None = None) -> dict:
         holds = {item["turn"]: item["outcome"] for item in truth["holds"]}
         wanted = {turn for turn, outcome in holds.items() if outcome in NO_RETURN}
         got: set[int] = set()
+        unplaced = []
         for finding in (f for f in report.findings if f.category == "hold.no_return"):
             anchor = finding.trigger_turn if finding.trigger_turn is not None else finding.turn
             if anchor in wanted and anchor not in got:
@@ -144,10 +148,24 @@ def tally(results: list, show: str | None = None) -> dict:
                 hold["tp"] += 1
             else:
                 hold["fp"] += 1
+                unplaced.append(anchor)
                 note("fp-hold", number, chat, f"hold.no_return at turn {finding.turn} (hold turn {anchor}); annotated holds {holds}")
         hold["fn"] += len(wanted - got)
         for turn in sorted(wanted - got):
             note("fn-hold", number, chat, f"hold at turn {turn} ({holds[turn]}) not found")
+        # the same wait placed one request later: the reviewers marked the agent turn before the finding's hold turn
+        # (a first request that also asked for something, then 您稍等), and no other finding took it
+        agent_turns_here = [i for i, t in enumerate(chat["turns"]) if t["role"] == "agent"]
+        same_wait = set(got)
+        for anchor in unplaced:
+            before = max((i for i in agent_turns_here if i < anchor), default=None)
+            if before in wanted and before not in same_wait:
+                same_wait.add(before)
+                hold_same_wait["tp"] += 1
+            else:
+                hold_same_wait["fp"] += 1
+        hold_same_wait["tp"] += len(got)
+        hold_same_wait["fn"] += len(wanted - same_wait)
         # opening / closing
         for counter, ok_key, category, kind in ((opening, "opening_ok", "missing.opening", "opening"), (closing, "closing_ok", "missing.closing", "closing")):
             flagged = any(f.category == category for f in report.findings)
@@ -156,7 +174,7 @@ def tally(results: list, show: str | None = None) -> dict:
             if flagged != truly:
                 note(kind, number, chat, f"{category}: flagged {flagged}, reviewers say missing {truly}")
     return {"apology": apology, "apology_review": apology_review, "wording": wording, "model": model,
-            "model_by_category": model_by_category, "hold": hold, "opening": opening, "closing": closing,
+            "model_by_category": model_by_category, "hold": hold, "hold_same_wait": hold_same_wait, "opening": opening, "closing": closing,
             "pairs": pairs, "agent_turns": agent_turns, "shown": shown}
 
 
@@ -164,12 +182,14 @@ def measure(results: list, show: str | None) -> str:
     c = tally(results, show)
     model, by_category, agent_turns = c["model"], c["model_by_category"], c["agent_turns"]
     unapologised = sum(len(r[2]["unapologised"]) for r in results)
+    holds = sum(1 for r in results for h in r[2]["holds"] if h["outcome"] in NO_RETURN)
     rows = [
         "| measure | n | TP | FP | FN | precision | recall |",
         "|---|---:|---:|---:|---:|---:|---:|",
         _row("complaint -> apology (episodes), counted", unapologised, c["apology"]),
         _row("... and flagged for review", unapologised, c["apology_review"]),
-        _row("hold.no_return (holds)", sum(1 for r in results for h in r[2]["holds"] if h["outcome"] in NO_RETURN), c["hold"]),
+        _row("hold.no_return (holds)", holds, c["hold"]),
+        _row("... a finding one request after the marked turn counted as the same wait", holds, c["hold_same_wait"]),
         _row("missing.opening (chats)", len(results), c["opening"]),
         _row("missing.closing (chats)", len(results), c["closing"]),
         _row("banned wording, counted findings (rules and model; turn and category)", sum(len(r[2]["banned"]) for r in results), c["wording"]),

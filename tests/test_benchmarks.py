@@ -145,3 +145,38 @@ def test_real_chats_measure_counts_banned_wording_holds_and_openings_against_ann
     assert "--- line 1: FN banned.vague turn 3" in table
     assert "| missing.opening (chats) | 1 | 1 | 0 | 0 | 1.000 | 1.000 |" in table
     assert "| missing.closing (chats) | 1 | 0 | 0 | 0 | – | – |" in table
+
+
+def test_real_chats_counts_a_hold_placed_one_request_later_as_the_same_wait_only_in_its_own_row():
+    import importlib.util
+
+    import scriptcheck
+
+    spec = importlib.util.spec_from_file_location("real_chats", ROOT / "benchmarks" / "real_chats.py")
+    assert spec is not None and spec.loader is not None
+    real_chats = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(real_chats)
+    checker = scriptcheck.load(profile="chat")
+    chat = {"id": "c2", "turns": [
+        {"role": "customer", "text": "我的快递到哪了"},
+        {"role": "agent", "text": "您好，请提供一下您的订单号哈，方便为您查询"},  # the reviewer's hold turn
+        {"role": "customer", "text": "还没下单"},
+        {"role": "agent", "text": "好的 那您稍等 正在查询中"},  # the rule's: the first turn asked for the number
+        {"role": "customer", "text": "嗯"},
+        {"role": "agent", "text": "是有货的呢"},  # back without thanks
+    ]}
+    report = checker.check(chat)
+    assert [(f.trigger_turn, f.turn) for f in report.findings if f.category == "hold.no_return"] == [(3, 5)]
+    truth = {"grade": 3, "complaints": [], "unapologised": [], "holds": [{"turn": 1, "outcome": "returned_no_thanks"}],
+             "opening_ok": True, "closing_ok": False, "banned": []}
+    table = real_chats.measure([(1, chat, truth, report)], show=None)
+    assert "| hold.no_return (holds) | 1 | 0 | 1 | 1 | 0.000 | 0.000 |" in table
+    assert "| ... a finding one request after the marked turn counted as the same wait | 1 | 1 | 0 | 0 | 1.000 | 1.000 |" in table
+    # a reviewer's hold two agent turns back is another wait
+    truth_far = {**truth, "holds": [{"turn": 1, "outcome": "returned_no_thanks"}]}
+    far = {**chat, "turns": [*chat["turns"][:2], {"role": "customer", "text": "哦"}, {"role": "agent", "text": "还在吗"}, *chat["turns"][2:]]}
+    far_report = checker.check(far)
+    hold_turns = [f.trigger_turn for f in far_report.findings if f.category == "hold.no_return"]
+    assert hold_turns == [5]
+    far_table = real_chats.measure([(1, far, truth_far, far_report)], show=None)
+    assert "| ... a finding one request after the marked turn counted as the same wait | 1 | 0 | 1 | 1 | 0.000 | 0.000 |" in far_table
