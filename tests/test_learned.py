@@ -344,6 +344,36 @@ def test_training_from_labelled_transcripts(tmp_path):
     assert found == {("agent", "您好", ()), ("agent", "不知道", ("banned.refusal",)), ("customer", "太慢了", ("complaint",))}
 
 
+def test_a_transcripts_marked_complaints_teach_apologised_complaints_too(tmp_path):
+    from scriptcheck.learned.train import read_training_data
+
+    corpus = tmp_path / "c.jsonl"
+    record = conversation(("customer", "怎么还没到"), ("agent", "非常抱歉 马上帮您催"), ("customer", "说好的今天呢"), ("customer", "在吗"))
+    record["complaints"] = [0, 2]  # both complaints; the agent met them, so no label says so
+    corpus.write_text(json.dumps(record, ensure_ascii=False), encoding="utf-8")
+    found = {(u.speaker, u.text, tuple(sorted(u.labels))) for u in read_training_data([corpus])}
+    # marked turns are complaints; an unmarked customer turn (在吗) is still left out, not taught as clean
+    assert found == {("customer", "怎么还没到", ("complaint",)), ("agent", "非常抱歉 马上帮您催", ()), ("customer", "说好的今天呢", ("complaint",))}
+
+
+@pytest.mark.parametrize(("complaints", "message"), [
+    ("[0, \"2\"]", "c.jsonl:1: 'complaints' must be a list of turn indexes (0-based integers), got [0, '2']"),
+    ("0", "c.jsonl:1: 'complaints' must be a list of turn indexes (0-based integers), got 0"),
+    ("[true]", "c.jsonl:1: 'complaints' must be a list of turn indexes (0-based integers), got [True]"),
+    ("[1]", "c.jsonl:1: 'complaints' lists turn 1, which is not a customer's turn; list customer turns only"),
+    ("[5]", "c.jsonl:1: 'complaints' lists turn 5, but the transcript has 2 turns (0-based)"),
+])
+def test_bad_marked_complaints_are_located(tmp_path, complaints, message):
+    from scriptcheck.learned.train import read_training_data
+
+    corpus = tmp_path / "c.jsonl"
+    record = json.dumps(conversation(("customer", "太慢了"), ("agent", "抱歉")), ensure_ascii=False)
+    corpus.write_text(record[:-1] + f', "complaints": {complaints}}}\n', encoding="utf-8")
+    with pytest.raises(ModelError) as caught:
+        read_training_data([corpus])
+    assert str(caught.value).endswith(message)
+
+
 def test_bad_training_data_is_located(tmp_path):
     from scriptcheck.learned.train import read_training_data
 

@@ -10,8 +10,10 @@ Training data, any mix of JSON Lines files:
   * utterances: {"text", "speaker": agent|customer, "label": <category>|complaint|clean}
   * labelled transcripts (the corpus format; what `review import` writes): every agent turn is an
     example, labelled with its banned.* / hold.improper labels or clean; a customer turn carrying a
-    missing.apology label is a complaint. Other customer turns are left out: a complaint the agent
-    answered well carries no label, so an unlabelled customer turn is not known to be clean.
+    missing.apology label is a complaint, and so is every customer turn listed in the transcript's
+    optional `complaints` (turn indexes a reviewer marked as complaints, the apologised ones too: a
+    complaint the agent met carries no label, yet it teaches the head as much). Other customer turns are
+    left out: an unmarked customer turn is not known to be clean.
 """
 
 from __future__ import annotations
@@ -123,6 +125,7 @@ def _transcript_examples(data: dict[str, Any], where: str) -> list[Utterance]:
     for label in data.get("labels") or ():
         if isinstance(label, dict) and isinstance(label.get("turn"), int):
             by_turn.setdefault(label["turn"], set()).add(str(label.get("category")))
+    marked = _marked_complaints(data.get("complaints"), where)
     examples = []
     for index, turn in enumerate(data.get("turns") or ()):
         if not isinstance(turn, dict) or not isinstance(turn.get("text"), str):
@@ -132,9 +135,23 @@ def _transcript_examples(data: dict[str, Any], where: str) -> list[Utterance]:
         if speaker == AGENT:
             kept = frozenset(label for label in labels if label.startswith(AGENT_LABEL_PREFIXES))
             examples.append(Utterance(turn["text"], AGENT, kept, f"{where} turn {index}"))
-        elif speaker == CUSTOMER and "missing.apology" in labels:
+        elif speaker == CUSTOMER and ("missing.apology" in labels or index in marked):
             examples.append(Utterance(turn["text"], CUSTOMER, frozenset({COMPLAINT}), f"{where} turn {index}"))
+        if index in marked and speaker != CUSTOMER:
+            raise ModelError(f"{where}: 'complaints' lists turn {index}, which is not a customer's turn; list customer turns only")
+    beyond = sorted(index for index in marked if not 0 <= index < len(data.get("turns") or ()))
+    if beyond:
+        raise ModelError(f"{where}: 'complaints' lists turn {beyond[0]}, but the transcript has {len(data.get('turns') or ())} turns (0-based)")
     return examples
+
+
+def _marked_complaints(value: Any, where: str) -> frozenset[int]:
+    """The transcript's `complaints`: turn indexes (ints) a reviewer marked as complaints."""
+    if value is None:
+        return frozenset()
+    if not isinstance(value, list) or not all(isinstance(item, int) and not isinstance(item, bool) for item in value):
+        raise ModelError(f"{where}: 'complaints' must be a list of turn indexes (0-based integers), got {value!r}")
+    return frozenset(value)
 
 
 def train(
