@@ -115,6 +115,33 @@ def test_negative_workers_is_a_usage_error_in_every_format(tmp_path, capsys, out
     assert "--workers must be 0 (one per core) or a positive number" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("command", ["check", "report"])
+def test_more_workers_than_the_machine_can_use_is_a_usage_error_before_any_process_starts(tmp_path, capsys, command, monkeypatch):
+    import scriptcheck.engine.pool as pool
+
+    monkeypatch.setattr(pool, "_available_cores", lambda: 2)
+    monkeypatch.setattr(pool, "ProcessPoolExecutor", None)  # starting a pool would fail loudly
+    src = write_jsonl(tmp_path / "in.jsonl", CLEAN)
+    extra = ["-o", str(tmp_path / "r.html")] if command == "report" else []
+    assert main([command, str(src), "--workers", "1000000", *extra]) == 2
+    assert "--workers 1000000 is more than this machine can use: at most 16 (8 per core, 2 cores available); 0 starts one per core" in capsys.readouterr().err
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_the_api_refuses_worker_counts_it_cannot_use(monkeypatch):
+    import scriptcheck
+    import scriptcheck.engine.pool as pool
+
+    monkeypatch.setattr(pool, "_available_cores", lambda: 2)
+    checker = scriptcheck.load(model=False)
+    with pytest.raises(ValueError, match=r"workers=17 is more than this machine can use: at most 16"):
+        list(checker.check_many([CLEAN], workers=17))
+    for wrong in ("2", 2.0, True):
+        with pytest.raises(ValueError, match="workers must be a whole number"):
+            list(checker.check_many([CLEAN], workers=wrong))
+    assert pool.worker_count(16) == 16 and pool.worker_count(0) == 2
+
+
 def test_output_file_is_written_atomically(tmp_path):
     src = write_jsonl(tmp_path / "in.jsonl", RUDE, CLEAN)
     out = tmp_path / "out.jsonl"

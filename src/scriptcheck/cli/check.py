@@ -27,6 +27,7 @@ from .common import (
     add_input_options,
     add_output_option,
     add_pack_options,
+    checked_workers,
     examples,
     load_checker,
     names_of_categories,
@@ -140,9 +141,7 @@ def split_list(value: Any) -> list[str] | None:
 
 def run(args: argparse.Namespace) -> int:
     args.format = args.format or "table"
-    args.workers = 1 if args.workers is None else args.workers
-    if args.workers < 0:
-        raise UsageError("--workers must be 0 (one per core) or a positive number")
+    args.workers = checked_workers(args.workers)
     only = args.only or ("flagged" if args.format == "table" else "all")
     if only not in ONLY:
         raise UsageError(f"--only {only!r}: expected one of {', '.join(ONLY)}")

@@ -15,6 +15,7 @@ from typing import Any, TextIO, TypeVar
 
 from .._errors import TranscriptError
 from ..engine.checker import Checker, load
+from ..engine.pool import worker_count
 from ..engine.progress import with_progress
 from ..engine.regex import BUDGET_VARIABLE, DEFAULT_BUDGET_SECONDS
 from ..formats.readers import DEFAULT_MAX_RECORD_BYTES, Record
@@ -109,6 +110,16 @@ def apply_regex_timeout(args: argparse.Namespace) -> None:
     if seconds < 0:
         raise UsageError("--regex-timeout must be 0 (no limit) or a positive number of seconds")
     os.environ[BUDGET_VARIABLE] = repr(seconds)
+
+
+def checked_workers(workers: int | None) -> int:
+    """--workers as given (None: 1), refused with the reason when negative or beyond what the machine can use."""
+    requested = 1 if workers is None else workers
+    try:
+        worker_count(requested)
+    except ValueError as error:
+        raise UsageError("--" + str(error).replace("workers=", "workers ", 1)) from None
+    return requested
 
 
 def add_input_options(parser: argparse.ArgumentParser) -> None:

@@ -16,6 +16,7 @@ from .common import (
     UsageError,
     add_input_options,
     add_pack_options,
+    checked_workers,
     deprecated,
     examples,
     load_checker,
@@ -91,9 +92,7 @@ def _run_report(args: argparse.Namespace) -> int:
     max_transcripts = MAX_TRANSCRIPTS if args.max_transcripts is None else args.max_transcripts
     if max_transcripts < 0:
         raise UsageError("--max-transcripts must be 0 (all) or a positive number")
-    workers = 1 if args.workers is None else args.workers
-    if workers < 0:
-        raise UsageError("--workers must be 0 (one per core) or a positive number")
+    workers = checked_workers(args.workers)
     lang = args.lang or "zh"
     checker = load_checker(args)
     # NOTE: reports are counted as they come and only the worst flagged ones are kept, so memory

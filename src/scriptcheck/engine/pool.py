@@ -61,18 +61,37 @@ def _read_only(data: dict) -> MappingProxyType:
 ForkingPickler.register(MappingProxyType, lambda proxy: (_read_only, (dict(proxy),)))
 
 
+WORKERS_PER_CORE = 8  # more processes than this per core only queue for the CPU (and a typo can fork thousands)
+
+
 def worker_count(workers: int | None) -> int:
-    """`None` or 1 -> 1; 0 -> one per available core; otherwise `workers`."""
+    """`None` or 1 -> 1; 0 -> one per available core; otherwise `workers`, at most WORKERS_PER_CORE per core.
+
+    Raises:
+        ValueError: a negative count, or more than the machine can use (the message says the limit).
+    """
     if workers is None:
         return 1
+    if isinstance(workers, bool) or not isinstance(workers, int):
+        raise ValueError(f"workers must be a whole number (0: one per core), not {type(workers).__name__} {workers!r}")
     if workers < 0:
         raise ValueError("workers must be 0 (one per core) or a positive number")
+    cores = _available_cores()
     if workers == 0:
-        try:
-            return max(1, len(os.sched_getaffinity(0)))
-        except AttributeError:  # not on Linux
-            return max(1, os.cpu_count() or 1)
+        return cores
+    if workers > WORKERS_PER_CORE * cores:
+        raise ValueError(
+            f"workers={workers} is more than this machine can use: at most {WORKERS_PER_CORE * cores} "
+            f"({WORKERS_PER_CORE} per core, {cores} cores available); 0 starts one per core"
+        )
     return workers
+
+
+def _available_cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def check_parallel_chunks(
