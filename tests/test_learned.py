@@ -169,6 +169,33 @@ def test_a_missing_model_is_a_clear_error(tmp_path):
         scriptcheck.load(model=tmp_path / "nothing")
 
 
+def test_damaged_or_odd_model_files_are_model_errors_naming_them(tmp_path, capsys):
+    import gzip
+    import os
+
+    from scriptcheck.cli import main
+
+    folder = tmp_path / "m"
+    folder.mkdir()
+    (folder / "model.json.gz").write_bytes(gzip.compress(tiny_model().encode("utf-8"))[:-8])  # truncated in copying
+    with pytest.raises(ModelError, match=r"m: not a model file \(a damaged gzip file: .*\); copy it again or retrain"):
+        read_model_text(folder)
+    (folder / "model.json.gz").write_bytes(b"\x1f\x8bnot gzip at all")
+    with pytest.raises(ModelError, match="a damaged gzip file"):
+        scriptcheck.load(model=folder)
+    src = tmp_path / "in.jsonl"
+    src.write_text('{"id": "a", "turns": [{"speaker": "agent", "text": "您好"}]}\n', encoding="utf-8")
+    assert main(["check", str(src), "--model", str(folder)]) == 2
+    assert "a damaged gzip file" in capsys.readouterr().err
+    fifo = tmp_path / "model.json"
+    os.mkfifo(fifo)  # nobody writes: reading it would block
+    with pytest.raises(ModelError, match="not a regular file"):
+        read_model_text(fifo)
+    for wrong in (5, b"m", [folder]):
+        with pytest.raises(ModelError, match="model must be a path to a model folder or file"):
+            scriptcheck.load(model=wrong)
+
+
 # --------------------------------------------------------------------------- the model rule kind
 
 

@@ -17,6 +17,7 @@ import json
 import math
 import operator
 import threading
+import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -389,6 +390,8 @@ def read_model_text(path: str | Path) -> tuple[str, str]:
         packed = target / (MODEL_FILE + ".gz")
         target = packed if packed.is_file() and not (target / MODEL_FILE).is_file() else target / MODEL_FILE
     shown = str(path)
+    if target.exists() and not target.is_file():  # a FIFO or a device would block or never end
+        raise ModelError(f"{shown}: not a model file (not a regular file); give a folder written by `scriptcheck model train`")
     try:
         raw = target.read_bytes()
     except FileNotFoundError:
@@ -396,7 +399,10 @@ def read_model_text(path: str | Path) -> tuple[str, str]:
     except OSError as error:
         raise ModelError(f"cannot read model {shown}: {error.strerror}") from None
     if raw[:2] == b"\x1f\x8b":
-        raw = gzip.decompress(raw)
+        try:
+            raw = gzip.decompress(raw)
+        except (EOFError, OSError, zlib.error) as error:  # truncated or corrupt (BadGzipFile is an OSError)
+            raise ModelError(f"{shown}: not a model file (a damaged gzip file: {error}); copy it again or retrain") from None
     try:
         return raw.decode("utf-8"), shown
     except UnicodeDecodeError:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Any
 
 from .._errors import RulePackError
 from .._model import RulePack
-from ..learned.model import bundled_model_text, read_model_text
+from ..learned.model import ModelError, bundled_model_text, read_model_text
 from ..text.pinyin import CONFUSIONS, DEFAULT_CONFUSIONS
 from .files import (
     bundled_pack_paths,
@@ -239,6 +240,8 @@ def model_spec(model: str | Path | bool | None, packs: Sequence[RulePack]) -> Mo
         return NO_MODEL
     if model is True or model == "bundled":
         return BUNDLED_MODEL
+    if not isinstance(model, (str, os.PathLike)):
+        raise ModelError(f"model must be a path to a model folder or file, 'bundled', 'none', True or False; got {type(model).__name__} {model!r}")
     text, shown = read_model_text(model)
     return ("text", text, shown)
 
