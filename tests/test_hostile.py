@@ -975,3 +975,87 @@ def test_a_pipe_that_delivers_half_a_first_line_still_streams_as_json_lines():
     assert detect_format("<stdin>", half, "utf-8") == "jsonl"
     assert detect_format("<stdin>", json.dumps(RUDE, indent=2).encode(), "utf-8") == "json-or-jsonl"
     assert detect_format("<stdin>", (line(RUDE) + "\n").encode(), "utf-8") == "jsonl"
+
+
+# --------------------------------------------------------------------------- labels and metadata the output cannot carry
+
+GOOD_TURNS = [{"speaker": "agent", "text": "您好"}]
+
+
+@pytest.mark.parametrize(("labels", "message"), [
+    ([{"category": "banned.refusal", "turn": "0"}], "label 0: 'turn' must be a 0-based turn index (a whole number), got '0'"),
+    ([{"category": "banned.refusal", "turn": 0.5}], "label 0: 'turn' must be a 0-based turn index (a whole number), got 0.5"),
+    ([{"category": "banned.refusal", "turn": True}], "label 0: 'turn' must be a 0-based turn index (a whole number), got True"),
+    ([{"category": "banned.refusal", "turn": 0}, {"category": "banned.refusal", "turn": 1}], "label 1: 'turn' 1 is not a turn of this transcript (0-0)"),
+    ([{"category": "banned.refusal", "turn": -1}], "label 0: 'turn' must be a 0-based turn index (a whole number), got -1"),
+    (["banned.refusal"], "label 0: expected an object {category, turn?}, got str 'banned.refusal'"),
+    ([{"turn": 0}], "label 0: 'category' must be a category name such as banned.refusal, got None"),
+    ([{"category": 5}], "label 0: 'category' must be a category name such as banned.refusal, got 5"),
+])
+def test_each_label_is_validated_and_the_record_is_reported_while_the_rest_are_evaluated(tmp_path, capsys, labels, message):
+    """Types when the record is read; a turn beyond the transcript when it is evaluated (a live session's labels
+    name turns that arrive later)."""
+    import scriptcheck
+
+    src = write_jsonl(tmp_path / "in.jsonl", {"id": "bad", "turns": GOOD_TURNS, "labels": labels},
+                      {"id": "good", "turns": GOOD_TURNS, "labels": [{"category": "missing.closing"}]})
+    assert main(["eval", str(src), "--no-model"]) == 0  # eval reports invalid records and scores the rest
+    captured = capsys.readouterr()
+    assert f"{src}:1: record 'bad': {message}" in captured.err and "Traceback" not in captured.err
+    assert "missing.closing   1   0   0" in captured.out  # the good record was still scored
+    evaluation = scriptcheck.evaluate(scriptcheck.load(model=False), [{"id": "bad", "turns": GOOD_TURNS, "labels": labels}])
+    assert evaluation.transcripts == 0 and str(evaluation.invalid[0]).endswith(message)
+
+
+def test_a_live_session_may_carry_labels_for_turns_still_to_come(checker):
+    session = checker.session("live", {"labels": [{"category": "banned.provocation", "turn": 1}]})
+    session.add_turn("agent", "您好")
+    session.add_turn("agent", "你去投诉啊")
+    report = session.close()
+    assert report.transcript.labels == ({"category": "banned.provocation", "turn": 1},)
+
+
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity"])
+def test_metadata_json_cannot_carry_is_an_invalid_record_not_broken_output(tmp_path, capsys, value):
+    src = tmp_path / "in.jsonl"
+    src.write_text(f'{{"id": "n", "agent": {value}, "turns": [{{"speaker": "agent", "text": "你好"}}]}}\n'
+                   '{"id": "ok", "turns": [{"speaker": "agent", "text": "你好"}]}\n', encoding="utf-8")
+    code, out, err = run(capsys, str(src), "--format", "jsonl")
+    assert code == 3
+    records = jsonl(out)  # every line parses as strict JSON
+    assert [record.get("id") for record in records] == ["n", "ok"] and records[0]["error"]["code"] == "invalid_metadata"
+    assert "'agent' holds" in records[0]["error"]["message"] and "write null or a string" in records[0]["error"]["message"]
+    assert all(value not in line for line in out.splitlines())
+
+
+@pytest.mark.parametrize("seconds", ["inf", "1e15", "1e300"])
+def test_a_huge_regex_timeout_means_no_limit_not_every_record_timed_out(tmp_path, capsys, monkeypatch, seconds):
+    from scriptcheck.engine.regex import BUDGET_VARIABLE, budget_seconds
+
+    monkeypatch.delenv(BUDGET_VARIABLE, raising=False)
+    src = write_jsonl(tmp_path / "in.jsonl", RUDE, {"id": "p", "turns": [{"speaker": "agent", "text": "保证明天一定到，百分之百没问题"}]})
+    code, out, err = run(capsys, str(src), "--format", "jsonl", "--regex-timeout", seconds)
+    assert code == 0 and all("error" not in report for report in jsonl(out)) and "0 invalid" in err
+    assert budget_seconds() is None  # what the workers read too
+
+
+def test_a_regex_timeout_that_is_not_a_number_is_refused(tmp_path, capsys, monkeypatch):
+    from scriptcheck.engine.regex import BUDGET_VARIABLE, DEFAULT_BUDGET_SECONDS, budget_seconds
+
+    src = write_jsonl(tmp_path / "in.jsonl", RUDE)
+    code, out, err = run(capsys, str(src), "--regex-timeout", "nan")
+    assert code == 2 and "--regex-timeout must be 0 (no limit) or a positive number of seconds, not nan" in err
+    monkeypatch.setenv(BUDGET_VARIABLE, "nan")
+    assert budget_seconds() == DEFAULT_BUDGET_SECONDS
+
+
+@pytest.mark.parametrize("options", [{}, {"output": "dict"}, {"output": "json"}, {"workers": 2}, {"workers": 2, "output": "json"}])
+def test_a_none_in_check_many_is_that_items_error_and_the_rest_are_checked(checker, options):
+    import scriptcheck
+
+    results = list(checker.check_many([RUDE, None, RUDE], errors="collect", **options))
+    assert isinstance(results[1], scriptcheck.TranscriptError)
+    assert str(results[1]) == "item 1: expected a transcript (a dict with 'id' and 'turns'), got None"
+    assert len(results) == 3 and not isinstance(results[0], scriptcheck.TranscriptError) and not isinstance(results[2], scriptcheck.TranscriptError)
+    with pytest.raises(scriptcheck.TranscriptError, match="item 1: expected a transcript"):
+        list(checker.check_many([RUDE, None], **options))

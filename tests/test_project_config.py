@@ -98,9 +98,28 @@ def test_output_defaults_apply_only_where_they_mean_something(project, capsys):
     ("[aliases]\nbot = 'robot'\n", "aliases.bot must be \"agent\" or \"customer\""),
     ("[output]\nshade = 1\n", "unknown key output.shade"),
     ("packs = [\n", "not valid TOML"),
+    ("[output]\nfail_under = 'x'\n", "output.fail_under must be a score from 0 to 100, got 'x'"),
+    ("[output]\nfail_under = nan\n", "output.fail_under must be a score from 0 to 100, got nan"),
+    ("[output]\nturn_base = 'x'\n", "output.turn_base must be a whole number (0 or more), got 'x'"),
+    ("[output]\nturn_base = 1e400\n", "output.turn_base must be a whole number (0 or more), got inf"),
+    ("[output]\nmax_transcripts = -1\n", "output.max_transcripts must be a whole number (0 or more), got -1"),
+    ("[output]\nworkers = true\n", "output.workers must be a whole number (0 or more), got True"),
+    ("[output]\nformat = 'pdf'\n", "output.format must be one of table, json, jsonl, csv, csv-transcripts, html, xlsx, got 'pdf'"),
+    ("[output]\nlang = 'xx'\n", "output.lang must be zh or en, got 'xx'"),
+    ("[output]\nbom = 'no'\n", "output.bom must be true or false, got 'no'"),
+    ("[output]\nonly = 'some'\n", "output.only must be one of failed, flagged, all, got 'some'"),
+    ("[output]\nby = 5\n", "output.by must be a list of metadata field names, got 5"),
 ])
 def test_a_bad_config_names_the_file_and_the_key(project, capsys, text, message):
     (project / "scriptcheck.toml").write_text(text, encoding="utf-8")
     assert main(["check", str(project / "chats.jsonl"), "-q"]) == 2
     err = capsys.readouterr().err
     assert str(project / "scriptcheck.toml") in err and message in err
+
+
+@pytest.mark.parametrize("command", ["check", "report"])
+@pytest.mark.parametrize("score", ["nan", "-5", "500"])
+def test_fail_under_must_be_a_score(project, capsys, command, score):
+    extra = ["-o", str(project / "r.html")] if command == "report" else []
+    assert main([command, str(project / "chats.jsonl"), "--no-config", "--fail-under", score, *extra]) == 2
+    assert f"--fail-under must be a score from 0 to 100, not {float(score):g}" in capsys.readouterr().err

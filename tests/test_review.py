@@ -307,3 +307,21 @@ def test_a_review_cell_must_say_true_or_false():
     assert parse_verdict({"id": "a", "rule": "x.y", "verdict": "correct", "review": True}).review is True
     with pytest.raises(scriptcheck.ScriptcheckError, match=r"v.jsonl:2: 'review' must be true or false"):
         parse_verdict({"id": "a", "rule": "x.y", "verdict": "correct", "review": "maybe"}, "v.jsonl", 2)
+
+
+def test_import_refuses_unknown_categories_and_reports_invalid_input_records(tmp_path, capsys):
+    corpus = write_jsonl(tmp_path / "reviewed.jsonl", LABELLED)
+    chats = write_jsonl(tmp_path / "chats.jsonl", [{"id": "p9", "turns": [{"speaker": "agent", "text": "您好"}], "labels": ["x"]}, *CHATS])
+    verdicts = write_jsonl(tmp_path / "verdicts.jsonl", [
+        {"id": "c1", "category": "banned.refusl", "turn": 1, "verdict": "missed"},
+        {"id": "c1", "category": "nope.cat", "turn": 1, "verdict": "missed"},
+        {"id": "p1", "category": "missing.apology", "turn": 1, "verdict": "missed"},
+    ])
+    before = corpus.read_text(encoding="utf-8")
+    assert main(["review", "import", str(verdicts), "--input", str(chats), "--into", str(corpus), "--dry-run"]) == 3
+    captured = capsys.readouterr()
+    assert f"{verdicts}:1: unknown category 'banned.refusl'; did you mean 'banned.refusal'? is its pack loaded (--pack)?" in captured.err
+    assert f"{verdicts}:2: unknown category 'nope.cat'; is its pack loaded (--pack)?" in captured.err
+    assert f"invalid record in --input (verdicts on it are skipped): {chats}:1: record 'p9': label 0: expected an object" in captured.err
+    assert f"p1: + missing.apology turn 1 (missed, {verdicts}:3)" in captured.out
+    assert corpus.read_text(encoding="utf-8") == before  # a dry run

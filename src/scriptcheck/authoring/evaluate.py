@@ -15,7 +15,7 @@ from typing import Any
 from .._errors import TranscriptError
 from .._model import Report, Transcript
 from ..engine.checker import Checker
-from ..formats.validate import transcript_from_dict
+from ..formats.validate import check_label_turns, transcript_from_dict
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +143,7 @@ def evaluate(
     for item in transcripts:
         try:
             transcript = item if isinstance(item, Transcript) else transcript_from_dict(item, checker.speaker_aliases)
+            check_label_turns(transcript)
         except TranscriptError as error:
             invalid.append(error)
             continue

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import difflib
 import importlib
 import io
 import json
@@ -468,6 +469,12 @@ def import_verdicts(
 
 
 def _category(verdict: Verdict, category_of: Mapping[str, str], result: ImportResult) -> str | None:
+    if verdict.category and verdict.category not in category_of.values():
+        categories = sorted(set(category_of.values()))
+        close = difflib.get_close_matches(verdict.category, categories, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        result.errors.append(f"{verdict.where}: unknown category {verdict.category!r}; {hint}is its pack loaded (--pack)?")
+        return None
     if not verdict.rule:
         return verdict.category
     known = category_of.get(verdict.rule)

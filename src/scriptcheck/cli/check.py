@@ -27,6 +27,7 @@ from .common import (
     add_input_options,
     add_output_option,
     add_pack_options,
+    check_fail_under,
     checked_workers,
     examples,
     load_checker,
@@ -142,6 +143,7 @@ def split_list(value: Any) -> list[str] | None:
 def run(args: argparse.Namespace) -> int:
     args.format = args.format or "table"
     args.workers = checked_workers(args.workers)
+    check_fail_under(args.fail_under)
     only = args.only or ("flagged" if args.format == "table" else "all")
     if only not in ONLY:
         raise UsageError(f"--only {only!r}: expected one of {', '.join(ONLY)}")

@@ -107,9 +107,15 @@ def apply_regex_timeout(args: argparse.Namespace) -> None:
     seconds = getattr(args, "regex_timeout", None)
     if seconds is None:
         return
-    if seconds < 0:
-        raise UsageError("--regex-timeout must be 0 (no limit) or a positive number of seconds")
+    if seconds != seconds or seconds < 0:  # NaN compares false with everything
+        raise UsageError(f"--regex-timeout must be 0 (no limit) or a positive number of seconds, not {seconds!r}")
     os.environ[BUDGET_VARIABLE] = repr(seconds)
+
+
+def check_fail_under(score: float | None) -> None:
+    """--fail-under is a score from 0 to 100 (NaN would turn the gate off without a word)."""
+    if score is not None and not 0 <= score <= 100:
+        raise UsageError(f"--fail-under must be a score from 0 to 100, not {score:g}")
 
 
 def checked_workers(workers: int | None) -> int:

@@ -31,12 +31,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..formats.writers import FORMATS as WRITER_FORMATS
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 CONFIG_NAME = "scriptcheck.toml"
+REPORT_FORMATS = ("html", "xlsx")  # `report`'s, as cli/report.py lists them
 _TOP_KEYS = {"packs", "no_defaults", "profile", "model", "asr", "pass_mark", "aliases", "columns", "output", "regex_timeout"}
 # [output] keys and the command-line option each one stands for
 OUTPUT_KEYS = {
@@ -127,6 +130,10 @@ def read_config(path: str | Path) -> ProjectConfig:
     unknown = sorted(set(output) - set(OUTPUT_KEYS))
     if unknown:
         raise ConfigError(f"{where}: unknown key output.{unknown[0]}; known: {', '.join(sorted(OUTPUT_KEYS))}")
+    for key, value in output.items():
+        problem = _output_problem(key, value)
+        if problem:
+            raise ConfigError(f"{where}: output.{key} must be {problem}, got {value!r}")
     aliases = expect("aliases", data.get("aliases", {}), (dict,), "a table of NAME = \"agent\" | \"customer\"")
     for name, speaker in aliases.items():
         if speaker not in ("agent", "customer"):
@@ -145,6 +152,32 @@ def read_config(path: str | Path) -> ProjectConfig:
         columns={str(key): str(value) for key, value in columns.items()},
         output=dict(output),
     )
+
+
+# what each [output] value must be (the command line checks the same through argparse)
+_WHOLE = "a whole number (0 or more)"
+_OUTPUT_RULES: dict[str, tuple[str, Any]] = {
+    "format": (f"one of {', '.join((*WRITER_FORMATS, *REPORT_FORMATS))}", lambda v: v in (*WRITER_FORMATS, *REPORT_FORMATS)),
+    "only": ("one of failed, flagged, all", lambda v: v in ("failed", "flagged", "all")),
+    "fields": ("a list of metadata field names", lambda v: isinstance(v, list) and all(isinstance(i, str) for i in v) or isinstance(v, str)),
+    "by": ("a list of metadata field names", lambda v: isinstance(v, list) and all(isinstance(i, str) for i in v) or isinstance(v, str)),
+    "bom": ("true or false", lambda v: isinstance(v, bool)),
+    "turn_base": (_WHOLE, lambda v: _whole(v)),
+    "max_transcripts": (_WHOLE, lambda v: _whole(v)),
+    "workers": (_WHOLE, lambda v: _whole(v)),
+    "lang": ("zh or en", lambda v: v in ("zh", "en")),
+    "fail_under": ("a score from 0 to 100", lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 100),
+}
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _output_problem(key: str, value: Any) -> str | None:
+    """What an [output] value should have been, or None when it is fine."""
+    what, fine = _OUTPUT_RULES[key]
+    return None if fine(value) else what
 
 
 def _relative(value: str, base: Path) -> str:

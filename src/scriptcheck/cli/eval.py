@@ -8,9 +8,11 @@ import sys
 from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
+from .._errors import TranscriptError
 from .._model import Transcript
 from ..authoring.evaluate import CategoryScore, Evaluation, evaluate
 from ..formats.readers import read_records
+from ..formats.validate import check_label_turns
 from .common import add_input_options, add_pack_options, corpus_files, examples, load_checker, output
 
 GATES = ("precision", "recall", "f1")
@@ -62,10 +64,15 @@ def run(args: argparse.Namespace) -> int:
         records = read_records(path, aliases=checker.speaker_aliases, encoding=args.encoding, input_format=args.input_format, max_record_bytes=args.max_record_bytes)
         transcripts: list[Transcript] = []
         for record in records:
-            if record.transcript is None:
-                print(f"scriptcheck: invalid record: {record.error}", file=sys.stderr)
-            else:
-                transcripts.append(record.transcript)
+            error = record.error
+            if record.transcript is not None:
+                try:
+                    check_label_turns(record.transcript, path=record.path or str(path), line=record.line)
+                    transcripts.append(record.transcript)
+                except TranscriptError as wrong:
+                    error = wrong
+            if error is not None:
+                print(f"scriptcheck: invalid record: {error}", file=sys.stderr)
         evaluations[str(path)] = evaluate(checker, transcripts, categories=args.category, include_review=args.include_review)
     if not evaluations:
         print("scriptcheck: error: no corpus files found", file=sys.stderr)

@@ -16,6 +16,7 @@ from .common import (
     UsageError,
     add_input_options,
     add_pack_options,
+    check_fail_under,
     checked_workers,
     deprecated,
     examples,
@@ -25,8 +26,7 @@ from .common import (
     reader_options,
     unique_ids,
 )
-
-REPORT_FORMATS = ("html", "xlsx")
+from .config import REPORT_FORMATS
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -93,6 +93,7 @@ def _run_report(args: argparse.Namespace) -> int:
     if max_transcripts < 0:
         raise UsageError("--max-transcripts must be 0 (all) or a positive number")
     workers = checked_workers(args.workers)
+    check_fail_under(args.fail_under)
     lang = args.lang or "zh"
     checker = load_checker(args)
     # NOTE: reports are counted as they come and only the worst flagged ones are kept, so memory

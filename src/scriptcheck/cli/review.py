@@ -72,6 +72,8 @@ def _review_import(args: argparse.Namespace) -> int:
         for record in read_records(path, aliases=checker.speaker_aliases, encoding=args.encoding, input_format=args.input_format, max_record_bytes=args.max_record_bytes):
             if record.transcript is not None:
                 inputs[record.transcript.id] = _as_json(record.transcript)
+            elif record.error is not None:
+                print(f"scriptcheck: invalid record in --input (verdicts on it are skipped): {record.error}", file=sys.stderr)
     target = Path(args.into)
     try:
         lines = target.read_text(encoding="utf-8-sig").splitlines() if target.exists() else []

@@ -224,7 +224,7 @@ class Checker:
                 for record in read_records(transcripts, aliases=self.speaker_aliases)
             )
         else:
-            items = transcripts
+            items = (_none_as_error(item, number) for number, item in enumerate(transcripts))
         render = output != "report"
         chunks = check_items(self, with_progress(items, enabled=progress), workers=workers, payload=_unless_invalid, render=render)
         for chunk in chunks:
@@ -241,6 +241,13 @@ class Checker:
         """Start checking a live conversation turn by turn (see `Session`); with profile `auto`, the
         metadata's `channel` picks the profile."""
         return Session(self.for_channel(metadata if isinstance(metadata, Mapping) else None), transcript_id, metadata)
+
+
+def _none_as_error(item: Any, number: int) -> Any:
+    """`None` means "nothing to check" inside the batch machinery, so a None item is made its error here."""
+    if item is None:
+        return TranscriptError(f"item {number}: expected a transcript (a dict with 'id' and 'turns'), got None", code="not_an_object")
+    return item
 
 
 def _unless_invalid(item: Any) -> Any:

@@ -9,6 +9,7 @@ gated by literals one of which every match must contain (`gate_keys`), found by 
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import sys
@@ -33,6 +34,7 @@ except ImportError:  # pragma: no cover - a core dependency; without it patterns
 
 DEFAULT_BUDGET_SECONDS = 1.0
 BUDGET_VARIABLE = "SCRIPTCHECK_REGEX_TIMEOUT"
+NO_LIMIT_BEYOND_SECONDS = 1e6  # about eleven days: "as long as it takes"
 
 
 def budget_seconds() -> float | None:
@@ -47,7 +49,11 @@ def budget_seconds() -> float | None:
         seconds = float(value)
     except ValueError:
         return DEFAULT_BUDGET_SECONDS
-    return seconds if seconds > 0 else None
+    if math.isnan(seconds):
+        return DEFAULT_BUDGET_SECONDS
+    # NOTE: `regex` turns a huge timeout into an immediate one (it overflows its clock), so a budget
+    # longer than any real run is no budget.
+    return seconds if 0 < seconds <= NO_LIMIT_BEYOND_SECONDS else None
 
 
 def compile_pattern(text: str, owner: str = "") -> Any:

@@ -62,8 +62,37 @@ def transcript_from_dict(
         labels = []
     if not isinstance(labels, list):
         raise fail("'labels' must be a list of {category, turn?}", "invalid_labels")
+    for number, label in enumerate(labels):
+        _check_label(label, number, fail)
     labels = _plain(labels, "labels", 1, fail)
     return Transcript(record_id, turns, MappingProxyType(metadata), tuple(labels))
+
+
+def _check_label(label: Any, number: int, fail: Callable[[str, str], TranscriptError]) -> None:
+    """One entry of `labels`: {"category": non-empty text, "turn": 0-based index of one of the turns (optional)}."""
+    if not isinstance(label, Mapping):
+        raise fail(f"label {number}: expected an object {{category, turn?}}, got {type(label).__name__} {label!r}", "invalid_labels")
+    category = label.get("category")
+    if not isinstance(category, str) or not category.strip():
+        raise fail(f"label {number}: 'category' must be a category name such as banned.refusal, got {category!r}", "invalid_labels")
+    turn = label.get("turn")
+    if turn is not None and (isinstance(turn, bool) or not isinstance(turn, int) or turn < 0):
+        raise fail(f"label {number}: 'turn' must be a 0-based turn index (a whole number), got {turn!r}", "invalid_labels")
+
+
+def check_label_turns(transcript: Transcript, *, path: str = "", line: int | None = None) -> None:
+    """Every label's turn is one of the transcript's turns (a live session learns its turns only at the end).
+
+    Raises:
+        TranscriptError: naming the label and the turns there are.
+    """
+    for number, label in enumerate(transcript.labels):
+        turn = label.get("turn")
+        if turn is not None and turn >= len(transcript.turns):
+            raise TranscriptError(
+                f"label {number}: 'turn' {turn} is not a turn of this transcript (0-{len(transcript.turns) - 1})",
+                code="invalid_labels", path=path, line=line, record_id=transcript.id,
+            )
 
 
 def record_id_of(raw_id: Any) -> str | None:
@@ -107,6 +136,8 @@ def validate_metadata(data: Mapping[str, Any], fail: Callable[[str, str], Transc
 def _plain(value: Any, key: Any, depth: int, fail: Callable[[str, str], TranscriptError]) -> Any:
     if isinstance(value, str):
         return without_surrogates(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise fail(f"{key!r} holds {value!r}, which JSON cannot carry into the output: write null or a string", "invalid_metadata")
     if isinstance(value, (list, dict)):
         if depth > MAX_METADATA_DEPTH:
             raise fail(f"{key!r} is nested more than {MAX_METADATA_DEPTH} levels deep", "invalid_metadata")
