@@ -401,6 +401,36 @@ def test_bad_marked_complaints_are_located(tmp_path, complaints, message):
     assert str(caught.value).endswith(message)
 
 
+@pytest.mark.parametrize(("row", "message"), [
+    ({"text": 5, "speaker": "agent", "label": "clean"}, "text must be the utterance (non-empty text), got 5"),
+    ({"text": " ", "speaker": "agent", "label": "clean"}, "text must be the utterance (non-empty text), got ' '"),
+    ({"text": "不知道", "speaker": "customer", "label": "banned.refusal"}, "a customer utterance is labelled complaint or clean, got 'banned.refusal'"),
+    ({"text": "太慢了", "speaker": "agent", "label": "complaint"}, "an agent utterance is labelled clean or with a banned.* or hold.improper category, got 'complaint'"),
+])
+def test_training_utterances_with_a_wrong_text_or_label_are_located(tmp_path, row, message):
+    from scriptcheck.learned.train import read_training_data
+
+    data = tmp_path / "d.jsonl"
+    data.write_text('{"text": "您好", "speaker": "agent", "label": "clean"}\n' + json.dumps(row, ensure_ascii=False) + "\n", encoding="utf-8")
+    with pytest.raises(ModelError) as caught:
+        read_training_data([data])
+    assert str(caught.value) == f"{data}:2: {message}"
+
+
+def test_model_train_warns_of_a_label_no_bundled_category_has_and_checks_its_output_first(tmp_path, capsys):
+    pytest.importorskip("sklearn")
+    from scriptcheck.cli import main
+
+    rows = [*TRAIN, *({"text": f"滚蛋{n}", "speaker": "agent", "label": "banned.contemt"} for n in range(25))]
+    data = tmp_path / "data.jsonl"
+    data.write_text("\n".join(json.dumps(row, ensure_ascii=False) for row in rows), encoding="utf-8")
+    assert main(["model", "train", str(data), "--output", str(data)]) == 2  # a file: refused before any training
+    assert f"--output {data} is a file; give a folder" in capsys.readouterr().err
+    assert main(["model", "train", str(data), "--output", str(tmp_path / "m")]) == 0
+    err = capsys.readouterr().err
+    assert "label 'banned.contemt' is not a bundled category; did you mean banned.contempt?" in err
+
+
 def test_bad_training_data_is_located(tmp_path):
     from scriptcheck.learned.train import read_training_data
 

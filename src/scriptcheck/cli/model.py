@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import sys
+from pathlib import Path
 
 from ..learned.model import bundled_model_text, parse_model, read_model_text
 from ..learned.train import read_training_data, train, write_model
@@ -55,8 +57,18 @@ def _train(args: argparse.Namespace) -> int:
     if not 0 <= args.heldout < 1:
         print("scriptcheck: error: --heldout must be at least 0 and below 1", file=sys.stderr)
         return 2
+    output = Path(args.output)
+    if output.exists() and not output.is_dir():
+        print(f"scriptcheck: error: --output {output} is a file; give a folder to write model.json into", file=sys.stderr)
+        return 2
     data = read_training_data(args.paths)
     print(f"read {len(data)} utterances from {len(args.paths)} path(s)", file=sys.stderr)
+    known = {label for labels in parse_model(bundled_model_text(), "bundled").labels.values() for label in labels}
+    for label in sorted({label for utterance in data for label in utterance.labels} - known - {"complaint"}):
+        close = difflib.get_close_matches(label, sorted(known), n=1)
+        hint = f"did you mean {close[0]}? " if close else ""
+        print(f"scriptcheck: warning: label {label!r} is not a bundled category; {hint}a pack must declare it and name it in a "
+              "model rule for its findings to appear", file=sys.stderr)
     text, report = train(data, name=args.name, version=args.version, heldout=args.heldout, seed=args.seed)
     for line in report.lines():
         print(line)

@@ -102,6 +102,12 @@ def read_training_data(paths: Iterable[str | Path]) -> list[Utterance]:
                 speaker, label = str(data["speaker"]), str(data["label"])
                 if speaker not in (AGENT, CUSTOMER):
                     raise ModelError(f"{where}: speaker must be agent or customer, got {speaker!r}")
+                if not isinstance(data["text"], str) or not data["text"].strip():
+                    raise ModelError(f"{where}: text must be the utterance (non-empty text), got {data['text']!r}")
+                if speaker == CUSTOMER and label not in (COMPLAINT, CLEAN):
+                    raise ModelError(f"{where}: a customer utterance is labelled complaint or clean, got {label!r}")
+                if speaker == AGENT and label != CLEAN and not label.startswith(AGENT_LABEL_PREFIXES):
+                    raise ModelError(f"{where}: an agent utterance is labelled clean or with a banned.* or hold.improper category, got {label!r}")
                 labels = frozenset() if label == CLEAN else frozenset({label})
                 found.append(Utterance(str(data["text"]), speaker, labels, where))
             else:
