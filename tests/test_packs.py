@@ -36,6 +36,7 @@ def write(tmp_path: Path, text: str, name: str = "mine.yaml") -> Path:
         ("catastrophic_regex.yaml", "8:24", "can backtrack catastrophically"),
         ("punctuation_phrase.yaml", "3:5", "only spaces or punctuation"),
         ("punctuation_check_verb.yaml", "8:76", "`trigger.check_verbs` item '。' is only spaces or punctuation"),
+        ("override_unknown_category.yaml", "5:45", "unknown category 'banned.impatiance'; did you mean 'banned.impatience'?"),
         ("boolean_pack_name.yaml", "1:7", "`pack` must be a non-empty str; YAML read it as a boolean or null: put it in quotes"),
     ],
 )
@@ -45,6 +46,13 @@ def test_broken_pack_error_names_file_line_and_column(name, location, text):
     message = str(caught.value)
     assert message.startswith(f"{BAD / name}:{location}: "), message
     assert text in message
+
+
+def test_an_override_may_move_a_rule_into_a_category_its_pack_declares(tmp_path):
+    pack = write(tmp_path, "pack: mine\ncategories: {banned.rudeness: 粗鲁用语}\nrules: []\n"
+                           "overrides: [{id: banned.impatience.hurry, category: banned.rudeness}]\n")
+    rule = next(rule for rule in scriptcheck.load(pack, model=False).rules if rule.id == "banned.impatience.hurry")
+    assert rule.category == "banned.rudeness"
 
 
 def test_missing_pack_file_is_a_clear_error():

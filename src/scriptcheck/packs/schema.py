@@ -94,7 +94,7 @@ def parse_pack(text: str, path: str = "<pack>") -> RulePack:
         path=path,
         rules=tuple(rules),
         settings=_read_settings(data, known_categories),
-        overrides=_read_overrides(data),
+        overrides=_read_overrides(data, known_categories),
         disable=_read_disable(data),
         categories=MappingProxyType(categories),
         description=str(data.get("description", "")),
@@ -186,7 +186,7 @@ def read_asr(node: LocatedDict, key: str) -> tuple[bool, tuple[str, ...]]:
     return True, confusions
 
 
-def _read_overrides(data: LocatedDict) -> tuple[tuple[str, Mapping[str, Any], SourceLocation], ...]:
+def _read_overrides(data: LocatedDict, categories: Mapping[str, str]) -> tuple[tuple[str, Mapping[str, Any], SourceLocation], ...]:
     node = data.get("overrides")
     if node is None:
         return ()
@@ -207,6 +207,8 @@ def _read_overrides(data: LocatedDict) -> tuple[tuple[str, Mapping[str, Any], So
                 changes[key] = string_list(item, key)
             else:
                 changes[key] = _read_field(item, key, rule_id)
+            if key == "category":
+                _check_category(changes[key], categories, item.locs[key], rule_id)
         result.append((rule_id, MappingProxyType(changes), item.loc))
     return tuple(result)
 
