@@ -186,8 +186,16 @@ def test_old_side_read_from_git(tmp_path, capsys):
 
 def test_old_that_is_neither_file_nor_ref_is_a_clear_error(tmp_path, capsys):
     corpus = write_jsonl(tmp_path / "corpus.jsonl", CORPUS)
-    assert main(["diff", "--old", str(tmp_path / "missing.yaml"), str(corpus)]) == 2
+    assert main(["diff", "--old", str(tmp_path / "missing"), str(corpus)]) == 2
     assert "with a bare git ref also give --new PACK" in capsys.readouterr().err
+    # a mistyped pack file is a missing file, not a git ref (with or without --new)
+    new = tmp_path / "mine.yaml"
+    new.write_text("pack: mine\nrules: []\n", encoding="utf-8")
+    for extra in ([], ["--new", str(new)]):
+        assert main(["diff", "--old", str(tmp_path / "missing.yaml"), *extra, str(corpus)]) == 2
+        err = capsys.readouterr().err
+        assert f"--old {tmp_path / 'missing.yaml'}: no such pack file (for a pack as of a git ref write REF:path" in err
+        assert "git" not in err.split("(")[0]
 
 
 def test_diff_takes_the_model_choice_for_both_sides(tmp_path, capsys):

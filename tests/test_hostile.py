@@ -1059,3 +1059,22 @@ def test_a_none_in_check_many_is_that_items_error_and_the_rest_are_checked(check
     assert len(results) == 3 and not isinstance(results[0], scriptcheck.TranscriptError) and not isinstance(results[2], scriptcheck.TranscriptError)
     with pytest.raises(scriptcheck.TranscriptError, match="item 1: expected a transcript"):
         list(checker.check_many([RUDE, None], **options))
+
+
+@pytest.mark.parametrize(("packed", "what"), [
+    (lambda data: __import__("gzip").compress(data), "is gzip-compressed, not text; unpack it first (zcat "),
+    (lambda data: __import__("lzma").compress(data), "is xz-compressed, not text; unpack it first"),
+    (lambda data: b"PK\x03\x04" + data, "is a zip archive (an .xlsx workbook is one: export it as CSV), not text"),
+])
+def test_compressed_input_is_named_as_such_not_read_as_broken_text(tmp_path, capsys, packed, what):
+    src = tmp_path / "in.jsonl.gz"
+    src.write_bytes(packed((line(RUDE) + "\n").encode("utf-8")))
+    code, out, err = run(capsys, str(src))
+    assert code == 2 and f"{src}: {what}" in err and "Traceback" not in err
+
+
+def test_utf32_with_a_bom_is_read(tmp_path, capsys):
+    src = tmp_path / "in.jsonl"
+    src.write_bytes((line(RUDE) + "\n" + line(CLEAN) + "\n").encode("utf-32"))  # BOM FF FE 00 00 begins like UTF-16's
+    code, out, err = run(capsys, str(src), "--format", "jsonl")
+    assert code == 0 and [report["id"] for report in jsonl(out)] == ["rude", "ok"]

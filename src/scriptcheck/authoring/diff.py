@@ -78,6 +78,8 @@ def packs_from_git(spec: str, *, new_path: str | None = None, cwd: str | Path = 
         RulePackError: git or the ref is missing, or the old pack text is malformed.
     """
     ref, sep, path = spec.partition(":")
+    if not sep and spec.endswith((".yaml", ".yml")):  # a file name, not a ref: say the file is missing
+        raise RulePackError(f"--old {spec}: no such pack file (for a pack as of a git ref write REF:path, e.g. HEAD~1:{spec})")
     if not sep:
         if new_path is None:
             raise RulePackError(f"--old {spec!r} is neither a pack file nor REF:path; with a bare git ref also give --new PACK")

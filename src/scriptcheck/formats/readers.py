@@ -220,6 +220,11 @@ def check_encoding(encoding: str | None) -> None:
         raise InputFileError(f"--encoding {encoding!r} is not a text encoding; try utf-8 or gb18030")
 
 
+# compressed or packed files, which are read as garbage text otherwise
+_PACKED = ((b"\x1f\x8b", "gzip-compressed"), (b"\xfd7zXZ\x00", "xz-compressed"),
+           (b"PK\x03\x04", "a zip archive (an .xlsx workbook is one: export it as CSV)"), (b"\x28\xb5\x2f\xfd", "zstd-compressed"))
+
+
 def detect_encoding(head: bytes, name: str) -> str:
     """UTF-8 (with or without BOM), UTF-16 with BOM, else UTF-8 or GB18030 by a vote of the lines.
 
@@ -227,8 +232,14 @@ def detect_encoding(head: bytes, name: str) -> str:
     UTF-8, for GB18030 (Chinese spreadsheet exports) when only GB18030 reads it. GB18030 needs
     more votes than UTF-8, so one stray byte (a Latin-1 é) costs its own line, not the file.
     """
+    for magic, what in _PACKED:
+        if head.startswith(magic):
+            tip = f" (zcat {name} | scriptcheck check -)" if magic == b"\x1f\x8b" else ""
+            raise InputFileError(f"{name}: is {what}, not text; unpack it first{tip}")
     if head.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
+    if head.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):  # before UTF-16: FF FE 00 00 starts like UTF-16's FF FE
+        return "utf-32"
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
     if head.isascii():
