@@ -1078,3 +1078,15 @@ def test_utf32_with_a_bom_is_read(tmp_path, capsys):
     src.write_bytes((line(RUDE) + "\n" + line(CLEAN) + "\n").encode("utf-32"))  # BOM FF FE 00 00 begins like UTF-16's
     code, out, err = run(capsys, str(src), "--format", "jsonl")
     assert code == 0 and [report["id"] for report in jsonl(out)] == ["rude", "ok"]
+
+
+def test_check_many_given_one_dict_says_to_use_check(checker):
+    with pytest.raises(TypeError, match=r"check_many takes an iterable of transcripts; for one transcript \(a dict\) use check\(\)"):
+        list(checker.check_many(RUDE))
+
+
+def test_an_empty_profile_name_is_refused_not_taken_for_no_choice():
+    import scriptcheck
+
+    with pytest.raises(scriptcheck.RulePackError, match="unknown profile ''; use phone, chat, auto"):
+        scriptcheck.load(profile="", model=False)

@@ -223,6 +223,8 @@ class Checker:
                 record.transcript if record.transcript is not None else record.error
                 for record in read_records(transcripts, aliases=self.speaker_aliases)
             )
+        elif isinstance(transcripts, Mapping):
+            raise TypeError("check_many takes an iterable of transcripts; for one transcript (a dict) use check()")
         else:
             items = (_none_as_error(item, number) for number, item in enumerate(transcripts))
         render = output != "report"

@@ -112,7 +112,7 @@ class PackSource:
                 continue
             for pack, text in pack_tree(resolve_pack_argument(spec)):
                 add(pack, text)
-        chosen = profile or _setting(loaded, "profile")
+        chosen = _setting(loaded, "profile") if profile is None else profile
         if chosen is not None and chosen not in PROFILE_CHOICES:
             raise RulePackError(f"unknown profile {chosen!r}; use {', '.join(PROFILE_CHOICES)}")
         at = bundled if bundled is not None else len(loaded)
