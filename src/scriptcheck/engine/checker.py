@@ -226,11 +226,15 @@ class Checker:
         elif isinstance(transcripts, Mapping):
             raise TypeError("check_many takes an iterable of transcripts; for one transcript (a dict) use check()")
         else:
-            items = (_none_as_error(item, number) for number, item in enumerate(transcripts))
+            items = transcripts
         render = output != "report"
         chunks = check_items(self, with_progress(items, enabled=progress), workers=workers, payload=_unless_invalid, render=render)
+        number = -1
         for chunk in chunks:
             for item, outcome in chunk:
+                number += 1
+                if item is None:  # None means "nothing to check" to the batch machinery: the caller's None is an error
+                    outcome = _none_error(number)
                 outcome = item if outcome is None else outcome  # an invalid record of the file
                 if isinstance(outcome, TranscriptError):
                     if errors == "raise":
@@ -245,11 +249,8 @@ class Checker:
         return Session(self.for_channel(metadata if isinstance(metadata, Mapping) else None), transcript_id, metadata)
 
 
-def _none_as_error(item: Any, number: int) -> Any:
-    """`None` means "nothing to check" inside the batch machinery, so a None item is made its error here."""
-    if item is None:
-        return TranscriptError(f"item {number}: expected a transcript (a dict with 'id' and 'turns'), got None", code="not_an_object")
-    return item
+def _none_error(number: int) -> TranscriptError:
+    return TranscriptError(f"item {number}: expected a transcript (a dict with 'id' and 'turns'), got None", code="not_an_object")
 
 
 def _unless_invalid(item: Any) -> Any:
