@@ -428,7 +428,7 @@ def test_model_train_warns_of_a_label_no_bundled_category_has_and_checks_its_out
     assert f"--output {data} is a file; give a folder" in capsys.readouterr().err
     assert main(["model", "train", str(data), "--output", str(tmp_path / "m")]) == 0
     err = capsys.readouterr().err
-    assert "label 'banned.contemt' is not a bundled category; did you mean banned.contempt?" in err
+    assert "label 'banned.contemt' is not a bundled category; did you mean 'banned.contempt'?; a pack must declare it" in err
 
 
 def test_bad_training_data_is_located(tmp_path):

@@ -320,7 +320,7 @@ def test_import_refuses_unknown_categories_and_reports_invalid_input_records(tmp
     before = corpus.read_text(encoding="utf-8")
     assert main(["review", "import", str(verdicts), "--input", str(chats), "--into", str(corpus), "--dry-run"]) == 3
     captured = capsys.readouterr()
-    assert f"{verdicts}:1: unknown category 'banned.refusl'; did you mean 'banned.refusal'? is its pack loaded (--pack)?" in captured.err
+    assert f"{verdicts}:1: unknown category 'banned.refusl'; did you mean 'banned.refusal'?; is its pack loaded (--pack)?" in captured.err
     assert f"{verdicts}:2: unknown category 'nope.cat'; is its pack loaded (--pack)?" in captured.err
     assert f"invalid record in --input (verdicts on it are skipped): {chats}:1: record 'p9': label 0: expected an object" in captured.err
     assert f"p1: + missing.apology turn 1 (missed, {verdicts}:3)" in captured.out

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import difflib
 import importlib
 import io
 import json
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import MissingDependencyError, ScriptcheckError
+from .._yaml import did_you_mean
 from ..formats.readers import detect_encoding
 from ..formats.writers import FORMULA_STARTS
 
@@ -470,10 +470,8 @@ def import_verdicts(
 
 def _category(verdict: Verdict, category_of: Mapping[str, str], result: ImportResult) -> str | None:
     if verdict.category and verdict.category not in category_of.values():
-        categories = sorted(set(category_of.values()))
-        close = difflib.get_close_matches(verdict.category, categories, n=1)
-        hint = f"did you mean {close[0]!r}? " if close else ""
-        result.errors.append(f"{verdict.where}: unknown category {verdict.category!r}; {hint}is its pack loaded (--pack)?")
+        hint = did_you_mean(verdict.category, set(category_of.values()))
+        result.errors.append(f"{verdict.where}: unknown category {verdict.category!r}{hint}; is its pack loaded (--pack)?")
         return None
     if not verdict.rule:
         return verdict.category

@@ -154,6 +154,10 @@ def read_config(path: str | Path) -> ProjectConfig:
     )
 
 
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
 # what each [output] value must be (the command line checks the same through argparse)
 _WHOLE = "a whole number (0 or more)"
 _OUTPUT_RULES: dict[str, tuple[str, Any]] = {
@@ -162,16 +166,12 @@ _OUTPUT_RULES: dict[str, tuple[str, Any]] = {
     "fields": ("a list of metadata field names", lambda v: isinstance(v, list) and all(isinstance(i, str) for i in v) or isinstance(v, str)),
     "by": ("a list of metadata field names", lambda v: isinstance(v, list) and all(isinstance(i, str) for i in v) or isinstance(v, str)),
     "bom": ("true or false", lambda v: isinstance(v, bool)),
-    "turn_base": (_WHOLE, lambda v: _whole(v)),
-    "max_transcripts": (_WHOLE, lambda v: _whole(v)),
-    "workers": (_WHOLE, lambda v: _whole(v)),
+    "turn_base": (_WHOLE, _whole),
+    "max_transcripts": (_WHOLE, _whole),
+    "workers": (_WHOLE, _whole),
     "lang": ("zh or en", lambda v: v in ("zh", "en")),
     "fail_under": ("a score from 0 to 100", lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 100),
 }
-
-
-def _whole(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def _output_problem(key: str, value: Any) -> str | None:

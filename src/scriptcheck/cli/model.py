@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import difflib
 import json
 import sys
 from pathlib import Path
 
+from .._yaml import did_you_mean
 from ..learned.model import bundled_model_text, parse_model, read_model_text
 from ..learned.train import read_training_data, train, write_model
 
@@ -65,10 +65,8 @@ def _train(args: argparse.Namespace) -> int:
     print(f"read {len(data)} utterances from {len(args.paths)} path(s)", file=sys.stderr)
     known = {label for labels in parse_model(bundled_model_text(), "bundled").labels.values() for label in labels}
     for label in sorted({label for utterance in data for label in utterance.labels} - known - {"complaint"}):
-        close = difflib.get_close_matches(label, sorted(known), n=1)
-        hint = f"did you mean {close[0]}? " if close else ""
-        print(f"scriptcheck: warning: label {label!r} is not a bundled category; {hint}a pack must declare it and name it in a "
-              "model rule for its findings to appear", file=sys.stderr)
+        print(f"scriptcheck: warning: label {label!r} is not a bundled category{did_you_mean(label, known)}; a pack must declare it "
+              "and name it in a model rule for its findings to appear", file=sys.stderr)
     text, report = train(data, name=args.name, version=args.version, heldout=args.heldout, seed=args.seed)
     for line in report.lines():
         print(line)
