@@ -120,15 +120,21 @@ def test_complaint_wording_counts_what_the_phrases_catch_per_file(tmp_path):
     assert missing.returncode == 2 and "not found" in missing.stderr
 
 
-def test_real_chats_measure_counts_banned_wording_holds_and_openings_against_annotations():
+def load_real_chats():
+    """benchmarks/real_chats.py as a module (it is a script, not a package)."""
     import importlib.util
-
-    import scriptcheck
 
     spec = importlib.util.spec_from_file_location("real_chats", ROOT / "benchmarks" / "real_chats.py")
     assert spec is not None and spec.loader is not None
-    real_chats = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(real_chats)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_real_chats_measure_counts_banned_wording_holds_and_openings_against_annotations():
+    import scriptcheck
+
+    real_chats = load_real_chats()
     checker = scriptcheck.load(profile="chat")
     chat = {"id": "c1", "turns": [
         {"role": "customer", "text": "能退吗"},
@@ -148,14 +154,9 @@ def test_real_chats_measure_counts_banned_wording_holds_and_openings_against_ann
 
 
 def test_real_chats_counts_a_hold_placed_one_request_later_as_the_same_wait_only_in_its_own_row():
-    import importlib.util
-
     import scriptcheck
 
-    spec = importlib.util.spec_from_file_location("real_chats", ROOT / "benchmarks" / "real_chats.py")
-    assert spec is not None and spec.loader is not None
-    real_chats = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(real_chats)
+    real_chats = load_real_chats()
     checker = scriptcheck.load(profile="chat")
     chat = {"id": "c2", "turns": [
         {"role": "customer", "text": "我的快递到哪了"},

@@ -131,7 +131,7 @@ def _transcript_examples(data: dict[str, Any], where: str) -> list[Utterance]:
     for label in data.get("labels") or ():
         if isinstance(label, dict) and isinstance(label.get("turn"), int):
             by_turn.setdefault(label["turn"], set()).add(str(label.get("category")))
-    marked = _marked_complaints(data.get("complaints"), where)
+    marked = _marked_complaints(data.get("complaints"), len(data.get("turns") or ()), where)
     examples = []
     for index, turn in enumerate(data.get("turns") or ()):
         if not isinstance(turn, dict) or not isinstance(turn.get("text"), str):
@@ -145,18 +145,18 @@ def _transcript_examples(data: dict[str, Any], where: str) -> list[Utterance]:
             examples.append(Utterance(turn["text"], CUSTOMER, frozenset({COMPLAINT}), f"{where} turn {index}"))
         if index in marked and speaker != CUSTOMER:
             raise ModelError(f"{where}: 'complaints' lists turn {index}, which is not a customer's turn; list customer turns only")
-    beyond = sorted(index for index in marked if not 0 <= index < len(data.get("turns") or ()))
-    if beyond:
-        raise ModelError(f"{where}: 'complaints' lists turn {beyond[0]}, but the transcript has {len(data.get('turns') or ())} turns (0-based)")
     return examples
 
 
-def _marked_complaints(value: Any, where: str) -> frozenset[int]:
-    """The transcript's `complaints`: turn indexes (ints) a reviewer marked as complaints."""
+def _marked_complaints(value: Any, turn_count: int, where: str) -> frozenset[int]:
+    """The transcript's `complaints`: turn indexes (ints, within the transcript) a reviewer marked as complaints."""
     if value is None:
         return frozenset()
     if not isinstance(value, list) or not all(isinstance(item, int) and not isinstance(item, bool) for item in value):
         raise ModelError(f"{where}: 'complaints' must be a list of turn indexes (0-based integers), got {value!r}")
+    beyond = sorted(index for index in value if not 0 <= index < turn_count)
+    if beyond:
+        raise ModelError(f"{where}: 'complaints' lists turn {beyond[0]}, but the transcript has {turn_count} turns (0-based)")
     return frozenset(value)
 
 
