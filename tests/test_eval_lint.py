@@ -95,6 +95,49 @@ def test_eval_junit_xml_has_a_case_per_category(tmp_path):
     assert cases["banned.provocation"].find("failure") is None
 
 
+def _with_broken_records(tmp_path):
+    """SMALL on lines 1-4, then a line that is not JSON and a record whose label names a turn it does not have."""
+    path = write(tmp_path, SMALL)
+    beyond = labelled("beyond", [OPEN, CLOSE], [{"category": "banned.refusal", "turn": 7}])
+    with path.open("a", encoding="utf-8") as stream:
+        stream.write("{not json\n" + json.dumps(beyond) + "\n")
+    return path
+
+
+def test_eval_exits_3_for_invalid_records_and_names_them_in_every_format(tmp_path, capsys):
+    """A CI job must not pass on a corpus that silently lost records: exit 3 as `check` does, list them everywhere."""
+    path = _with_broken_records(tmp_path)
+    junit = tmp_path / "eval.xml"
+    assert main(["eval", str(path), "--junit-xml", str(junit)]) == 3
+    captured = capsys.readouterr()
+    assert f"{path}:5:" in captured.err and f"{path}:6: record 'beyond'" in captured.err
+    assert "2 invalid record(s) were not evaluated" in captured.err and "--skip-invalid" in captured.err
+    assert f"{path}: 4 transcripts, 2 invalid record(s) not evaluated" in captured.out
+    assert "  invalid records (2):" in captured.out and "'turn' 7 is not a turn of this transcript (0-1)" in captured.out
+    assert "FN banned.refusal" in captured.out  # the valid records were still evaluated
+    case = next(case for case in ET.parse(junit).getroot().iter("testcase") if case.get("name") == "invalid records")
+    assert case.find("failure").get("message") == "2 invalid record(s) not evaluated"
+
+    assert main(["eval", str(path), "--format", "json"]) == 3
+    data = json.loads(capsys.readouterr().out)
+    assert data["transcripts"] == 4 and [error["line"] for error in data["invalid"]] == [5, 6]
+    assert main(["eval", str(path), "--format", "markdown"]) == 3
+    assert "<summary>2 invalid records (not evaluated)</summary>" in capsys.readouterr().out
+
+
+def test_eval_skip_invalid_keeps_the_gate_exit_code(tmp_path, capsys):
+    path = _with_broken_records(tmp_path)
+    assert main(["eval", str(path), "--skip-invalid"]) == 0
+    assert main(["eval", str(path), "--skip-invalid", "--min-recall", "0.9"]) == 1
+    assert "invalid record" in capsys.readouterr().err  # still reported
+
+
+def test_a_clean_corpus_has_no_invalid_case_in_junit(tmp_path):
+    junit = tmp_path / "eval.xml"
+    assert main(["eval", str(write(tmp_path, SMALL)), "--junit-xml", str(junit)]) == 0
+    assert "invalid records" not in {case.get("name") for case in ET.parse(junit).getroot().iter("testcase")}
+
+
 def test_eval_category_filter(tmp_path, capsys):
     path = write(tmp_path, SMALL)
     assert main(["eval", str(path), "--category", "banned.provocation", "--min-recall", "1", "--format", "json"]) == 0

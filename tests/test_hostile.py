@@ -999,7 +999,7 @@ def test_each_label_is_validated_and_the_record_is_reported_while_the_rest_are_e
 
     src = write_jsonl(tmp_path / "in.jsonl", {"id": "bad", "turns": GOOD_TURNS, "labels": labels},
                       {"id": "good", "turns": GOOD_TURNS, "labels": [{"category": "missing.closing"}]})
-    assert main(["eval", str(src), "--no-model"]) == 0  # eval reports invalid records and scores the rest
+    assert main(["eval", str(src), "--no-model"]) == 3  # eval reports invalid records, scores the rest, exits 3
     captured = capsys.readouterr()
     assert f"{src}:1: record 'bad': {message}" in captured.err and "Traceback" not in captured.err
     assert "missing.closing   1   0   0" in captured.out  # the good record was still scored

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -13,7 +14,18 @@ from .._model import Transcript
 from ..authoring.evaluate import CategoryScore, Evaluation, evaluate
 from ..formats.readers import read_records
 from ..formats.validate import check_label_turns
-from .common import add_input_options, add_pack_options, corpus_files, examples, load_checker, output
+from .common import (
+    EXIT_GATE,
+    EXIT_INVALID,
+    EXIT_OK,
+    EXIT_USAGE,
+    add_input_options,
+    add_pack_options,
+    corpus_files,
+    examples,
+    load_checker,
+    output,
+)
 
 GATES = ("precision", "recall", "f1")
 
@@ -54,15 +66,22 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="score findings flagged for review as predictions too (what charging the learned stage's borderline "
         "findings, e.g. trigger.deduct_at, would give); the output says so",
     )
+    parser.add_argument(
+        "--skip-invalid", action="store_true",
+        help="do not exit 3 for invalid records (they are still reported, on stderr and in every format)",
+    )
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    """Exit 0, 1 (a gate missed), 2 (usage) or 3 (invalid records, as `check`: a corpus that lost records silently
+    would measure fewer labels than the CI job thinks)."""
     checker = load_checker(args)
     evaluations = {}
     for path in corpus_files(args.paths):
         records = read_records(path, aliases=checker.speaker_aliases, encoding=args.encoding, input_format=args.input_format, max_record_bytes=args.max_record_bytes)
         transcripts: list[Transcript] = []
+        unread: list[TranscriptError] = []
         for record in records:
             error = record.error
             if record.transcript is not None:
@@ -73,10 +92,12 @@ def run(args: argparse.Namespace) -> int:
                     error = wrong
             if error is not None:
                 print(f"scriptcheck: invalid record: {error}", file=sys.stderr)
-        evaluations[str(path)] = evaluate(checker, transcripts, categories=args.category, include_review=args.include_review)
+                unread.append(error)
+        evaluation = evaluate(checker, transcripts, categories=args.category, include_review=args.include_review)
+        evaluations[str(path)] = dataclasses.replace(evaluation, invalid=(*unread, *evaluation.invalid))
     if not evaluations:
         print("scriptcheck: error: no corpus files found", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     failures: list[str] = []
     for name, evaluation in evaluations.items():
         if args.format != "json":
@@ -92,7 +113,11 @@ def run(args: argparse.Namespace) -> int:
             stream.write(junit_xml(evaluations, args))
     for failure in failures:
         print(f"scriptcheck: gate missed: {failure}", file=sys.stderr)
-    return 1 if failures else 0
+    invalid = sum(len(evaluation.invalid) for evaluation in evaluations.values())
+    if invalid and not args.skip_invalid:
+        print(f"scriptcheck: {invalid} invalid record(s) were not evaluated; fix them, or pass --skip-invalid to exit 0 regardless", file=sys.stderr)
+        return EXIT_INVALID
+    return EXIT_GATE if failures else EXIT_OK
 
 
 def gate_failures(evaluation: Evaluation, args: argparse.Namespace) -> list[str]:
@@ -132,8 +157,9 @@ _HEADER = ("category", "TP", "FP", "FN", "precision", "recall", "F1")
 
 
 def _review_note(evaluation: Evaluation) -> str:
-    """What a heading adds when review flags were scored as findings (`--include-review`)."""
-    return ", review flags counted as findings" if evaluation.review_counted else ""
+    """What a heading adds: invalid records left out, review flags scored as findings (`--include-review`)."""
+    invalid = f", {len(evaluation.invalid)} invalid record(s) not evaluated" if evaluation.invalid else ""
+    return invalid + (", review flags counted as findings" if evaluation.review_counted else "")
 
 
 def format_table(name: str, evaluation: Evaluation, max_errors: int) -> str:
@@ -153,6 +179,11 @@ def format_table(name: str, evaluation: Evaluation, max_errors: int) -> str:
             lines.append(f"    {case.kind.upper()} {case.category:<20} {case.transcript_id} {where}{rule}{text}")
         if len(errors) > max_errors:
             lines.append(f"    … {len(errors) - max_errors} more (use --format json for all)")
+    if evaluation.invalid:
+        lines.append(f"  invalid records ({len(evaluation.invalid)}):")
+        lines += [f"    {_short(str(error), 160)}" for error in evaluation.invalid[:max_errors]]
+        if len(evaluation.invalid) > max_errors:
+            lines.append(f"    … {len(evaluation.invalid) - max_errors} more (use --format json for all)")
     return "\n".join(lines) + "\n"
 
 
@@ -167,6 +198,10 @@ def format_markdown(name: str, evaluation: Evaluation, max_errors: int) -> str:
             turn = "whole call" if case.turn is None else case.turn
             text = _short(case.text).replace("|", "\\|")
             lines.append(f"| {case.kind.upper()} | {case.category} | {case.transcript_id} | {turn} | {text} |")
+        lines += ["", "</details>"]
+    if evaluation.invalid and max_errors > 0:
+        lines += ["", f"<details><summary>{len(evaluation.invalid)} invalid records (not evaluated)</summary>", ""]
+        lines += [f"- {_short(str(error), 160).replace('<', '&lt;')}" for error in evaluation.invalid[:max_errors]]
         lines += ["", "</details>"]
     return "\n".join(lines) + "\n"
 
@@ -194,8 +229,13 @@ def junit_xml(evaluations: dict[str, Evaluation], args: argparse.Namespace) -> s
                 )
                 body = f"<failure message={quoteattr('; '.join(misses))}>{escape(errors)}</failure>" + body
             cases.append(f'    <testcase classname={quoteattr("scriptcheck.eval." + Path(name).stem)} name={quoteattr(score.category)}>{body}</testcase>')
+        if evaluation.invalid:  # a failed case of its own, so a CI dashboard shows records the corpus lost
+            failed += 1
+            listed = "\n".join(str(error) for error in evaluation.invalid)
+            message = quoteattr(f"{len(evaluation.invalid)} invalid record(s) not evaluated")
+            cases.append(f'    <testcase classname={quoteattr("scriptcheck.eval." + Path(name).stem)} name="invalid records"><failure message={message}>{escape(listed)}</failure></testcase>')
         suites.append(
-            f"  <testsuite name={quoteattr(name)} tests=\"{len(evaluation.categories)}\" failures=\"{failed}\">\n"
+            f"  <testsuite name={quoteattr(name)} tests=\"{len(cases)}\" failures=\"{failed}\">\n"
             + "\n".join(cases)
             + "\n  </testsuite>"
         )
