@@ -138,6 +138,112 @@ def test_a_clean_corpus_has_no_invalid_case_in_junit(tmp_path):
     assert "invalid records" not in {case.get("name") for case in ET.parse(junit).getroot().iter("testcase")}
 
 
+# A pack that makes SMALL worse: the provocation it found is gone, and an agent pleasantry becomes contempt.
+WORSE_PACK = """\
+pack: worse
+version: "1"
+disable: [banned.provocation]
+rules:
+  - id: worse.thanks
+    category: banned.contempt
+    severity: warning
+    points: 5
+    message: test
+    phrases: [感谢您的支持]
+"""
+
+
+def _baseline(tmp_path, capsys, *extra):
+    """SMALL's corpus, and the JSON `eval` wrote for it (with `extra` options) as a baseline file."""
+    corpus = write(tmp_path, SMALL)
+    assert main(["eval", str(corpus), "--format", "json", *extra]) == 0
+    baseline = tmp_path / "baseline.json"
+    baseline.write_text(capsys.readouterr().out, encoding="utf-8")
+    return corpus, baseline
+
+
+def test_eval_against_its_own_baseline_has_nothing_to_report(tmp_path, capsys):
+    corpus, baseline = _baseline(tmp_path, capsys)
+    assert main(["eval", str(corpus), "--baseline", str(baseline)]) == 0
+    out = capsys.readouterr().out
+    assert f"against {baseline}: 0 regression(s), 0 improvement(s), 0 new error(s), 0 fixed" in out
+
+
+def test_a_worse_pack_regresses_against_the_baseline_in_every_format(tmp_path, capsys):
+    corpus, baseline = _baseline(tmp_path, capsys)
+    pack = tmp_path / "worse.yaml"
+    pack.write_text(WORSE_PACK, encoding="utf-8")
+    junit = tmp_path / "eval.xml"
+    assert main(["eval", str(corpus), "-p", str(pack), "--baseline", str(baseline), "--junit-xml", str(junit)]) == 1
+    captured = capsys.readouterr()
+    # the provocation found before is now missed; a category with no findings before now has false alarms
+    assert f"regression against {baseline}: {corpus}: banned.provocation recall 1.000 -> 0.000 (-1.000)" in captured.err
+    assert f"{corpus}: banned.contempt precision 1.000 -> 0.000 (-1.000)" in captured.err
+    assert "    worse: micro precision 0.667 -> 0.167" in captured.out  # 1 TP, 5 FP (the closing in all four), 2 FN
+    assert "    new FN banned.provocation tp turn 2: 你去投诉啊" in captured.out
+    assert "    new FP banned.contempt tp turn 3: 感谢您的支持，再见" in captured.out
+    cases = {case.get("name"): case for case in ET.parse(junit).getroot().iter("testcase")}
+    assert "recall fell 1.000 -> 0.000 (baseline)" in cases["banned.provocation"].find("failure").get("message")
+    assert "precision fell 0.667 -> 0.167 (baseline)" in cases["micro"].find("failure").get("message")
+    assert cases["banned.refusal"].find("failure") is None  # unchanged
+
+    assert main(["eval", str(corpus), "-p", str(pack), "--baseline", str(baseline), "--format", "json"]) == 1
+    compared = json.loads(capsys.readouterr().out)["baseline"]
+    assert {"category": "banned.provocation", "measure": "recall", "before": 1.0, "after": 0.0} in compared["regressions"]
+    assert {(error["kind"], error["category"], error["id"]) for error in compared["new_errors"]} >= {("fn", "banned.provocation", "tp")}
+    assert compared["fixed_errors"] == 0
+    assert main(["eval", str(corpus), "-p", str(pack), "--baseline", str(baseline), "--format", "markdown"]) == 1
+    assert "- worse: banned.provocation recall 1.000 -> 0.000" in capsys.readouterr().out
+    # a tolerance as large as the fall lets it pass; a category filter compares only that category
+    assert main(["eval", str(corpus), "-p", str(pack), "--baseline", str(baseline), "--max-drop", "1"]) == 0
+    assert main(["eval", str(corpus), "-p", str(pack), "--baseline", str(baseline), "-c", "banned.refusal"]) == 0
+
+
+def test_a_better_run_lists_improvements_and_fixed_errors(tmp_path, capsys):
+    pack = tmp_path / "worse.yaml"
+    pack.write_text(WORSE_PACK, encoding="utf-8")
+    corpus, baseline = _baseline(tmp_path, capsys, "-p", str(pack))
+    assert main(["eval", str(corpus), "--baseline", str(baseline), "--format", "json"]) == 0
+    compared = json.loads(capsys.readouterr().out)["baseline"]
+    assert compared["regressions"] == [] and compared["new_errors"] == []
+    assert {"category": "banned.provocation", "measure": "recall", "before": 0.0, "after": 1.0} in compared["improvements"]
+    assert compared["fixed_errors"] == 5  # the missed provocation and the four contempt false alarms
+
+
+def test_baseline_corpora_are_matched_by_path_then_by_file_name(tmp_path, capsys, monkeypatch):
+    corpus, baseline = _baseline(tmp_path, capsys)
+    other = write(tmp_path, SMALL, name="other.jsonl")
+    monkeypatch.chdir(tmp_path)  # the same file given by another path: matched by its name
+    assert main(["eval", "corpus.jsonl", "other.jsonl", "--baseline", str(baseline)]) == 0
+    captured = capsys.readouterr()
+    assert f"against {baseline}: 0 regression(s)" in captured.out
+    assert f"{baseline} has no result for other.jsonl (it has: {corpus}); not compared" in captured.err
+    assert other.exists()
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (None, "cannot read it (No such file or directory)"),
+    ("{oops", "not JSON (Expecting property name"),
+    ("[1, 2]", "not an eval result (no 'categories' list)"),
+    ('{"corpora": []}', "'corpora' must be a non-empty list"),
+    ('{"categories": [{"category": "banned.vague", "tp": "1", "fp": 0, "fn": 0}]}', "a category entry needs 'category' and whole-number 'tp', 'fp', 'fn'"),
+])
+def test_a_broken_baseline_is_refused_before_the_corpus_is_checked(tmp_path, capsys, content, message):
+    baseline = tmp_path / "baseline.json"
+    if content is not None:
+        baseline.write_text(content, encoding="utf-8")
+    assert main(["eval", str(write(tmp_path, SMALL)), "--baseline", str(baseline)]) == 2
+    err = capsys.readouterr().err
+    assert f"baseline {baseline}: {message}" in err and "write one with: scriptcheck eval CORPUS... --format json > FILE" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(("option", "value"), [("--max-drop", "2"), ("--max-drop", "-0.1"), ("--min-recall", "nan"), ("--min-precision", "1.5")])
+def test_rates_outside_0_to_1_are_refused(tmp_path, capsys, option, value):
+    assert main(["eval", str(write(tmp_path, SMALL)), option, value]) == 2
+    assert f"{option} must be a rate from 0 to 1" in capsys.readouterr().err
+
+
 def test_eval_category_filter(tmp_path, capsys):
     path = write(tmp_path, SMALL)
     assert main(["eval", str(path), "--category", "banned.provocation", "--min-recall", "1", "--format", "json"]) == 0

@@ -11,6 +11,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from .._errors import TranscriptError
 from .._model import Transcript
+from ..authoring.baseline import Comparison, compare, read_baseline
 from ..authoring.evaluate import CategoryScore, Evaluation, evaluate
 from ..formats.readers import read_records
 from ..formats.validate import check_label_turns
@@ -19,6 +20,7 @@ from .common import (
     EXIT_INVALID,
     EXIT_OK,
     EXIT_USAGE,
+    UsageError,
     add_input_options,
     add_pack_options,
     corpus_files,
@@ -59,6 +61,15 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--junit-xml", metavar="FILE", help="also write JUnit XML: one test case per category")
     for gate in GATES:
         parser.add_argument(f"--min-{gate}", type=float, metavar="X", help=f"exit 1 if any category's {gate} is below X")
+    parser.add_argument(
+        "--baseline", metavar="FILE",
+        help="compare with a stored result (what `eval --format json` wrote, e.g. at the last release): exit 1 if "
+        "any category's (or micro) precision, recall or F1 fell by more than --max-drop, and list the new errors",
+    )
+    parser.add_argument(
+        "--max-drop", type=float, default=0.0, metavar="X",
+        help="with --baseline, the fall a rate may take before it counts as a regression (default 0: any fall)",
+    )
     parser.add_argument("--category", "-c", action="append", metavar="C", help="only these categories (repeatable)")
     parser.add_argument("--errors", type=int, default=50, metavar="N", help="list at most N errors in table/markdown (default 50)")
     parser.add_argument(
@@ -76,6 +87,8 @@ def register(commands: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Exit 0, 1 (a gate missed), 2 (usage) or 3 (invalid records, as `check`: a corpus that lost records silently
     would measure fewer labels than the CI job thinks)."""
+    _check_fractions(args)
+    baseline = read_baseline(args.baseline) if args.baseline else None  # a bad file fails before the corpus is checked
     checker = load_checker(args)
     evaluations = {}
     for path in corpus_files(args.paths):
@@ -98,26 +111,82 @@ def run(args: argparse.Namespace) -> int:
     if not evaluations:
         print("scriptcheck: error: no corpus files found", file=sys.stderr)
         return EXIT_USAGE
+    comparisons = _compare_all(baseline, evaluations, args) if baseline is not None else {}
     failures: list[str] = []
     for name, evaluation in evaluations.items():
         if args.format != "json":
             render = format_table if args.format == "table" else format_markdown
             print(render(name, evaluation, args.errors))
+            if name in comparisons:
+                print(format_comparison(comparisons[name], args.baseline, args.errors, markdown=args.format == "markdown"))
         failures.extend(f"{name}: {failure}" for failure in gate_failures(evaluation, args))
+    regressions = [change for comparison in comparisons.values() for change in comparison.regressions]
     if args.format == "json":
-        documents = [{"corpus": name, **evaluation.to_dict()} for name, evaluation in evaluations.items()]
+        documents = [
+            {"corpus": name, **evaluation.to_dict(), **({"baseline": comparisons[name].to_dict()} if name in comparisons else {})}
+            for name, evaluation in evaluations.items()
+        ]
         single = len(args.paths) == 1 and not Path(args.paths[0]).is_dir()
         print(json.dumps(documents[0] if single else {"corpora": documents}, ensure_ascii=False, indent=2))
     if args.junit_xml:
         with output(args.junit_xml, inputs=args.paths, option="--junit-xml") as stream:
-            stream.write(junit_xml(evaluations, args))
+            stream.write(junit_xml(evaluations, args, comparisons))
     for failure in failures:
         print(f"scriptcheck: gate missed: {failure}", file=sys.stderr)
+    for change in regressions:
+        print(f"scriptcheck: regression against {args.baseline}: {change}", file=sys.stderr)
     invalid = sum(len(evaluation.invalid) for evaluation in evaluations.values())
     if invalid and not args.skip_invalid:
         print(f"scriptcheck: {invalid} invalid record(s) were not evaluated; fix them, or pass --skip-invalid to exit 0 regardless", file=sys.stderr)
         return EXIT_INVALID
-    return EXIT_GATE if failures else EXIT_OK
+    return EXIT_GATE if failures or regressions else EXIT_OK
+
+
+def _check_fractions(args: argparse.Namespace) -> None:
+    """Gates and --max-drop are rates from 0 to 1 (NaN would turn a gate off without a word)."""
+    for option in (*(f"min_{gate}" for gate in GATES), "max_drop"):
+        value = getattr(args, option, None)
+        if value is not None and not 0 <= value <= 1:
+            raise UsageError(f"--{option.replace('_', '-')} must be a rate from 0 to 1, not {value:g}")
+
+
+def _compare_all(baseline: dict[str, dict], evaluations: dict[str, Evaluation], args: argparse.Namespace) -> dict[str, Comparison]:
+    """Each corpus against the baseline document of the same path, else of the same file name (CI may run
+    from another folder), else a lone corpus against a lone document; a corpus the baseline lacks is named
+    on stderr and not compared."""
+    comparisons = {}
+    for name, evaluation in evaluations.items():
+        document = baseline.get(name)
+        if document is None:
+            namesakes = [found for path, found in baseline.items() if Path(path).name == Path(name).name]
+            document = namesakes[0] if len(namesakes) == 1 else None
+        if document is None and len(baseline) == 1 and len(evaluations) == 1:
+            document = next(iter(baseline.values()))
+        if document is None:
+            print(f"scriptcheck: note: {args.baseline} has no result for {name} (it has: {', '.join(baseline) or '-'}); not compared", file=sys.stderr)
+            continue
+        comparisons[name] = compare(name, evaluation, document, args.max_drop, args.category)
+    return comparisons
+
+
+def format_comparison(comparison: Comparison, baseline: str, max_errors: int, markdown: bool = False) -> str:
+    """What moved against the baseline: regressions, improvements, new errors (a PR reviewer's questions)."""
+    bullet = "- " if markdown else "    "
+    lines = [
+        f"{'**' if markdown else '  '}against {baseline}{'**' if markdown else ''}: {len(comparison.regressions)} regression(s), "
+        f"{len(comparison.improvements)} improvement(s), {len(comparison.new_errors)} new error(s), {comparison.fixed_errors} fixed"
+    ]
+    if markdown:
+        lines.append("")
+    for label, changes in (("worse", comparison.regressions), ("better", comparison.improvements)):
+        lines += [f"{bullet}{label}: {change.category} {change.measure} {change.before:.3f} -> {change.after:.3f}" for change in changes]
+    for case in comparison.new_errors[:max_errors]:
+        where = f"turn {case.turn}" if case.turn is not None else "whole call"
+        text = _short(case.text).replace("<", "&lt;") if markdown else _short(case.text)
+        lines.append(f"{bullet}new {case.kind.upper()} {case.category} {case.transcript_id} {where}: {text}")
+    if len(comparison.new_errors) > max_errors:
+        lines.append(f"{bullet}… {len(comparison.new_errors) - max_errors} more new errors (use --format json for all)")
+    return "\n".join(lines) + "\n"
 
 
 def gate_failures(evaluation: Evaluation, args: argparse.Namespace) -> list[str]:
@@ -206,12 +275,16 @@ def format_markdown(name: str, evaluation: Evaluation, max_errors: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def junit_xml(evaluations: dict[str, Evaluation], args: argparse.Namespace) -> str:
-    """One <testsuite> per corpus file, one <testcase> per category; a missed gate is a failure."""
+def junit_xml(evaluations: dict[str, Evaluation], args: argparse.Namespace, comparisons: dict[str, Comparison] | None = None) -> str:
+    """One <testsuite> per corpus file, one <testcase> per category; a missed gate or a regression against
+    the baseline is a failure (a regression of the micro average gets a `micro` case of its own)."""
     suites = []
     for name, evaluation in evaluations.items():
         cases = []
         failed = 0
+        fell: dict[str, list[str]] = {}
+        for change in (comparisons or {}).get(name, Comparison(name, (), (), (), 0)).regressions:
+            fell.setdefault(change.category, []).append(f"{change.measure} fell {change.before:.3f} -> {change.after:.3f} (baseline)")
         for score in evaluation.categories:
             misses = [
                 f"{gate} {getattr(score, gate):.3f} < {getattr(args, f'min_{gate}'):g}"
@@ -219,7 +292,7 @@ def junit_xml(evaluations: dict[str, Evaluation], args: argparse.Namespace) -> s
                 if getattr(args, f"min_{gate}", None) is not None
                 and (score.support or score.fp)
                 and getattr(score, gate) < getattr(args, f"min_{gate}")
-            ]
+            ] + fell.pop(score.category, [])
             summary = f"TP={score.tp} FP={score.fp} FN={score.fn} precision={score.precision:.3f} recall={score.recall:.3f} F1={score.f1:.3f}"
             body = f"<system-out>{escape(summary)}</system-out>"
             if misses:
@@ -229,6 +302,9 @@ def junit_xml(evaluations: dict[str, Evaluation], args: argparse.Namespace) -> s
                 )
                 body = f"<failure message={quoteattr('; '.join(misses))}>{escape(errors)}</failure>" + body
             cases.append(f'    <testcase classname={quoteattr("scriptcheck.eval." + Path(name).stem)} name={quoteattr(score.category)}>{body}</testcase>')
+        for category, misses in fell.items():  # micro, or a category this run no longer has
+            failed += 1
+            cases.append(f'    <testcase classname={quoteattr("scriptcheck.eval." + Path(name).stem)} name={quoteattr(category)}><failure message={quoteattr("; ".join(misses))}></failure></testcase>')
         if evaluation.invalid:  # a failed case of its own, so a CI dashboard shows records the corpus lost
             failed += 1
             listed = "\n".join(str(error) for error in evaluation.invalid)
