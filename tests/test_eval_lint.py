@@ -244,6 +244,24 @@ def test_rates_outside_0_to_1_are_refused(tmp_path, capsys, option, value):
     assert f"{option} must be a rate from 0 to 1" in capsys.readouterr().err
 
 
+def test_per_rule_counts_name_the_rule_behind_each_false_alarm(checker, tmp_path, capsys):
+    rules = {score.rule: score for score in scriptcheck.evaluate(checker, SMALL).rules}
+    assert (rules["banned.vague.hedge"].tp, rules["banned.vague.hedge"].fp, rules["banned.vague.hedge"].precision) == (0, 1, 0.0)
+    assert (rules["banned.provocation.dare_complaint"].tp, rules["banned.provocation.dare_complaint"].fp) == (1, 0)
+    assert next(iter(rules)) == "banned.vague.hedge"  # most false alarms first
+    path = write(tmp_path, SMALL)
+    assert main(["eval", str(path), "--by-rule"]) == 0
+    out = capsys.readouterr().out
+    assert "  by rule (no rule has recall: a label names a category):" in out
+    assert any(line.split() == ["banned.vague.hedge", "banned.vague", "0", "1", "0.000"] for line in out.splitlines())
+    assert main(["eval", str(path), "--by-rule", "--format", "markdown"]) == 0
+    assert "| banned.provocation.dare_complaint | banned.provocation | 1 | 0 | 1.000 |" in capsys.readouterr().out
+    assert main(["eval", str(path)]) == 0
+    assert "by rule" not in capsys.readouterr().out  # only when asked for in table/markdown
+    main(["eval", str(path), "--format", "json"])
+    assert {"rule": "banned.vague.hedge", "category": "banned.vague", "tp": 0, "fp": 1, "precision": 0.0} in json.loads(capsys.readouterr().out)["rules"]
+
+
 def test_eval_category_filter(tmp_path, capsys):
     path = write(tmp_path, SMALL)
     assert main(["eval", str(path), "--category", "banned.provocation", "--min-recall", "1", "--format", "json"]) == 0

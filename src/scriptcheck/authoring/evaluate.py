@@ -67,6 +67,26 @@ class CategoryScore:
 
 
 @dataclass(frozen=True, slots=True)
+class RuleScore:
+    """How often one rule's findings were right: a pack author's question when a category loses precision.
+
+    Misses have no rule (a label names a category), so a rule has no recall.
+    """
+
+    rule: str
+    category: str
+    tp: int
+    fp: int
+
+    @property
+    def precision(self) -> float:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rule": self.rule, "category": self.category, "tp": self.tp, "fp": self.fp, "precision": round(self.precision, 4)}
+
+
+@dataclass(frozen=True, slots=True)
 class Evaluation:
     """Per-category scores, micro and macro averages, and every error case."""
 
@@ -106,6 +126,16 @@ class Evaluation:
     def errors(self) -> tuple[Case, ...]:
         return tuple(case for case in self.cases if case.kind != "tp")
 
+    @property
+    def rules(self) -> tuple[RuleScore, ...]:
+        """Per rule, its findings that matched a label and those that did not; most false alarms first."""
+        counts: dict[tuple[str, str], list[int]] = {}
+        for case in self.cases:
+            if case.kind != "fn" and case.rule:
+                counts.setdefault((case.rule, case.category), [0, 0])[case.kind == "fp"] += 1
+        scores = (RuleScore(rule, category, tp, fp) for (rule, category), (tp, fp) in counts.items())
+        return tuple(sorted(scores, key=lambda score: (-score.fp, score.precision, score.rule)))
+
     def to_dict(self) -> dict[str, Any]:
         micro = self.micro
         return {
@@ -114,6 +144,7 @@ class Evaluation:
             "categories": [s.to_dict() for s in self.categories],
             "micro": {"precision": round(micro.precision, 4), "recall": round(micro.recall, 4), "f1": round(micro.f1, 4)},
             "macro": {key: round(value, 4) for key, value in self.macro.items()},
+            "rules": [score.to_dict() for score in self.rules],
             "errors": [case.to_dict() for case in self.errors],
             "invalid": [error.to_dict() for error in self.invalid],
         }

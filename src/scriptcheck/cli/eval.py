@@ -73,6 +73,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--category", "-c", action="append", metavar="C", help="only these categories (repeatable)")
     parser.add_argument("--errors", type=int, default=50, metavar="N", help="list at most N errors in table/markdown (default 50)")
     parser.add_argument(
+        "--by-rule", action="store_true",
+        help="also a table per rule: its findings that matched a label (TP) and those that did not (FP), most false "
+        "alarms first (the JSON always has it, as 'rules')",
+    )
+    parser.add_argument(
         "--include-review", action="store_true",
         help="score findings flagged for review as predictions too (what charging the learned stage's borderline "
         "findings, e.g. trigger.deduct_at, would give); the output says so",
@@ -117,6 +122,8 @@ def run(args: argparse.Namespace) -> int:
         if args.format != "json":
             render = format_table if args.format == "table" else format_markdown
             print(render(name, evaluation, args.errors))
+            if args.by_rule:
+                print(format_rules(evaluation, markdown=args.format == "markdown"))
             if name in comparisons:
                 print(format_comparison(comparisons[name], args.baseline, args.errors, markdown=args.format == "markdown"))
         failures.extend(f"{name}: {failure}" for failure in gate_failures(evaluation, args))
@@ -253,6 +260,20 @@ def format_table(name: str, evaluation: Evaluation, max_errors: int) -> str:
         lines += [f"    {_short(str(error), 160)}" for error in evaluation.invalid[:max_errors]]
         if len(evaluation.invalid) > max_errors:
             lines.append(f"    … {len(evaluation.invalid) - max_errors} more (use --format json for all)")
+    return "\n".join(lines) + "\n"
+
+
+def format_rules(evaluation: Evaluation, markdown: bool = False) -> str:
+    """The per-rule table (`--by-rule`)."""
+    header = ("rule", "category", "TP", "FP", "precision")
+    rows = [(s.rule, s.category, str(s.tp), str(s.fp), f"{s.precision:.3f}") for s in evaluation.rules]
+    if markdown:
+        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        return "\n".join([*lines, *("| " + " | ".join(row) + " |" for row in rows)]) + "\n"
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    lines = ["  by rule (no rule has recall: a label names a category):"]
+    for row in [header, *rows]:
+        lines.append("  " + "  ".join(cell.ljust(widths[i]) if i < 2 else cell.rjust(widths[i]) for i, cell in enumerate(row)))
     return "\n".join(lines) + "\n"
 
 
