@@ -199,6 +199,12 @@ def test_a_worse_pack_regresses_against_the_baseline_in_every_format(tmp_path, c
     assert main(["eval", str(corpus), "-p", str(pack), "--baseline", str(baseline), "-c", "banned.refusal"]) == 0
 
 
+def test_a_baseline_that_counted_review_flags_differently_is_pointed_out(tmp_path, capsys):
+    corpus, baseline = _baseline(tmp_path, capsys, "--include-review")
+    main(["eval", str(corpus), "--baseline", str(baseline)])
+    assert "counted review flags as findings and this run does not (--include-review)" in capsys.readouterr().err
+
+
 def test_a_better_run_lists_improvements_and_fixed_errors(tmp_path, capsys):
     pack = tmp_path / "worse.yaml"
     pack.write_text(WORSE_PACK, encoding="utf-8")

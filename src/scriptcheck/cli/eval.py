@@ -172,6 +172,10 @@ def _compare_all(baseline: dict[str, dict], evaluations: dict[str, Evaluation], 
         if document is None:
             print(f"scriptcheck: note: {args.baseline} has no result for {name} (it has: {', '.join(baseline) or '-'}); not compared", file=sys.stderr)
             continue
+        if bool(document.get("review_counted")) != evaluation.review_counted:
+            counted = "counted" if document.get("review_counted") else "did not count"
+            print(f"scriptcheck: note: {args.baseline} {counted} review flags as findings and this run "
+                  f"{'does' if evaluation.review_counted else 'does not'} (--include-review): the rates differ for that reason too", file=sys.stderr)
         comparisons[name] = compare(name, evaluation, document, args.max_drop, args.category)
     return comparisons
 
