@@ -233,6 +233,20 @@ def test_hold_without_thanks_on_return(checker):
     assert finding.to_dict()["trigger_turn"] == 1
 
 
+@pytest.mark.parametrize("pasted", ["[订单x]", "【订单卡片 订单编号:123 下单时间:2019-05-01】", "[父原始][数字x] [子][数字x] [子][订单x]h", "[图片]"])
+def test_a_pasted_card_during_a_hold_is_not_the_return(checker, pasted):
+    """The return is the agent's next words: thanks there meet the hold, their absence is flagged there."""
+    hold = [("customer", "发票能改吗"), ("agent", "请稍等，正在为您查询"), ("customer", "好"), ("agent", pasted)]
+    report = checker.check(conversation(*hold, ("agent", "感谢您的耐心等待，已经改好了")))
+    assert found(report, "hold.no_return") == []
+    report = checker.check(conversation(*hold, ("agent", "已经改好了")))
+    [finding] = [f for f in report.findings if f.category == "hold.no_return"]
+    assert (finding.turn, finding.trigger_turn, finding.text) == (4, 1, "已经改好了")
+    # words with the card are a return: 是这个订单吗 asks about what the agent found
+    report = checker.check(conversation(*hold[:3], ("agent", f"{pasted} 是这个订单吗")))
+    assert [f.turn for f in report.findings if f.category == "hold.no_return"] == [3]
+
+
 def test_hold_in_the_last_turn_is_never_returned(checker):
     report = checker.check(conversation(("customer", "退款呢"), ("agent", "请稍等")))
     [finding] = [f for f in report.findings if f.category == "hold.no_return"]

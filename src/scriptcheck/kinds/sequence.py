@@ -110,6 +110,10 @@ PARTICLES = "哈哦呢啊呀吧嘛噢喔哒啦亲~～"
 # A turn with a waiting notice (请您耐心等待) continues the wait only if it says little else: more than this
 # many characters besides notices and hold talk is a return with content (妹子为您查询了下，发票已经开具了哈).
 NOTICE_EXTRA = 8
+# What an export puts in brackets stands for something pasted or masked, not words: an order or product card
+# (【…】, [父原始][数字x] [子][数字x]…), a masked number or name ([订单x], [电话x], [姓名x]), an image ([图片]).
+# Letters or digits glued to a mask are the rest of the masked value ([订单x]h, [数字x]R).
+_PASTED = re.compile(r"[A-Za-z0-9]{0,4}\[[^\[\]\n]{0,40}\][A-Za-z0-9]{0,4}|【[^【】\n]{0,400}】")
 
 
 class SequenceKind(RuleKindSpec):
@@ -374,6 +378,15 @@ def _outside(text: NormalizedText, covered: list[tuple[int, int]]) -> list[int]:
     return [offset for offset in text.offsets if not any(start <= offset < stop for start, stop in covered)]
 
 
+def _pasted_only(text: str) -> bool:
+    """Whether a turn is nothing but bracketed tokens (an order card, [订单x], [图片]): what the agent looks at
+    or sends along, not the return (the answer, and the thanks, come in the agent's next words)."""
+    if "[" not in text and "【" not in text:
+        return False
+    rest = _PASTED.sub("", text)
+    return not any(character.isalnum() for character in rest)
+
+
 def _acknowledges_only(conversation: Conversation, rule_index: int, index: int) -> bool:
     """Whether a turn says nothing but `expect.acknowledgements` (好的, 嗯嗯, 收到) and particles: the agent's 好的
     to the customer's remark during a hold is not the return."""
@@ -418,8 +431,12 @@ def _follow(conversation: Conversation, rule_index: int, sequence: Sequence, sta
                 absorbed.add(later.index)
                 budget = sequence.within_turns  # the window runs from the episode's last trigger
             continue
-        if not conversation.texts[later.index].compact or _acknowledges_only(conversation, rule_index, later.index):
-            continue  # an empty turn (emoji) or a bare 好的 says nothing: neither an answer nor a failure
+        if (
+            not conversation.texts[later.index].compact
+            or _acknowledges_only(conversation, rule_index, later.index)
+            or _pasted_only(later.text)
+        ):
+            continue  # an empty turn (emoji), a bare 好的 or a pasted card says nothing: neither an answer nor a failure
         responded = True
         if hits.has(rule_index, "response"):
             if budget == 0:  # too late for this episode (only reached with `episodes`)
