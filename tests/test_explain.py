@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 import scriptcheck
-from conftest import polite
+from conftest import conversation, polite
 from scriptcheck.authoring.explain import span_steps
 from scriptcheck.cli import main
 from scriptcheck.text.normalize import normalize
@@ -39,7 +39,7 @@ def test_a_flag_for_review_shows_its_provisional_charge_and_a_repeat_shows_none(
     lone = bundled.check(polite(("agent", "找不到的就是没有回收这个牌子的哦")))
     flag = only(lone.explain(bundled), "model.banned.refusal")
     assert (flag.charged, flag.repeat, flag.fatal) == (5, False, False)
-    assert "-5     model.banned.refusal  [banned.refusal, info]  turn 2  (for review: the learned stage was not sure enough to count it in full)" in str(lone.explain(bundled))
+    assert "-5     model.banned.refusal  [banned.refusal, info]  turn 2  (for review: this rule counts such a finding in full only once a reviewer confirms it)" in str(lone.explain(bundled))
     data = polite(("agent", "找不到的就是没有回收这个牌子的哦"), ("customer", "那能送到吗"), ("agent", "到不了的哦"))
     both = bundled.check(data).explain(bundled)
     charged = [(item.finding.review, item.charged, item.repeat) for item in both.findings if item.finding.rule == "model.banned.refusal"]
@@ -238,3 +238,56 @@ def test_cli_explain_json_lists_what_was_settled(tmp_path, capsys):
     assert main(["explain", str(path), "t", "--format", "json", "--no-model"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert [(q["rule"], q["turn"], q["how"], q["at"]) for q in data["quiet"]] == [("hold.no_return", 3, "met", 4)]
+
+
+# ------------------------------------------------------------------ turn numbers, near misses, long patterns
+
+
+def _hold_without_thanks(tmp_path):
+    path = tmp_path / "hold.jsonl"
+    turns = [("customer", "退款呢"), ("agent", "您好，请问有什么可以帮您"), ("customer", "退款到哪了"), ("agent", "好的 请稍等"),
+             ("customer", "好"), ("agent", "已经退了"), ("customer", "谢谢"), ("agent", "感谢您的支持，再见")]
+    record = {"id": "h1", "turns": [{"speaker": s, "text": t} for s, t in turns]}
+    path.write_text(json.dumps(record, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path
+
+
+def test_explain_numbers_turns_from_turn_base_in_the_text_and_keeps_json_0_based(tmp_path, capsys):
+    path = _hold_without_thanks(tmp_path)
+    assert main(["explain", str(path), "h1", "--turn-base", "1"]) == 0
+    text = capsys.readouterr().out
+    assert "[hold.no_return, warning]  turn 6" in text  # the return, index 5
+    assert "after: turn 4, agent: 好的 请稍等" in text  # the hold it answers, index 3, named
+    assert "looked at turns [6]" in text  # searched from the hold, not from the return
+    assert main(["explain", str(path), "h1", "-f", "json", "--turn-base", "1"]) == 0
+    [item] = [f for f in json.loads(capsys.readouterr().out)["findings"] if f["rule"] == "hold.no_return"]
+    assert (item["turn"], item["searched_turns"]) == (5, [5])
+    assert main(["explain", str(path), "h1", "--turn-base", "-1"]) == 2
+    assert "--turn-base must be 0 or more" in capsys.readouterr().err
+
+
+def test_explain_takes_turn_base_from_the_project_config(tmp_path, capsys, monkeypatch):
+    path = _hold_without_thanks(tmp_path)
+    (tmp_path / "scriptcheck.toml").write_text("[output]\nturn_base = 1\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert main(["explain", str(path), "h1"]) == 0
+    assert "[hold.no_return, warning]  turn 6" in capsys.readouterr().out
+
+
+def test_a_turn_an_exception_rules_out_is_not_shown_as_the_near_miss(checker):
+    """还有什么可以帮您 is a closing question: it cannot meet the opening rule, so it is no near miss either."""
+    report = checker.check(conversation(("customer", "在吗"), ("agent", "请问还有什么可以帮到您的吗"), ("customer", "我的快递"),
+                                        ("agent", "订单号发一下"), ("customer", "好的"), ("agent", "感谢您的支持，再见")))
+    item = only(report.explain(checker), "opening.greeting")
+    assert item.closest is None or "还有什么" not in item.closest.text
+    assert "of these turn(s) hold an exception (unless: 还有什么" in str(report.explain(checker))
+
+
+def test_a_long_pattern_is_cut_in_the_text_with_where_to_read_it(checker):
+    report = checker.check(polite(("agent", "亲，不可以的哦")))
+    text = str(report.explain(checker))
+    phrase_line = next(line for line in text.splitlines() if "phrase:" in line)
+    assert "…" in phrase_line and "(in full: scriptcheck rules show banned.refusal.bare_no)" in phrase_line
+    assert len(phrase_line) < 160
+    item = only(report.explain(checker), "banned.refusal.bare_no")
+    assert any(len(pattern) > 200 for pattern in item.to_dict()["phrases"])  # JSON keeps the whole pattern

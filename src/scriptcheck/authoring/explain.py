@@ -110,16 +110,21 @@ class Quiet:
     model: bool = False  # the learned stage's reading triggered it, not a phrase
 
     def __str__(self) -> str:
+        return self.describe()
+
+    def describe(self, turn_base: int = 0) -> str:
+        """One line; turns numbered from `turn_base` (the output's `--turn-base`)."""
         by = f" by {self.phrase}" if self.phrase else ""
+        at = None if self.at is None else self.at + turn_base
         how = {
-            "met": f"met at turn {self.at}{by}",
+            "met": f"met at turn {at}{by}",
             "same_turn": f"met in the same turn{by}",
-            "answered_before": f"met by the answer just before it, at turn {self.at}{by} (expect.look_back)",
-            "episode": f"part of the episode that began at turn {self.at} (one episode, one finding)",
-            "cancelled": f"cancelled at turn {self.at}",
+            "answered_before": f"met by the answer just before it, at turn {at}{by} (expect.look_back)",
+            "episode": f"part of the episode that began at turn {at} (one episode, one finding)",
+            "cancelled": f"cancelled at turn {at}",
             "ended": "the chat ended before any response (expect.if_chat_ends: ignore)",
         }[self.how]
-        return f"{self.rule}  turn {self.turn} 「{self.text}」{' (model)' if self.model else ''}: {how}"
+        return f"{self.rule}  turn {self.turn + turn_base} 「{self.text}」{' (model)' if self.model else ''}: {how}"
 
     def to_dict(self) -> dict[str, Any]:
         return {"rule": self.rule, "turn": self.turn, "text": self.text, "how": self.how, "at": self.at,
@@ -161,7 +166,12 @@ class Explanation:
         }
 
     def __str__(self) -> str:
-        return "\n".join(_lines(self)) + "\n"
+        return self.text()
+
+    def text(self, turn_base: int = 0) -> str:
+        """For people: the score, then each deduction; turns numbered from `turn_base` (0: the index, as in
+        JSON; 1: as a transcript's source numbers them)."""
+        return "\n".join(_lines(self, turn_base)) + "\n"
 
 
 def explain_report(report: Report, checker: Checker | None = None) -> Explanation:
@@ -256,6 +266,7 @@ def _explain_finding(
             closest=about.closest,
             searched_turns=about.searched_turns,
             threshold=rule.fuzzy.threshold if rule.fuzzy else None,
+            expectation=about.expectation,
         )
     text, hits = conversation.texts[finding.turn], conversation.hits[finding.turn]
     matched = [h for h in hits.get(rule_index, about.anchor_set) if finding.start <= h.start and h.end <= finding.end]
@@ -302,17 +313,20 @@ def span_steps(text: NormalizedText, start: int, end: int, phrase: str | None = 
 # --------------------------------------------------------------------------- text
 
 
-def _lines(explanation: Explanation) -> list[str]:
+# A pattern longer than this is cut in the text (QA staff read phrases; `rules show` prints the whole pattern).
+_SHOWN_PATTERN = 60
+
+
+def _lines(explanation: Explanation, base: int = 0) -> list[str]:
     verdict = "PASSED" if explanation.passed else "FAILED"
     lines = [f"{explanation.transcript_id}: score {explanation.score:g} {verdict}", f"  start                                   {MAX_SCORE:g}"]
     for item in explanation.findings:
         finding = item.finding
-        where = f"turn {finding.turn}" if finding.turn is not None else "whole call"
+        where = f"turn {finding.turn + base}" if finding.turn is not None else "whole call"
         charge = f"-{item.charged}" if item.charged else "0"
         note = (
             "  (rule already charged: a rule deducts once per transcript)" if item.repeat
-            else "  (for review: the learned stage was not sure enough to count it in full)" if finding.review and item.charged
-            else "  (for review: the learned stage was not sure enough to count it)" if finding.review
+            else "  (for review: this rule counts such a finding in full only once a reviewer confirms it)" if finding.review
             else ""
         )
         lines.append(f"  {charge:<6} {finding.rule}  [{finding.category}, {finding.severity.value}]  {where}{note}")
@@ -321,6 +335,9 @@ def _lines(explanation: Explanation) -> list[str]:
             if turn is not None:
                 said = f"{turn.text[: finding.start]}【{finding.text}】{turn.text[finding.end :]}"
                 lines.append(f"         said:  {turn.speaker}: {said}")
+            if finding.trigger_turn is not None and finding.trigger_turn != finding.turn and finding.trigger_turn < len(explanation.turns):
+                trigger = explanation.turns[finding.trigger_turn]
+                lines.append(f"         after: turn {finding.trigger_turn + base}, {trigger.speaker}: {trigger.text}")
             if finding.source == "model":
                 lines.append(f"         model: confidence {finding.confidence}, because of: {', '.join(finding.evidence) or '(no single feature)'}")
                 lines.extend(
@@ -330,21 +347,26 @@ def _lines(explanation: Explanation) -> list[str]:
                 lines.append(f"         heard as: {finding.heard_as} (matched by sound, pinyin syllables: speech-to-text)")
             else:
                 if item.phrases:
-                    lines.append(f"         phrase: {', '.join(item.phrases)}")
+                    shown = [p if len(p) <= _SHOWN_PATTERN else p[: _SHOWN_PATTERN - 1] + "…" for p in item.phrases]
+                    whole = f"  (in full: scriptcheck rules show {finding.rule})" if shown != list(item.phrases) else ""
+                    lines.append(f"         phrase: {', '.join(shown)}{whole}")
                 if item.normalization:
                     lines.append(f"         matched after: {', '.join(STEP_NAMES.get(s, s) for s in item.normalization)}")
-                else:
+                elif item.phrases:  # (a finding at a failed response matched nothing there)
                     lines.append("         matched as written (no normalisation needed)")
             for check in item.exceptions:
                 lines.append(f"         exception checked, did not apply: {check}")
             if item.expectation:
-                lines.append(f"         {item.expectation}")
+                looked = f"; looked at turns {[turn + base for turn in item.searched_turns]}" if item.searched_turns else ""
+                lines.append(f"         {item.expectation}{looked}")
         else:
             lines.append(f"         {finding.message}")
-            lines.append(f"         looked in turns {list(item.searched_turns)}")
+            lines.append(f"         looked in turns {[turn + base for turn in item.searched_turns]}")
+            if item.expectation:
+                lines.append(f"         {item.expectation}")
             if item.closest is not None:
                 lines.append(
-                    f"         closest: turn {item.closest.turn} 「{item.closest.text}」 "
+                    f"         closest: turn {item.closest.turn + base} 「{item.closest.text}」 "
                     f"{item.closest.similarity:g}% (needs {item.threshold}%)"
                 )
             elif item.threshold is not None:
@@ -352,11 +374,12 @@ def _lines(explanation: Explanation) -> list[str]:
         if item.fatal:
             lines.append(f"         fatal category {finding.category}: the score becomes 0")
     for finding in explanation.disowned:
-        lines.append(f"  0      {finding.rule}  [{finding.category}]  turn {finding.turn}  not charged: {finding.disowned}")
+        where = "whole call" if finding.turn is None else f"turn {finding.turn + base}"
+        lines.append(f"  0      {finding.rule}  [{finding.category}]  {where}  not charged: {finding.disowned}")
         lines.append(f"         said:  「{finding.text}」")
     if explanation.quiet:
         lines.append("  settled without a finding:")
-        lines.extend(f"  0      {item}" for item in explanation.quiet)
+        lines.extend(f"  0      {item.describe(base)}" for item in explanation.quiet)
     raw = MAX_SCORE - explanation.deducted
     lines.append(f"  = {raw:g}" + (" (floored at 0)" if raw < 0 else ""))
     if explanation.fatal:

@@ -43,6 +43,11 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--format", "-f", choices=("text", "json"), default="text", metavar="FORMAT",
         help="text: for people, the score then each deduction (default); json: the same as one JSON document",
     )
+    explain.add_argument(
+        "--turn-base", type=int, metavar="N",
+        help="number turns from N in the text, as check's table and the report do (1: turn 1 is the first; "
+        "[output] turn_base in scriptcheck.toml sets it too); JSON keeps 0-based turn indexes",
+    )
     add_output_option(explain, "the explanation")
     explain.set_defaults(handler=_explain)
 
@@ -71,6 +76,8 @@ def legacy_input(argv: Sequence[str]) -> list[str]:
 
 
 def _explain(args: argparse.Namespace) -> int:
+    if args.turn_base is not None and args.turn_base < 0:
+        raise UsageError(f"--turn-base must be 0 or more, not {args.turn_base}")
     checker = load_checker(args)
     seen = []
     records = read_records(
@@ -84,7 +91,7 @@ def _explain(args: argparse.Namespace) -> int:
                 if args.format == "json":
                     print(json.dumps(explanation.to_dict(), ensure_ascii=False, indent=2))
                 else:
-                    print(explanation, end="")
+                    print(explanation.text(args.turn_base or 0), end="")
             return 0
         if record.error is not None and record.error.record_id == args.transcript_id:
             raise UsageError(f"transcript {args.transcript_id!r} is invalid: {record.error}")

@@ -91,7 +91,14 @@ class Required(RuleKindSpec):
         self, finding: Finding, rule_index: int, rule: Rule, conversation: Conversation, prepared: Any = None
     ) -> KindExplanation:
         window = window_of(conversation, rule)
-        return KindExplanation(searched_turns=tuple(window), closest=_closest(conversation, prepared or (), window))
+        # As `findings` reads them: a turn with an exception cannot meet the rule, so it is no near miss either.
+        plain = [i for i in window if not conversation.hits[i].get(rule_index, "unless")]
+        skipped = len(window) - len(plain)
+        expectation = (
+            f"{skipped} of these turn(s) hold an exception (unless: {', '.join(rule.unless[:3])}…) and cannot meet it"
+            if skipped else ""
+        )
+        return KindExplanation(searched_turns=tuple(window), closest=_closest(conversation, prepared or (), plain), expectation=expectation)
 
 
 def window_of(conversation: Conversation, rule: Rule) -> list[int]:

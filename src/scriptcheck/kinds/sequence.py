@@ -166,7 +166,9 @@ class SequenceKind(RuleKindSpec):
     ) -> KindExplanation:
         sequence = rule.sequence
         assert sequence is not None and found.turn is not None
-        searched = tuple(responses(conversation, rule_index, rule, conversation.turns[found.turn]))
+        # a finding at the failed response (expect.report: response) names its trigger in trigger_turn
+        anchor = found.trigger_turn if found.trigger_turn is not None else found.turn
+        searched = tuple(responses(conversation, rule_index, rule, conversation.turns[anchor]))
         if sequence.check == "gap":
             expectation = f"expected the {sequence.response_speaker} back, or a waiting notice, within {sequence.within_seconds:g} s"
         else:
@@ -174,8 +176,7 @@ class SequenceKind(RuleKindSpec):
                 f"expected one of {len(sequence.response)} response phrase(s) from the {sequence.response_speaker} "
                 f"within {sequence.within_turns} turn(s)"
                 + (f" / {sequence.within_seconds:g} s" if sequence.within_seconds is not None else "")
-                + f"; looked at turns {list(searched)}"
-            )
+            )  # the turns looked at are `searched_turns`: the text numbers them as the output asks
         return KindExplanation("trigger", (("trigger_unless", sequence.trigger_unless),), searched, expectation)
 
 
