@@ -166,6 +166,17 @@ def test_table_ends_with_a_summary_by_category_and_by_agent(source, capsys):
     assert by_agent[2].split() == ["A02", "1", "100.0", "100%", "0", "0"]
 
 
+def test_the_category_summary_counts_flags_for_review_apart(tmp_path, capsys):
+    complaint = {"id": "r1", "turns": [
+        {"speaker": "customer", "text": "我的退款为什么还没到"}, {"speaker": "agent", "text": "您好，请问有什么可以帮您？"},
+        {"speaker": "customer", "text": "退款三天了"}, {"speaker": "agent", "text": "已经在处理了，感谢您的支持，再见！"}]}
+    _, out, _ = run(capsys, str(write_jsonl(tmp_path / "in.jsonl", complaint, RUDE)))
+    lines = out[out.index("by category:"):].splitlines()
+    assert lines[1].split() == ["category", "findings", "for", "review", "transcripts"]
+    assert next(line for line in lines if "missing.apology" in line).split()[-3:] == ["1", "1", "1"]  # a flag for review
+    assert next(line for line in lines if "banned.provocation" in line).split()[-3:] == ["1", "0", "1"]
+
+
 def test_summary_columns_line_up_by_display_width(source, capsys):
     from scriptcheck.formats.columns import display_width
 

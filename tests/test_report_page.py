@@ -85,3 +85,17 @@ def test_tiles_give_flagged_and_review_the_same_weight_as_passed(checker):
     assert styles["passed"] == styles["flagged"] == styles["review"]
     assert PASS_COLOUR not in "".join(body for _, body in tiles) and FAIL_COLOUR not in "".join(body for _, body in tiles)
     assert '<div class="n">6</div><div class="l">flagged</div><div class="s">100% of all</div>' in page
+
+
+def test_flags_for_review_are_counted_apart_in_the_category_chart(checker):
+    """A manager must not read 186 unanswered complaints where 119 are only the learned stage's suspicion."""
+    complaint = [{"speaker": "customer", "text": "我的退款为什么还没到"}, {"speaker": "agent", "text": "您好，请问有什么可以帮您？"},
+                 {"speaker": "customer", "text": "退款三天了"}, {"speaker": "agent", "text": "已经在处理了，感谢您的支持，再见！"}]
+    reports = list(checker.check_many([{"id": "r1", "turns": complaint}, {"id": "n1", "turns": NO_OPENING}]))
+    flagged = [f for f in reports[0].findings if f.review]
+    assert [f.category for f in flagged] == ["missing.apology"]  # the model's complaint: a flag for review
+    summary = scriptcheck.notebook.report_page.summarize(reports)
+    assert summary.review_by_category == (("missing.apology", 1),)
+    page = scriptcheck.render_html_report(reports, lang="en")
+    assert re.search(r'>no apology after a complaint</text></a><rect [^>]*/><rect [^>]*fill-opacity="0.6"/><text [^>]*>1 \(1 for review\)</text>', page)
+    assert re.search(r'>no opening</text></a><rect [^>]*/><text [^>]*>1</text>', page)  # nothing for review: one bar

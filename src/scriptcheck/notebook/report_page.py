@@ -223,6 +223,7 @@ class Summary:
     bins: tuple[int, ...] = ()  # transcripts per score band 0-9 … 90-100
     flagged: int = 0
     review: int = 0
+    review_by_category: tuple[tuple[str, int], ...] = ()  # of `by_category`'s findings, the flags for review
 
     @property
     def pass_rate(self) -> float | None:
@@ -306,6 +307,7 @@ class ReportPage:
         self._score_counts: Counter[float] = Counter()
         self._category_findings: Counter[str] = Counter()
         self._category_transcripts: Counter[str] = Counter()
+        self._category_review: Counter[str] = Counter()
         self._rule_findings: Counter[tuple[str, str]] = Counter()
         self._rule_transcripts: Counter[tuple[str, str]] = Counter()
         self._flagged: list[tuple[float, int, int, Report]] = []  # a max-heap by (score, index): (-score, -index, …)
@@ -329,6 +331,7 @@ class ReportPage:
         findings = report.findings
         self._category_findings.update(finding.category for finding in findings)
         self._category_transcripts.update({finding.category for finding in findings})
+        self._category_review.update(finding.category for finding in findings if finding.review)
         self._rule_findings.update((finding.rule, finding.category) for finding in findings)
         self._rule_transcripts.update({(finding.rule, finding.category) for finding in findings})
         if findings:
@@ -405,6 +408,7 @@ class ReportPage:
             bins=tuple(bins),
             flagged=self.flagged,
             review=self.review,
+            review_by_category=tuple(sorted(self._category_review.items())),
         )
 
     def render(self, **options: object) -> str:
@@ -639,21 +643,31 @@ def _category_chart(summary: Summary, name, text: Mapping[str, str]) -> str:
     label_width = min(260, max(120, round(6.5 * max(display_width(name(category)) for category, _, _ in rows)) + 16))
     bar_width, row_height = 270, 24
     most = max(count for _, count, _ in rows)
+    review = dict(summary.review_by_category)  # drawn pale: a flag for review is a suspicion, not a finding
+    margin = 140 if review else 60  # room for "186 (119 for review)"
     height = row_height * len(rows) + 6
     parts = [
-        f'<svg role="img" aria-label="{esc(text["by_category"])}" viewBox="0 0 {label_width + bar_width + 60} {height}" '
-        f'width="{label_width + bar_width + 60}" style="max-width:100%;height:auto;font-family:{esc(FONT)}">'
+        f'<svg role="img" aria-label="{esc(text["by_category"])}" viewBox="0 0 {label_width + bar_width + margin} {height}" '
+        f'width="{label_width + bar_width + margin}" style="max-width:100%;height:auto;font-family:{esc(FONT)}">'
     ]
     for row, (category, count, transcripts) in enumerate(rows):
         y = row * row_height + 3
         width = max(2, round(bar_width * count / most))
+        flags = review.get(category, 0)
+        pale = round(width * flags / count) if count else 0
         tooltip = f"{category} · {name(category)}: {text['in_transcripts'].format(count=count, transcripts=transcripts)}"
+        label = str(count)
+        if flags:
+            tooltip += f"; {flags} {text['review']}"
+            label += f" ({flags} {text['review']})"
         parts.append(
             f'<g><title>{esc(tooltip)}</title>'
             f'<a href="#" data-filter-category="{esc(category)}"><text x="{label_width - 8}" y="{y + 15}" text-anchor="end" '
             f'class="bar-label" fill="#0969da">{esc(name(category))}</text></a>'
             f'<rect x="{label_width}" y="{y + 3}" width="{width}" height="{row_height - 8}" rx="3" fill="{category_colour(category)}"/>'
-            f'<text x="{label_width + width + 6}" y="{y + 15}" class="bar-label" fill="#1f2328">{count}</text></g>'
+            + (f'<rect x="{label_width + width - pale}" y="{y + 3}" width="{pale}" height="{row_height - 8}" rx="3" '
+               f'fill="#ffffff" fill-opacity="0.6"/>' if pale else "")
+            + f'<text x="{label_width + width + 6}" y="{y + 15}" class="bar-label" fill="#1f2328">{esc(label)}</text></g>'
         )
     parts.append("</svg>")
     return "".join(parts)
