@@ -635,3 +635,18 @@ def test_a_rule_costs_its_largest_deduction_whatever_the_order():
         assert [(f.turn, f.points) for f in report.findings] == [(f.turn, 25 if not f.review else 0) for f in report.findings]
     two_flags = score(transcript, [flag, replace(flag, turn=1)], Settings())
     assert (two_flags.score, [f.points for f in two_flags.findings]) == (95, [5, 0])
+
+
+def test_a_model_finding_highlights_whole_words_and_masks(checker):
+    """Evidence is character n-grams (天吧 of 明天吧): the finding's span is widened to whole words and masks."""
+    from scriptcheck.kinds.base import whole_words
+
+    tokens = checker.compiled.tokens
+    assert whole_words("明天吧", 1, 3, tokens) == (0, 3)
+    assert whole_words("关键是现在电脑没有网", 3, 6, tokens) == (3, 7)  # 现在电 -> 现在电脑
+    assert whole_words("手机号是[电话x] 谢谢", 0, 7, None) == (0, 9)  # never ends inside [电话x]
+    assert whole_words("[订单x]h 好的", 2, 5, None) == (0, 6)  # the mask with what is glued to it
+    assert whole_words("明天吧", 0, 3, tokens) == (0, 3)  # already whole: unchanged
+    report = checker.check(polite(("customer", "什么时候发货"), ("agent", "明天吧")))
+    [found] = [f for f in report.findings if f.source == "model" and f.turn == 3]
+    assert found.text == "明天吧"

@@ -229,15 +229,48 @@ def finding(rule: Rule, turn: Turn | None, hit: Hit | None, message: str | None 
     )
 
 
-def model_hit(rule_index: int, set_name: str, label: str, turn: Turn, evidence: tuple[EvidenceView, ...]) -> Hit:
-    """A hit standing for a model's label on a turn: the span its located evidence covers (whole turn if none)."""
+def model_hit(
+    rule_index: int, set_name: str, label: str, turn: Turn, evidence: tuple[EvidenceView, ...],
+    tokens: Callable[[str], Sequence[str]] | None = None,
+) -> Hit:
+    """A hit standing for a model's label on a turn: the span its located evidence covers (whole turn if none),
+    widened to whole words (with `tokens`) and whole masks, so a reader sees 【明天吧】, not 明【天吧】."""
     located = [item for item in evidence if item.start is not None and item.end is not None]
     if located:
         start = min(item.start for item in located if item.start is not None)
         end = max(item.end for item in located if item.end is not None)
+        start, end = whole_words(turn.text, start, end, tokens)
     else:
         start, end = 0, len(turn.text)
     return Hit(rule_index, set_name, start, end, f"model:{label}")
+
+
+# A masked value or pasted card an export puts in brackets ([电话x], [订单x]h): a span never ends inside one.
+_MASK = re.compile(r"[A-Za-z0-9]{0,4}\[[^\[\]\n]{0,40}\][A-Za-z0-9]{0,4}")
+
+
+def whole_words(text: str, start: int, end: int, tokens: Callable[[str], Sequence[str]] | None = None) -> tuple[int, int]:
+    """[start, end) widened so that it cuts no word (jieba's `tokens` of `text`) and no bracketed mask.
+
+    NOTE: model evidence is character n-grams (天吧 of 明天吧, 现在电 of 现在电脑): right for the score,
+    unreadable as a highlight. Only findings pay for this, never a turn without one.
+    """
+    if tokens is not None:
+        position = 0
+        for token in tokens(text):
+            token_end = position + len(token)
+            if position < start < token_end:
+                start = position
+            if position < end < token_end:
+                end = token_end
+            position = token_end
+    if "[" in text:
+        for mask in _MASK.finditer(text):
+            if mask.start() < start < mask.end():
+                start = mask.start()
+            if mask.start() < end < mask.end():
+                end = mask.end()
+    return start, end
 
 
 def merge_overlapping(hits: Iterable[Hit]) -> list[Hit]:

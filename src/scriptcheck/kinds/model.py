@@ -60,7 +60,7 @@ class ModelKind(RuleKindSpec):
                 if hits.has(rule_index, "unless_turn") or hits.get(rule_index, "unless"):
                     continue
                 evidence = prediction.evidence(rule.model_label, EVIDENCE)
-                hit = model_hit(rule_index, "phrases", rule.model_label, turn, evidence)
+                hit = model_hit(rule_index, "phrases", rule.model_label, turn, evidence, conversation.tokens)
                 counts = probability >= rule.deduct_at
                 found = finding(
                     rule,

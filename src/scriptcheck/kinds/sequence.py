@@ -237,7 +237,7 @@ def _model_trigger(conversation: Conversation, rule_index: int, rule: Rule, turn
     if probability < lowest or conversation.hits[turn.index].get(rule_index, "trigger_unless"):
         return None
     evidence = prediction.evidence(sequence.trigger_model)
-    hit = model_hit(rule_index, "trigger", sequence.trigger_model, turn, evidence)
+    hit = model_hit(rule_index, "trigger", sequence.trigger_model, turn, evidence, conversation.tokens)
     counts = sequence.trigger_deduct_at is not None and probability >= sequence.trigger_deduct_at
     return hit, ModelReading(round(probability, 2), tuple(str(item) for item in evidence), counts)
 
