@@ -68,6 +68,30 @@ def test_csv_long_form_groups_turns_and_orders_them(tmp_path):
     assert first.turns[0].end == 1.5 and records[1].transcript.turns[0].start is None
 
 
+@pytest.mark.parametrize("name", ["export.txt", "export.tsv", "export.csv"])
+def test_tab_separated_exports_are_read_like_csv(tmp_path, name):
+    """Excel's "Unicode text" export: UTF-16, tab-separated, Chinese headers; a quoted field may hold a tab or comma."""
+    path = tmp_path / name
+    path.write_text(
+        "会话编号\t序号\t角色\t内容\t坐席工号\n"
+        "c1\t1\t客服\t您好，请问有什么可以帮您\tA01\n"
+        "c1\t2\t客户\t我的快递呢,到哪了\tA01\n"
+        'c1\t3\t客服\t"我帮您查一下\t稍等"\tA01\n',
+        encoding="utf-16",
+    )
+    [record] = list(read_records(path))
+    turns = record.transcript.turns
+    assert [(t.speaker, t.text) for t in turns] == [("agent", "您好，请问有什么可以帮您"), ("customer", "我的快递呢,到哪了"), ("agent", "我帮您查一下\t稍等")]
+    assert record.transcript.metadata == {"agent": "A01"}
+
+
+def test_a_comma_separated_file_with_tabs_in_its_text_stays_comma_separated(tmp_path):
+    path = tmp_path / "in.csv"
+    path.write_text("transcript_id,speaker,text\nc1,agent,您好\t请问\n", encoding="utf-8")
+    [record] = list(read_records(path))
+    assert record.transcript.turns[0].text == "您好\t请问"
+
+
 def test_stdin_is_read_with_dash(monkeypatch):
     data = (json.dumps(GOOD, ensure_ascii=False) + "\n").encode("utf-8")
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data), encoding="utf-8"))

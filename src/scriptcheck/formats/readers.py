@@ -448,7 +448,7 @@ def detect_format(name: str, head: bytes, encoding: str) -> str:
     first = stripped[:1]
     if suffix in (".jsonl", ".ndjson"):
         return "json-or-jsonl" if first == "[" else "jsonl"
-    if suffix == ".csv":
+    if suffix in (".csv", ".tsv", ".tab"):
         return "csv"
     if first == "[":
         return "json"
@@ -551,7 +551,9 @@ def _record(index: int, line: int | None, data: Any, aliases: Mapping[str, str],
 # --------------------------------------------------------------------------- CSV
 
 _MAX_CSV_RESYNCS = 100  # unterminated quotes in one file before it is refused as not CSV
-_CSV_FIELD_END = re.compile(r"[,\r]")
+# Where an unquoted field ends, per delimiter: a comma, or a tab (Excel's "Unicode text" export is UTF-16 and
+# tab-separated; the header line says which).
+_CSV_FIELD_END = {",": re.compile(r"[,\r]"), "\t": re.compile(r"[\t\r]")}
 
 
 @dataclass(slots=True)
@@ -579,7 +581,8 @@ def _csv_records(
     record naming the row's line; reading goes on after it.
     """
     numbered = list(lines)
-    rows = _csv_rows(numbered, name, max_record_bytes)
+    delimiter = _delimiter(numbered)
+    rows = _csv_rows(numbered, name, max_record_bytes, delimiter)
     header = next(rows, None)
     while header is not None and not header[1] and header[2] is None:
         header = next(rows, None)  # blank lines before the header
@@ -702,7 +705,7 @@ def csv_fields(headers: list[str], columns: Mapping[str, str], where: str) -> li
     missing = [field for field in ("transcript_id", "speaker", "text") if field not in fields]
     if missing:
         raise InputFileError(
-            f"{where}: CSV header lacks {', '.join(missing)}; expected transcript_id,turn,speaker,text[,start,end] or "
+            f"{where}: CSV header lacks {', '.join(missing)}; expected transcript_id,turn,speaker,text[,start,end] (comma- or tab-separated) or "
             f"the usual Chinese headers (会话ID,序号,角色,内容,时间); say which column is which with "
             f"--columns id=HEADER,speaker=HEADER,text=HEADER (the header has {', '.join(map(repr, headers))})"
         )
@@ -772,8 +775,16 @@ def _two_digit_clock(text: str) -> str:
     return ":".join(part.zfill(2) if index < 2 else part for index, part in enumerate(text.strip().split(":")))
 
 
+def _delimiter(numbered: list[tuple[int, str | BadLine]]) -> str:
+    """A tab when the header line (the first that is not blank) holds more tabs than commas, else a comma."""
+    for _number, line in numbered:
+        if isinstance(line, str) and line.strip():
+            return "\t" if line.count("\t") > line.count(",") else ","
+    return ","
+
+
 def _csv_rows(
-    numbered: list[tuple[int, str | BadLine]], name: str, max_record_bytes: int | None
+    numbered: list[tuple[int, str | BadLine]], name: str, max_record_bytes: int | None, delimiter: str = ","
 ) -> Iterator[tuple[int, list[str], str | None]]:
     """(first line, fields, problem or None) per CSV row, in file order.
 
@@ -792,12 +803,12 @@ def _csv_rows(
     while position < len(numbered):
         first, line = numbered[position]
         if not isinstance(line, str):
-            yield first, _first_fields(line.preview), line.message()
+            yield first, _first_fields(line.preview, delimiter), line.message()
             position += 1
             continue
         parts = [line]
         size = len(line)
-        inside = _ends_inside_quotes(line, False)
+        inside = _ends_inside_quotes(line, False, delimiter)
         end = position
         problem = None
         while inside:
@@ -814,27 +825,27 @@ def _csv_rows(
             if max_record_bytes is not None and size > max_record_bytes // 4 and _utf8_size(parts) > max_record_bytes:
                 problem = f"row is over the limit of {max_record_bytes:,} bytes (or a quote never closes); raise --max-record-bytes"
                 break
-            inside = _ends_inside_quotes(more, True)
+            inside = _ends_inside_quotes(more, True, delimiter)
         if problem is not None:
             resyncs += 1
             if resyncs > _MAX_CSV_RESYNCS:
                 raise InputFileError(f"{name}:{first}: more than {_MAX_CSV_RESYNCS} rows with unterminated quotes; is this a CSV file?")
-            yield first, _first_fields(line), problem
+            yield first, _first_fields(line, delimiter), problem
             position += 1  # start again on the next line
             continue
         text = "\n".join(parts)
         if max_record_bytes is not None and len(text) > max_record_bytes // 4 and _utf8_size(parts) > max_record_bytes:
-            yield first, _first_fields(line), f"row is over the limit of {max_record_bytes:,} bytes; raise --max-record-bytes"
+            yield first, _first_fields(line, delimiter), f"row is over the limit of {max_record_bytes:,} bytes; raise --max-record-bytes"
         else:
             try:
-                for values in csv.reader([text + "\n"]):
+                for values in csv.reader([text + "\n"], delimiter=delimiter):
                     yield first, values, None
             except csv.Error as error:
-                yield first, _first_fields(line), f"not valid CSV: {error}"
+                yield first, _first_fields(line, delimiter), f"not valid CSV: {error}"
         position = end + 1
 
 
-def _ends_inside_quotes(line: str, inside: bool) -> bool:
+def _ends_inside_quotes(line: str, inside: bool, delimiter: str = ",") -> bool:
     """Whether a line ends inside a quoted field, given whether it started inside one.
 
     Follows the csv module's default dialect: a field is quoted when it starts with `"`; inside,
@@ -858,17 +869,17 @@ def _ends_inside_quotes(line: str, inside: bool) -> bool:
         if field_start and line[position] == '"':
             inside, position = True, position + 1
             continue
-        match = _CSV_FIELD_END.search(line, position)
+        match = _CSV_FIELD_END[delimiter].search(line, position)
         if match is None:
             return False
         position, field_start = match.end(), True
     return inside
 
 
-def _first_fields(line: str) -> list[str]:
+def _first_fields(line: str, delimiter: str = ",") -> list[str]:
     """The fields of a row's first line, as far as they can be read (to name its transcript)."""
     try:
-        return next(csv.reader([line]), [])
+        return next(csv.reader([line], delimiter=delimiter), [])
     except csv.Error:
         return []
 
