@@ -92,6 +92,27 @@ def test_a_comma_separated_file_with_tabs_in_its_text_stays_comma_separated(tmp_
     assert record.transcript.turns[0].text == "您好\t请问"
 
 
+def test_a_pretty_printed_transcript_saved_as_jsonl_is_read_as_one_document(tmp_path):
+    path = tmp_path / "one.jsonl"
+    path.write_text(json.dumps(GOOD, ensure_ascii=False, indent=2), encoding="utf-8")
+    assert ids(read_records(path)) == [("a", None)]
+
+
+@pytest.mark.parametrize("name", ["env.json", "env.jsonl", "env"])
+def test_an_envelope_around_the_transcripts_says_where_they_are(tmp_path, name):
+    path = tmp_path / name
+    path.write_text(json.dumps({"data": [GOOD, {**GOOD, "id": "b"}], "total": 2}, ensure_ascii=False, indent=2), encoding="utf-8")
+    with pytest.raises(scriptcheck.InputFileError, match=r"a JSON object whose 'data' holds 2 transcripts; .*jq -c '.data\[\]'"):
+        list(read_records(path))
+
+
+def test_json_spread_over_lines_in_json_lines_gets_a_hint(tmp_path):
+    path = tmp_path / "two.jsonl"
+    path.write_text("\n".join(json.dumps(item, ensure_ascii=False, indent=2) for item in (GOOD, {**GOOD, "id": "b"})), encoding="utf-8")
+    first = next(iter(read_records(path)))
+    assert "this looks like a JSON document spread over lines: pass --input-format json" in str(first.error)
+
+
 def test_stdin_is_read_with_dash(monkeypatch):
     data = (json.dumps(GOOD, ensure_ascii=False) + "\n").encode("utf-8")
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data), encoding="utf-8"))

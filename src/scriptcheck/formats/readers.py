@@ -128,8 +128,11 @@ _MAX_DIGITS = sys.get_int_max_str_digits() if hasattr(sys, "get_int_max_str_digi
 
 
 def _array_hint(line: str) -> str:
-    if line.lstrip("\ufeff \t").startswith("["):
+    stripped = line.strip("\ufeff \t\r")
+    if stripped.startswith("["):
         return " (this looks like a JSON array: give the file a .json name or pass --input-format json)"
+    if stripped in ("{", "}", "},", "],") or stripped.startswith('"') and stripped.rstrip(",").endswith(("[", "{")):
+        return " (this looks like a JSON document spread over lines: pass --input-format json, or write one transcript per line)"
     return ""
 
 
@@ -447,6 +450,10 @@ def detect_format(name: str, head: bytes, encoding: str) -> str:
     stripped = text.lstrip("\ufeff \t\r\n")
     first = stripped[:1]
     if suffix in (".jsonl", ".ndjson"):
+        if first == "{":  # a pretty-printed document saved as .jsonl: its first line is not a whole object
+            first_line, newline, _rest = stripped.partition("\n")
+            if newline and not _whole_json(first_line):
+                return "json-or-jsonl"
         return "json-or-jsonl" if first == "[" else "jsonl"
     if suffix in (".csv", ".tsv", ".tab"):
         return "csv"
@@ -512,8 +519,24 @@ def _parse_json_document(text: str, name: str) -> Any:
         raise InputFileError(f"{name}: not valid JSON: a number with more than {_MAX_DIGITS} digits") from None
 
 
+def _whole_json(line: str) -> bool:
+    try:
+        json.loads(line)
+    except (ValueError, RecursionError):
+        return False
+    return True
+
+
 def _json_document_records(data: Any, aliases: Mapping[str, str], name: str, validate: bool | str) -> Iterator[Record]:
     if isinstance(data, dict):
+        wrapped = [key for key, value in data.items() if "turns" not in data and isinstance(value, list) and value
+                   and all(isinstance(item, dict) and "turns" in item for item in value)]
+        if len(wrapped) == 1:  # {"data": [transcripts]}: an API's envelope, not a transcript
+            key = wrapped[0]
+            raise InputFileError(
+                f"{name}: a JSON object whose {key!r} holds {len(data[key])} transcripts; give the transcripts themselves, "
+                f"as an array or one per line (e.g. jq -c '.{key}[]' {name} > transcripts.jsonl)"
+            )
         data = [data]
     if not isinstance(data, list):
         raise InputFileError(f"{name}: expected a JSON array of transcripts, got {type(data).__name__}")
