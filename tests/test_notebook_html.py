@@ -146,3 +146,15 @@ def test_html_report_lists_invalid_records_and_handles_nothing_flagged(checker):
     page = scriptcheck.render_html_report([clean], errors=[error])  # Chinese by default
     assert "无效记录（1），未检查" in page and "没有会话有问题" in page
     assert check_well_formed(scriptcheck.render_html_report([])).problems == []
+
+
+def test_the_severity_badge_speaks_the_page_language_and_a_flag_says_review(checker):
+    from scriptcheck.notebook.html import report_html
+
+    complaint = [{"speaker": "customer", "text": "我的退款为什么还没到"}, {"speaker": "agent", "text": "您好，请问有什么可以帮您？"},
+                 {"speaker": "agent", "text": "这么简单都不知道"}, {"speaker": "agent", "text": "感谢您的支持，再见！"}]
+    report = checker.check({"id": "x", "turns": complaint})
+    assert {f.rule for f in report.findings if f.review} == {"apology.after_complaint"}
+    chinese, english = report_html(report, lang="zh"), report_html(report, lang="en")
+    assert ">严重 −20</b>" in chinese and ">待复核 −5</b>" in chinese and "ERROR" not in chinese and "INFO" not in chinese
+    assert ">ERROR −20</b>" in english and ">for review −5</b>" in english

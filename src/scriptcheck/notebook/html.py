@@ -51,14 +51,14 @@ WORDS: Mapping[str, Mapping[str, str]] = {
         "heard": "heard as “{text}” (matched by sound)", "not_charged": "not charged: {why}", "model": "model, confidence {confidence:.2f}",
         "review": "for review", "passed": "PASSED", "failed": "FAILED", "pass_mark": "pass mark {mark:g}",
         "findings": "{n} finding{s}", "fatal": "fatal: {categories}", "turn": "{speaker} · turn {turn}", "score": "score",
-        "agent": "agent", "customer": "customer",
+        "agent": "agent", "customer": "customer", "error": "ERROR", "warning": "WARNING", "info": "INFO",
     },
     "zh": {
         "whole": "整通会话", "instead": "建议：", "closest": "最接近：第 {turn} 句（相似度 {similarity:.0f}%）",
         "heard": "听作“{text}”（按读音匹配）", "not_charged": "未扣分：{why}", "model": "模型判断，置信度 {confidence:.2f}",
         "review": "待复核", "passed": "合格", "failed": "不合格", "pass_mark": "合格线 {mark:g}",
         "findings": "{n} 个问题", "fatal": "一票否决：{categories}", "turn": "{speaker} · 第 {turn} 句", "score": "得分",
-        "agent": "客服", "customer": "客户",
+        "agent": "客服", "customer": "客户", "error": "严重", "warning": "警告", "info": "提示",
     },
 }
 
@@ -237,7 +237,8 @@ def _card(finding: Finding, number: int, words: Mapping[str, str], turn_base: in
         f'margin:0 0 6px;font-size:12.5px">',
         f'<div><span style="display:inline-block;min-width:16px;text-align:center;color:#fff;background:{accent};'
         f'border-radius:8px;font-size:10px;font-weight:700;padding:0 4px;margin-right:4px">{number}</span>'
-        f'<b style="color:{accent}">{esc(finding.severity.value.upper())}{esc(points)}</b> '
+        # a flag for review says so where the severity would be: its 5 points are provisional
+        f'<b style="color:{accent}">{esc(words["review"] if finding.review else words[finding.severity.value])}{esc(points)}</b> '
         f'<code style="font-size:11.5px;background:none;color:#1f2328">{esc(finding.rule)}</code> '
         f'<span style="color:#6e7781;font-size:11.5px">{esc(finding.category)}</span></div>',
         f"<div>{esc(finding.message)}</div>",
@@ -247,11 +248,8 @@ def _card(finding: Finding, number: int, words: Mapping[str, str], turn_base: in
     if finding.disowned:
         lines.append(f'<div style="color:#57606a">{esc(words["not_charged"].format(why=finding.disowned))}</div>')
     if finding.source == "model":
-        review = f' <b style="color:#9a6700">· {esc(words["review"])}</b>' if finding.review else ""
         because = f": {esc(', '.join(finding.evidence))}" if finding.evidence else ""
-        lines.append(
-            f'<div style="color:#57606a">{esc(words["model"].format(confidence=finding.confidence or 0))}{because}{review}</div>'
-        )
+        lines.append(f'<div style="color:#57606a">{esc(words["model"].format(confidence=finding.confidence or 0))}{because}</div>')
     if finding.suggestion:
         lines.append(
             f'<div style="color:#1a7f37"><span style="color:#57606a">{esc(words["instead"])}</span> {esc(finding.suggestion)}</div>'
