@@ -1,5 +1,6 @@
 """Pack loading: overrides, disables, user packs, and located errors for broken packs."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -153,6 +154,17 @@ disable: [banned.vague.hedge, missing.closing]
     assert "banned.vague.hedge" not in ids and "closing.farewell" not in ids
     report = checker.check({"id": "x", "turns": [{"speaker": "agent", "text": "您好，应该是吧"}]})
     assert report.findings == ()
+
+
+@pytest.mark.parametrize(("target", "hint"), [
+    ("missing.openning", "did you mean 'missing.opening'?"),  # a category
+    ("banned.vague.hedg", "did you mean 'banned.vague.hedge'?"),  # a rule id
+    ("banend", "did you mean 'banned'?"),  # a pack
+])
+def test_a_mistyped_disable_target_gets_a_did_you_mean_among_ids_categories_and_packs(tmp_path, target, hint):
+    pack = write(tmp_path, f"pack: mine\ndisable: [{target}]\n")
+    with pytest.raises(scriptcheck.RulePackError, match=f"disable names '{target}', which no earlier pack defines; {re.escape(hint)}"):
+        scriptcheck.load(pack)
 
 
 def test_settings_override_pass_mark_and_fatal(tmp_path):

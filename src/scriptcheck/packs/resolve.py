@@ -65,7 +65,9 @@ def resolve(packs: Iterable[RulePack], extra_aliases: Mapping[str, str] | None =
         for target, location in pack.disable:
             matched = [rid for rid, rule in rules.items() if target in (rid, rule.category, rule.pack)]
             if not matched:
-                raise RulePackError(_not_found("disable", target, rules), location, target)
+                # disable takes a rule id, a category or a pack name: the hint looks among all three
+                names = {*rules, *(rule.category for rule in rules.values()), *(rule.pack for rule in rules.values())}
+                raise RulePackError(_not_found("disable", target, names), location, target)
             for rid in matched:
                 disabled[rid] = rules.pop(rid)
         settings = _merge_settings(settings, pack.settings)
@@ -158,12 +160,12 @@ def _check_kind_reads(rule: Rule, key: str, name: str, location: SourceLocation)
     )
 
 
-def _not_found(action: str, target: str, rules: Mapping[str, Rule]) -> str:
-    return f"{action} names {target!r}, which no earlier pack defines{_did_you_mean(target, rules)}"
+def _not_found(action: str, target: str, names: Iterable[str]) -> str:
+    return f"{action} names {target!r}, which no earlier pack defines{_did_you_mean(target, names)}"
 
 
-def _did_you_mean(target: str, rules: Mapping[str, Rule]) -> str:
-    hint = difflib.get_close_matches(target, list(rules), n=1, cutoff=0.6)
+def _did_you_mean(target: str, names: Iterable[str]) -> str:
+    hint = difflib.get_close_matches(target, sorted(names), n=1, cutoff=0.6)
     return f"; did you mean {hint[0]!r}?" if hint else "; check the id against `scriptcheck rules list`"
 
 
