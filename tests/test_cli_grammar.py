@@ -85,3 +85,13 @@ def test_help_wraps_the_description_and_keeps_each_example_on_its_line(path, mon
     assert all(len(line) <= 80 for line in text.split("\n\n", 1)[1].split("options:")[0].splitlines())
     examples = text.split("examples:\n", 1)[1].splitlines()
     assert examples == parser.epilog.splitlines()[1:]
+
+
+@pytest.mark.parametrize(("asked", "suffix"), [("xlsx", "xlsx"), ("excel", "xlsx"), ("html", "html")])
+def test_check_asked_for_a_report_format_points_at_report(capsys, asked, suffix):
+    from scriptcheck.cli import main
+
+    with pytest.raises(SystemExit) as stopped:
+        main(["check", "examples/transcripts.jsonl", "-f", asked])
+    assert stopped.value.code == 2
+    assert f"is written by `scriptcheck report FILE -o report.{suffix}`" in capsys.readouterr().err

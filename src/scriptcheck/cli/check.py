@@ -64,7 +64,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     add_pack_options(check)
     add_input_options(check)
-    check.add_argument("--format", "-f", choices=FORMATS, metavar="FORMAT", help=FORMAT_HELP)
+    check.add_argument("--format", "-f", type=_format, choices=FORMATS, metavar="FORMAT", help=FORMAT_HELP)
     add_output_option(check, "the reports")
     check.add_argument(
         "--only", choices=ONLY, help="which transcripts to write: failed, flagged (any finding) or all "
@@ -138,6 +138,16 @@ def split_list(value: Any) -> list[str] | None:
         return None
     items = value if isinstance(value, list) else str(value).split(",")
     return [str(item).strip() for item in items if str(item).strip()]
+
+
+def _format(value: str) -> str:
+    """--format, pointing at `report` when asked for what `report` writes (a workbook, a page)."""
+    if value.lower() in ("xlsx", "xls", "excel", "html", "htm"):
+        suffix = "html" if value.lower().startswith("htm") else "xlsx"
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is written by `scriptcheck report FILE -o report.{suffix}`; check writes {', '.join(FORMATS)}"
+        )
+    return value
 
 
 def run(args: argparse.Namespace) -> int:
