@@ -172,6 +172,17 @@ def test_league_table_ranks_agents_worst_first_with_their_commonest_problem(chec
         scriptcheck.league_table(calls, by="team")
 
 
+def test_a_metadata_key_named_like_a_finding_column_still_groups(checker):
+    """A transcript's `source` (where the export came from) is meta_source in the findings frame."""
+    items = [{**item, "source": item["agent"]} for item in AGENTS]
+    reports = list(checker.check_many(items))
+    findings = scriptcheck.to_dataframe(reports, "findings")
+    assert "meta_source" in findings.columns and set(findings["source"]) <= {"rule", "model"}
+    table = scriptcheck.league_table(reports, by="source")
+    assert table.loc["A03", "top_rule"] == "closing.farewell"  # was NaN: grouped by the finding's rule/model
+    assert scriptcheck.rule_matrix(findings, by="source").loc["A03", "closing.farewell"] == 1
+
+
 def test_rule_matrix_counts_findings_per_agent_and_rule(checker):
     reports = list(checker.check_many(AGENTS))
     findings = scriptcheck.to_dataframe(reports, "findings")

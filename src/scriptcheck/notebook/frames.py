@@ -208,9 +208,10 @@ def league_table(calls: Any, findings: Any = None, *, by: str = "agent") -> Any:
         review=("review", "sum"), fatal=("fatal", lambda fatal: int((fatal.fillna("") != "").sum())),
     )
     table["findings_per_call"] = table["findings"] / table["calls"]
-    if findings is not None and len(findings) and by in findings.columns:
+    grouped = _metadata_column(findings, by) if findings is not None else by
+    if findings is not None and len(findings) and grouped in findings.columns:
         for column, name in (("category", "top_category"), ("rule", "top_rule")):
-            table[name] = findings.groupby(by, dropna=False, observed=True)[column].agg(lambda values: values.value_counts().index[0])
+            table[name] = findings.groupby(grouped, dropna=False, observed=True)[column].agg(lambda values: values.value_counts().index[0])
     return table.sort_values(["mean_score", "calls"], ascending=[True, False])
 
 
@@ -229,12 +230,19 @@ def rule_matrix(findings: Any, *, by: str = "agent", columns: str = "rule", top:
     pd = require("pandas", "scriptcheck.rule_matrix")
     if not isinstance(findings, pd.DataFrame):
         findings = to_dataframe(only_reports(findings), "findings")
+    by = _metadata_column(findings, by)
     _require_column(findings, by)
     _require_column(findings, columns)
     matrix = pd.crosstab(findings[by], findings[columns].astype(str))
     order = matrix.sum().sort_values(ascending=False, kind="stable").index
     matrix = matrix[list(order[:top] if top is not None else order)]
     return matrix.loc[matrix.sum(axis=1).sort_values(ascending=False, kind="stable").index]
+
+
+def _metadata_column(findings: Any, key: str) -> str:
+    """The findings frame's column for metadata `key`: `meta_<key>` when the key clashes with a finding column
+    (a transcript's `source` is not the finding's source, rule or model)."""
+    return f"meta_{key}" if f"meta_{key}" in findings.columns else key
 
 
 def _require_column(frame: Any, column: str) -> None:
