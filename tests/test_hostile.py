@@ -767,6 +767,41 @@ def test_an_override_adding_a_bad_phrase_is_blamed_on_the_override(tmp_path, add
     assert message.startswith(f"{pack}:3:5: banned.impatience.hurry:"), message
 
 
+def text_fields_pack(tmp_path, version: str = "'1.0'", description: str = "我的包", suggestion: str = "请这样说") -> Path:
+    pack = tmp_path / "mine.yaml"
+    pack.write_text(
+        f"pack: mine\nversion: {version}\ndescription: {description}\nrules:\n  - id: banned.mine.one\n"
+        f"    category: banned.contempt\n    points: 1\n    message: m\n    phrases: [芝麻开门]\n    suggestion: {suggestion}\n",
+        encoding="utf-8",
+    )
+    return pack
+
+
+@pytest.mark.parametrize(("field", "value", "where", "expected"), [
+    ("suggestion", "[请, 这样说]", "10:17", "banned.mine.one: `suggestion` must be text, got a list"),
+    ("suggestion", "{说: 请}", "10:17", "banned.mine.one: `suggestion` must be text, got a mapping"),
+    ("suggestion", "5", "10:17", "banned.mine.one: `suggestion` must be text, got the number 5; put it in quotes if it is meant as text"),
+    ("description", "[a, b]", "3:14", "`description` must be text, got a list"),
+    ("version", "[1, 2]", "2:10", '`version` must be text or a number, like "1.0", got a list'),
+    ("version", "{major: 1}", "2:10", '`version` must be text or a number, like "1.0", got a mapping'),
+    ("version", "yes", "2:10", '`version` must be text or a number, like "1.0", got the boolean true'),
+    ("version", "''", "2:10", '`version` must be text or a number, like "1.0", got \'\''),
+    ("version", "~", "2:10", '`version` must be text or a number, like "1.0", got nothing (null)'),
+])
+def test_a_pack_text_field_of_the_wrong_type_is_a_located_error(tmp_path, field, value, where, expected):
+    pack = text_fields_pack(tmp_path, **{field: value})
+    assert load_error(pack) == f"{pack}:{where}: {expected}"
+
+
+@pytest.mark.parametrize(("version", "read"), [("'1.0'", "1.0"), ("2", "2"), ("1.5", "1.5"), ("2026-11-01", "2026-11-01")])
+def test_a_pack_version_may_be_text_a_number_or_a_date(tmp_path, version, read):
+    import scriptcheck
+
+    pack = text_fields_pack(tmp_path, version=version, suggestion="~")
+    (loaded,) = [p for p in scriptcheck.load(pack, model=False, defaults=False).rule_set.packs if p.name == "mine"]
+    assert loaded.version == read and loaded.rules[0].suggestion == ""
+
+
 def test_pack_errors_through_the_cli_are_exit_2_with_the_location(tmp_path, capsys):
     pack = tmp_path / "deep.yaml"
     pack.write_text("pack: deep\nx: " + "{a: " * 3000 + "1" + "}" * 3000 + "\n", encoding="utf-8")
