@@ -1120,6 +1120,19 @@ def test_check_many_given_one_dict_says_to_use_check(checker):
         list(checker.check_many(RUDE))
 
 
+@pytest.mark.parametrize(("value", "problem"), [
+    ("", "--asr '': names no confusion set"),
+    (" , ", "--asr ' , ': names no confusion set"),
+    ("zh-j", "--asr 'zh-j': unknown ASR confusion 'zh-j'; did you mean 'zh-z'?"),
+])
+def test_an_empty_or_unknown_asr_value_is_a_usage_error_saying_what_it_takes(tmp_path, capsys, value, problem):
+    src = write_jsonl(tmp_path / "in.jsonl", RUDE)
+    code, out, err = run(capsys, str(src), "--asr", value)
+    assert code == 2 and out == ""
+    assert f"{problem}; give confusion sets, comma-separated (zh-z, ch-c, sh-s, n-l, f-h, in-ing, en-eng, an-ang), " in err
+    assert "homophones for none, or --asr alone for every one" in err
+
+
 def test_an_empty_profile_name_is_refused_not_taken_for_no_choice():
     import scriptcheck
 

@@ -230,7 +230,7 @@ def apply_config(args: argparse.Namespace, config: ProjectConfig | None) -> None
             setattr(args, name, config.model if name == "model" else getattr(config, name))
     if hasattr(args, "asr") and args.asr is None and config.asr is not None:
         asr = config.asr
-        args.asr = None if asr is False else ("" if asr is True else ",".join(asr) if isinstance(asr, list) else str(asr))
+        args.asr = None if asr is False else (True if asr is True else ",".join(asr) or "homophones" if isinstance(asr, list) else str(asr))
     if hasattr(args, "speaker_alias"):
         args.speaker_alias = [*(f"{name}={speaker}" for name, speaker in config.aliases.items()), *args.speaker_alias]
     if hasattr(args, "columns") and config.columns:
