@@ -1075,13 +1075,29 @@ def test_a_huge_regex_timeout_means_no_limit_not_every_record_timed_out(tmp_path
 
 
 def test_a_regex_timeout_that_is_not_a_number_is_refused(tmp_path, capsys, monkeypatch):
-    from scriptcheck.engine.regex import BUDGET_VARIABLE, DEFAULT_BUDGET_SECONDS, budget_seconds
+    from scriptcheck.engine.regex import BUDGET_VARIABLE
 
+    monkeypatch.delenv(BUDGET_VARIABLE, raising=False)
     src = write_jsonl(tmp_path / "in.jsonl", RUDE)
     code, out, err = run(capsys, str(src), "--regex-timeout", "nan")
     assert code == 2 and "--regex-timeout must be 0 (no limit) or a positive number of seconds, not nan" in err
-    monkeypatch.setenv(BUDGET_VARIABLE, "nan")
-    assert budget_seconds() == DEFAULT_BUDGET_SECONDS
+
+
+@pytest.mark.parametrize("value", ["abc", "nan", "-1", "1s"])
+def test_a_bad_regex_timeout_in_the_environment_is_named_not_replaced_by_the_default(tmp_path, capsys, monkeypatch, value):
+    import scriptcheck
+    from scriptcheck.engine.regex import BUDGET_VARIABLE
+
+    expected = f"SCRIPTCHECK_REGEX_TIMEOUT must be 0 (no limit) or a positive number of seconds, not {value!r}"
+    monkeypatch.setenv(BUDGET_VARIABLE, value)
+    src = write_jsonl(tmp_path / "in.jsonl", RUDE)
+    code, out, err = run(capsys, str(src))
+    assert code == 2 and out == "" and f"scriptcheck: error: {expected}\n" in err
+    with pytest.raises(ValueError) as caught:
+        scriptcheck.load(model=False)
+    assert str(caught.value) == expected
+    code, out, err = run(capsys, str(src), "--regex-timeout", "2", "-f", "jsonl")  # the option wins
+    assert code == 0 and jsonl(out)[0]["id"] == "rude"
 
 
 @pytest.mark.parametrize("options", [{}, {"output": "dict"}, {"output": "json"}, {"workers": 2}, {"workers": 2, "output": "json"}])

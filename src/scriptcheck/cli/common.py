@@ -18,7 +18,7 @@ from .._yaml import did_you_mean
 from ..engine.checker import Checker, load
 from ..engine.pool import worker_count
 from ..engine.progress import with_progress
-from ..engine.regex import BUDGET_VARIABLE, DEFAULT_BUDGET_SECONDS
+from ..engine.regex import BUDGET_VARIABLE, DEFAULT_BUDGET_SECONDS, budget_seconds, checked_budget
 from ..formats.readers import DEFAULT_MAX_RECORD_BYTES, Record
 from ..packs.names import category_names
 from ..packs.schema import PROFILE_CHOICES, parse_pack
@@ -105,13 +105,17 @@ def add_pack_options(parser: argparse.ArgumentParser) -> None:
 
 
 def apply_regex_timeout(args: argparse.Namespace) -> None:
-    """--regex-timeout, for every checker this process and its workers build (they read the environment)."""
-    seconds = getattr(args, "regex_timeout", None)
-    if seconds is None:
+    """--regex-timeout, for every checker this process and its workers build (they read the environment);
+    without it, a command that checks refuses a bad $SCRIPTCHECK_REGEX_TIMEOUT before it starts."""
+    if not hasattr(args, "regex_timeout"):
         return
-    if seconds != seconds or seconds < 0:  # NaN compares false with everything
-        raise UsageError(f"--regex-timeout must be 0 (no limit) or a positive number of seconds, not {seconds!r}")
-    os.environ[BUDGET_VARIABLE] = repr(seconds)
+    try:
+        if args.regex_timeout is None:
+            budget_seconds()
+        else:
+            os.environ[BUDGET_VARIABLE] = repr(checked_budget(args.regex_timeout, "--regex-timeout"))
+    except ValueError as error:
+        raise UsageError(str(error)) from None
 
 
 def check_fail_under(score: float | None) -> None:
