@@ -345,7 +345,7 @@ def test_overflowing_times_through_the_api_sessions_and_collect(checker):
     results = list(checker.check_many([bad, RUDE], errors="collect"))
     assert isinstance(results[0], scriptcheck.TranscriptError) and results[1].score == 0
     huge_id = {"id": 10**5000, "turns": [{"speaker": "agent", "text": "hi"}]}
-    with pytest.raises(scriptcheck.TranscriptError, match="missing 'id'"):
+    with pytest.raises(scriptcheck.TranscriptError, match=r"'id' is an integer too long to write as text \(over 4300 digits\)"):
         checker.check(huge_id)
 
 
@@ -875,6 +875,24 @@ def test_bidi_controls_in_html_are_shown_not_obeyed(tmp_path, capsys):
 
 
 # --------------------------------------------------------------------------- 17: sessions
+
+
+@pytest.mark.parametrize(("record_id", "message"), [
+    (b"x", "'id' must be a non-empty string or integer, got b'x': decode it to a string first"),
+    (bytearray(b"x"), "'id' must be a non-empty string or integer, got bytearray(b'x'): decode it to a string first"),
+    (("a", 1), "'id' must be a non-empty string or integer, got ('a', 1)"),
+    ({"a"}, "'id' must be a non-empty string or integer, got {'a'}"),
+    (" ", "'id' must be a non-empty string or integer, got ' '"),
+])
+def test_an_id_that_is_bytes_or_a_container_is_refused_not_spelled_as_python(checker, record_id, message):
+    import scriptcheck
+
+    for start in (lambda: checker.check({"id": record_id, "turns": RUDE["turns"]}), lambda: checker.session(record_id)):
+        with pytest.raises(scriptcheck.TranscriptError) as caught:
+            start()
+        assert (caught.value.code, str(caught.value)) == ("missing_id", message)
+    (error, report) = checker.check_many([{"id": record_id, "turns": RUDE["turns"]}, RUDE], errors="collect")
+    assert isinstance(error, scriptcheck.TranscriptError) and report.id == "rude"
 
 
 @pytest.mark.parametrize(
