@@ -169,10 +169,13 @@ def validate_turn(raw: Any, index: int, aliases: Mapping[str, str], fail: Callab
     if type(raw) is not dict and not isinstance(raw, Mapping):
         raise fail(f"turn {index}: expected an object with speaker and text, got {type(raw).__name__}", "invalid_turn")
     speaker_raw = raw.get("speaker")
+    role_raw = None
     if speaker_raw is None:
         speaker_raw = raw.get("role")
         if speaker_raw is None:
             raise fail(f"turn {index}: missing 'speaker' (or 'role')", "missing_speaker")
+    else:
+        role_raw = raw.get("role")
     # NOTE: table keys are stripped and casefolded, so an exact hit is what the slow path finds.
     speaker = aliases.get(speaker_raw) if type(speaker_raw) is str else None
     if speaker is None:
@@ -184,6 +187,8 @@ def validate_turn(raw: Any, index: int, aliases: Mapping[str, str], fail: Callab
                 f"or map it with --speaker-alias '{shown}=agent'",
                 "unknown_speaker",
             )
+    if role_raw is not None:
+        _check_role(role_raw, speaker_raw, speaker, index, aliases, fail)
     text = raw.get("text", _MISSING)
     if type(text) is not str:
         if text is _MISSING:
@@ -205,6 +210,21 @@ def validate_turn(raw: Any, index: int, aliases: Mapping[str, str], fail: Callab
 
 
 _MISSING = object()
+
+
+def _check_role(
+    role_raw: Any, speaker_raw: Any, speaker: str, index: int, aliases: Mapping[str, str], fail: Callable[[str, str], TranscriptError]
+) -> None:
+    """A turn with both `speaker` and `role` is read by `speaker`: refused when the two name different
+    sides (which one is right cannot be told); a `role` that names neither side is left alone."""
+    shown = _shown(role_raw)
+    role = aliases.get(shown.strip().casefold())
+    if role is not None and role != speaker:
+        raise fail(
+            f"turn {index}: 'speaker' {_shown(speaker_raw)!r} is the {speaker} but 'role' {shown!r} is the {role}; "
+            "keep only the right one",
+            "conflicting_speaker",
+        )
 
 
 def _encodable(text: str) -> bool:
