@@ -136,8 +136,32 @@ def test_output_that_is_an_input_is_refused_even_through_a_symlink(tmp_path, cap
     for target in (src, tmp_path / "alias"):
         code = main([command, str(src), "--no-model", option, str(target)])
         assert code == 2
-        assert "is the input file" in capsys.readouterr().err
+        # report refuses a .jsonl name before looking at the file: it writes HTML
+        named_as_data = command == "report" and target.suffix == ".jsonl"
+        assert ("not a .jsonl file" if named_as_data else "is the input file") in capsys.readouterr().err
     assert src.read_bytes() == before
+
+
+@pytest.mark.parametrize(("name", "extra", "message"), [
+    ("x.pdf", [], "report writes an HTML page, not a .pdf file; name the output .html (or .xlsx for an Excel workbook)"),
+    ("x.PNG", [], "report writes an HTML page, not a .png file; name the output .html (or .xlsx for an Excel workbook)"),
+    ("x.csv", [], "report writes an HTML page, not a .csv file; name the output .html (or .xlsx for an Excel workbook)"),
+    ("x.html", ["--format", "xlsx"], "--format xlsx writes an Excel workbook, not a .html file; name the output .xlsx"),
+    ("x.xlsx", ["--format", "html"], "--format html writes an HTML page, not a .xlsx file; name the output .html"),
+])
+def test_a_report_named_as_another_kind_of_file_is_refused_and_nothing_written(tmp_path, capsys, name, extra, message):
+    src = write_jsonl(tmp_path / "in.jsonl", RUDE)
+    code = main(["report", str(src), "--no-model", "-o", str(tmp_path / name), *extra])
+    captured = capsys.readouterr()
+    assert code == 2 and captured.out == "" and f"--output {tmp_path / name}: {message}" in captured.err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl"]
+
+
+@pytest.mark.parametrize("name", ["page.html", "page.htm", "page"])
+def test_a_report_named_html_or_without_a_suffix_is_a_page(tmp_path, capsys, name):
+    src = write_jsonl(tmp_path / "in.jsonl", RUDE)
+    assert main(["report", str(src), "--no-model", "-q", "-o", str(tmp_path / name)]) == 0
+    assert (tmp_path / name).read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
 
 
 def test_report_to_an_unwritable_path_fails_before_checking(tmp_path, capsys, monkeypatch):
