@@ -125,6 +125,11 @@ def _read_extends(data: LocatedDict) -> tuple[tuple[str, SourceLocation], ...]:
     if "extends" not in data:
         return ()
     names = string_list(data, "extends")
+    for index, name in enumerate(names):
+        if not name.strip():
+            raise RuleSchemaError(
+                "`extends` must name a pack file (relative to this pack) or a bundled pack, not an empty string", data["extends"].locs[index]
+            )
     return tuple((name, data["extends"].locs[index]) for index, name in enumerate(names))
 
 
