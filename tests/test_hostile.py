@@ -136,8 +136,32 @@ def test_output_that_is_an_input_is_refused_even_through_a_symlink(tmp_path, cap
     for target in (src, tmp_path / "alias"):
         code = main([command, str(src), "--no-model", option, str(target)])
         assert code == 2
-        assert "is the input file" in capsys.readouterr().err
+        # report refuses a .jsonl name before looking at the file: it writes HTML
+        named_as_data = command == "report" and target.suffix == ".jsonl"
+        assert ("not a .jsonl file" if named_as_data else "is the input file") in capsys.readouterr().err
     assert src.read_bytes() == before
+
+
+@pytest.mark.parametrize(("name", "extra", "message"), [
+    ("x.pdf", [], "report writes an HTML page, not a .pdf file; name the output .html (or .xlsx for an Excel workbook)"),
+    ("x.PNG", [], "report writes an HTML page, not a .png file; name the output .html (or .xlsx for an Excel workbook)"),
+    ("x.csv", [], "report writes an HTML page, not a .csv file; name the output .html (or .xlsx for an Excel workbook)"),
+    ("x.html", ["--format", "xlsx"], "--format xlsx writes an Excel workbook, not a .html file; name the output .xlsx"),
+    ("x.xlsx", ["--format", "html"], "--format html writes an HTML page, not a .xlsx file; name the output .html"),
+])
+def test_a_report_named_as_another_kind_of_file_is_refused_and_nothing_written(tmp_path, capsys, name, extra, message):
+    src = write_jsonl(tmp_path / "in.jsonl", RUDE)
+    code = main(["report", str(src), "--no-model", "-o", str(tmp_path / name), *extra])
+    captured = capsys.readouterr()
+    assert code == 2 and captured.out == "" and f"--output {tmp_path / name}: {message}" in captured.err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl"]
+
+
+@pytest.mark.parametrize("name", ["page.html", "page.htm", "page"])
+def test_a_report_named_html_or_without_a_suffix_is_a_page(tmp_path, capsys, name):
+    src = write_jsonl(tmp_path / "in.jsonl", RUDE)
+    assert main(["report", str(src), "--no-model", "-q", "-o", str(tmp_path / name)]) == 0
+    assert (tmp_path / name).read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
 
 
 def test_report_to_an_unwritable_path_fails_before_checking(tmp_path, capsys, monkeypatch):
@@ -345,7 +369,7 @@ def test_overflowing_times_through_the_api_sessions_and_collect(checker):
     results = list(checker.check_many([bad, RUDE], errors="collect"))
     assert isinstance(results[0], scriptcheck.TranscriptError) and results[1].score == 0
     huge_id = {"id": 10**5000, "turns": [{"speaker": "agent", "text": "hi"}]}
-    with pytest.raises(scriptcheck.TranscriptError, match="missing 'id'"):
+    with pytest.raises(scriptcheck.TranscriptError, match=r"'id' is an integer too long to write as text \(over 4300 digits\)"):
         checker.check(huge_id)
 
 
@@ -767,6 +791,41 @@ def test_an_override_adding_a_bad_phrase_is_blamed_on_the_override(tmp_path, add
     assert message.startswith(f"{pack}:3:5: banned.impatience.hurry:"), message
 
 
+def text_fields_pack(tmp_path, version: str = "'1.0'", description: str = "我的包", suggestion: str = "请这样说") -> Path:
+    pack = tmp_path / "mine.yaml"
+    pack.write_text(
+        f"pack: mine\nversion: {version}\ndescription: {description}\nrules:\n  - id: banned.mine.one\n"
+        f"    category: banned.contempt\n    points: 1\n    message: m\n    phrases: [芝麻开门]\n    suggestion: {suggestion}\n",
+        encoding="utf-8",
+    )
+    return pack
+
+
+@pytest.mark.parametrize(("field", "value", "where", "expected"), [
+    ("suggestion", "[请, 这样说]", "10:17", "banned.mine.one: `suggestion` must be text, got a list"),
+    ("suggestion", "{说: 请}", "10:17", "banned.mine.one: `suggestion` must be text, got a mapping"),
+    ("suggestion", "5", "10:17", "banned.mine.one: `suggestion` must be text, got the number 5; put it in quotes if it is meant as text"),
+    ("description", "[a, b]", "3:14", "`description` must be text, got a list"),
+    ("version", "[1, 2]", "2:10", '`version` must be text or a number, like "1.0", got a list'),
+    ("version", "{major: 1}", "2:10", '`version` must be text or a number, like "1.0", got a mapping'),
+    ("version", "yes", "2:10", '`version` must be text or a number, like "1.0", got the boolean true'),
+    ("version", "''", "2:10", '`version` must be text or a number, like "1.0", got \'\''),
+    ("version", "~", "2:10", '`version` must be text or a number, like "1.0", got nothing (null)'),
+])
+def test_a_pack_text_field_of_the_wrong_type_is_a_located_error(tmp_path, field, value, where, expected):
+    pack = text_fields_pack(tmp_path, **{field: value})
+    assert load_error(pack) == f"{pack}:{where}: {expected}"
+
+
+@pytest.mark.parametrize(("version", "read"), [("'1.0'", "1.0"), ("2", "2"), ("1.5", "1.5"), ("2026-11-01", "2026-11-01")])
+def test_a_pack_version_may_be_text_a_number_or_a_date(tmp_path, version, read):
+    import scriptcheck
+
+    pack = text_fields_pack(tmp_path, version=version, suggestion="~")
+    (loaded,) = [p for p in scriptcheck.load(pack, model=False, defaults=False).rule_set.packs if p.name == "mine"]
+    assert loaded.version == read and loaded.rules[0].suggestion == ""
+
+
 def test_pack_errors_through_the_cli_are_exit_2_with_the_location(tmp_path, capsys):
     pack = tmp_path / "deep.yaml"
     pack.write_text("pack: deep\nx: " + "{a: " * 3000 + "1" + "}" * 3000 + "\n", encoding="utf-8")
@@ -840,6 +899,24 @@ def test_bidi_controls_in_html_are_shown_not_obeyed(tmp_path, capsys):
 
 
 # --------------------------------------------------------------------------- 17: sessions
+
+
+@pytest.mark.parametrize(("record_id", "message"), [
+    (b"x", "'id' must be a non-empty string or integer, got b'x': decode it to a string first"),
+    (bytearray(b"x"), "'id' must be a non-empty string or integer, got bytearray(b'x'): decode it to a string first"),
+    (("a", 1), "'id' must be a non-empty string or integer, got ('a', 1)"),
+    ({"a"}, "'id' must be a non-empty string or integer, got {'a'}"),
+    (" ", "'id' must be a non-empty string or integer, got ' '"),
+])
+def test_an_id_that_is_bytes_or_a_container_is_refused_not_spelled_as_python(checker, record_id, message):
+    import scriptcheck
+
+    for start in (lambda: checker.check({"id": record_id, "turns": RUDE["turns"]}), lambda: checker.session(record_id)):
+        with pytest.raises(scriptcheck.TranscriptError) as caught:
+            start()
+        assert (caught.value.code, str(caught.value)) == ("missing_id", message)
+    (error, report) = checker.check_many([{"id": record_id, "turns": RUDE["turns"]}, RUDE], errors="collect")
+    assert isinstance(error, scriptcheck.TranscriptError) and report.id == "rude"
 
 
 @pytest.mark.parametrize(
@@ -1040,13 +1117,29 @@ def test_a_huge_regex_timeout_means_no_limit_not_every_record_timed_out(tmp_path
 
 
 def test_a_regex_timeout_that_is_not_a_number_is_refused(tmp_path, capsys, monkeypatch):
-    from scriptcheck.engine.regex import BUDGET_VARIABLE, DEFAULT_BUDGET_SECONDS, budget_seconds
+    from scriptcheck.engine.regex import BUDGET_VARIABLE
 
+    monkeypatch.delenv(BUDGET_VARIABLE, raising=False)
     src = write_jsonl(tmp_path / "in.jsonl", RUDE)
     code, out, err = run(capsys, str(src), "--regex-timeout", "nan")
     assert code == 2 and "--regex-timeout must be 0 (no limit) or a positive number of seconds, not nan" in err
-    monkeypatch.setenv(BUDGET_VARIABLE, "nan")
-    assert budget_seconds() == DEFAULT_BUDGET_SECONDS
+
+
+@pytest.mark.parametrize("value", ["abc", "nan", "-1", "1s"])
+def test_a_bad_regex_timeout_in_the_environment_is_named_not_replaced_by_the_default(tmp_path, capsys, monkeypatch, value):
+    import scriptcheck
+    from scriptcheck.engine.regex import BUDGET_VARIABLE
+
+    expected = f"SCRIPTCHECK_REGEX_TIMEOUT must be 0 (no limit) or a positive number of seconds, not {value!r}"
+    monkeypatch.setenv(BUDGET_VARIABLE, value)
+    src = write_jsonl(tmp_path / "in.jsonl", RUDE)
+    code, out, err = run(capsys, str(src))
+    assert code == 2 and out == "" and f"scriptcheck: error: {expected}\n" in err
+    with pytest.raises(ValueError) as caught:
+        scriptcheck.load(model=False)
+    assert str(caught.value) == expected
+    code, out, err = run(capsys, str(src), "--regex-timeout", "2", "-f", "jsonl")  # the option wins
+    assert code == 0 and jsonl(out)[0]["id"] == "rude"
 
 
 @pytest.mark.parametrize("options", [{}, {"output": "dict"}, {"output": "json"}, {"workers": 2}, {"workers": 2, "output": "json"}])
@@ -1083,6 +1176,19 @@ def test_utf32_with_a_bom_is_read(tmp_path, capsys):
 def test_check_many_given_one_dict_says_to_use_check(checker):
     with pytest.raises(TypeError, match=r"check_many takes an iterable of transcripts; for one transcript \(a dict\) use check\(\)"):
         list(checker.check_many(RUDE))
+
+
+@pytest.mark.parametrize(("value", "problem"), [
+    ("", "--asr '': names no confusion set"),
+    (" , ", "--asr ' , ': names no confusion set"),
+    ("zh-j", "--asr 'zh-j': unknown ASR confusion 'zh-j'; did you mean 'zh-z'?"),
+])
+def test_an_empty_or_unknown_asr_value_is_a_usage_error_saying_what_it_takes(tmp_path, capsys, value, problem):
+    src = write_jsonl(tmp_path / "in.jsonl", RUDE)
+    code, out, err = run(capsys, str(src), "--asr", value)
+    assert code == 2 and out == ""
+    assert f"{problem}; give confusion sets, comma-separated (zh-z, ch-c, sh-s, n-l, f-h, in-ing, en-eng, an-ang), " in err
+    assert "homophones for none, or --asr alone for every one" in err
 
 
 def test_an_empty_profile_name_is_refused_not_taken_for_no_choice():

@@ -139,6 +139,8 @@ def test_real_chat_style_turns_load_as_they_are(tmp_path):
         ({"id": "x", "turns": [{"speaker": "agent", "text": "a", "start": -1}]}, "invalid_time", "non-negative"),
         ({"id": "x", "turns": [{"speaker": "agent", "text": "a", "start": 5, "end": 2}]}, "invalid_time", "before 'start'"),
         ([1, 2], "not_an_object", "expected a JSON object"),
+        ({"id": "x", "turns": [{"speaker": "agent", "text": "a"}, {"speaker": "客服", "role": "Customer", "text": "b"}]},
+         "conflicting_speaker", "record 'x': turn 1: 'speaker' '客服' is the agent but 'role' 'Customer' is the customer; keep only the right one"),
     ],
 )
 def test_bad_record_gets_a_located_error(record, code, words):
@@ -148,6 +150,12 @@ def test_bad_record_gets_a_located_error(record, code, words):
     assert error.code == code
     assert words in str(error)
     assert str(error).startswith("in.jsonl:3")
+
+
+@pytest.mark.parametrize("role", ["agent", " 坐席 ", "主管"])
+def test_a_turn_with_speaker_and_a_role_that_agrees_or_names_no_side_is_read_by_speaker(role):
+    transcript = transcript_from_dict({"id": "r", "turns": [{"speaker": "客服", "role": role, "text": "您好"}]})
+    assert transcript.turns[0].speaker == "agent"
 
 
 def test_one_bad_line_does_not_stop_the_batch(tmp_path):

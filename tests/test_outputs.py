@@ -95,6 +95,15 @@ def test_csv_transcripts_is_one_row_per_transcript_with_counts_and_metadata(sour
     assert found[2]["categories"] == "missing.closing" and found[2]["agent"] == "A01"
 
 
+def test_a_field_no_transcript_carries_is_named_on_stderr_and_the_output_is_unchanged(source, capsys):
+    _, plain, _ = run(capsys, str(source), "-f", "jsonl", "--fields", "agent,channel,score")
+    code, out, err = run(capsys, str(source), "-f", "jsonl", "--fields", "agent,channel,score,agnt,nope")
+    assert code == 0 and out == plain
+    assert "--fields names 'agnt', which is neither a column nor a metadata key of any transcript; did you mean 'agent'?" in err
+    assert "--fields names 'nope', which is neither a column nor a metadata key of any transcript\n" in err
+    assert "'channel'" not in err and "'score'" not in err  # one transcript carries it; a CSV column
+
+
 def test_fields_in_csv_is_the_exact_column_list(source, capsys):
     _, out, _ = run(capsys, str(source), "-f", "csv-transcripts", "--fields", "agent,id,score")
     assert out[1:].splitlines()[:2] == ["agent,id,score", "A01,rude,0"]

@@ -265,6 +265,19 @@ def test_extends_missing_target_is_located(tmp_path):
         scriptcheck.load(pack, defaults=False)
 
 
+@pytest.mark.parametrize(("extends", "where", "message"), [
+    ('""', "2:10", "`extends` must name a pack file (relative to this pack) or a bundled pack, not an empty string"),
+    ("[banned, ' ']", "2:19", "`extends` must name a pack file (relative to this pack) or a bundled pack, not an empty string"),
+    ("[banned, sub]", "2:19", "extends 'sub': pack {folder} is a directory; give a YAML file (a pack is one file)"),
+])
+def test_extends_naming_no_file_is_located_at_the_entry(tmp_path, extends, where, message):
+    (tmp_path / "sub").mkdir()
+    pack = write(tmp_path, f"pack: a\nextends: {extends}\n")
+    with pytest.raises(scriptcheck.RulePackError) as caught:
+        scriptcheck.load(pack, defaults=False)
+    assert str(caught.value) == f"{pack}:{where}: " + message.format(folder=tmp_path / "sub")
+
+
 def test_bundled_packs_load_when_scriptcheck_is_imported_from_a_zip(tmp_path):
     import subprocess
     import sys

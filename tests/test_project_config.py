@@ -94,7 +94,17 @@ def test_output_defaults_apply_only_where_they_mean_something(project, capsys):
 
 @pytest.mark.parametrize(("text", "message"), [
     ("colour = 1\n", "unknown key 'colour'"),
-    ("pass_mark = 'high'\n", "pass_mark must be a number"),
+    ("pass_mark = 'high'\n", "pass_mark must be a score from 0 to 100, got 'high'"),
+    ("pass_mark = 500\n", "pass_mark must be a score from 0 to 100, got 500"),
+    ("profile = 'caht'\n", "profile must be one of phone, chat, auto, got 'caht'; did you mean 'chat'?"),
+    ("profile = 3\n", "profile must be one of phone, chat, auto, got 3"),
+    ("asr = 'zz'\n", 'asr must be true, false, "homophones" or a list of confusion sets (zh-z, ch-c, sh-s, n-l, f-h, in-ing, '
+     "en-eng, an-ang), got 'zz'"),
+    ("asr = ['zh-z', '']\n", 'asr must be true, false, "homophones" or a list of confusion sets'),
+    ("regex_timeout = -1\n", "regex_timeout must be 0 (no limit) or a positive number of seconds, got -1"),
+    ("regex_timeout = nan\n", "regex_timeout must be 0 (no limit) or a positive number of seconds, got nan"),
+    ("model = ''\n", "model must be a model folder, \"bundled\" or false, got ''"),
+    ("model = 'packs'\n", "model: no model at {project}/packs; give a folder written by `scriptcheck model train` (relative to this file)"),
     ("[aliases]\nbot = 'robot'\n", "aliases.bot must be \"agent\" or \"customer\""),
     ("[output]\nshade = 1\n", "unknown key output.shade"),
     ("packs = [\n", "not valid TOML"),
@@ -114,7 +124,27 @@ def test_a_bad_config_names_the_file_and_the_key(project, capsys, text, message)
     (project / "scriptcheck.toml").write_text(text, encoding="utf-8")
     assert main(["check", str(project / "chats.jsonl"), "-q"]) == 2
     err = capsys.readouterr().err
-    assert str(project / "scriptcheck.toml") in err and message in err
+    assert f"error: {project / 'scriptcheck.toml'}: {message.format(project=project)}" in err
+
+
+def test_asr_in_the_config_is_what_the_option_would_be(project, capsys, monkeypatch):
+    from scriptcheck.cli import common
+
+    asked = []
+    load = common.load
+    monkeypatch.setattr(common, "load", lambda *packs, **options: asked.append(options["asr"]) or load(*packs, **options))
+    for text in ("asr = []", "asr = 'homophones'", "asr = true", "asr = 'zh-z, n-l'", "asr = ['f-h']", "asr = false"):
+        (project / "scriptcheck.toml").write_text(text + "\nmodel = false\n", encoding="utf-8")
+        assert main(["check", str(project / "chats.jsonl"), "-q"]) in (0, 3)
+    assert asked == [[], [], True, ["zh-z", "n-l"], ["f-h"], None]  # [] is homophones only, as in a pack
+
+
+def test_a_model_a_pack_names_that_cannot_be_read_names_the_pack_and_key(project, capsys):
+    pack = project / "packs" / "modelled.yaml"
+    pack.write_text("pack: modelled\nsettings: {model: nowhere}\nrules: []\n", encoding="utf-8")
+    assert main(["check", str(project / "chats.jsonl"), "-q", "--no-config", "-p", str(pack)]) == 2
+    err = capsys.readouterr().err
+    assert f"error: {pack}: settings.model 'nowhere' (relative to the pack): model not found: {project / 'packs' / 'nowhere'}" in err
 
 
 @pytest.mark.parametrize("command", ["check", "report"])

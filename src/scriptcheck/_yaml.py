@@ -9,6 +9,7 @@ pack schema (`packs.schema`) and the rule kinds (`kinds.*`), which read their ow
 
 from __future__ import annotations
 
+import datetime
 import difflib
 from collections.abc import Iterable
 from typing import Any
@@ -163,8 +164,6 @@ def require(node: LocatedDict, key: str, kind: type, where: SourceLocation, rule
     if key not in node:
         raise RuleSchemaError(f"missing required key {key!r}", where, rule_id)
     value = node[key]
-    if kind is str and isinstance(value, (int, float)) and not isinstance(value, bool) and key == "version":
-        return str(value)
     if not isinstance(value, kind) or (isinstance(value, str) and not value.strip()):
         # YAML 1.1 reads a bare off/on/yes/no/null as a boolean or nothing (pack: off)
         hint = "; YAML read it as a boolean or null: put it in quotes" if kind is str and (isinstance(value, bool) or value is None) else ""
@@ -185,6 +184,37 @@ def string_list(node: LocatedDict, key: str, rule_id: str = "") -> list[str]:
         if not isinstance(item, str):
             raise RuleSchemaError(f"`{key}` item must be a string, got {type(item).__name__}", value.locs[index], rule_id)
     return list(value)
+
+
+def optional_text(node: LocatedDict, key: str, rule_id: str = "") -> str:
+    """An optional free-text key (a suggestion, a description): a string, or "" when absent or empty.
+
+    A list, a mapping or a number is a mistake in the YAML, not text to print.
+    """
+    value = node.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        hint = "; put it in quotes if it is meant as text" if not isinstance(value, (list, dict)) else ""
+        raise RuleSchemaError(f"`{key}` must be text, got {yaml_kind(value)}{hint}", node.locs[key], rule_id)
+    return value
+
+
+def yaml_kind(value: Any) -> str:
+    """What YAML read a value as, for messages: "a list", "a mapping", "the number 5", "the boolean true"."""
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, (int, float)):
+        return f"the number {value!r}"
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, datetime.date):
+        return f"the date {value}"
+    return repr(value)
 
 
 def optional_list(node: LocatedDict, key: str, rule_id: str = "") -> tuple[str, ...]:

@@ -8,10 +8,13 @@ from dataclasses import replace
 from typing import Any
 
 from .._model import Report
+from .._yaml import did_you_mean
 from ..engine.batch import check_files
 from ..formats.writers import (
+    CSV_COLUMNS,
     CSV_SNIFF_REPORTS,
     FORMATS,
+    TRANSCRIPT_CSV_COLUMNS,
     WRITERS,
     OutputOptions,
     RunSummary,
@@ -150,6 +153,30 @@ def _format(value: str) -> str:
     return value
 
 
+# Names --fields may give besides metadata keys: the CSV formats' fixed columns (one [output] fields list
+# in scriptcheck.toml serves every format, so in the JSON formats and the table they are no mistake).
+_COLUMN_NAMES = frozenset({*CSV_COLUMNS, "source_turn", *TRANSCRIPT_CSV_COLUMNS})
+
+
+class UnmatchedFields:
+    """The --fields names that are no column and that no checked transcript carries as metadata: most
+    likely typos. A name cannot be refused up front, since a later transcript may still carry it."""
+
+    def __init__(self, fields: tuple[str, ...] | None, categories: list[str]):
+        self._absent = set(fields or ()) - _COLUMN_NAMES - set(categories)
+        self._keys: set[str] = set()
+
+    def see(self, report: Report | SerializedReport) -> None:
+        if self._absent and isinstance(report, Report):
+            self._keys.update(report.metadata)
+            self._absent.difference_update(report.metadata)
+
+    def unmatched(self) -> list[tuple[str, str]]:
+        """(name, "; did you mean …?" or "") for each name never matched, in sorted order."""
+        known = sorted(_COLUMN_NAMES | {key for key in self._keys if isinstance(key, str)})
+        return [(name, did_you_mean(name, known)) for name in sorted(self._absent)]
+
+
 def run(args: argparse.Namespace) -> int:
     args.format = args.format or "table"
     args.workers = checked_workers(args.workers)
@@ -163,6 +190,7 @@ def run(args: argparse.Namespace) -> int:
     counts = {"passed": 0, "failed": 0, "invalid": 0, "below": 0}
     total_score = 0.0
     summary = RunSummary(split_list(args.by) or ["agent"]) if args.format == "table" and not args.quiet else None
+    fields = UnmatchedFields(options.fields, categories=[rule.category for rule in checker.rules])
     # NOTE: duplicates are found on results rather than inputs, because a worker may be the
     # first to read an id.
     duplicates = None if args.allow_duplicate_ids else DuplicateIds(args.paths)
@@ -200,6 +228,7 @@ def run(args: argparse.Namespace) -> int:
                     if _wanted(report, only):
                         written.append(report)
                     counts["passed" if report.passed else "failed"] += 1
+                    fields.see(report)
                     total_score += report.score
                     if summary is not None and isinstance(report, Report):
                         summary.add(report)
@@ -218,6 +247,9 @@ def run(args: argparse.Namespace) -> int:
             f"was written (from the first {CSV_SNIFF_REPORTS} transcripts) and are not in it; name them with --fields",
             file=sys.stderr,
         )
+    if counts["passed"] + counts["failed"]:
+        for name, hint in fields.unmatched():
+            print(f"scriptcheck: note: --fields names {name!r}, which is neither a column nor a metadata key of any transcript{hint}", file=sys.stderr)
     if not args.quiet:
         _print_summary(counts, total_score, args.fail_under)
     if counts["invalid"] and not args.skip_invalid:

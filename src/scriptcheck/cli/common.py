@@ -14,13 +14,15 @@ from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
 from .._errors import TranscriptError
+from .._yaml import did_you_mean
 from ..engine.checker import Checker, load
 from ..engine.pool import worker_count
 from ..engine.progress import with_progress
-from ..engine.regex import BUDGET_VARIABLE, DEFAULT_BUDGET_SECONDS
+from ..engine.regex import BUDGET_VARIABLE, DEFAULT_BUDGET_SECONDS, budget_seconds, checked_budget
 from ..formats.readers import DEFAULT_MAX_RECORD_BYTES, Record
 from ..packs.names import category_names
 from ..packs.schema import PROFILE_CHOICES, parse_pack
+from ..text.pinyin import CONFUSIONS
 from .config import add_config_options
 
 EXIT_OK, EXIT_GATE, EXIT_USAGE, EXIT_INVALID, EXIT_INTERNAL = 0, 1, 2, 3, 4
@@ -84,7 +86,7 @@ def add_pack_options(parser: argparse.ArgumentParser) -> None:
         "`channel`: chat for online chat, phone otherwise); default: what the packs say, else phone",
     )
     parser.add_argument(
-        "--asr", nargs="?", const="", metavar="CONFUSIONS",
+        "--asr", nargs="?", const=True, metavar="CONFUSIONS",
         help="speech-to-text: match phrases and patterns by sound too (pinyin), allowing one accent confusion "
         "per match (zh-z, ch-c, sh-s, n-l, f-h, in-ing, en-eng, an-ang); --asr homophones for none, "
         "--asr zh-z,n-l for those only",
@@ -103,13 +105,17 @@ def add_pack_options(parser: argparse.ArgumentParser) -> None:
 
 
 def apply_regex_timeout(args: argparse.Namespace) -> None:
-    """--regex-timeout, for every checker this process and its workers build (they read the environment)."""
-    seconds = getattr(args, "regex_timeout", None)
-    if seconds is None:
+    """--regex-timeout, for every checker this process and its workers build (they read the environment);
+    without it, a command that checks refuses a bad $SCRIPTCHECK_REGEX_TIMEOUT before it starts."""
+    if not hasattr(args, "regex_timeout"):
         return
-    if seconds != seconds or seconds < 0:  # NaN compares false with everything
-        raise UsageError(f"--regex-timeout must be 0 (no limit) or a positive number of seconds, not {seconds!r}")
-    os.environ[BUDGET_VARIABLE] = repr(seconds)
+    try:
+        if args.regex_timeout is None:
+            budget_seconds()
+        else:
+            os.environ[BUDGET_VARIABLE] = repr(checked_budget(args.regex_timeout, "--regex-timeout"))
+    except ValueError as error:
+        raise UsageError(str(error)) from None
 
 
 def check_fail_under(score: float | None) -> None:
@@ -188,13 +194,25 @@ def names_of_categories(checker: Checker, lang: str = "zh") -> dict[str, str]:
 
 def asr_choice(args: argparse.Namespace) -> bool | list[str] | None:
     """--asr (on, every confusion set), --asr zh-z,n-l (those), --asr homophones (none), or None
-    (what the packs say)."""
+    (what the packs say).
+
+    Raises:
+        UsageError: an empty value (`--asr ""`) or a name that is no confusion set.
+    """
     value = getattr(args, "asr", None)
-    if value is None:
-        return None
+    if value is None or value is True:
+        return value
     if value.strip() == "homophones":
         return []
-    return [name.strip() for name in value.split(",") if name.strip()] or True
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    unknown = [name for name in names if name not in CONFUSIONS]
+    if not names or unknown:
+        problem = f"unknown ASR confusion {unknown[0]!r}{did_you_mean(unknown[0], CONFUSIONS)}" if unknown else "names no confusion set"
+        raise UsageError(
+            f"--asr {value!r}: {problem}; give confusion sets, comma-separated ({', '.join(CONFUSIONS)}), "
+            "homophones for none, or --asr alone for every one"
+        )
+    return names
 
 
 def model_choice(args: argparse.Namespace) -> str | bool | None:

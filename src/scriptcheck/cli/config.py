@@ -31,7 +31,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .._yaml import did_you_mean
 from ..formats.writers import FORMATS as WRITER_FORMATS
+from ..learned.model import model_file
+from ..packs.schema import PROFILE_CHOICES
+from ..text.pinyin import CONFUSIONS
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -125,7 +129,21 @@ def read_config(path: str | Path) -> ProjectConfig:
     packs = expect("packs", data.get("packs", []), (list,), "a list of pack paths or bundled pack names")
     if not all(isinstance(pack, str) for pack in packs):
         raise ConfigError(f"{where}: packs must be a list of strings")
+    for key, (what, fine) in _SETTING_RULES.items():
+        value = data.get(key)
+        if value is not None and not fine(value):
+            hint = did_you_mean(value, PROFILE_CHOICES) if key == "profile" else ""
+            raise ConfigError(f"{where}: {key} must be {what}, got {value!r}{hint}")
     model = expect("model", data.get("model"), (str, bool), "a model folder or false")
+    if isinstance(model, str) and not model.strip():
+        raise ConfigError(f'{where}: model must be a model folder, "bundled" or false, got {model!r}')
+    if isinstance(model, str) and model not in _MODEL_NAMES:
+        model = str(base / os.path.expanduser(model))  # base / an absolute path is that path
+        if not model_file(model).is_file():
+            raise ConfigError(
+                f"{where}: model: no model at {model}; give a folder written by `scriptcheck model train` "
+                "(relative to this file), \"bundled\" or false"
+            )
     output = expect("output", data.get("output", {}), (dict,), "a table ([output])")
     unknown = sorted(set(output) - set(OUTPUT_KEYS))
     if unknown:
@@ -143,15 +161,36 @@ def read_config(path: str | Path) -> ProjectConfig:
         path=path,
         packs=tuple(_relative(pack, base) for pack in packs),
         no_defaults=bool(expect("no_defaults", data.get("no_defaults", False), (bool,), "true or false")),
-        profile=expect("profile", data.get("profile"), (str,), "phone, chat or auto"),
-        model=_relative(model, base) if isinstance(model, str) else model,
+        profile=data.get("profile"),
+        model=model,
         asr=data.get("asr"),
-        pass_mark=expect("pass_mark", data.get("pass_mark"), (int, float), "a number"),
-        regex_timeout=expect("regex_timeout", data.get("regex_timeout"), (int, float), "a number of seconds"),
+        pass_mark=data.get("pass_mark"),
+        regex_timeout=data.get("regex_timeout"),
         aliases=dict(aliases),
         columns={str(key): str(value) for key, value in columns.items()},
         output=dict(output),
     )
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _asr(value: Any) -> bool:
+    """true, false, "homophones", or confusion sets as a list or "zh-z,n-l" (as --asr takes them)."""
+    if isinstance(value, str):
+        value = [] if value.strip() == "homophones" else [name.strip() for name in value.split(",")]
+    return isinstance(value, bool) or isinstance(value, list) and all(name in CONFUSIONS for name in value)
+
+
+# what each top-level setting must be (the command line checks the same; checked here, the file is named)
+_SETTING_RULES: dict[str, tuple[str, Any]] = {
+    "profile": (f"one of {', '.join(PROFILE_CHOICES)}", lambda v: v in PROFILE_CHOICES),
+    "asr": (f'true, false, "homophones" or a list of confusion sets ({", ".join(CONFUSIONS)})', _asr),
+    "pass_mark": ("a score from 0 to 100", lambda v: _number(v) and 0 <= v <= 100),
+    "regex_timeout": ("0 (no limit) or a positive number of seconds", lambda v: _number(v) and v >= 0),
+}
+_MODEL_NAMES = ("bundled", "none")
 
 
 def _whole(value: Any) -> bool:
@@ -170,7 +209,7 @@ _OUTPUT_RULES: dict[str, tuple[str, Any]] = {
     "max_transcripts": (_WHOLE, _whole),
     "workers": (_WHOLE, _whole),
     "lang": ("zh or en", lambda v: v in ("zh", "en")),
-    "fail_under": ("a score from 0 to 100", lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 100),
+    "fail_under": ("a score from 0 to 100", lambda v: _number(v) and 0 <= v <= 100),
 }
 
 
@@ -228,9 +267,9 @@ def apply_config(args: argparse.Namespace, config: ProjectConfig | None) -> None
                 args.no_model = True
                 continue
             setattr(args, name, config.model if name == "model" else getattr(config, name))
-    if hasattr(args, "asr") and args.asr is None and config.asr is not None:
-        asr = config.asr
-        args.asr = None if asr is False else ("" if asr is True else ",".join(asr) if isinstance(asr, list) else str(asr))
+    if hasattr(args, "asr") and args.asr is None and config.asr not in (None, False):
+        # what --asr would say: alone (True), "homophones" (an empty list: no confusion set) or "zh-z,n-l"
+        args.asr = ",".join(config.asr) or "homophones" if isinstance(config.asr, list) else config.asr
     if hasattr(args, "speaker_alias"):
         args.speaker_alias = [*(f"{name}={speaker}" for name, speaker in config.aliases.items()), *args.speaker_alias]
     if hasattr(args, "columns") and config.columns:

@@ -48,7 +48,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     report.add_argument(
         "--output", "-o", metavar="FILE",
-        help="the file to write (atomically); - for stdout. Its extension picks the format unless --format says",
+        help="the file to write (atomically); - for stdout. Its extension picks the format unless --format says; "
+        "a name for another kind of file (.pdf, .csv, .txt…) is refused",
     )
     report.add_argument("--html", metavar="FILE", help=argparse.SUPPRESS)  # deprecated: -o FILE
     report.add_argument(
@@ -77,6 +78,31 @@ def register(commands: argparse._SubParsersAction) -> None:
     report.set_defaults(handler=_run_report)
 
 
+# What each report format is named, and names that promise another kind of file (a PDF, an image, data, text).
+_SUFFIXES = {"html": (".html", ".htm"), "xlsx": (".xlsx",)}
+_OTHER_SUFFIXES = frozenset({
+    ".pdf", ".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp", ".csv", ".tsv", ".json", ".jsonl", ".ndjson", ".xls", ".xlsm",
+    ".ods", ".doc", ".docx", ".odt", ".ppt", ".pptx", ".txt", ".md", ".xml", ".yaml", ".yml", ".zip", ".gz",
+})
+
+
+def report_format(path: str, asked: str | None, option: str = "--output") -> str:
+    """html or xlsx: --format, else the output's suffix (.xlsx; anything else is a page).
+
+    Raises:
+        UsageError: the name's suffix says another kind of file (x.pdf, x.csv, or .html for a workbook),
+            before anything is written.
+    """
+    suffix = "" if path == "-" else Path(path).suffix.lower()
+    fmt = asked or ("xlsx" if suffix == ".xlsx" else "html")
+    if suffix in _OTHER_SUFFIXES or suffix in _SUFFIXES["xlsx" if fmt == "html" else "html"]:
+        writer = f"--format {fmt}" if asked else "report"
+        what = "an HTML page" if fmt == "html" else "an Excel workbook"
+        hint = " (or .xlsx for an Excel workbook)" if asked is None else ""
+        raise UsageError(f"{option} {path}: {writer} writes {what}, not a {suffix} file; name the output {_SUFFIXES[fmt][0]}{hint}")
+    return fmt
+
+
 def _run_report(args: argparse.Namespace) -> int:
     option = "--output"
     if args.html is not None:
@@ -86,7 +112,7 @@ def _run_report(args: argparse.Namespace) -> int:
         args.output, option = args.html, "--html"
     if args.output is None:
         raise UsageError("report needs -o FILE (an .html page, or an .xlsx workbook); - writes the page to stdout")
-    fmt = args.format or ("xlsx" if Path(args.output).suffix.lower() == ".xlsx" else "html")
+    fmt = report_format(args.output, args.format, option)
     if fmt == "xlsx" and args.output == "-":
         raise UsageError("an Excel workbook cannot go to stdout; give a file name (-o results.xlsx)")
     max_transcripts = MAX_TRANSCRIPTS if args.max_transcripts is None else args.max_transcripts

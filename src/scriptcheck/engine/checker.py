@@ -287,6 +287,7 @@ def load(
     Raises:
         RulePackError: a pack is missing or malformed (the message has file:line:column).
         ModelError: the model cannot be read.
+        ValueError: $SCRIPTCHECK_REGEX_TIMEOUT is set to something that is not 0 or more seconds.
     """
     # load(["a.yaml", "b.yaml"]) reads as load("a.yaml", "b.yaml")
     flat = [item for spec in packs for item in (spec if isinstance(spec, (list, tuple)) else (spec,))]

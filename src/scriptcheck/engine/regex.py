@@ -41,19 +41,32 @@ def budget_seconds() -> float | None:
     """The time one pattern may take on one turn: $SCRIPTCHECK_REGEX_TIMEOUT (`--regex-timeout`), else 1 s.
 
     0 turns the budget off.
+
+    Raises:
+        ValueError: the variable is set to something that is not 0 or more seconds.
     """
     value = os.environ.get(BUDGET_VARIABLE, "").strip()
     if not value:
         return DEFAULT_BUDGET_SECONDS
-    try:
-        seconds = float(value)
-    except ValueError:
-        return DEFAULT_BUDGET_SECONDS
-    if math.isnan(seconds):
-        return DEFAULT_BUDGET_SECONDS
+    seconds = checked_budget(value, BUDGET_VARIABLE)
     # NOTE: `regex` turns a huge timeout into an immediate one (it overflows its clock), so a budget
     # longer than any real run is no budget.
     return seconds if 0 < seconds <= NO_LIMIT_BEYOND_SECONDS else None
+
+
+def checked_budget(value: str | float, name: str) -> float:
+    """A time budget as given (`--regex-timeout`, the environment, scriptcheck.toml): 0 or more seconds.
+
+    Raises:
+        ValueError: not a number, negative or NaN (which would silently turn the budget off), naming `name`.
+    """
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = math.nan
+    if not seconds >= 0:  # also NaN
+        raise ValueError(f"{name} must be 0 (no limit) or a positive number of seconds, not {value!r}")
+    return seconds
 
 
 def compile_pattern(text: str, owner: str = "") -> Any:

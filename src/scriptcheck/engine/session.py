@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._errors import TranscriptError
 from .._model import Finding, Report, Transcript, Turn
-from ..formats.validate import record_id_of, transcript_from_dict, validate_turn
+from ..formats.validate import missing_id_message, record_id_of, transcript_from_dict, validate_turn
 from ..kinds import KINDS, Conversation
 from .match import NO_HITS
 from .score import charge, drop_nested, order_findings
@@ -44,7 +44,7 @@ class Session:
         """
         record_id = record_id_of(transcript_id)
         if record_id is None:
-            raise TranscriptError("missing 'id' (a non-empty string or integer)", code="missing_id")
+            raise TranscriptError(missing_id_message(transcript_id), code="missing_id")
         if metadata is not None and not isinstance(metadata, Mapping):
             raise TranscriptError(
                 f"metadata must be a mapping (a dict), got {type(metadata).__name__}", code="invalid_metadata", record_id=record_id

@@ -21,7 +21,7 @@ import orjson
 
 from .._errors import InputFileError, TranscriptError
 from .._model import Transcript
-from .validate import speaker_table, transcript_from_dict
+from .validate import NOT_AN_ID, speaker_table, transcript_from_dict
 
 _SNIFF_BYTES = 1 << 16
 
@@ -61,7 +61,7 @@ class RawTranscript:
     def id(self) -> str | None:
         """The id when it can be read without parsing (None for an unparsed JSON line)."""
         raw_id = self.data.get("id") if isinstance(self.data, Mapping) else None
-        return None if raw_id is None or isinstance(raw_id, (bool, list, dict, float)) else str(raw_id)
+        return None if raw_id is None or isinstance(raw_id, NOT_AN_ID) else str(raw_id)
 
     def validate(self, aliases: Mapping[str, str] | None = None) -> Transcript:
         """The `Transcript`, or a `TranscriptError` naming this record's file and line.

@@ -43,7 +43,7 @@ def transcript_from_dict(
         )
     record_id = record_id_of(data.get("id"))
     if record_id is None:
-        raise TranscriptError("missing 'id' (a non-empty string or integer)", code="missing_id", path=path, line=line)
+        raise TranscriptError(missing_id_message(data.get("id")), code="missing_id", path=path, line=line)
 
     def fail(message: str, code: str) -> TranscriptError:
         return TranscriptError(message, code=code, path=path, line=line, record_id=record_id)
@@ -95,15 +95,29 @@ def check_label_turns(transcript: Transcript, *, path: str = "", line: int | Non
             )
 
 
+# Values whose str() is Python's spelling of them, not an id (b'x', [1], (1, 2)), and floats (1e16 is not 10000000000000000).
+NOT_AN_ID = (bool, float, bytes, bytearray, memoryview, list, tuple, set, frozenset, dict)
+
+
 def record_id_of(raw_id: Any) -> str | None:
     """A record's id as text (lone surrogates replaced), or None when it has no usable one."""
-    if raw_id is None or isinstance(raw_id, (bool, list, dict, float)):
+    if raw_id is None or isinstance(raw_id, NOT_AN_ID):
         return None
     try:
         text = str(raw_id)
     except ValueError:  # an integer too long to print (over 4300 digits)
         return None
     return None if text.strip() == "" else without_surrogates(text)
+
+
+def missing_id_message(raw_id: Any) -> str:
+    """Why `raw_id` (which `record_id_of` refused) is no id, and what an id is."""
+    if raw_id is None:
+        return "missing 'id' (a non-empty string or integer)"
+    if isinstance(raw_id, int) and not isinstance(raw_id, bool):
+        return "'id' is an integer too long to write as text (over 4300 digits); use a string"
+    decode = ": decode it to a string first" if isinstance(raw_id, (bytes, bytearray, memoryview)) else ""
+    return f"'id' must be a non-empty string or integer, got {_brief(raw_id)}{decode}"
 
 
 def without_surrogates(text: str) -> str:
@@ -155,10 +169,13 @@ def validate_turn(raw: Any, index: int, aliases: Mapping[str, str], fail: Callab
     if type(raw) is not dict and not isinstance(raw, Mapping):
         raise fail(f"turn {index}: expected an object with speaker and text, got {type(raw).__name__}", "invalid_turn")
     speaker_raw = raw.get("speaker")
+    role_raw = None
     if speaker_raw is None:
         speaker_raw = raw.get("role")
         if speaker_raw is None:
             raise fail(f"turn {index}: missing 'speaker' (or 'role')", "missing_speaker")
+    else:
+        role_raw = raw.get("role")
     # NOTE: table keys are stripped and casefolded, so an exact hit is what the slow path finds.
     speaker = aliases.get(speaker_raw) if type(speaker_raw) is str else None
     if speaker is None:
@@ -170,6 +187,8 @@ def validate_turn(raw: Any, index: int, aliases: Mapping[str, str], fail: Callab
                 f"or map it with --speaker-alias '{shown}=agent'",
                 "unknown_speaker",
             )
+    if role_raw is not None:
+        _check_role(role_raw, speaker_raw, speaker, index, aliases, fail)
     text = raw.get("text", _MISSING)
     if type(text) is not str:
         if text is _MISSING:
@@ -191,6 +210,21 @@ def validate_turn(raw: Any, index: int, aliases: Mapping[str, str], fail: Callab
 
 
 _MISSING = object()
+
+
+def _check_role(
+    role_raw: Any, speaker_raw: Any, speaker: str, index: int, aliases: Mapping[str, str], fail: Callable[[str, str], TranscriptError]
+) -> None:
+    """A turn with both `speaker` and `role` is read by `speaker`: refused when the two name different
+    sides (which one is right cannot be told); a `role` that names neither side is left alone."""
+    shown = _shown(role_raw)
+    role = aliases.get(shown.strip().casefold())
+    if role is not None and role != speaker:
+        raise fail(
+            f"turn {index}: 'speaker' {_shown(speaker_raw)!r} is the {speaker} but 'role' {shown!r} is the {role}; "
+            "keep only the right one",
+            "conflicting_speaker",
+        )
 
 
 def _encodable(text: str) -> bool:

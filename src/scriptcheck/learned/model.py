@@ -379,16 +379,22 @@ def parse_model(text: str, source: str) -> Model:
         raise ModelError(f"{source}: malformed model file ({type(error).__name__}: {error}); train it again") from None
 
 
+def model_file(path: str | Path) -> Path:
+    """The file a model path names: the path itself, or a folder's model.json (or model.json.gz)."""
+    target = Path(path)
+    if target.is_dir():
+        packed = target / (MODEL_FILE + ".gz")
+        target = packed if packed.is_file() and not (target / MODEL_FILE).is_file() else target / MODEL_FILE
+    return target
+
+
 def read_model_text(path: str | Path) -> tuple[str, str]:
     """(text, shown path) of a model: a folder holding model.json, or the file itself (.json or .json.gz).
 
     Raises:
         ModelError: missing or unreadable.
     """
-    target = Path(path)
-    if target.is_dir():
-        packed = target / (MODEL_FILE + ".gz")
-        target = packed if packed.is_file() and not (target / MODEL_FILE).is_file() else target / MODEL_FILE
+    target = model_file(path)
     shown = str(path)
     if target.exists() and not target.is_file():  # a FIFO or a device would block or never end
         raise ModelError(f"{shown}: not a model file (not a regular file); give a folder written by `scriptcheck model train`")

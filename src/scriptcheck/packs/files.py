@@ -152,7 +152,14 @@ def pack_tree(
             chain = " -> ".join(p.name for p in (*_stack, here, target.resolve()))
             raise RulePackError(f"extends cycle: {chain}", location)
         target_shown = f"rules/{target.name}" if target.resolve() in {p.resolve() for p in bundled_pack_paths()} else str(target)
-        for loaded in pack_tree(target, display_path=target_shown, _stack=(*_stack, here)):
+        try:
+            tree = pack_tree(target, display_path=target_shown, _stack=(*_stack, here))
+        except RulePackError as error:
+            if error.location is not None:
+                raise
+            # the target cannot be read (a directory, a pipe…): say so at the `extends` entry
+            raise RulePackError(f"extends {spec!r}: {error.message}", location) from None
+        for loaded in tree:
             if not any(existing.path == loaded[0].path for existing, _ in result):
                 result.append(loaded)
     result.append((pack, (text, shown)))

@@ -8,6 +8,7 @@ rule shares.
 
 from __future__ import annotations
 
+import datetime
 import re
 from collections.abc import Mapping
 from types import MappingProxyType
@@ -15,7 +16,17 @@ from typing import Any
 
 from .._errors import DuplicateRuleError, RuleSchemaError
 from .._model import AGENT, SPEAKERS, Example, Rule, RuleKind, RulePack, Severity, SourceLocation, Turn
-from .._yaml import LocatedDict, LocatedList, check_keys, did_you_mean, load_yaml, require, string_list
+from .._yaml import (
+    LocatedDict,
+    LocatedList,
+    check_keys,
+    did_you_mean,
+    load_yaml,
+    optional_text,
+    require,
+    string_list,
+    yaml_kind,
+)
 from ..kinds import KINDS
 from ..text.pinyin import CONFUSIONS, DEFAULT_CONFUSIONS
 
@@ -74,7 +85,7 @@ def parse_pack(text: str, path: str = "<pack>") -> RulePack:
     name = require(data, "pack", str, data.loc)
     if not PACK_NAME.match(name):
         raise RuleSchemaError(f"pack name {name!r} must be lower-case letters, digits, '-' or '_'", data.locs["pack"])
-    version = str(data.get("version", "1"))
+    version = _read_version(data)
     categories = _read_categories(data)
     known_categories = {**BUILTIN_CATEGORIES, **categories}
     rules_node = data.get("rules", LocatedList())
@@ -97,15 +108,28 @@ def parse_pack(text: str, path: str = "<pack>") -> RulePack:
         overrides=_read_overrides(data, known_categories),
         disable=_read_disable(data),
         categories=MappingProxyType(categories),
-        description=str(data.get("description", "")),
+        description=optional_text(data, "description"),
         extends=_read_extends(data),
     )
+
+
+def _read_version(data: LocatedDict) -> str:
+    """`version:` as written: text ("1.0"), or what YAML reads unquoted (a number 2, 1.5; a date 2026-11-01)."""
+    value = data.get("version", "1")
+    if isinstance(value, bool) or not isinstance(value, (str, int, float, datetime.date)) or not str(value).strip():
+        raise RuleSchemaError(f'`version` must be text or a number, like "1.0", got {yaml_kind(value)}', data.locs["version"])
+    return str(value)
 
 
 def _read_extends(data: LocatedDict) -> tuple[tuple[str, SourceLocation], ...]:
     if "extends" not in data:
         return ()
     names = string_list(data, "extends")
+    for index, name in enumerate(names):
+        if not name.strip():
+            raise RuleSchemaError(
+                "`extends` must name a pack file (relative to this pack) or a bundled pack, not an empty string", data["extends"].locs[index]
+            )
     return tuple((name, data["extends"].locs[index]) for index, name in enumerate(names))
 
 
@@ -268,14 +292,14 @@ def _read_rule(node: Any, location: SourceLocation, pack: str, categories: Mappi
         points=fields["points"],
         review_points=fields.get("review_points", 0),
         message=message,
-        suggestion=str(node.get("suggestion", "") or ""),
+        suggestion=optional_text(node, "suggestion", rule_id),
         speaker=fields.get("speaker", AGENT),
         word_boundary=fields.get("word_boundary", True),
         asr=fields.get("asr"),
         negatable=fields.get("negatable", True),
         quotable=fields.get("quotable", True),
         examples=_read_examples(node, rule_id, kind),
-        description=str(node.get("description", "") or ""),
+        description=optional_text(node, "description", rule_id),
         pack=pack,
         source=node.loc,
         field_sources=MappingProxyType(_item_sources(node)),

@@ -250,7 +250,10 @@ def _named_model(named: str, pack: RulePack) -> ModelSpec:
     if named in ("none", "bundled"):
         return NO_MODEL if named == "none" else BUNDLED_MODEL
     folder = Path(pack.path).parent if Path(pack.path).is_file() else bundled_rules_dir()
-    text, shown = read_model_text(folder / named)
+    try:
+        text, shown = read_model_text(folder / named)
+    except ModelError as error:
+        raise ModelError(f"{pack.path}: settings.model {named!r} (relative to the pack): {error}") from None
     return ("text", text, shown)
 
 
