@@ -132,6 +132,8 @@ def test_real_chat_style_turns_load_as_they_are(tmp_path):
         ({"id": "x"}, "missing_turns", "missing 'turns'"),
         ({"id": "x", "turns": []}, "empty_transcript", "'turns' is empty"),
         ({"id": "x", "turns": [{"speaker": "agent"}]}, "missing_text", "turn 0: missing 'text'"),
+        ({"id": "x", "turns": [{"speaker": "agent", "content": "您好"}]}, "missing_text",
+         "turn 0: missing 'text' (it has 'content': the words go under 'text')"),
         ({"id": "x", "turns": [{"speaker": "agent", "text": None}]}, "invalid_text", "got null"),
         ({"id": "x", "turns": [{"speaker": "agent", "text": 5}]}, "invalid_text", "got int"),
         ({"id": "x", "turns": [{"speaker": "agent", "text": ["a"]}]}, "invalid_text", "got list"),

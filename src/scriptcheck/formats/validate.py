@@ -192,7 +192,9 @@ def validate_turn(raw: Any, index: int, aliases: Mapping[str, str], fail: Callab
     text = raw.get("text", _MISSING)
     if type(text) is not str:
         if text is _MISSING:
-            raise fail(f"turn {index}: missing 'text'", "missing_text")
+            other = next((key for key in _TEXT_KEYS if key in raw), None)
+            hint = f" (it has {other!r}: the words go under 'text')" if other is not None else ""
+            raise fail(f"turn {index}: missing 'text'{hint}", "missing_text")
         if not isinstance(text, str):
             got = "null" if text is None else type(text).__name__
             raise fail(f"turn {index}: 'text' must be a string, got {got}", "invalid_text")
@@ -210,6 +212,8 @@ def validate_turn(raw: Any, index: int, aliases: Mapping[str, str], fail: Callab
 
 
 _MISSING = object()
+# What exports call a turn's words instead of `text`: named in the error, never guessed from.
+_TEXT_KEYS = ("content", "message", "msg", "utterance", "sentence", "body", "words", "内容", "文本", "消息", "话术")
 
 
 def _check_role(
