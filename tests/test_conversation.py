@@ -247,6 +247,12 @@ def test_a_pasted_card_during_a_hold_is_not_the_return(checker, pasted):
     assert [f.turn for f in report.findings if f.category == "hold.no_return"] == [3]
 
 
+def test_thanks_in_brackets_are_still_the_return(checker):
+    report = checker.check(conversation(("customer", "发票能改吗"), ("agent", "请稍等，正在为您查询"), ("customer", "好"),
+                                        ("agent", "【感谢您的耐心等待】"), ("agent", "已经改好了")))
+    assert found(report, "hold.no_return") == []
+
+
 def test_hold_in_the_last_turn_is_never_returned(checker):
     report = checker.check(conversation(("customer", "退款呢"), ("agent", "请稍等")))
     [finding] = [f for f in report.findings if f.category == "hold.no_return"]

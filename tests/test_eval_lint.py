@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import os
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -227,8 +228,49 @@ def test_baseline_corpora_are_matched_by_path_then_by_file_name(tmp_path, capsys
     assert other.exists()
 
 
+def test_a_baseline_written_for_some_categories_compares_only_those(tmp_path, capsys):
+    corpus = write(tmp_path, SMALL)
+    assert main(["eval", str(corpus), "-c", "banned.provocation", "--format", "json"]) == 0
+    baseline = tmp_path / "narrow.json"
+    baseline.write_text(capsys.readouterr().out, encoding="utf-8")
+    assert json.loads(baseline.read_text(encoding="utf-8"))["categories_filter"] == ["banned.provocation"]
+    # the full run has a false alarm and a miss the narrow baseline never measured: no regression for them
+    assert main(["eval", str(corpus), "--baseline", str(baseline), "--format", "json"]) == 0
+    compared = json.loads(capsys.readouterr().out)["baseline"]
+    assert compared["regressions"] == [] and compared["new_errors"] == []
+
+
+def test_a_category_filter_counts_only_its_own_errors_as_fixed(tmp_path, capsys):
+    corpus, baseline = _baseline(tmp_path, capsys)
+    assert main(["eval", str(corpus), "-c", "banned.provocation", "--baseline", str(baseline), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["baseline"]["fixed_errors"] == 0  # vague's FP was not looked at
+
+
+def test_a_lone_result_under_another_name_is_compared_with_a_note(tmp_path, capsys):
+    corpus, baseline = _baseline(tmp_path, capsys)
+    other = write(tmp_path, SMALL, name="elsewhere.jsonl")
+    assert main(["eval", str(other), "--baseline", str(baseline)]) == 0
+    assert f"comparing {other} with {corpus} in {baseline}, its only result (the names differ" in capsys.readouterr().err
+
+
+def test_a_baseline_with_a_bom_is_read_and_odd_error_entries_are_ignored(tmp_path, capsys):
+    corpus, baseline = _baseline(tmp_path, capsys)
+    data = json.loads(baseline.read_text(encoding="utf-8"))
+    data["errors"].append({"kind": "fp", "category": "banned.vague", "id": [1], "turn": {"a": 1}})
+    baseline.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8-sig")
+    assert main(["eval", str(corpus), "--baseline", str(baseline)]) == 0
+    assert "0 regression(s)" in capsys.readouterr().out
+
+
+def test_max_drop_needs_a_baseline(tmp_path, capsys):
+    assert main(["eval", str(write(tmp_path, SMALL)), "--max-drop", "0.1"]) == 2
+    assert "--max-drop is a tolerance against --baseline FILE" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(("content", "message"), [
     (None, "cannot read it (No such file or directory)"),
+    ("[" * 100000 + "]" * 100000, "not an eval result (nested too deeply or a number too long)"),
+    ("fifo", "not a file"),
     ("{oops", "not JSON (Expecting property name"),
     ("[1, 2]", "not an eval result (no 'categories' list)"),
     ('{"corpora": []}', "'corpora' must be a non-empty list"),
@@ -236,7 +278,9 @@ def test_baseline_corpora_are_matched_by_path_then_by_file_name(tmp_path, capsys
 ])
 def test_a_broken_baseline_is_refused_before_the_corpus_is_checked(tmp_path, capsys, content, message):
     baseline = tmp_path / "baseline.json"
-    if content is not None:
+    if content == "fifo":
+        os.mkfifo(baseline)  # in the test's own temp dir: reading it would block
+    elif content is not None:
         baseline.write_text(content, encoding="utf-8")
     assert main(["eval", str(write(tmp_path, SMALL)), "--baseline", str(baseline)]) == 2
     err = capsys.readouterr().err

@@ -62,6 +62,20 @@ def test_report_writes_a_workbook_with_transcripts_findings_and_a_summary(tmp_pa
     assert summary["会话数"] == 2 and summary["有问题"] == 1
 
 
+def test_the_summary_sheet_counts_flags_for_review_apart(tmp_path):
+    complaint = {"id": "c", "agent": "A01", "turns": [
+        {"speaker": "customer", "text": "我的退款为什么还没到"}, {"speaker": "agent", "text": "您好，请问有什么可以帮您？"},
+        {"speaker": "customer", "text": "退款三天了"}, {"speaker": "agent", "text": "已经在处理了，感谢您的支持，再见！"}]}
+    out = tmp_path / "results.xlsx"
+    assert main(["report", str(_write(tmp_path, complaint, RUDE)), "-o", str(out), "-q"]) == 0
+    rows = [row for row in _book(out, read_only=True)["汇总"].iter_rows(values_only=True) if row and row[0]]
+    header = next(row for row in rows if row[0] == "类别")
+    assert list(header[:4]) == ["类别", "名称", "问题数", "其中待复核"]
+    apology = next(row for row in rows if row[0] == "missing.apology")
+    assert (apology[2], apology[3]) == (1, 1)  # the model's complaint: a flag for review
+    assert next(row for row in rows if row[0] == "banned.provocation")[3] == 0
+
+
 def test_format_option_overrides_the_extension_and_stdout_is_refused(tmp_path, capsys):
     src = _write(tmp_path, RUDE)
     out = tmp_path / "results.bin"

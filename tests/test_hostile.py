@@ -1140,6 +1140,9 @@ def test_a_bad_regex_timeout_in_the_environment_is_named_not_replaced_by_the_def
     assert str(caught.value) == expected
     code, out, err = run(capsys, str(src), "--regex-timeout", "2", "-f", "jsonl")  # the option wins
     assert code == 0 and jsonl(out)[0]["id"] == "rude"
+    monkeypatch.setenv(BUDGET_VARIABLE, value)  # (--regex-timeout above wrote its value into the environment)
+    assert main(["rules", "lint"]) == 2  # commands without the option compile patterns too (was a traceback)
+    assert f"scriptcheck: error: {expected}\n" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("options", [{}, {"output": "dict"}, {"output": "json"}, {"workers": 2}, {"workers": 2, "output": "json"}])

@@ -102,8 +102,17 @@ def test_a_pretty_printed_transcript_saved_as_jsonl_is_read_as_one_document(tmp_
 def test_an_envelope_around_the_transcripts_says_where_they_are(tmp_path, name):
     path = tmp_path / name
     path.write_text(json.dumps({"data": [GOOD, {**GOOD, "id": "b"}], "total": 2}, ensure_ascii=False, indent=2), encoding="utf-8")
-    with pytest.raises(scriptcheck.InputFileError, match=r"a JSON object whose 'data' holds 2 transcripts; .*jq -c '.data\[\]'"):
+    with pytest.raises(scriptcheck.InputFileError, match=r"a JSON object whose 'data' holds 2 transcripts, not a transcript; .*jq -c '.data\[\]'"):
         list(read_records(path))
+
+
+@pytest.mark.parametrize("name", ["one.json", "one.jsonl"])
+def test_an_envelope_on_one_line_is_an_invalid_record_that_says_where_the_transcripts_are(tmp_path, name):
+    path = tmp_path / name
+    path.write_text(json.dumps({"data": [GOOD, {**GOOD, "id": "b"}]}, ensure_ascii=False) + "\n", encoding="utf-8")
+    [record] = list(read_records(path))
+    assert record.error.code == "not_a_transcript"
+    assert "a JSON object whose 'data' holds 2 transcripts, not a transcript; give the transcripts themselves" in str(record.error)
 
 
 def test_json_spread_over_lines_in_json_lines_gets_a_hint(tmp_path):

@@ -647,6 +647,7 @@ def test_a_model_finding_highlights_whole_words_and_masks(checker):
     assert whole_words("手机号是[电话x] 谢谢", 0, 7, None) == (0, 9)  # never ends inside [电话x]
     assert whole_words("[订单x]h 好的", 2, 5, None) == (0, 6)  # the mask with what is glued to it
     assert whole_words("明天吧", 0, 3, tokens) == (0, 3)  # already whole: unchanged
+    assert whole_words("订单号12345678[数字x]好的", 13, 15, tokens) == (3, 16)  # the mask's digits, then their word
     report = checker.check(polite(("customer", "什么时候发货"), ("agent", "明天吧")))
     [found] = [f for f in report.findings if f.source == "model" and f.turn == 3]
     assert found.text == "明天吧"

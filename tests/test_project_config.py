@@ -101,6 +101,7 @@ def test_output_defaults_apply_only_where_they_mean_something(project, capsys):
     ("asr = 'zz'\n", 'asr must be true, false, "homophones" or a list of confusion sets (zh-z, ch-c, sh-s, n-l, f-h, in-ing, '
      "en-eng, an-ang), got 'zz'"),
     ("asr = ['zh-z', '']\n", 'asr must be true, false, "homophones" or a list of confusion sets'),
+    ("asr = [['zh-z']]\n", 'asr must be true, false, "homophones" or a list of confusion sets'),  # was a TypeError
     ("regex_timeout = -1\n", "regex_timeout must be 0 (no limit) or a positive number of seconds, got -1"),
     ("regex_timeout = nan\n", "regex_timeout must be 0 (no limit) or a positive number of seconds, got nan"),
     ("model = ''\n", "model must be a model folder, \"bundled\" or false, got ''"),

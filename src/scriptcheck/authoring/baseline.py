@@ -9,6 +9,8 @@ so a category that had no findings and now has false alarms shows as a drop in p
 from __future__ import annotations
 
 import json
+import os
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,11 +67,15 @@ def read_baseline(path: str | Path) -> dict[str, dict[str, Any]]:
         InputFileError: the file cannot be read or is not such an output (the message says what to do).
     """
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO would block, a folder is no result
+            raise InputFileError(f"baseline {path}: not a file; {_HOW}")
+        data = json.loads(Path(path).read_text(encoding="utf-8-sig"))  # an editor's BOM is no reason to refuse it
     except OSError as error:
         raise InputFileError(f"baseline {path}: cannot read it ({error.strerror or error}); {_HOW}") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise InputFileError(f"baseline {path}: not JSON ({error}); {_HOW}") from None
+    except (RecursionError, ValueError):
+        raise InputFileError(f"baseline {path}: not an eval result (nested too deeply or a number too long); {_HOW}") from None
     documents = data.get("corpora") if isinstance(data, dict) and "corpora" in data else [data]
     if not isinstance(documents, list) or not documents:
         raise InputFileError(f"baseline {path}: 'corpora' must be a non-empty list; {_HOW}")
@@ -89,14 +95,20 @@ def read_baseline(path: str | Path) -> dict[str, dict[str, Any]]:
 def compare(corpus: str, evaluation: Evaluation, baseline: Mapping[str, Any], max_drop: float = 0.0,
             categories: list[str] | None = None) -> Comparison:
     """`evaluation` against one baseline document: rates that fell (or rose) by more than `max_drop`,
-    per category and micro; with `categories`, only those (and micro over them)."""
+    per category and micro. Only categories both runs measured are compared: with `categories` (this
+    run's `--category`) only those, and a baseline written with `--category` (its `categories_filter`)
+    only its own; micro is taken over the same categories on both sides."""
     wanted = set(categories) if categories else None
+    filtered = baseline.get("categories_filter")
+    if isinstance(filtered, list):
+        named = {name for name in filtered if isinstance(name, str)}
+        wanted = named if wanted is None else wanted & named
     before = {entry["category"]: CategoryScore(entry["category"], entry["tp"], entry["fp"], entry["fn"])
               for entry in baseline["categories"] if wanted is None or entry["category"] in wanted}
-    after = {score.category: score for score in evaluation.categories}
+    after = {score.category: score for score in evaluation.categories if wanted is None or score.category in wanted}
     pairs = [(name, before.get(name, CategoryScore(name, 0, 0, 0)), after.get(name, CategoryScore(name, 0, 0, 0)))
              for name in sorted(before.keys() | after.keys())]
-    pairs.append(("micro", _micro(before.values()), evaluation.micro))
+    pairs.append(("micro", _micro(before.values()), _micro(after.values())))
     regressions, improvements = [], []
     for name, old, new in pairs:
         for measure in MEASURES:
@@ -106,7 +118,10 @@ def compare(corpus: str, evaluation: Evaluation, baseline: Mapping[str, Any], ma
             elif now - was > max_drop + 1e-9:
                 improvements.append(Change(corpus, name, measure, was, now))
     listed = baseline.get("errors")
-    known = {_error_key(entry) for entry in (listed if isinstance(listed, list) else []) if isinstance(entry, dict)}
+    known = {
+        key for key in (_error_key(entry) for entry in (listed if isinstance(listed, list) else []) if isinstance(entry, dict))
+        if key is not None and (wanted is None or key[1] in wanted)
+    }
     current = [case for case in evaluation.errors if wanted is None or case.category in wanted]
     new_errors = tuple(case for case in current if _case_key(case) not in known)
     fixed = len(known - {_case_key(case) for case in current})
@@ -126,5 +141,7 @@ def _case_key(case: Case) -> tuple[Any, ...]:
     return (case.kind, case.category, case.transcript_id, case.turn)
 
 
-def _error_key(entry: Mapping[str, Any]) -> tuple[Any, ...]:
-    return (entry.get("kind"), entry.get("category"), entry.get("id"), entry.get("turn"))
+def _error_key(entry: Mapping[str, Any]) -> tuple[Any, ...] | None:
+    """The baseline entry's key, or None for one that no case can equal (a list as id, a mapping as turn)."""
+    key = (entry.get("kind"), entry.get("category"), entry.get("id"), entry.get("turn"))
+    return key if all(value is None or isinstance(value, (str, int)) for value in key) else None

@@ -95,6 +95,7 @@ class Evaluation:
     transcripts: int
     invalid: tuple[TranscriptError, ...] = field(default=())
     review_counted: bool = False  # findings flagged for review were scored as predictions (`include_review`)
+    categories_filter: tuple[str, ...] | None = None  # `categories` asked for: the others were not measured
 
     def get(self, category: str) -> CategoryScore:
         for score in self.categories:
@@ -141,12 +142,13 @@ class Evaluation:
         return {
             "transcripts": self.transcripts,
             "review_counted": self.review_counted,
+            "categories_filter": None if self.categories_filter is None else list(self.categories_filter),
             "categories": [s.to_dict() for s in self.categories],
             "micro": {"precision": round(micro.precision, 4), "recall": round(micro.recall, 4), "f1": round(micro.f1, 4)},
             "macro": {key: round(value, 4) for key, value in self.macro.items()},
             "rules": [score.to_dict() for score in self.rules],
             "errors": [case.to_dict() for case in self.errors],
-            "invalid": [error.to_dict() for error in self.invalid],
+            "invalid": [{"id": error.record_id, **error.to_dict()} for error in self.invalid],
         }
 
 
@@ -188,7 +190,7 @@ def evaluate(
         for category in wanted:
             counts.setdefault(category, [0, 0, 0])
     scores = tuple(CategoryScore(category, *counts[category]) for category in sorted(counts))
-    return Evaluation(scores, tuple(cases), total, tuple(invalid), include_review)
+    return Evaluation(scores, tuple(cases), total, tuple(invalid), include_review, None if wanted is None else tuple(sorted(wanted)))
 
 
 def _compare(transcript: Transcript, report: Report, include_review: bool = False) -> list[Case]:

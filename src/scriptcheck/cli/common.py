@@ -106,11 +106,10 @@ def add_pack_options(parser: argparse.ArgumentParser) -> None:
 
 def apply_regex_timeout(args: argparse.Namespace) -> None:
     """--regex-timeout, for every checker this process and its workers build (they read the environment);
-    without it, a command that checks refuses a bad $SCRIPTCHECK_REGEX_TIMEOUT before it starts."""
-    if not hasattr(args, "regex_timeout"):
-        return
+    without it, every command (lint and diff compile patterns too) refuses a bad $SCRIPTCHECK_REGEX_TIMEOUT
+    before it starts."""
     try:
-        if args.regex_timeout is None:
+        if getattr(args, "regex_timeout", None) is None:
             budget_seconds()
         else:
             os.environ[BUDGET_VARIABLE] = repr(checked_budget(args.regex_timeout, "--regex-timeout"))

@@ -180,7 +180,7 @@ def _asr(value: Any) -> bool:
     """true, false, "homophones", or confusion sets as a list or "zh-z,n-l" (as --asr takes them)."""
     if isinstance(value, str):
         value = [] if value.strip() == "homophones" else [name.strip() for name in value.split(",")]
-    return isinstance(value, bool) or isinstance(value, list) and all(name in CONFUSIONS for name in value)
+    return isinstance(value, bool) or isinstance(value, list) and all(isinstance(name, str) and name in CONFUSIONS for name in value)
 
 
 # what each top-level setting must be (the command line checks the same; checked here, the file is named)

@@ -55,7 +55,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--format", "-f", choices=("table", "json", "markdown"), default="table",
         help="table: aligned text per corpus file, then its errors; markdown: the same as tables for a pull-request "
-        "comment; json: one document, {corpus, transcripts, categories, micro, macro, errors, invalid} for a single "
+        "comment; json: one document, {corpus, transcripts, categories, micro, macro, rules, errors, invalid, and baseline "
+        "with --baseline} for a single "
         "file argument, {corpora: [those]} when a folder or several files are given. Default: table",
     )
     parser.add_argument("--junit-xml", metavar="FILE", help="also write JUnit XML: one test case per category")
@@ -93,6 +94,8 @@ def run(args: argparse.Namespace) -> int:
     """Exit 0, 1 (a gate missed), 2 (usage) or 3 (invalid records, as `check`: a corpus that lost records silently
     would measure fewer labels than the CI job thinks)."""
     _check_fractions(args)
+    if args.max_drop and not args.baseline:
+        raise UsageError("--max-drop is a tolerance against --baseline FILE; give the baseline too")
     baseline = read_baseline(args.baseline) if args.baseline else None  # a bad file fails before the corpus is checked
     checker = load_checker(args)
     evaluations = {}
@@ -168,7 +171,9 @@ def _compare_all(baseline: dict[str, dict], evaluations: dict[str, Evaluation], 
             namesakes = [found for path, found in baseline.items() if Path(path).name == Path(name).name]
             document = namesakes[0] if len(namesakes) == 1 else None
         if document is None and len(baseline) == 1 and len(evaluations) == 1:
-            document = next(iter(baseline.values()))
+            (other, document), = baseline.items()
+            print(f"scriptcheck: note: comparing {name} with {other or 'the result'} in {args.baseline}, its only result "
+                  "(the names differ: make sure it is the same corpus)", file=sys.stderr)
         if document is None:
             print(f"scriptcheck: note: {args.baseline} has no result for {name} (it has: {', '.join(baseline) or '-'}); not compared", file=sys.stderr)
             continue

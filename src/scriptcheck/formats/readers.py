@@ -519,6 +519,19 @@ def _parse_json_document(text: str, name: str) -> Any:
         raise InputFileError(f"{name}: not valid JSON: a number with more than {_MAX_DIGITS} digits") from None
 
 
+def _envelope(data: Mapping[str, Any], name: str) -> str | None:
+    """What to say of an API's envelope around transcripts ({"data": [transcripts]}), or None for anything else."""
+    if "turns" in data or "id" in data:
+        return None
+    wrapped = [key for key, value in data.items() if isinstance(value, list) and value
+               and all(isinstance(item, dict) and "turns" in item for item in value)]
+    if not wrapped:
+        return None
+    held = " and ".join(f"{key!r} holds {len(data[key])}" for key in wrapped)
+    return (f"a JSON object whose {held} transcripts, not a transcript; give the transcripts themselves, as an array "
+            f"or one per line (e.g. jq -c '.{wrapped[0]}[]' {name} > transcripts.jsonl)")
+
+
 def _whole_json(line: str) -> bool:
     try:
         json.loads(line)
@@ -529,14 +542,9 @@ def _whole_json(line: str) -> bool:
 
 def _json_document_records(data: Any, aliases: Mapping[str, str], name: str, validate: bool | str) -> Iterator[Record]:
     if isinstance(data, dict):
-        wrapped = [key for key, value in data.items() if "turns" not in data and isinstance(value, list) and value
-                   and all(isinstance(item, dict) and "turns" in item for item in value)]
-        if len(wrapped) == 1:  # {"data": [transcripts]}: an API's envelope, not a transcript
-            key = wrapped[0]
-            raise InputFileError(
-                f"{name}: a JSON object whose {key!r} holds {len(data[key])} transcripts; give the transcripts themselves, "
-                f"as an array or one per line (e.g. jq -c '.{key}[]' {name} > transcripts.jsonl)"
-            )
+        envelope = _envelope(data, name)
+        if envelope is not None:
+            raise InputFileError(f"{name}: {envelope}")
         data = [data]
     if not isinstance(data, list):
         raise InputFileError(f"{name}: expected a JSON array of transcripts, got {type(data).__name__}")
@@ -565,6 +573,9 @@ def _json_or_jsonl_records(
 def _record(index: int, line: int | None, data: Any, aliases: Mapping[str, str], name: str, validate: bool | str = True) -> Record:
     if not validate:
         return Record(index, line, raw=RawTranscript(data, name, line))
+    envelope = _envelope(data, name.partition("[")[0]) if isinstance(data, dict) else None
+    if envelope is not None:  # one line of JSON Lines holding them all
+        return Record(index, line, error=TranscriptError(envelope, code="not_a_transcript", path=name, line=line))
     try:
         return Record(index, line, transcript=transcript_from_dict(data, aliases, path=name, line=line))
     except TranscriptError as error:

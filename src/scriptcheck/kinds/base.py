@@ -255,6 +255,13 @@ def whole_words(text: str, start: int, end: int, tokens: Callable[[str], Sequenc
     NOTE: model evidence is character n-grams (天吧 of 明天吧, 现在电 of 现在电脑): right for the score,
     unreadable as a highlight. Only findings pay for this, never a turn without one.
     """
+    # masks first: what a mask swallows ([数字x] and the digits glued to it) may start inside a word
+    if "[" in text:
+        for mask in _MASK.finditer(text):
+            if mask.start() < start < mask.end():
+                start = mask.start()
+            if mask.start() < end < mask.end():
+                end = mask.end()
     if tokens is not None:
         position = 0
         for token in tokens(text):
@@ -264,12 +271,6 @@ def whole_words(text: str, start: int, end: int, tokens: Callable[[str], Sequenc
             if position < end < token_end:
                 end = token_end
             position = token_end
-    if "[" in text:
-        for mask in _MASK.finditer(text):
-            if mask.start() < start < mask.end():
-                start = mask.start()
-            if mask.start() < end < mask.end():
-                end = mask.end()
     return start, end
 
 

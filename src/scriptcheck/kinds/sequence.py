@@ -314,8 +314,9 @@ def _has_content_after(
     def free(offset: int) -> bool:
         return offset >= end and not any(start <= offset < stop for start, stop in covered)
 
-    if any(free(h.start) for h in answers):
-        return True  # short, but it answers: 您稍等 已提交
+    # short, but it answers (您稍等 已提交) — unless it is what the agent goes to check (查一下是否可以修改)
+    if any(free(h.start) and not any(0 <= h.start - c.end <= 1 for c in checking) for h in answers):
+        return True
     words = [offset for offset in text.offsets if free(offset)]
     if named_object:
         folded = text.folded
@@ -435,7 +436,7 @@ def _follow(conversation: Conversation, rule_index: int, sequence: Sequence, sta
         if (
             not conversation.texts[later.index].compact
             or _acknowledges_only(conversation, rule_index, later.index)
-            or _pasted_only(later.text)
+            or (_pasted_only(later.text) and not hits.has(rule_index, "response"))
         ):
             continue  # an empty turn (emoji), a bare 好的 or a pasted card says nothing: neither an answer nor a failure
         responded = True

@@ -71,6 +71,7 @@ class ExcelWriter:
         self._columns: dict[str, str] | None = None
         self.counts: Counter[str] = Counter()
         self.category_counts: Counter[str] = Counter()
+        self.category_review: Counter[str] = Counter()  # of those, flags for review (as the HTML page and check's table)
         self.errors = 0
 
     def add(self, report: Report) -> None:
@@ -80,6 +81,7 @@ class ExcelWriter:
         self.counts["flagged"] += bool(report.findings)
         self.counts["review"] += report.review
         self.category_counts.update(finding.category for finding in report.findings)
+        self.category_review.update(finding.category for finding in report.findings if finding.review)
         self._push(report)
 
     def add_error(self, error: TranscriptError) -> None:
@@ -167,10 +169,11 @@ class ExcelWriter:
             ["for review" if not zh else "待复核", self.counts["review"]],
             ["invalid records" if not zh else "无效记录", self.errors],
             [],
-            ["category" if not zh else "类别", "name" if not zh else "名称", "findings" if not zh else "问题数"],
+            ["category" if not zh else "类别", "name" if not zh else "名称", "findings" if not zh else "问题数",
+             "for review" if not zh else "其中待复核"],
         ]
         for category, count in self.category_counts.most_common():
-            rows.append([category, category_name(category, self.lang, self.category_names), count])
+            rows.append([category, category_name(category, self.lang, self.category_names), count, self.category_review[category]])
         for row in rows:
             self._row(self.summary_sheet, row)
         self.book.save(self.path)
