@@ -245,8 +245,10 @@ def model_hit(
     return Hit(rule_index, set_name, start, end, f"model:{label}")
 
 
-# A masked value or pasted card an export puts in brackets ([电话x], [订单x]h): a span never ends inside one.
-_MASK = re.compile(r"[A-Za-z0-9]{0,4}\[[^\[\]\n]{0,40}\][A-Za-z0-9]{0,4}")
+# A masked value an export puts in brackets ([电话x], [订单x], [图片]), with the letters or digits glued to it
+# ([订单x]h, [数字x]R: the rest of the value): a highlight never ends inside one, a return is not made of them.
+MASK = r"[A-Za-z0-9]{0,4}\[[^\[\]\n]{0,40}\][A-Za-z0-9]{0,4}"
+_MASK = re.compile(MASK)
 
 
 def whole_words(text: str, start: int, end: int, tokens: Callable[[str], Sequence[str]] | None = None) -> tuple[int, int]:

@@ -15,6 +15,7 @@ from .._model import AGENT, CUSTOMER, SPEAKERS, Finding, Rule, RuleKind, Sequenc
 from .._yaml import LocatedDict, check_keys, flag, optional_list
 from ..text.normalize import NormalizedText, normalize_phrase
 from .base import (
+    MASK,
     Conversation,
     Hit,
     KindExplanation,
@@ -112,8 +113,7 @@ PARTICLES = "哈哦呢啊呀吧嘛噢喔哒啦亲~～"
 NOTICE_EXTRA = 8
 # What an export puts in brackets stands for something pasted or masked, not words: an order or product card
 # (【…】, [父原始][数字x] [子][数字x]…), a masked number or name ([订单x], [电话x], [姓名x]), an image ([图片]).
-# Letters or digits glued to a mask are the rest of the masked value ([订单x]h, [数字x]R).
-_PASTED = re.compile(r"[A-Za-z0-9]{0,4}\[[^\[\]\n]{0,40}\][A-Za-z0-9]{0,4}|【[^【】\n]{0,400}】")
+_PASTED = re.compile(f"{MASK}|【[^【】\\n]{{0,400}}】")
 
 
 class SequenceKind(RuleKindSpec):
