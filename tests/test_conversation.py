@@ -1,5 +1,6 @@
 """Conversation rules: complaint -> apology, the hold protocol and its timing."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -660,3 +661,52 @@ rules:
     from scriptcheck.authoring.selftest import run_all
 
     assert all(result.passed for result in run_all(checker))
+
+
+# ------------------------------------------------------------------ the platform's own messages
+
+
+SYSTEM_CHAT = [("系统", "您好，欢迎光临，正在为您转接人工客服，请稍候"), ("customer", "我的快递怎么还没到 太慢了"),
+               ("系统", "客服小美已接入会话"), ("agent", "您好，请问有什么可以帮您"), ("agent", "非常抱歉让您久等了，请稍等我帮您查一下"),
+               ("system", "您已经很久没有回复了，会话即将结束"), ("agent", "感谢您的耐心等待，明天送达"), ("customer", "好的"),
+               ("系统", "你去投诉啊 请对本次服务进行评价"), ("agent", "感谢您的支持，再见")]
+
+
+def test_system_messages_keep_their_place_and_no_rule_reads_them(checker):
+    """A system turn is nobody's side: no finding on it, no window or response counts it, turn numbers stay the source's."""
+    report = checker.check(conversation(*SYSTEM_CHAT))
+    assert [turn.speaker for turn in report.transcript.turns][:3] == ["system", "customer", "system"]
+    assert report.findings == () and report.score == 100  # 你去投诉啊 in the system's survey text is charged to no one
+    quiet = {(item.rule, item.turn, item.how, item.at) for item in report.explain(checker).quiet}
+    assert ("apology.after_complaint", 1, "met", 4) in quiet and ("hold.no_return", 4, "met", 6) in quiet
+    # the same words from the agent are the agent's
+    agent_says = checker.check(conversation(*SYSTEM_CHAT[:8], ("agent", "你去投诉啊"), SYSTEM_CHAT[9]))
+    assert [f.turn for f in agent_says.findings if f.category == "banned.provocation"] == [8]
+
+
+def test_a_bare_no_reads_the_customers_question_across_a_system_message(checker):
+    turns = [("agent", "您好，请问有什么可以帮您"), ("customer", "这个灯能关掉吗"), ("系统", "客服正在输入"), ("agent", "不可以的"),
+             ("agent", "感谢您的支持，再见")]
+    report = checker.check(conversation(*turns))
+    assert not any(f.rule == "banned.refusal.bare_no" for f in report.findings)
+    session = checker.session("t")
+    for speaker, text in turns:
+        session.add_turn(speaker, text)
+    assert session.close() == report
+
+
+def test_system_can_be_named_by_alias_in_packs_config_and_the_command_line(tmp_path, capsys):
+    import scriptcheck
+    from scriptcheck.cli import main
+
+    pack = tmp_path / "p.yaml"
+    pack.write_text("pack: p\nsettings:\n  speakers:\n    system: [机器人]\n", encoding="utf-8")
+    report = scriptcheck.load(pack, model=False).check(conversation(("机器人", "你去投诉啊"), ("agent", "您好，请问有什么可以帮您")))
+    assert report.transcript.turns[0].speaker == "system" and not any(f.category == "banned.provocation" for f in report.findings)
+    src = tmp_path / "in.jsonl"
+    src.write_text(json.dumps({"id": "x", "turns": [{"speaker": "通知", "text": "你去投诉啊"}, {"speaker": "agent", "text": "您好"}]},
+                              ensure_ascii=False) + "\n", encoding="utf-8")
+    assert main(["check", str(src), "--speaker-alias", "通知=system", "-f", "jsonl", "--no-model"]) == 0
+    assert "banned.provocation" not in capsys.readouterr().out
+    assert main(["check", str(src), "--speaker-alias", "通知=bot"]) == 2
+    assert "expected NAME=agent, NAME=customer or NAME=system" in capsys.readouterr().err

@@ -158,3 +158,10 @@ def test_the_severity_badge_speaks_the_page_language_and_a_flag_says_review(chec
     chinese, english = report_html(report, lang="zh"), report_html(report, lang="en")
     assert ">严重 −20</b>" in chinese and ">待复核 −5</b>" in chinese and "ERROR" not in chinese and "INFO" not in chinese
     assert ">ERROR −20</b>" in english and ">for review −5</b>" in english
+
+
+def test_a_system_message_is_labelled_as_the_platform(checker):
+    from scriptcheck.notebook.html import report_html
+
+    report = checker.check({"id": "s", "turns": [{"speaker": "系统", "text": "客服小美已接入"}, {"speaker": "agent", "text": "这么简单都不知道"}]})
+    assert "系统 · 第 0 句" in report_html(report, lang="zh") and "system · turn 0" in report_html(report, lang="en")

@@ -106,7 +106,7 @@ def test_output_defaults_apply_only_where_they_mean_something(project, capsys):
     ("regex_timeout = nan\n", "regex_timeout must be 0 (no limit) or a positive number of seconds, got nan"),
     ("model = ''\n", "model must be a model folder, \"bundled\" or false, got ''"),
     ("model = 'packs'\n", "model: no model at {project}/packs; give a folder written by `scriptcheck model train` (relative to this file)"),
-    ("[aliases]\nbot = 'robot'\n", "aliases.bot must be \"agent\" or \"customer\""),
+    ("[aliases]\nbot = 'robot'\n", "aliases.bot must be \"agent\", \"customer\" or \"system\""),
     ("[output]\nshade = 1\n", "unknown key output.shade"),
     ("packs = [\n", "not valid TOML"),
     ("[output]\nfail_under = 'x'\n", "output.fail_under must be a score from 0 to 100, got 'x'"),

@@ -10,7 +10,11 @@ from typing import Any
 
 AGENT = "agent"
 CUSTOMER = "customer"
-SPEAKERS = (AGENT, CUSTOMER)
+SPEAKERS = (AGENT, CUSTOMER)  # the sides a rule reads
+# The platform's own messages (转接提示, 自动回复, 满意度邀请): kept in the transcript, so turn numbers stay the
+# source's, and read by no rule.
+SYSTEM = "system"
+TURN_SPEAKERS = (AGENT, CUSTOMER, SYSTEM)
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 

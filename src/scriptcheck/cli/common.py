@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
 from .._errors import TranscriptError
+from .._model import TURN_SPEAKERS
 from .._yaml import did_you_mean
 from ..engine.checker import Checker, load
 from ..engine.pool import worker_count
@@ -225,8 +226,8 @@ def parse_aliases(pairs: list[str]) -> dict[str, str]:
     aliases = {}
     for pair in pairs:
         name, sep, speaker = pair.partition("=")
-        if not sep or not name.strip() or speaker.strip() not in ("agent", "customer"):
-            raise UsageError(f"--speaker-alias {pair!r}: expected NAME=agent or NAME=customer")
+        if not sep or not name.strip() or speaker.strip() not in TURN_SPEAKERS:
+            raise UsageError(f"--speaker-alias {pair!r}: expected NAME=agent, NAME=customer or NAME=system (the platform's own messages, read by no rule)")
         aliases[name.strip()] = speaker.strip()
     return aliases
 

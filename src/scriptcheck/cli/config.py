@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .._model import TURN_SPEAKERS
 from .._yaml import did_you_mean
 from ..formats.writers import FORMATS as WRITER_FORMATS
 from ..learned.model import model_file
@@ -152,10 +153,10 @@ def read_config(path: str | Path) -> ProjectConfig:
         problem = _output_problem(key, value)
         if problem:
             raise ConfigError(f"{where}: output.{key} must be {problem}, got {value!r}")
-    aliases = expect("aliases", data.get("aliases", {}), (dict,), "a table of NAME = \"agent\" | \"customer\"")
+    aliases = expect("aliases", data.get("aliases", {}), (dict,), "a table of NAME = \"agent\" | \"customer\" | \"system\"")
     for name, speaker in aliases.items():
-        if speaker not in ("agent", "customer"):
-            raise ConfigError(f"{where}: aliases.{name} must be \"agent\" or \"customer\", got {speaker!r}")
+        if speaker not in TURN_SPEAKERS:
+            raise ConfigError(f"{where}: aliases.{name} must be \"agent\", \"customer\" or \"system\", got {speaker!r}")
     columns = expect("columns", data.get("columns", {}), (dict,), "a table of field = \"CSV header\"")
     return ProjectConfig(
         path=path,

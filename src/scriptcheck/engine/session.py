@@ -15,9 +15,10 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from .._errors import TranscriptError
-from .._model import Finding, Report, Transcript, Turn
+from .._model import SPEAKERS, Finding, Report, Transcript, Turn
 from ..formats.validate import missing_id_message, record_id_of, transcript_from_dict, validate_turn
 from ..kinds import KINDS, Conversation
+from ..kinds.base import other_speaker
 from .match import NO_HITS
 from .score import charge, drop_nested, order_findings
 
@@ -106,7 +107,8 @@ class Session:
         model = self.checker.model is not None
         lone = Conversation(Transcript(self.id, (turn,)), (text,), (hits,), (prediction,) if model else (), compiled.tokens)
         window = lone
-        context = next((last for speaker, last in self._last_turn.items() if speaker != turn.speaker), None)
+        # the other side's latest turn (a system message is nobody's side: it is no context and has none)
+        context = self._last_turn.get(other_speaker(turn.speaker)) if turn.speaker in SPEAKERS else None
         self._last_turn[turn.speaker] = turn
         if context is not None and hits is not NO_HITS:  # a turn without hits has no finding to cancel
             before_text, before_hits, before_prediction = self._analysed[context.index]

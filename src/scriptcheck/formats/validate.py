@@ -12,12 +12,13 @@ from types import MappingProxyType
 from typing import Any
 
 from .._errors import TranscriptError
-from .._model import AGENT, CUSTOMER, Transcript, Turn
+from .._model import AGENT, CUSTOMER, SYSTEM, Transcript, Turn
 
 DEFAULT_SPEAKER_ALIASES: Mapping[str, str] = MappingProxyType(
     {
         **{name: AGENT for name in ("agent", "staff", "waiter", "客服", "坐席", "座席", "客服人员", "人工客服", "服务人员")},
         **{name: CUSTOMER for name in ("customer", "user", "client", "客户", "用户", "顾客", "买家")},
+        **{name: SYSTEM for name in ("system", "系统", "系统消息", "系统提示")},
     }
 )
 _RESERVED_KEYS = frozenset({"id", "turns", "labels"})
@@ -183,8 +184,8 @@ def validate_turn(raw: Any, index: int, aliases: Mapping[str, str], fail: Callab
         speaker = aliases.get(shown.strip().casefold())
         if speaker is None:
             raise fail(
-                f"turn {index}: unknown speaker {shown!r}; use agent or customer, "
-                f"or map it with --speaker-alias '{shown}=agent'",
+                f"turn {index}: unknown speaker {shown!r}; use agent or customer (or system for the platform's own "
+                f"messages, which no rule reads), or map it with --speaker-alias '{shown}=agent'",
                 "unknown_speaker",
             )
     if role_raw is not None:

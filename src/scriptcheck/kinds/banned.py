@@ -7,7 +7,7 @@ from dataclasses import replace
 from typing import ClassVar
 
 from .._model import Finding, Rule, RuleKind, Severity, Turn
-from .base import Conversation, KindRules, RuleKindSpec, finding, merge_overlapping, one_per_clause
+from .base import Conversation, KindRules, RuleKindSpec, finding, merge_overlapping, one_per_clause, other_speaker
 from .disown import disowned
 
 PHRASE_KEYS = frozenset({"phrases", "patterns", "unless", "unless_turn", "word_boundary", "asr"})
@@ -42,10 +42,11 @@ class Banned(RuleKindSpec):
 
 
 def _said_before(conversation: Conversation, position: int, rule_index: int) -> bool:
-    """True when the other side's last turn before the one at `position` holds an `unless_before` phrase."""
-    speaker = conversation.turns[position].speaker
+    """True when the other side's last turn before the one at `position` holds an `unless_before` phrase
+    (a system message in between is nobody's side)."""
+    other = other_speaker(conversation.turns[position].speaker)
     for earlier in range(position - 1, -1, -1):
-        if conversation.turns[earlier].speaker != speaker:
+        if conversation.turns[earlier].speaker == other:
             return conversation.hits[earlier].has(rule_index, "unless_before")
     return False
 

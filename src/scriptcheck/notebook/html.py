@@ -12,7 +12,7 @@ import html
 import re
 from collections.abc import Mapping, Sequence
 
-from .._model import AGENT, Finding, Report, Turn, register_presenter
+from .._model import AGENT, SYSTEM, Finding, Report, Turn, register_presenter
 
 # Fonts with Chinese glyphs, preferred first: macOS (PingFang, Hiragino), Windows (Microsoft YaHei), Linux
 # (Noto Sans CJK from fonts-noto-cjk, Source Han Sans, WenQuanYi). The page and the charts try the same ones.
@@ -51,14 +51,14 @@ WORDS: Mapping[str, Mapping[str, str]] = {
         "heard": "heard as “{text}” (matched by sound)", "not_charged": "not charged: {why}", "model": "model, confidence {confidence:.2f}",
         "review": "for review", "passed": "PASSED", "failed": "FAILED", "pass_mark": "pass mark {mark:g}",
         "findings": "{n} finding{s}", "fatal": "fatal: {categories}", "turn": "{speaker} · turn {turn}", "score": "score",
-        "agent": "agent", "customer": "customer", "error": "ERROR", "warning": "WARNING", "info": "INFO",
+        "agent": "agent", "customer": "customer", "system": "system", "error": "ERROR", "warning": "WARNING", "info": "INFO",
     },
     "zh": {
         "whole": "整通会话", "instead": "建议：", "closest": "最接近：第 {turn} 句（相似度 {similarity:.0f}%）",
         "heard": "听作“{text}”（按读音匹配）", "not_charged": "未扣分：{why}", "model": "模型判断，置信度 {confidence:.2f}",
         "review": "待复核", "passed": "合格", "failed": "不合格", "pass_mark": "合格线 {mark:g}",
         "findings": "{n} 个问题", "fatal": "一票否决：{categories}", "turn": "{speaker} · 第 {turn} 句", "score": "得分",
-        "agent": "客服", "customer": "客户", "error": "严重", "warning": "警告", "info": "提示",
+        "agent": "客服", "customer": "客户", "system": "系统", "error": "严重", "warning": "警告", "info": "提示",
     },
 }
 
@@ -162,7 +162,8 @@ def _plain(value: object) -> str:
 
 def _turn_row(turn: Turn, findings: list[Finding], numbers: Mapping[int, int], words: Mapping[str, str], turn_base: int) -> str:
     agent = turn.speaker == AGENT
-    bubble_colour = "#dbeafe" if agent else "#f0f1f3"
+    # a system message sits on the customer's side, paler: the platform speaking, read by no rule
+    bubble_colour = "#dbeafe" if agent else "#f6f8fa" if turn.speaker == SYSTEM else "#f0f1f3"
     when = f" · {_clock(turn.start)}" if turn.start is not None else ""
     label = words["turn"].format(speaker=words.get(turn.speaker, turn.speaker), turn=turn.index + turn_base) + when
     flagged = ";border:2px solid " + max_accent(findings) if findings else ";border:1px solid transparent"

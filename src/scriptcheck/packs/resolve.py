@@ -9,7 +9,7 @@ from types import MappingProxyType
 from typing import Any
 
 from .._errors import DuplicateRuleError, RuleCompileError, RulePackError, RuleSchemaError
-from .._model import SPEAKERS, Rule, RuleKind, RulePack, Settings, SourceLocation
+from .._model import TURN_SPEAKERS, Rule, RuleKind, RulePack, Settings, SourceLocation
 from ..kinds import KINDS
 from ..kinds.banned import DISOWN_KEYS
 from ..kinds.base import RuleKindSpec
@@ -75,8 +75,8 @@ def resolve(packs: Iterable[RulePack], extra_aliases: Mapping[str, str] | None =
             for alias in names:
                 aliases[alias.casefold()] = speaker
     for alias, speaker in (extra_aliases or {}).items():
-        if speaker not in SPEAKERS:
-            raise RulePackError(f"speaker alias {alias!r} maps to {speaker!r}; map it to agent or customer")
+        if speaker not in TURN_SPEAKERS:
+            raise RulePackError(f"speaker alias {alias!r} maps to {speaker!r}; map it to agent, customer or system")
         aliases[alias.casefold()] = speaker
     lenders = {**disabled, **rules}  # what a `trigger.from` may name
     for rule_id, rule in rules.items():

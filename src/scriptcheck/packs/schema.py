@@ -15,7 +15,7 @@ from types import MappingProxyType
 from typing import Any
 
 from .._errors import DuplicateRuleError, RuleSchemaError
-from .._model import AGENT, SPEAKERS, Example, Rule, RuleKind, RulePack, Severity, SourceLocation, Turn
+from .._model import AGENT, SPEAKERS, TURN_SPEAKERS, Example, Rule, RuleKind, RulePack, Severity, SourceLocation, Turn
 from .._yaml import (
     LocatedDict,
     LocatedList,
@@ -186,8 +186,8 @@ def _read_settings(data: LocatedDict, categories: Mapping[str, str]) -> Mapping[
     if "speakers" in node:
         speakers = node["speakers"]
         if not isinstance(speakers, LocatedDict):
-            raise RuleSchemaError("`speakers` must map agent/customer to lists of aliases", node.locs["speakers"])
-        check_keys(speakers, set(SPEAKERS), "speakers")
+            raise RuleSchemaError("`speakers` must map agent/customer/system to lists of aliases", node.locs["speakers"])
+        check_keys(speakers, set(TURN_SPEAKERS), "speakers")
         result["speakers"] = {speaker: string_list(speakers, speaker) for speaker in speakers}
     return MappingProxyType(result)
 
