@@ -169,9 +169,9 @@ def test_unpunctuated_speech_to_text_still_matches(checker):
         ("请问这款剃须刀在充电的时候可以使用吗?", "不可以的", False),  # what the product can do: a fact
         ("用电信的卡可以吗", "亲亲 不支持的", False),
         ("那就不能用其他卡了吗?", "您好，是不支持的呢", False),  # confirms the customer's own no
-        ("A面灯能关掉的吗", "不可以的", False),  # what the product itself can do
-        ("这个能调低亮度吗", "不可以的", False),
-        ("能帮我关掉吗", "不可以的", True),  # asks the agent to act: a bare no refuses
+        # a feature the customer wants (A面灯能关掉的吗) answered with a bare no, the reason only later: the real
+        # chats' reviewers mark it a refusal (line 260), so it stays one
+        ("A面灯能关掉的吗", "不可以的", True),
     ],
 )
 def test_a_bare_no_is_read_against_the_customers_last_turn_in_batch_and_session(asked, answer, refusal):
