@@ -685,7 +685,7 @@ def test_system_messages_keep_their_place_and_no_rule_reads_them(checker):
 
 
 def test_a_bare_no_reads_the_customers_question_across_a_system_message(checker):
-    turns = [("agent", "您好，请问有什么可以帮您"), ("customer", "这个灯能关掉吗"), ("系统", "客服正在输入"), ("agent", "不可以的"),
+    turns = [("agent", "您好，请问有什么可以帮您"), ("customer", "充电的时候可以使用吗"), ("系统", "客服正在输入"), ("agent", "不可以的"),
              ("agent", "感谢您的支持，再见")]
     report = checker.check(conversation(*turns))
     assert not any(f.rule == "banned.refusal.bare_no" for f in report.findings)
