@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import InputFileError
-from .evaluate import Case, CategoryScore, Evaluation
+from .evaluate import Case, CategoryScore, Evaluation, micro
 
 MEASURES = ("precision", "recall", "f1")
 _DIGITS = 4  # as `Evaluation.to_dict` rounds: a baseline read back compares equal to itself
@@ -108,7 +108,7 @@ def compare(corpus: str, evaluation: Evaluation, baseline: Mapping[str, Any], ma
     after = {score.category: score for score in evaluation.categories if wanted is None or score.category in wanted}
     pairs = [(name, before.get(name, CategoryScore(name, 0, 0, 0)), after.get(name, CategoryScore(name, 0, 0, 0)))
              for name in sorted(before.keys() | after.keys())]
-    pairs.append(("micro", _micro(before.values()), _micro(after.values())))
+    pairs.append(("micro", micro(before.values()), micro(after.values())))
     regressions, improvements = [], []
     for name, old, new in pairs:
         for measure in MEASURES:
@@ -126,11 +126,6 @@ def compare(corpus: str, evaluation: Evaluation, baseline: Mapping[str, Any], ma
     new_errors = tuple(case for case in current if _case_key(case) not in known)
     fixed = len(known - {_case_key(case) for case in current})
     return Comparison(corpus, tuple(regressions), tuple(improvements), new_errors, fixed)
-
-
-def _micro(scores: Any) -> CategoryScore:
-    scores = list(scores)
-    return CategoryScore("micro", sum(s.tp for s in scores), sum(s.fp for s in scores), sum(s.fn for s in scores))
 
 
 def _is_count(value: Any) -> bool:

@@ -66,6 +66,12 @@ class CategoryScore:
         }
 
 
+def micro(scores: Iterable[CategoryScore]) -> CategoryScore:
+    """The counts of `scores` summed: the micro average's."""
+    scores = list(scores)
+    return CategoryScore("micro", sum(s.tp for s in scores), sum(s.fp for s in scores), sum(s.fn for s in scores))
+
+
 @dataclass(frozen=True, slots=True)
 class RuleScore:
     """How often one rule's findings were right: a pack author's question when a category loses precision.
@@ -105,12 +111,7 @@ class Evaluation:
 
     @property
     def micro(self) -> CategoryScore:
-        return CategoryScore(
-            "micro",
-            sum(s.tp for s in self.categories),
-            sum(s.fp for s in self.categories),
-            sum(s.fn for s in self.categories),
-        )
+        return micro(self.categories)
 
     @property
     def macro(self) -> dict[str, float]:

@@ -13,6 +13,7 @@ from .._errors import TranscriptError
 from .._model import Transcript
 from ..authoring.baseline import Comparison, compare, read_baseline
 from ..authoring.evaluate import CategoryScore, Evaluation, evaluate
+from ..formats.columns import format_table as aligned
 from ..formats.readers import read_records
 from ..formats.validate import check_label_turns
 from .common import (
@@ -279,10 +280,7 @@ def format_rules(evaluation: Evaluation, markdown: bool = False) -> str:
     if markdown:
         lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         return "\n".join([*lines, *("| " + " | ".join(row) + " |" for row in rows)]) + "\n"
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    lines = ["  by rule (no rule has recall: a label names a category):"]
-    for row in [header, *rows]:
-        lines.append("  " + "  ".join(cell.ljust(widths[i]) if i < 2 else cell.rjust(widths[i]) for i, cell in enumerate(row)))
+    lines = ["  by rule (no rule has recall: a label names a category):", *aligned([header, *rows], "<<>>>", indent="  ")]
     return "\n".join(lines) + "\n"
 
 
@@ -312,8 +310,10 @@ def junit_xml(evaluations: dict[str, Evaluation], args: argparse.Namespace, comp
     for name, evaluation in evaluations.items():
         cases = []
         failed = 0
+        classname = quoteattr("scriptcheck.eval." + Path(name).stem)
+        comparison = (comparisons or {}).get(name)
         fell: dict[str, list[str]] = {}
-        for change in (comparisons or {}).get(name, Comparison(name, (), (), (), 0)).regressions:
+        for change in comparison.regressions if comparison is not None else ():
             fell.setdefault(change.category, []).append(f"{change.measure} fell {change.before:.3f} -> {change.after:.3f} (baseline)")
         for score in evaluation.categories:
             misses = [
@@ -331,15 +331,15 @@ def junit_xml(evaluations: dict[str, Evaluation], args: argparse.Namespace, comp
                     f"{c.kind.upper()} {c.transcript_id} turn {c.turn}: {c.text}" for c in evaluation.errors if c.category == score.category
                 )
                 body = f"<failure message={quoteattr('; '.join(misses))}>{escape(errors)}</failure>" + body
-            cases.append(f'    <testcase classname={quoteattr("scriptcheck.eval." + Path(name).stem)} name={quoteattr(score.category)}>{body}</testcase>')
+            cases.append(f'    <testcase classname={classname} name={quoteattr(score.category)}>{body}</testcase>')
         for category, misses in fell.items():  # micro, or a category this run no longer has
             failed += 1
-            cases.append(f'    <testcase classname={quoteattr("scriptcheck.eval." + Path(name).stem)} name={quoteattr(category)}><failure message={quoteattr("; ".join(misses))}></failure></testcase>')
+            cases.append(f'    <testcase classname={classname} name={quoteattr(category)}><failure message={quoteattr("; ".join(misses))}></failure></testcase>')
         if evaluation.invalid:  # a failed case of its own, so a CI dashboard shows records the corpus lost
             failed += 1
             listed = "\n".join(str(error) for error in evaluation.invalid)
             message = quoteattr(f"{len(evaluation.invalid)} invalid record(s) not evaluated")
-            cases.append(f'    <testcase classname={quoteattr("scriptcheck.eval." + Path(name).stem)} name="invalid records"><failure message={message}>{escape(listed)}</failure></testcase>')
+            cases.append(f'    <testcase classname={classname} name="invalid records"><failure message={message}>{escape(listed)}</failure></testcase>')
         suites.append(
             f"  <testsuite name={quoteattr(name)} tests=\"{len(cases)}\" failures=\"{failed}\">\n"
             + "\n".join(cases)

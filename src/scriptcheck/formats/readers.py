@@ -450,26 +450,14 @@ def detect_format(name: str, head: bytes, encoding: str) -> str:
     stripped = text.lstrip("\ufeff \t\r\n")
     first = stripped[:1]
     if suffix in (".jsonl", ".ndjson"):
-        if first == "{":  # a pretty-printed document saved as .jsonl: its first line is not a whole object
-            first_line, newline, _rest = stripped.partition("\n")
-            if newline and not _whole_json(first_line):
-                return "json-or-jsonl"
-        return "json-or-jsonl" if first == "[" else "jsonl"
+        # a pretty-printed document saved as .jsonl reads as the unnamed file below does
+        return "json-or-jsonl" if first == "[" else _object_format(stripped) if first == "{" else "jsonl"
     if suffix in (".csv", ".tsv", ".tab"):
         return "csv"
     if first == "[":
         return "json"
     if first == "{":
-        first_line, newline, _rest = stripped.partition("\n")
-        if not newline:
-            # NOTE: the first line is not complete yet (a long one, or a pipe that gave part of
-            # it): JSON Lines, so records stream through as they arrive.
-            return "jsonl"
-        try:
-            json.loads(first_line)
-        except (ValueError, RecursionError):
-            return "json-or-jsonl"
-        return "jsonl"
+        return _object_format(stripped)
     if first == "" or suffix == ".json":
         return "json" if suffix == ".json" else "jsonl"
     return "csv"
@@ -528,16 +516,24 @@ def _envelope(data: Mapping[str, Any], name: str) -> str | None:
     if not wrapped:
         return None
     held = " and ".join(f"{key!r} holds {len(data[key])}" for key in wrapped)
+    file = name.partition("[")[0]  # a record's name may be FILE[index]
     return (f"a JSON object whose {held} transcripts, not a transcript; give the transcripts themselves, as an array "
-            f"or one per line (e.g. jq -c '.{wrapped[0]}[]' {name} > transcripts.jsonl)")
+            f"or one per line (e.g. jq -c '.{wrapped[0]}[]' {file} > transcripts.jsonl)")
 
 
-def _whole_json(line: str) -> bool:
+def _object_format(stripped: str) -> str:
+    """jsonl when the text's first line, starting with {, is a whole JSON object; else json-or-jsonl (a
+    pretty-printed document, or JSON Lines with a broken first line)."""
+    first_line, newline, _rest = stripped.partition("\n")
+    if not newline:
+        # NOTE: the first line is not complete yet (a long one, or a pipe that gave part of
+        # it): JSON Lines, so records stream through as they arrive.
+        return "jsonl"
     try:
-        json.loads(line)
+        json.loads(first_line)
     except (ValueError, RecursionError):
-        return False
-    return True
+        return "json-or-jsonl"
+    return "jsonl"
 
 
 def _json_document_records(data: Any, aliases: Mapping[str, str], name: str, validate: bool | str) -> Iterator[Record]:
@@ -573,7 +569,7 @@ def _json_or_jsonl_records(
 def _record(index: int, line: int | None, data: Any, aliases: Mapping[str, str], name: str, validate: bool | str = True) -> Record:
     if not validate:
         return Record(index, line, raw=RawTranscript(data, name, line))
-    envelope = _envelope(data, name.partition("[")[0]) if isinstance(data, dict) else None
+    envelope = _envelope(data, name) if isinstance(data, dict) else None
     if envelope is not None:  # one line of JSON Lines holding them all
         return Record(index, line, error=TranscriptError(envelope, code="not_a_transcript", path=name, line=line))
     try:

@@ -66,9 +66,7 @@ class Required(RuleKindSpec):
                 continue  # the speaker never spoke: nothing to require
             if any(conversation.hits[i].has(rule_index, "phrases") for i in window):
                 continue
-            # A turn with an exception (还有什么可以帮您 for the opening) cannot satisfy the rule by likeness either.
-            plain = [i for i in window if not conversation.hits[i].get(rule_index, "unless")]
-            closest = _closest(conversation, rules.prepared[rule_index], plain)
+            closest = _closest(conversation, rules.prepared[rule_index], _plain(conversation, rule_index, window))
             if closest is not None and rule.fuzzy is not None and closest.similarity >= rule.fuzzy.threshold:
                 continue
             # NOTE: a "closest" utterance under half similar is noise (a business answer, 30 %): shown
@@ -91,14 +89,19 @@ class Required(RuleKindSpec):
         self, finding: Finding, rule_index: int, rule: Rule, conversation: Conversation, prepared: Any = None
     ) -> KindExplanation:
         window = window_of(conversation, rule)
-        # As `findings` reads them: a turn with an exception cannot meet the rule, so it is no near miss either.
-        plain = [i for i in window if not conversation.hits[i].get(rule_index, "unless")]
+        plain = _plain(conversation, rule_index, window)
         skipped = len(window) - len(plain)
         expectation = (
             f"{skipped} of these turn(s) hold an exception (unless: {', '.join(rule.unless[:3])}…) and cannot meet it"
             if skipped else ""
         )
         return KindExplanation(searched_turns=tuple(window), closest=_closest(conversation, prepared or (), plain), expectation=expectation)
+
+
+def _plain(conversation: Conversation, rule_index: int, window: list[int]) -> list[int]:
+    """The window's turns without an exception: one (还有什么可以帮您 for the opening) cannot satisfy the rule by
+    likeness either, so it is no near miss."""
+    return [i for i in window if not conversation.hits[i].get(rule_index, "unless")]
 
 
 def window_of(conversation: Conversation, rule: Rule) -> list[int]:
