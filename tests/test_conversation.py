@@ -267,6 +267,17 @@ def test_the_customer_can_end_a_hold(checker):
 
 @pytest.mark.parametrize(
     ("said", "ends_it"),
+    [("有客服回答了", True), ("我现在想重新下单", True), ("那我重新下单吧", True),
+     ("对了 顺便问下 续费有优惠吗", False), ("另外我想改一下送达时间", False), ("好的 重新下单的话价格一样吗", False)],
+)
+def test_a_wait_lapses_when_another_agent_answers_or_the_order_is_given_up(checker, said, ends_it):
+    """A side question keeps the wait open (the held question still wants its answer); giving the order up does not."""
+    report = checker.check(conversation(("customer", "降价了怎么办"), ("agent", "稍等一下哦 我帮您查一下"), ("customer", said), ("agent", "您可以取消订单")))
+    assert (found(report, "hold.no_return") == []) is ends_it
+
+
+@pytest.mark.parametrize(
+    ("said", "ends_it"),
     [("算了 我明天去柜台办", True), ("嗯好吧 那算了", True), ("怎么样 容量少就算了，还劣质", False),
      ("要是不行的话就算了吧 你先问问", False), ("从现在算了几天了", False)],
 )
