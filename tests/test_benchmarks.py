@@ -181,3 +181,35 @@ def test_real_chats_counts_a_hold_placed_one_request_later_as_the_same_wait_only
     assert hold_turns == [5]
     far_table = real_chats.measure([(1, far, truth_far, far_report)], show=None)
     assert "| ... a finding one request after the marked turn counted as the same wait | 1 | 0 | 1 | 1 | 0.000 | 0.000 |" in far_table
+
+
+def test_agreement_reads_a_reviewer_as_findings_matched_like_the_tool(tmp_path, monkeypatch):
+    """benchmarks/agreement.py: one reviewer's labels measured against another's by real_chats.tally."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("agreement", ROOT / "benchmarks" / "agreement.py")
+    assert spec is not None and spec.loader is not None
+    agreement = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "agreement", agreement)  # its dataclasses look their module up there
+    spec.loader.exec_module(agreement)
+    chat = {"turns": [{"role": role, "text": text} for role, text in (
+        ("customer", "在吗"), ("agent", "在的"), ("customer", "怎么还没到"), ("agent", "请稍等"),
+        ("customer", "好"), ("agent", "不行"), ("customer", "哦"), ("agent", "还有别的吗"))]}
+    truth = {"line": 1, "grade": 2, "complaints": [2], "unapologised": [2], "holds": [{"turn": 3, "outcome": "returned_no_thanks"}],
+             "opening_ok": False, "closing_ok": True, "banned": [{"turn": 5, "category": "banned.refusal"}]}
+    lenient = {**truth, "grade": 4, "unapologised": [], "holds": [{"turn": 3, "outcome": "returned_thanked"}], "opening_ok": True}
+    strict = {**truth, "closing_ok": False, "banned": [{"turn": 5, "category": "banned.refusal"}, {"turn": 7, "category": "banned.vague"}]}
+
+    same = agreement.compare({1: truth}, {1: agreement.as_report(truth)}, {1: chat}, [1])
+    assert (same["apology"]["tp"], same["hold"]["tp"], same["opening"]["tp"], same["wording"]["tp"]) == (1, 1, 1, 1)
+    assert same["pairs"] == [(2.0, 2)]
+    missed = agreement.compare({1: truth}, {1: agreement.as_report(lenient)}, {1: chat}, [1])
+    assert (missed["apology"]["fn"], missed["hold"]["fn"], missed["opening"]["fn"]) == (1, 1, 1)
+    assert missed["apology"]["tp"] == missed["hold"]["tp"] == 0
+    extra = agreement.compare({1: truth}, {1: agreement.as_report(strict)}, {1: chat}, [1])
+    assert (extra["closing"]["fp"], extra["wording"]["fp"], extra["wording"]["tp"]) == (1, 1, 1)
+
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"line": 1}\nnot json\n', encoding="utf-8")
+    with pytest.raises(SystemExit, match="bad.jsonl:2"):
+        agreement.read_annotations(bad)
