@@ -30,6 +30,7 @@ import real_chats
 
 MEASURES = (
     ("complaint -> apology (unapologised episodes)", "apology"),
+    ("... with the tool's flags for review (a reviewer has none)", "apology_review"),
     ("hold left without thanks or never returned", "hold"),
     ("... the same wait one request apart", "hold_same_wait"),
     ("opening not ok", "opening"),
@@ -70,6 +71,19 @@ def as_report(annotation: dict) -> Reading:
     if not annotation["closing_ok"]:
         findings.append(Said("missing.closing", None))
     return Reading(float(annotation["grade"]), findings)
+
+
+FATAL = {"banned.contempt", "banned.provocation"}
+POINTS = {"missing.apology": 25, "hold.no_return": 5, "missing.opening": 5, "missing.closing": 10}
+
+
+def labels_scored(annotation: dict) -> float:
+    """A reviewer's own labels scored by the bundled points (README, "Scores"): each category once, banned
+    wording 25, contempt and provocation fatal. How much of a grade the labels explain at all."""
+    categories = {finding.category for finding in as_report(annotation).findings}
+    if categories & FATAL:
+        return 0.0
+    return max(0.0, 100.0 - sum(POINTS.get(category, 25) for category in categories))
 
 
 def read_annotations(path: Path) -> dict[int, dict]:
@@ -138,11 +152,12 @@ def main() -> int:
     out.append("| banned turns | " + " | ".join(str(sum(len(rows[n]["banned"]) for n in lines)) for rows in reviewers.values()) + " |")
     names = list(reviewers)
     out += ["", "Spearman's rho between grades (and scriptcheck's score):", "",
-            "| | " + " | ".join(names) + " | tool score |", "|---|" + "---:|" * (len(names) + 1)]
+            "| | " + " | ".join(names) + " | tool score | the reviewer's own labels, scored |", "|---|" + "---:|" * (len(names) + 2)]
     for a in names:
         row = [f"{real_chats.spearman([(reviewers[a][n]['grade'], reviewers[b][n]['grade']) for n in lines]):.2f}"
                if a != b else "–" for b in names]
         row.append(f"{real_chats.spearman([(tool[n].score, reviewers[a][n]['grade']) for n in lines]):.2f}")
+        row.append(f"{real_chats.spearman([(labels_scored(reviewers[a][n]), reviewers[a][n]['grade']) for n in lines]):.2f}")
         out.append(f"| {a} | " + " | ".join(row) + " |")
     text = "\n".join(out)
     print(text)

@@ -213,3 +213,19 @@ def test_agreement_reads_a_reviewer_as_findings_matched_like_the_tool(tmp_path, 
     bad.write_text('{"line": 1}\nnot json\n', encoding="utf-8")
     with pytest.raises(SystemExit, match="bad.jsonl:2"):
         agreement.read_annotations(bad)
+
+
+def test_agreement_scores_a_reviewers_own_labels_with_the_bundled_points(monkeypatch):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("agreement", ROOT / "benchmarks" / "agreement.py")
+    assert spec is not None and spec.loader is not None
+    agreement = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "agreement", agreement)
+    spec.loader.exec_module(agreement)
+    clean = {"unapologised": [], "holds": [], "banned": [], "opening_ok": True, "closing_ok": True, "grade": 5}
+    assert agreement.labels_scored(clean) == 100.0
+    lapses = {**clean, "unapologised": [2, 6], "holds": [{"turn": 3, "outcome": "never_returned"}, {"turn": 5, "outcome": "returned_thanked"}],
+              "opening_ok": False, "banned": [{"turn": 1, "category": "banned.refusal"}, {"turn": 7, "category": "banned.refusal"}]}
+    assert agreement.labels_scored(lapses) == 100 - 25 - 5 - 5 - 25  # each category once; a thanked return costs nothing
+    assert agreement.labels_scored({**clean, "banned": [{"turn": 1, "category": "banned.contempt"}]}) == 0.0
