@@ -721,3 +721,16 @@ def test_system_can_be_named_by_alias_in_packs_config_and_the_command_line(tmp_p
     assert "banned.provocation" not in capsys.readouterr().out
     assert main(["check", str(src), "--speaker-alias", "通知=bot"]) == 2
     assert "expected NAME=agent, NAME=customer or NAME=system" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("again", "met"),
+    [("太慢了，都三天了", True), ("太慢了!!", True), ("还是太慢了", True), ("还是你们自营都这么差 退款几天能到", False)],
+)
+def test_an_apology_just_before_meets_a_repeated_complaint_not_a_new_grievance(checker, again, met):
+    """`expect.look_back`: messages that crossed (the complaint said again after the apology) are answered; a
+    complaint worded anew after it (the three reviewers of the real chats all count it) wants its own apology."""
+    report = checker.check(conversation(("agent", "您好"), ("customer", "太慢了"), ("agent", "不好意思，让您久等了"), ("customer", again), ("agent", "明天就到")))
+    assert (found(report, "missing.apology") == []) is met
+    if not met:
+        assert [f.turn for f in report.findings if f.category == "missing.apology"] == [3]

@@ -10,6 +10,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar, NamedTuple
 
+from rapidfuzz import fuzz
+
 from .._errors import RuleSchemaError
 from .._model import AGENT, CUSTOMER, SPEAKERS, Finding, Rule, RuleKind, Sequence, Turn
 from .._yaml import LocatedDict, check_keys, flag, optional_list
@@ -463,16 +465,35 @@ def _follow(conversation: Conversation, rule_index: int, sequence: Sequence, sta
 
 
 def _answered_just_before(
-    conversation: Conversation, rule_index: int, sequence: Sequence, turn: Turn, trigger_turns: set[int]
+    conversation: Conversation, rule_index: int, sequence: Sequence, turn: Turn, model: bool, trigger_turns: set[int]
 ) -> int | None:
-    """`expect.look_back`: a trigger that repeats an earlier one (太慢了 … 不好意思 … 太慢了!!) is met by a
-    response in the last N responding turns before it, when that response came after the earlier trigger.
-    Returns that responding turn's index, or None."""
+    """`expect.look_back`: a trigger that repeats an earlier one (太慢了 … 不好意思 … 太慢了!!, messages that crossed)
+    is met by a response in the last N responding turns before it, when that response came after the earlier trigger.
+    Returns that responding turn's index, or None.
+
+    A repeat says the earlier complaint again (the two turns at least `REPEAT_SIMILARITY` % alike). A complaint
+    worded anew after the apology is a new grievance or an escalation (这么慢 … 给您带来不便 … 还是你们京东自营都这么差),
+    and wants its own response: people reading real chats all count it so. A model reading names no wording to
+    compare and is taken for a repeat."""
     earlier = [t for t in conversation.turns[: turn.index] if t.speaker == sequence.response_speaker][-sequence.look_back :]
     for t in earlier:
-        if conversation.hits[t.index].has(rule_index, "response") and any(index < t.index for index in trigger_turns):
+        if not conversation.hits[t.index].has(rule_index, "response"):
+            continue
+        before = [index for index in trigger_turns if index < t.index]
+        if before and (model or any(_repeats(conversation, turn.index, index) for index in before)):
             return t.index
     return None
+
+
+REPEAT_SIMILARITY = 60
+
+
+def _repeats(conversation: Conversation, index: int, earlier: int) -> bool:
+    """Whether one turn says another again: one holds the other, or they are `REPEAT_SIMILARITY` % alike."""
+    text, before = conversation.texts[index].compact, conversation.texts[earlier].compact
+    if not text or not before:
+        return False
+    return text in before or before in text or fuzz.ratio(text, before) >= REPEAT_SIMILARITY
 
 
 class Settled(NamedTuple):
@@ -521,7 +542,10 @@ def _settle(conversation: Conversation, rule_index: int, rule: Rule) -> Iterator
         counts = reading is None or reading.counts
         # A turn the model only flags for review is no earlier trigger a counted one could repeat either.
         earlier_triggers = counted_turns if counts else trigger_turns
-        answered = _answered_just_before(conversation, rule_index, sequence, turn, earlier_triggers) if sequence.look_back else None
+        answered = (
+            _answered_just_before(conversation, rule_index, sequence, turn, reading is not None, earlier_triggers)
+            if sequence.look_back else None
+        )
         if answered is not None:
             yield Settled(turn.index, hit, "answered_before", answered)
             continue
