@@ -734,3 +734,12 @@ def test_an_apology_just_before_meets_a_repeated_complaint_not_a_new_grievance(c
     assert (found(report, "missing.apology") == []) is met
     if not met:
         assert [f.turn for f in report.findings if f.category == "missing.apology"] == [3]
+
+
+@pytest.mark.parametrize("meanwhile", ["恩", "您先不要着急，小妹这边在帮您核实哦~"])
+def test_a_bare_恩_or_a_notice_without_正_is_not_the_return_from_a_hold(checker, meanwhile):
+    report = checker.check(conversation(
+        ("customer", "帮忙拦截订单"), ("agent", "请稍等 正在帮您查询"), ("customer", "对的"), ("agent", meanwhile),
+        ("customer", "好"), ("agent", "您的订单拦截成功了")))
+    [finding] = [f for f in report.findings if f.category == "hold.no_return"]
+    assert (finding.turn, finding.trigger_turn) == (5, 1)
