@@ -743,3 +743,18 @@ def test_a_bare_恩_or_a_notice_without_正_is_not_the_return_from_a_hold(checke
         ("customer", "好"), ("agent", "您的订单拦截成功了")))
     [finding] = [f for f in report.findings if f.category == "hold.no_return"]
     assert (finding.turn, finding.trigger_turn) == (5, 1)
+
+
+@pytest.mark.parametrize(
+    ("request_turn", "is_hold"),
+    [("还请您稍等，正在为您查询~ 小度智能音箱 百度AI音箱 蓝牙音箱 儿童模式 您好，请问是这个商品吗?", True),
+     ("请您稍等一下 [订单x] 是这个订单吗", True),
+     ("请稍等 小度智能音箱 请问是这个商品吗? 这款预计十号到货的哦", False),
+     ("请稍等 预计七天内有货 您看可以吗?", False),
+     ("妹子刚刚为您查询了下 是这样的 [商品快照] 请问是这个商品吗", False)],
+)
+def test_a_card_before_请问是这个商品吗_is_what_the_agent_checks_not_an_answer(checker, request_turn, is_hold):
+    """`trigger.confirms`: the order or product shown for the customer to confirm is no answer; words after the
+    question are; other content before a question still answers (预计七天内有货 …可以吗?); a check already done is no wait."""
+    report = checker.check(conversation(("customer", "没货吗"), ("agent", request_turn), ("customer", "是的"), ("agent", "预计十号以后到货")))
+    assert bool(found(report, "hold.no_return")) is is_hold

@@ -107,6 +107,7 @@ class Sequence:
     questions: tuple[str, ...] = ()  # after an `at_end` trigger: a question back (是什么原因呢) is no answer
     checking: tuple[str, ...] = ()  # ... nor what the agent goes to check (帮您看下能不能合并), unless content follows
     answers: tuple[str, ...] = ()  # ... but these answer however short the rest is (您稍等 已提交)
+    confirms: tuple[str, ...] = ()  # ... and before one of these (请问是这个商品吗) a pasted card or title answers nothing
     check_verbs: tuple[str, ...] = ()  # a trigger ending in one of these may name its object in the rest of its clause
     object_stops: tuple[str, ...] = ()  # ... unless that holds one of these (是, 已经: it says something)
     trigger_unless_turn: tuple[str, ...] = ()  # anywhere in the trigger turn: it is no trigger

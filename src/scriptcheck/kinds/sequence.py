@@ -34,6 +34,7 @@ from .base import (
 TRIGGER_KEYS = frozenset(
     {
         "speaker", "phrases", "patterns", "unless", "unless_turn", "at_end", "allow_after", "questions", "checking", "answers", "model",
+        "confirms",
         "check_verbs", "object_stops",
         "deduct_at", "review_at", "episodes", "from",
     }
@@ -53,6 +54,7 @@ PHRASE_SETS = (
     ("questions", "trigger.questions", "trigger", "questions"),
     ("checking", "trigger.checking", "trigger", "checking"),
     ("answers", "trigger.answers", "trigger", "answers"),
+    ("confirms", "trigger.confirms", "trigger", "confirms"),
     ("trigger_unless_turn", "trigger.unless_turn", "trigger", "trigger_unless_turn"),
     ("response", "expect.phrases", "response", "response"),
     ("notice", "expect.notice", "response", "notice"),
@@ -72,6 +74,7 @@ FIELDS = {
     "trigger.questions": "questions",
     "trigger.checking": "checking",
     "trigger.answers": "answers",
+    "trigger.confirms": "confirms",
     "trigger.check_verbs": "check_verbs",
     "trigger.object_stops": "object_stops",
     "trigger.unless_turn": "trigger_unless_turn",
@@ -223,6 +226,7 @@ def triggers(conversation: Conversation, rule_index: int, rule: Rule) -> Iterato
             if _has_content_after(
                 text, end, hits.get(rule_index, "allow_after"), hits.get(rule_index, "questions"),
                 hits.get(rule_index, "checking"), named_object=end > hit.end, answers=hits.get(rule_index, "answers"),
+                confirms=hits.get(rule_index, "confirms"),
             ):
                 continue
         yield turn, hit, reading
@@ -299,6 +303,7 @@ def _has_content_after(
     checking: list[Hit] = (),  # type: ignore[assignment]
     named_object: bool = False,
     answers: list[Hit] = (),  # type: ignore[assignment]
+    confirms: list[Hit] = (),  # type: ignore[assignment]
 ) -> bool:
     """True when the turn goes on with an answer after `end` (so nobody was left waiting).
 
@@ -309,7 +314,9 @@ def _has_content_after(
     after the request names what the agent goes to check (小妹帮您看下赠品能不能一起改): that clause answers
     nothing, but content after it does (稍等 我帮您看一下有没有优惠 现在下单打八折). After an object the
     request named (`named_object`: 我帮您查一下物流), anything but particles may answer, however short (明天就到).
-    An `answers` phrase after the request (已提交) answers however short the rest is.
+    An `answers` phrase after the request (已提交) answers however short the rest is. A `confirms` question after
+    it (请问是这个商品吗) asks the customer to confirm what is being checked: what comes before it is the order or
+    product shown (a card, a pasted title), not an answer, and only words after it may answer.
     """
     covered = [(h.start, h.end) for h in allowed if h.end > end]
 
@@ -326,6 +333,9 @@ def _has_content_after(
             return False
     elif len(words) <= TRAILING_CHARACTERS:
         return False
+    confirming = [h.end for h in confirms if h.start >= end]
+    if confirming:
+        return sum(1 for offset in words if offset >= max(confirming)) > TRAILING_CHARACTERS
     marks = [end + i for i, char in enumerate(text.folded[end:]) if char == "?"]
     asked = [h.start for h in questions if h.start >= end] + marks
     checked = [h.start for h in checking if h.start >= end]
@@ -723,6 +733,7 @@ def read_sequence(node: LocatedDict, rule_id: str) -> Sequence:
         questions=optional_list(trigger, "questions", rule_id),
         checking=optional_list(trigger, "checking", rule_id),
         answers=optional_list(trigger, "answers", rule_id),
+        confirms=optional_list(trigger, "confirms", rule_id),
         check_verbs=_words(trigger, "check_verbs", rule_id),
         object_stops=_words(trigger, "object_stops", rule_id),
         trigger_unless_turn=optional_list(trigger, "unless_turn", rule_id),
