@@ -159,6 +159,19 @@ def test_cli_asr_flag_and_outputs_show_what_was_heard(tmp_path, capsys):
     assert "unknown ASR confusion" in capsys.readouterr().err
 
 
+def test_cli_asr_right_before_the_input_is_the_switch_not_a_confusion_set(tmp_path, capsys, monkeypatch):
+    """`--asr calls.jsonl` (the switch, then the input) used to swallow the path and fail with "PATH required"."""
+    src = tmp_path / "call.jsonl"
+    src.write_text(json.dumps(polite(("agent", "你问我我问水啊")), ensure_ascii=False) + "\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    for argv in (["check", "--no-model", "--asr", str(src)], ["check", "--no-model", "--asr", "call.jsonl"],
+                 ["check", "--no-model", "--asr", "all", str(src)]):
+        assert main([*argv, "--format", "jsonl", "-q"]) == 0, argv
+        assert "pinyin" in capsys.readouterr().out
+    assert main(["check", "--no-model", "--asr", "zh-zz", str(src)]) == 2  # a mistyped set is still a set
+    assert "did you mean 'zh-z'" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     ("syllable", "confusion", "folded"),
     [("shi", "sh-s", "si"), ("zhang", "zh-z", "zang"), ("ning", "n-l", "ling"), ("ning", "in-ing", "nin"),

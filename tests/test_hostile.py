@@ -1191,7 +1191,7 @@ def test_an_empty_or_unknown_asr_value_is_a_usage_error_saying_what_it_takes(tmp
     code, out, err = run(capsys, str(src), "--asr", value)
     assert code == 2 and out == ""
     assert f"{problem}; give confusion sets, comma-separated (zh-z, ch-c, sh-s, n-l, f-h, in-ing, en-eng, an-ang), " in err
-    assert "homophones for none, or --asr alone for every one" in err
+    assert "homophones for none, or --asr alone (or all) for every one" in err
 
 
 def test_an_empty_profile_name_is_refused_not_taken_for_no_choice():

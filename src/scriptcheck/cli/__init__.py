@@ -20,14 +20,14 @@ from types import FrameType
 from .._errors import ScriptcheckError
 from .._version import __version__
 from . import check, diff, eval, explain, model, report, review, rules
-from .common import EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, UsageError, apply_regex_timeout
+from .common import EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, UsageError, apply_regex_timeout, asr_before_input
 from .config import ConfigError, apply_config, project_config
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     parser = _parser()
-    args = parser.parse_args(explain.legacy_input(sys.argv[1:] if argv is None else argv))
+    args = parser.parse_args(asr_before_input(explain.legacy_input(sys.argv[1:] if argv is None else argv)))
     _exit_cleanly_on_sigterm()
     _escape_unencodable_output()
     if not getattr(args, "handler", None):

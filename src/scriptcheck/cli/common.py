@@ -90,7 +90,7 @@ def add_pack_options(parser: argparse.ArgumentParser) -> None:
         "--asr", nargs="?", const=True, metavar="CONFUSIONS",
         help="speech-to-text: match phrases and patterns by sound too (pinyin), allowing one accent confusion "
         "per match (zh-z, ch-c, sh-s, n-l, f-h, in-ing, en-eng, an-ang); --asr homophones for none, "
-        "--asr zh-z,n-l for those only",
+        "--asr zh-z,n-l for those only (--asr all, or --asr alone, for every one)",
     )
     chosen = parser.add_mutually_exclusive_group()
     chosen.add_argument(
@@ -202,6 +202,8 @@ def asr_choice(args: argparse.Namespace) -> bool | list[str] | None:
     value = getattr(args, "asr", None)
     if value is None or value is True:
         return value
+    if value.strip() == "all":
+        return True
     if value.strip() == "homophones":
         return []
     names = [name.strip() for name in value.split(",") if name.strip()]
@@ -210,9 +212,28 @@ def asr_choice(args: argparse.Namespace) -> bool | list[str] | None:
         problem = f"unknown ASR confusion {unknown[0]!r}{did_you_mean(unknown[0], CONFUSIONS)}" if unknown else "names no confusion set"
         raise UsageError(
             f"--asr {value!r}: {problem}; give confusion sets, comma-separated ({', '.join(CONFUSIONS)}), "
-            "homophones for none, or --asr alone for every one"
+            "homophones for none, or --asr alone (or all) for every one"
         )
     return names
+
+
+TRANSCRIPT_SUFFIXES = (".jsonl", ".json", ".csv", ".tsv", ".tab", ".txt", ".ndjson")
+
+
+def asr_before_input(argv: Sequence[str]) -> list[str]:
+    """`--asr calls.jsonl` as `--asr=all calls.jsonl`: the switch's optional value would swallow the input.
+
+    A value is taken for an input when it is `-`, an existing path or a transcript file's name (.jsonl, .csv...);
+    anything else stays the switch's value, so a mistyped confusion set still gets its did-you-mean.
+    """
+    argv = list(argv)
+    for at, item in enumerate(argv[:-1]):
+        if item == "--":
+            break
+        following = argv[at + 1]
+        if item == "--asr" and (following == "-" or following.lower().endswith(TRANSCRIPT_SUFFIXES) or os.path.exists(following)):
+            argv[at] = "--asr=all"
+    return argv
 
 
 def model_choice(args: argparse.Namespace) -> str | bool | None:
