@@ -98,10 +98,10 @@ def test_output_defaults_apply_only_where_they_mean_something(project, capsys):
     ("pass_mark = 500\n", "pass_mark must be a score from 0 to 100, got 500"),
     ("profile = 'caht'\n", "profile must be one of phone, chat, auto, got 'caht'; did you mean 'chat'?"),
     ("profile = 3\n", "profile must be one of phone, chat, auto, got 3"),
-    ("asr = 'zz'\n", 'asr must be true, false, "homophones" or a list of confusion sets (zh-z, ch-c, sh-s, n-l, f-h, in-ing, '
+    ("asr = 'zz'\n", 'asr must be true, false, "all", "homophones" or a list of confusion sets (zh-z, ch-c, sh-s, n-l, f-h, in-ing, '
      "en-eng, an-ang), got 'zz'"),
-    ("asr = ['zh-z', '']\n", 'asr must be true, false, "homophones" or a list of confusion sets'),
-    ("asr = [['zh-z']]\n", 'asr must be true, false, "homophones" or a list of confusion sets'),  # was a TypeError
+    ("asr = ['zh-z', '']\n", 'asr must be true, false, "all", "homophones" or a list of confusion sets'),
+    ("asr = [['zh-z']]\n", 'asr must be true, false, "all", "homophones" or a list of confusion sets'),  # was a TypeError
     ("regex_timeout = -1\n", "regex_timeout must be 0 (no limit) or a positive number of seconds, got -1"),
     ("regex_timeout = nan\n", "regex_timeout must be 0 (no limit) or a positive number of seconds, got nan"),
     ("model = ''\n", "model must be a model folder, \"bundled\" or false, got ''"),
@@ -134,10 +134,10 @@ def test_asr_in_the_config_is_what_the_option_would_be(project, capsys, monkeypa
     asked = []
     load = common.load
     monkeypatch.setattr(common, "load", lambda *packs, **options: asked.append(options["asr"]) or load(*packs, **options))
-    for text in ("asr = []", "asr = 'homophones'", "asr = true", "asr = 'zh-z, n-l'", "asr = ['f-h']", "asr = false"):
+    for text in ("asr = []", "asr = 'homophones'", "asr = true", "asr = 'zh-z, n-l'", "asr = ['f-h']", "asr = false", "asr = 'all'"):
         (project / "scriptcheck.toml").write_text(text + "\nmodel = false\n", encoding="utf-8")
         assert main(["check", str(project / "chats.jsonl"), "-q"]) in (0, 3)
-    assert asked == [[], [], True, ["zh-z", "n-l"], ["f-h"], None]  # [] is homophones only, as in a pack
+    assert asked == [[], [], True, ["zh-z", "n-l"], ["f-h"], None, True]  # [] is homophones only, as in a pack
 
 
 def test_a_model_a_pack_names_that_cannot_be_read_names_the_pack_and_key(project, capsys):

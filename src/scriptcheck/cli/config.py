@@ -178,7 +178,9 @@ def _number(value: Any) -> bool:
 
 
 def _asr(value: Any) -> bool:
-    """true, false, "homophones", or confusion sets as a list or "zh-z,n-l" (as --asr takes them)."""
+    """true, false, "all", "homophones", or confusion sets as a list or "zh-z,n-l" (as --asr takes them)."""
+    if isinstance(value, str) and value.strip() == "all":
+        return True
     if isinstance(value, str):
         value = [] if value.strip() == "homophones" else [name.strip() for name in value.split(",")]
     return isinstance(value, bool) or isinstance(value, list) and all(isinstance(name, str) and name in CONFUSIONS for name in value)
@@ -187,7 +189,7 @@ def _asr(value: Any) -> bool:
 # what each top-level setting must be (the command line checks the same; checked here, the file is named)
 _SETTING_RULES: dict[str, tuple[str, Any]] = {
     "profile": (f"one of {', '.join(PROFILE_CHOICES)}", lambda v: v in PROFILE_CHOICES),
-    "asr": (f'true, false, "homophones" or a list of confusion sets ({", ".join(CONFUSIONS)})', _asr),
+    "asr": (f'true, false, "all", "homophones" or a list of confusion sets ({", ".join(CONFUSIONS)})', _asr),
     "pass_mark": ("a score from 0 to 100", lambda v: _number(v) and 0 <= v <= 100),
     "regex_timeout": ("0 (no limit) or a positive number of seconds", lambda v: _number(v) and v >= 0),
 }
