@@ -758,3 +758,22 @@ def test_a_card_before_请问是这个商品吗_is_what_the_agent_checks_not_an_
     question are; other content before a question still answers (预计七天内有货 …可以吗?); a check already done is no wait."""
     report = checker.check(conversation(("customer", "没货吗"), ("agent", request_turn), ("customer", "是的"), ("agent", "预计十号以后到货")))
     assert bool(found(report, "hold.no_return")) is is_hold
+
+
+@pytest.mark.parametrize(
+    ("first", "again", "met"),
+    [("快递太慢了三天", "快递太慢了都三天", True),  # alike (ratio), though neither holds the other
+     ("太慢了", "还是太慢了 你们自营都这么差 退款几天到", False)],  # holds it, but adds a new grievance
+)
+def test_a_repeat_is_alike_or_holds_the_earlier_complaint_with_little_more(checker, first, again, met):
+    report = checker.check(conversation(("agent", "您好"), ("customer", first), ("agent", "不好意思，让您久等了"), ("customer", again), ("agent", "明天就到")))
+    assert (found(report, "missing.apology") == []) is met
+
+
+@pytest.mark.parametrize(
+    "request_turn",
+    ["请稍等 这款已经没货了 预计十号到货 请问是这个商品吗", "请稍等 已经发货了 您还要退这单吗"],
+)
+def test_an_answer_before_a_confirming_question_still_answers(checker, request_turn):
+    report = checker.check(conversation(("customer", "有货吗"), ("agent", request_turn), ("customer", "是的"), ("agent", "好的")))
+    assert found(report, "hold.no_return") == []

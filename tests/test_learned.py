@@ -651,3 +651,18 @@ def test_a_model_finding_highlights_whole_words_and_masks(checker):
     report = checker.check(polite(("customer", "什么时候发货"), ("agent", "明天吧")))
     [found] = [f for f in report.findings if f.source == "model" and f.turn == 3]
     assert found.text == "明天吧"
+
+
+def test_a_complaint_only_the_model_reads_after_an_apology_is_taken_for_the_customer_pressing_on(bundled):
+    """`expect.look_back` takes a model-only trigger after an apology for a repeat (the written splits count the
+    customer pressing on, 那你们尽快, as met): no finding, and explain says which complaint it repeats."""
+    data = polite(
+        ("customer", "太慢了"),
+        ("agent", "非常抱歉让您久等了 马上帮您催"),
+        ("customer", "京东物流应该不会这么低效率吧"),  # the model's reading, worded anew
+        ("agent", "已经催了"),
+    )
+    report = bundled.check(data)
+    assert [f for f in report.findings if f.category == "missing.apology"] == []
+    [quiet] = [q for q in report.explain(bundled).quiet if q.turn == 4]
+    assert (quiet.how, quiet.model, quiet.at, quiet.repeats) == ("answered_before", True, 3, 2)

@@ -116,7 +116,7 @@ class Sequence:
     trigger_deduct_at: float | None = None  # the model's confidence from which such a finding counts (None: never)
     trigger_review_at: float | None = None  # ... from which it goes to a reviewer, the rule's review_points (None: never)
     episodes: bool = False  # consecutive triggers before the obligation is met are one (one finding)
-    look_back: int = 0  # a response in the last N responding turns before the trigger meets it too
+    look_back: int = 0  # a response in the last N responding turns before a trigger that repeats an earlier one meets it
     if_chat_ends: str = "report"  # the chat ends before any response turn: "report" a finding, or "ignore"
     end_message: str = ""  # the message of that finding (default: the rule's)
     report: str = "trigger"  # an unanswered obligation is reported at the "trigger" or the failing "response" turn

@@ -108,6 +108,7 @@ class Quiet:
     at: int | None = None  # the turn that settled it
     phrase: str = ""  # the response phrase that met it (met, same_turn, answered_before)
     model: bool = False  # the learned stage's reading triggered it, not a phrase
+    repeats: int | None = None  # answered_before: the earlier trigger turn it says again
 
     def __str__(self) -> str:
         return self.describe()
@@ -116,10 +117,11 @@ class Quiet:
         """One line; turns numbered from `turn_base` (the output's `--turn-base`)."""
         by = f" by {self.phrase}" if self.phrase else ""
         at = None if self.at is None else self.at + turn_base
+        again = "" if self.repeats is None else f", as it says turn {self.repeats + turn_base} again"
         how = {
             "met": f"met at turn {at}{by}",
             "same_turn": f"met in the same turn{by}",
-            "answered_before": f"met by the answer just before it, at turn {at}{by} (expect.look_back)",
+            "answered_before": f"met by the answer just before it, at turn {at}{by}{again} (expect.look_back)",
             "episode": f"part of the episode that began at turn {at} (one episode, one finding)",
             "cancelled": f"cancelled at turn {at}",
             "ended": "the chat ended before any response (expect.if_chat_ends: ignore)",
@@ -128,7 +130,7 @@ class Quiet:
 
     def to_dict(self) -> dict[str, Any]:
         return {"rule": self.rule, "turn": self.turn, "text": self.text, "how": self.how, "at": self.at,
-                "phrase": self.phrase, "model": self.model}
+                "phrase": self.phrase, "model": self.model, "repeats": self.repeats}
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,7 +228,7 @@ def _quiet(checker: Checker, conversation: Conversation) -> tuple[Quiet, ...]:
                 phrase = next((hit.phrase for hit in conversation.hits[item.at].get(rule_index, "response")), "")
             quiet.append(Quiet(
                 rule.id, item.turn, trigger_turn.text[item.hit.start : item.hit.end], item.how, item.at, phrase,
-                item.hit.phrase.startswith("model:"),
+                item.hit.phrase.startswith("model:"), item.repeats,
             ))
     return tuple(sorted(quiet, key=lambda q: (q.turn, q.rule)))
 

@@ -109,6 +109,10 @@ TRAILING_CHARACTERS = 4
 # open (请您稍等 请问您是咨询之前的问题还是…?, 稍等 您这两个地址离得远吗); one that follows content answers
 # (您稍等 预计七天内有货 您耐心等待一下可以吗; 我帮您申请售后维修您看可以吗).
 QUESTION_LEAD = 10
+# `expect.look_back`: how alike a complaint must be to an earlier one to say it again (rapidfuzz ratio, %), and how
+# much a turn holding the earlier one whole may add (太慢了 → 太慢了，都三天了).
+REPEAT_SIMILARITY = 60
+REPEAT_EXTRA = 8
 # The object a check verb names in its clause (帮您查一下这个业务的订购记录) is at most this long, and more than
 # these sentence-final particles (帮您看看哈 names nothing).
 OBJECT_CHARACTERS = 12
@@ -310,13 +314,14 @@ def _has_content_after(
     Words covered by `allow_after` phrases (正在为您查询, 我去问问) are more hold talk, not an answer,
     and a question back to the customer right after the request (a `trigger.questions` phrase or a
     question mark: 请问是什么原因呢?) asks for more, it answers nothing. Content before the question is an
-    answer (a product card, then 请问是这个商品吗?; 预计七天内有货 …可以吗?). A `trigger.checking` phrase right
+    answer (预计七天内有货 …可以吗?), unless the question is a `confirms` one that ends the turn. A `trigger.checking` phrase right
     after the request names what the agent goes to check (小妹帮您看下赠品能不能一起改): that clause answers
     nothing, but content after it does (稍等 我帮您看一下有没有优惠 现在下单打八折). After an object the
     request named (`named_object`: 我帮您查一下物流), anything but particles may answer, however short (明天就到).
-    An `answers` phrase after the request (已提交) answers however short the rest is. A `confirms` question after
-    it (请问是这个商品吗) asks the customer to confirm what is being checked: what comes before it is the order or
-    product shown (a card, a pasted title), not an answer, and only words after it may answer.
+    An `answers` phrase after the request (已提交, 预计…) answers however short the rest is. A turn that ends on a
+    `confirms` question (请问是这个商品吗) asks the customer to confirm what is being checked: what stands between
+    the request and that question is the order or product shown (a card, a pasted title), not an answer. Words
+    after such a question are read as if it were any other question.
     """
     covered = [(h.start, h.end) for h in allowed if h.end > end]
 
@@ -334,8 +339,8 @@ def _has_content_after(
     elif len(words) <= TRAILING_CHARACTERS:
         return False
     confirming = [h.end for h in confirms if h.start >= end]
-    if confirming:
-        return sum(1 for offset in words if offset >= max(confirming)) > TRAILING_CHARACTERS
+    if confirming and sum(1 for offset in words if offset >= max(confirming)) <= TRAILING_CHARACTERS:
+        return False  # the turn ends asking the customer to confirm what is checked: the check is still to come
     marks = [end + i for i, char in enumerate(text.folded[end:]) if char == "?"]
     asked = [h.start for h in questions if h.start >= end] + marks
     checked = [h.start for h in checking if h.start >= end]
@@ -475,35 +480,37 @@ def _follow(conversation: Conversation, rule_index: int, sequence: Sequence, sta
 
 
 def _answered_just_before(
-    conversation: Conversation, rule_index: int, sequence: Sequence, turn: Turn, model: bool, trigger_turns: set[int]
-) -> int | None:
-    """`expect.look_back`: a trigger that repeats an earlier one (太慢了 … 不好意思 … 太慢了!!, messages that crossed)
-    is met by a response in the last N responding turns before it, when that response came after the earlier trigger.
-    Returns that responding turn's index, or None.
+    conversation: Conversation, rule_index: int, sequence: Sequence, turn: Turn, trigger_turns: set[int], *, by_model: bool
+) -> tuple[int, int] | None:
+    """`expect.look_back`: a trigger that says an earlier one again (太慢了 … 不好意思 … 太慢了!!, messages that
+    crossed) is met by a response in the last N responding turns before it, when that response came after the
+    earlier trigger. Returns (that responding turn, the earlier trigger turn it repeats), or None.
 
-    A repeat says the earlier complaint again (the two turns at least `REPEAT_SIMILARITY` % alike). A complaint
-    worded anew after the apology is a new grievance or an escalation (这么慢 … 给您带来不便 … 还是你们京东自营都这么差),
-    and wants its own response: people reading real chats all count it so. A model reading names no wording to
-    compare and is taken for a repeat."""
+    A complaint worded anew after the apology is a new grievance or an escalation (这么慢 … 给您带来不便 … 还是你们
+    京东自营都这么差) and wants its own response: the three readings of the real chats all count it so (`_repeats`).
+    A trigger only the model read (`by_model`) is taken for a repeat: after an apology the model mostly reads the
+    customer pressing on (那你们尽快, 你们一定要处理), which the written splits count as met."""
     earlier = [t for t in conversation.turns[: turn.index] if t.speaker == sequence.response_speaker][-sequence.look_back :]
-    for t in earlier:
-        if not conversation.hits[t.index].has(rule_index, "response"):
+    for response in earlier:
+        if not conversation.hits[response.index].has(rule_index, "response"):
             continue
-        before = [index for index in trigger_turns if index < t.index]
-        if before and (model or any(_repeats(conversation, turn.index, index) for index in before)):
-            return t.index
+        said_before = sorted(index for index in trigger_turns if index < response.index)
+        repeated = [index for index in said_before if by_model or _repeats(conversation, turn.index, index)]
+        if repeated:
+            return response.index, repeated[-1]
     return None
 
 
-REPEAT_SIMILARITY = 60
-
-
 def _repeats(conversation: Conversation, index: int, earlier: int) -> bool:
-    """Whether one turn says another again: one holds the other, or they are `REPEAT_SIMILARITY` % alike."""
-    text, before = conversation.texts[index].compact, conversation.texts[earlier].compact
-    if not text or not before:
+    """Whether a turn says an earlier one again: at least `REPEAT_SIMILARITY` % alike, or holding it (or held by it)
+    with at most `REPEAT_EXTRA` characters more (太慢了，都三天了; not 还是太慢了 你们自营都这么差 退款几天到)."""
+    text, said = conversation.texts[index].compact, conversation.texts[earlier].compact
+    if not text or not said:
         return False
-    return text in before or before in text or fuzz.ratio(text, before) >= REPEAT_SIMILARITY
+    shorter, longer = sorted((text, said), key=len)
+    if shorter in longer and len(longer) - len(shorter) <= REPEAT_EXTRA:
+        return True
+    return fuzz.ratio(text, said) >= REPEAT_SIMILARITY
 
 
 class Settled(NamedTuple):
@@ -516,6 +523,7 @@ class Settled(NamedTuple):
     hit: Hit  # what triggered (a phrase, or the model's evidence)
     how: str  # "met" | "same_turn" | "answered_before" | "episode" | "cancelled" | "ended"
     at: int | None = None  # the turn that settled it: the response, the earlier answer, the episode's first trigger, the cancel
+    repeats: int | None = None  # "answered_before": the earlier trigger turn this one says again (`expect.look_back`)
 
 
 def _check_response(conversation: Conversation, rule_index: int, rule: Rule) -> Iterator[Finding]:
@@ -553,11 +561,11 @@ def _settle(conversation: Conversation, rule_index: int, rule: Rule) -> Iterator
         # A turn the model only flags for review is no earlier trigger a counted one could repeat either.
         earlier_triggers = counted_turns if counts else trigger_turns
         answered = (
-            _answered_just_before(conversation, rule_index, sequence, turn, reading is not None, earlier_triggers)
+            _answered_just_before(conversation, rule_index, sequence, turn, earlier_triggers, by_model=reading is not None)
             if sequence.look_back else None
         )
         if answered is not None:
-            yield Settled(turn.index, hit, "answered_before", answered)
+            yield Settled(turn.index, hit, "answered_before", answered[0], answered[1])
             continue
         outcome = _follow(conversation, rule_index, sequence, turn, counted_turns if counts else trigger_turns)
         episode_of.update(dict.fromkeys(outcome.absorbed, turn.index))
