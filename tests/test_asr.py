@@ -170,6 +170,10 @@ def test_cli_asr_right_before_the_input_is_the_switch_not_a_confusion_set(tmp_pa
         assert "pinyin" in capsys.readouterr().out
     assert main(["check", "--no-model", "--asr", "zh-zz", str(src)]) == 2  # a mistyped set is still a set
     assert "did you mean 'zh-z'" in capsys.readouterr().err
+    (tmp_path / "zh-z").mkdir()  # a folder named like a confusion set: the set wins, the folder is no input
+    assert main(["check", "--no-model", "--asr", "zh-z", str(src), "--format", "jsonl", "-q"]) == 0
+    out, err = capsys.readouterr()
+    assert "pinyin" in out and "directory" not in err and out.count('"id"') == 1
 
 
 @pytest.mark.parametrize(
@@ -222,3 +226,15 @@ def test_customer_confirmations_that_sound_like_complaint_patterns_are_not_compl
     # 说好了 once sounded like 说好…呢 (n-l), and a place name's 石 like 竟然…是
     report = heard.check(conversation(("agent", "您好"), ("customer", text), ("agent", "好的")))
     assert [f.turn for f in report.findings if f.category == "missing.apology"] == []
+
+
+@pytest.mark.parametrize(
+    ("written", "confusions"),
+    [("all", 8), ("homophones", 0), ("zh-z, n-l", 2), (True, 8), (["f-h"], 1)],
+)
+def test_load_takes_the_asr_choice_as_the_command_line_writes_it(written, confusions):
+    """`load(asr="zh-z")` used to split the text into characters ("unknown ASR confusion 'z'")."""
+    settings = scriptcheck.load(asr=written, model=False).settings
+    assert settings.asr is True and len(settings.asr_confusions) == confusions
+    with pytest.raises(scriptcheck.RulePackError, match="unknown ASR confusion 'zz'"):
+        scriptcheck.load(asr="zz", model=False)

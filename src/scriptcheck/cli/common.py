@@ -20,9 +20,10 @@ from ..engine.checker import Checker, load
 from ..engine.pool import worker_count
 from ..engine.progress import with_progress
 from ..engine.regex import BUDGET_VARIABLE, DEFAULT_BUDGET_SECONDS, budget_seconds, checked_budget
-from ..formats.readers import DEFAULT_MAX_RECORD_BYTES, Record
+from ..formats.readers import DEFAULT_MAX_RECORD_BYTES, TRANSCRIPT_SUFFIXES, Record
 from ..packs.names import category_names
 from ..packs.schema import PROFILE_CHOICES, parse_pack
+from ..packs.source import confusion_names
 from ..text.pinyin import CONFUSIONS
 from .config import add_config_options
 
@@ -202,11 +203,9 @@ def asr_choice(args: argparse.Namespace) -> bool | list[str] | None:
     value = getattr(args, "asr", None)
     if value is None or value is True:
         return value
-    if value.strip() == "all":
-        return True
-    if value.strip() == "homophones":
-        return []
-    names = [name.strip() for name in value.split(",") if name.strip()]
+    names = confusion_names(value)
+    if names is True or value.strip() == "homophones":
+        return names
     unknown = [name for name in names if name not in CONFUSIONS]
     if not names or unknown:
         problem = f"unknown ASR confusion {unknown[0]!r}{did_you_mean(unknown[0], CONFUSIONS)}" if unknown else "names no confusion set"
@@ -217,23 +216,30 @@ def asr_choice(args: argparse.Namespace) -> bool | list[str] | None:
     return names
 
 
-TRANSCRIPT_SUFFIXES = (".jsonl", ".json", ".csv", ".tsv", ".tab", ".txt", ".ndjson")
-
-
 def asr_before_input(argv: Sequence[str]) -> list[str]:
     """`--asr calls.jsonl` as `--asr=all calls.jsonl`: the switch's optional value would swallow the input.
 
-    A value is taken for an input when it is `-`, an existing path or a transcript file's name (.jsonl, .csv...);
-    anything else stays the switch's value, so a mistyped confusion set still gets its did-you-mean.
+    A value that reads as confusion sets (all, homophones, zh-z,n-l) stays the switch's value, even where a file of
+    that name exists. Otherwise it is taken for an input when it is `-`, an existing path or a transcript file's
+    name (.jsonl, .csv...), and anything else stays the switch's value, so a mistyped set still gets its
+    did-you-mean. Only the spelling `--asr` followed by a separate value is read here: `explain FILE --asr ID`
+    still needs `--asr=all` (an ID is no path), and argparse's abbreviations (`--as`) are not looked for.
     """
     argv = list(argv)
     for at, item in enumerate(argv[:-1]):
         if item == "--":
             break
         following = argv[at + 1]
-        if item == "--asr" and (following == "-" or following.lower().endswith(TRANSCRIPT_SUFFIXES) or os.path.exists(following)):
+        if item != "--asr" or _confusion_spec(following):
+            continue
+        if following == "-" or following.lower().endswith(TRANSCRIPT_SUFFIXES) or os.path.exists(following):
             argv[at] = "--asr=all"
     return argv
+
+
+def _confusion_spec(value: str) -> bool:
+    names = confusion_names(value)
+    return names is True or value.strip() == "homophones" or bool(names) and all(name in CONFUSIONS for name in names)
 
 
 def model_choice(args: argparse.Namespace) -> str | bool | None:

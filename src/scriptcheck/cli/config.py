@@ -179,10 +179,8 @@ def _number(value: Any) -> bool:
 
 def _asr(value: Any) -> bool:
     """true, false, "all", "homophones", or confusion sets as a list or "zh-z,n-l" (as --asr takes them)."""
-    if isinstance(value, str) and value.strip() == "all":
-        return True
-    if isinstance(value, str):
-        value = [] if value.strip() == "homophones" else [name.strip() for name in value.split(",")]
+    if isinstance(value, str):  # strict: an empty name between commas is a mistake, not "none"
+        value = True if value.strip() == "all" else [] if value.strip() == "homophones" else [name.strip() for name in value.split(",")]
     return isinstance(value, bool) or isinstance(value, list) and all(isinstance(name, str) and name in CONFUSIONS for name in value)
 
 

@@ -281,8 +281,9 @@ def load(
             closing do not count, chases are complaints) or "auto" (each transcript's `channel`:
             chat for online chat, phone otherwise); default: what the packs' settings say, else phone.
         asr: match phrases by sound too, for speech-to-text (你问我我问水 is 你问我我问谁): True, or a
-            list of confusion sets to fold (zh-z, ch-c, sh-s, n-l, in-ing, en-eng, an-ang, f-h);
-            default: what the packs' settings say (`asr:`), else off.
+            list of confusion sets to fold (zh-z, ch-c, sh-s, n-l, in-ing, en-eng, an-ang, f-h), or the
+            same as --asr writes it ("all", "homophones", "zh-z,n-l"); default: what the packs' settings
+            say (`asr:`), else off.
 
     Raises:
         RulePackError: a pack is missing or malformed (the message has file:line:column).

@@ -435,6 +435,11 @@ def _text_lines(lines: Iterable[tuple[int, str | BadLine]], name: str) -> Iterat
         yield number, line
 
 
+JSONL_SUFFIXES = (".jsonl", ".ndjson")
+CSV_SUFFIXES = (".csv", ".tsv", ".tab")
+TRANSCRIPT_SUFFIXES = (*JSONL_SUFFIXES, ".json", *CSV_SUFFIXES)  # the names `detect_format` knows by extension
+
+
 def detect_format(name: str, head: bytes, encoding: str) -> str:
     """jsonl, json, csv, or json-or-jsonl: JSON that may be one document over many lines, else JSON Lines.
 
@@ -449,10 +454,10 @@ def detect_format(name: str, head: bytes, encoding: str) -> str:
         text = ""
     stripped = text.lstrip("\ufeff \t\r\n")
     first = stripped[:1]
-    if suffix in (".jsonl", ".ndjson"):
+    if suffix in JSONL_SUFFIXES:
         # a pretty-printed document saved as .jsonl reads as the unnamed file below does
         return "json-or-jsonl" if first == "[" else _object_format(stripped) if first == "{" else "jsonl"
-    if suffix in (".csv", ".tsv", ".tab"):
+    if suffix in CSV_SUFFIXES:
         return "csv"
     if first == "[":
         return "json"

@@ -15,7 +15,7 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from .._errors import RulePackError
 from .._model import RulePack
@@ -198,10 +198,20 @@ class PackSource:
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
-def asr_spec(asr: bool | Sequence[str] | None) -> tuple[str, ...] | None:
+def confusion_names(value: str) -> Literal[True] | list[str]:
+    """An ASR choice written as text, as --asr, `asr =` in scriptcheck.toml and `load(asr=...)` take it: "all" is
+    True (every confusion set), "homophones" an empty list (none), "zh-z,n-l" those names (not checked here)."""
+    if value.strip() == "all":
+        return True
+    if value.strip() == "homophones":
+        return []
+    return [name.strip() for name in value.split(",") if name.strip()]
+
+
+def asr_spec(asr: bool | str | Sequence[str] | None) -> tuple[str, ...] | None:
     """The caller's ASR choice as stored: None, () for off, ("on", *confusions) for on.
 
-    True means every confusion set; a list names them (empty: homophones only).
+    True means every confusion set; a list names them (empty: homophones only); text is read by `confusion_names`.
 
     Raises:
         RulePackError: an unknown confusion set.
@@ -210,6 +220,8 @@ def asr_spec(asr: bool | Sequence[str] | None) -> tuple[str, ...] | None:
         return None
     if asr is False:
         return ()
+    if isinstance(asr, str):
+        asr = confusion_names(asr)
     confusions = DEFAULT_CONFUSIONS if asr is True else tuple(asr)
     unknown = [name for name in confusions if name not in CONFUSIONS]
     if unknown:
