@@ -62,6 +62,7 @@ class Reading:
 
 
 def as_report(annotation: dict) -> Reading:
+    """One annotation as the findings scriptcheck would have made for the same labels (GUIDE.md's fields)."""
     findings = [Said("missing.apology", turn) for turn in annotation["unapologised"]]
     findings += [Said("hold.no_return", hold["turn"], hold["turn"]) for hold in annotation["holds"]
                  if hold["outcome"] in real_chats.NO_RETURN]
@@ -73,20 +74,25 @@ def as_report(annotation: dict) -> Reading:
     return Reading(float(annotation["grade"]), findings)
 
 
-FATAL = {"banned.contempt", "banned.provocation"}
-POINTS = {"missing.apology": 25, "hold.no_return": 5, "missing.opening": 5, "missing.closing": 10}
+def category_points(checker) -> tuple[dict[str, float], frozenset[str]]:
+    """What a category costs with these packs (its rules' largest points) and which categories are fatal."""
+    points: dict[str, float] = {}
+    for rule in checker.rules:
+        points[rule.category] = max(points.get(rule.category, 0), rule.points)
+    return points, frozenset(checker.settings.fatal)
 
 
-def labels_scored(annotation: dict) -> float:
-    """A reviewer's own labels scored by the bundled points (README, "Scores"): each category once, banned
-    wording 25, contempt and provocation fatal. How much of a grade the labels explain at all."""
+def labels_scored(annotation: dict, points: dict[str, float], fatal: frozenset[str]) -> float:
+    """A reviewer's own labels scored as the packs score findings (README, "Scores"): each category once, a fatal
+    one zero. How much of a grade the labels could explain, were every one of them found."""
     categories = {finding.category for finding in as_report(annotation).findings}
-    if categories & FATAL:
+    if categories & fatal:
         return 0.0
-    return max(0.0, 100.0 - sum(POINTS.get(category, 25) for category in categories))
+    return max(0.0, 100.0 - sum(points.get(category, 0) for category in categories))
 
 
 def read_annotations(path: Path) -> dict[int, dict]:
+    """{line: annotation} from a GUIDE.md-format file; a line that is not an annotation stops with its number."""
     rows = {}
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if line.strip():
@@ -99,10 +105,12 @@ def read_annotations(path: Path) -> dict[int, dict]:
 
 
 def compare(truth: dict[int, dict], reader: dict[int, Reading], chats: dict[int, dict], lines: list[int]) -> dict:
+    """The reader's readings of `lines` measured against the truth's annotations, as the tool's findings are."""
     return real_chats.tally([(n, chats[n], truth[n], reader[n]) for n in lines])
 
 
 def cell(counts) -> str:
+    """precision / recall, two decimals ("–" where nothing was predicted or expected)."""
     tp, fp, fn = counts["tp"], counts["fp"], counts["fn"]
     precision = f"{tp / (tp + fp):.2f}" if tp + fp else "–"
     recall = f"{tp / (tp + fn):.2f}" if tp + fn else "–"
@@ -128,22 +136,27 @@ def main() -> int:
         print("no line is annotated by every reviewer", file=sys.stderr)
         return 2
     raw = chats_path.read_text(encoding="utf-8").splitlines()
+    beyond = [n for n in lines if not 1 <= n <= len(raw)]
+    if beyond:
+        print(f"line {beyond[0]} is annotated but {chats_path} has {len(raw)} lines", file=sys.stderr)
+        return 2
     chats = {n: json.loads(raw[n - 1]) for n in lines}
     checker = real_chats.scriptcheck.load(profile=args.profile)
+    points, fatal = category_points(checker)
     tool = {n: checker.check(chats[n]) for n in lines}
     readings = {name: {n: as_report(rows[n]) for n in lines} for name, rows in reviewers.items()}
 
     out = [f"{len(lines)} chats annotated by all of {', '.join(reviewers)}; precision / recall of the reader "
            "against the truth, matched as `benchmarks/real_chats.py` matches scriptcheck's findings.", ""]
     pairs = list(permutations(reviewers, 2))
-    header = "| measure (truth ← reader) | " + " | ".join(f"{t} ← {r}" for t, r in pairs) + " | " + \
-        " | ".join(f"{t} ← tool" for t in reviewers) + " |"
+    header = "| measure (truth ← reader) | " + " | ".join(f"{truth} ← {reader}" for truth, reader in pairs) + " | " + \
+        " | ".join(f"{truth} ← tool" for truth in reviewers) + " |"
     out += [header, "|---|" + "---:|" * (len(pairs) + len(reviewers))]
-    human = {(t, r): compare(reviewers[t], readings[r], chats, lines) for t, r in pairs}
-    machine = {t: compare(reviewers[t], tool, chats, lines) for t in reviewers}
+    human = {(truth, reader): compare(reviewers[truth], readings[reader], chats, lines) for truth, reader in pairs}
+    machine = {truth: compare(reviewers[truth], tool, chats, lines) for truth in reviewers}
     for title, key in MEASURES:
         out.append(f"| {title} | " + " | ".join(cell(human[p][key]) for p in pairs) + " | "
-                   + " | ".join(cell(machine[t][key]) for t in reviewers) + " |")
+                   + " | ".join(cell(machine[truth][key]) for truth in reviewers) + " |")
     out += ["", "| support (truth's count) | " + " | ".join(reviewers) + " |", "|---|" + "---:|" * len(reviewers)]
     for title, key in (("unapologised complaint episodes", "unapologised"), ("complaint episodes", "complaints")):
         out.append(f"| {title} | " + " | ".join(str(sum(len(rows[n][key]) for n in lines)) for rows in reviewers.values()) + " |")
@@ -157,7 +170,7 @@ def main() -> int:
         row = [f"{real_chats.spearman([(reviewers[a][n]['grade'], reviewers[b][n]['grade']) for n in lines]):.2f}"
                if a != b else "–" for b in names]
         row.append(f"{real_chats.spearman([(tool[n].score, reviewers[a][n]['grade']) for n in lines]):.2f}")
-        row.append(f"{real_chats.spearman([(labels_scored(reviewers[a][n]), reviewers[a][n]['grade']) for n in lines]):.2f}")
+        row.append(f"{real_chats.spearman([(labels_scored(reviewers[a][n], points, fatal), reviewers[a][n]['grade']) for n in lines]):.2f}")
         out.append(f"| {a} | " + " | ".join(row) + " |")
     text = "\n".join(out)
     print(text)

@@ -183,15 +183,21 @@ def test_real_chats_counts_a_hold_placed_one_request_later_as_the_same_wait_only
     assert "| ... a finding one request after the marked turn counted as the same wait | 1 | 0 | 1 | 1 | 0.000 | 0.000 |" in far_table
 
 
-def test_agreement_reads_a_reviewer_as_findings_matched_like_the_tool(tmp_path, monkeypatch):
-    """benchmarks/agreement.py: one reviewer's labels measured against another's by real_chats.tally."""
+@pytest.fixture
+def agreement(monkeypatch):
+    """benchmarks/agreement.py as a module (its dataclasses look their module up in sys.modules)."""
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("agreement", ROOT / "benchmarks" / "agreement.py")
     assert spec is not None and spec.loader is not None
-    agreement = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, "agreement", agreement)  # its dataclasses look their module up there
-    spec.loader.exec_module(agreement)
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "agreement", module)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_agreement_reads_a_reviewer_as_findings_matched_like_the_tool(tmp_path, agreement):
+    """benchmarks/agreement.py: one reviewer's labels measured against another's by real_chats.tally."""
     chat = {"turns": [{"role": role, "text": text} for role, text in (
         ("customer", "在吗"), ("agent", "在的"), ("customer", "怎么还没到"), ("agent", "请稍等"),
         ("customer", "好"), ("agent", "不行"), ("customer", "哦"), ("agent", "还有别的吗"))]}
@@ -215,17 +221,18 @@ def test_agreement_reads_a_reviewer_as_findings_matched_like_the_tool(tmp_path, 
         agreement.read_annotations(bad)
 
 
-def test_agreement_scores_a_reviewers_own_labels_with_the_bundled_points(monkeypatch):
-    import importlib.util
+def test_agreement_scores_a_reviewers_own_labels_as_the_packs_would(agreement):
+    import scriptcheck
 
-    spec = importlib.util.spec_from_file_location("agreement", ROOT / "benchmarks" / "agreement.py")
-    assert spec is not None and spec.loader is not None
-    agreement = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, "agreement", agreement)
-    spec.loader.exec_module(agreement)
+    points, fatal = agreement.category_points(scriptcheck.load(model=False))
+    assert fatal == {"banned.contempt", "banned.provocation"}  # the bundled packs' `fatal:` setting
     clean = {"unapologised": [], "holds": [], "banned": [], "opening_ok": True, "closing_ok": True, "grade": 5}
-    assert agreement.labels_scored(clean) == 100.0
+    assert agreement.labels_scored(clean, points, fatal) == 100.0
     lapses = {**clean, "unapologised": [2, 6], "holds": [{"turn": 3, "outcome": "never_returned"}, {"turn": 5, "outcome": "returned_thanked"}],
               "opening_ok": False, "banned": [{"turn": 1, "category": "banned.refusal"}, {"turn": 7, "category": "banned.refusal"}]}
-    assert agreement.labels_scored(lapses) == 100 - 25 - 5 - 5 - 25  # each category once; a thanked return costs nothing
-    assert agreement.labels_scored({**clean, "banned": [{"turn": 1, "category": "banned.contempt"}]}) == 0.0
+    # each category once; a thanked return costs nothing
+    expected = 100 - points["missing.apology"] - points["hold.no_return"] - points["missing.opening"] - points["banned.refusal"]
+    assert agreement.labels_scored(lapses, points, fatal) == expected < 100
+    assert agreement.labels_scored({**clean, "banned": [{"turn": 1, "category": "banned.contempt"}]}, points, fatal) == 0.0
+    cheaper = {category: 1.0 for category in points}  # a team's own points move the score with them
+    assert agreement.labels_scored(lapses, cheaper, fatal) == 96.0
