@@ -225,6 +225,25 @@ def test_explain_says_how_each_dialogue_obligation_without_a_finding_was_settled
     assert [item["how"] for item in explanation.to_dict()["quiet"]] == [how for _, _, how, _ in expected]
 
 
+def test_explain_says_which_complaint_a_settled_one_repeats_and_why_an_apology_just_before_did_not_count():
+    bundled = scriptcheck.load(model=False)
+    opening = [{"speaker": "agent", "text": "您好，请问有什么可以帮您？"}, {"speaker": "customer", "text": "我想问一下"}]
+    again = {"id": "a", "turns": opening + [{"speaker": s, "text": t} for s, t in (
+        ("customer", "太慢了"), ("agent", "对不起 让您久等了"), ("customer", "太慢了!!"), ("agent", "正在加急处理"))]}
+    explanation = bundled.check(again).explain(bundled)
+    [repeat] = [q for q in explanation.quiet if q.how == "answered_before"]
+    assert repeat.repeats == 2 and "as it says turn 2 again" in str(explanation)
+    anew = {"id": "n", "turns": opening + [{"speaker": s, "text": t} for s, t in (
+        ("customer", "京东买东西都这么慢"), ("agent", "给您带来不便，还请您见谅"), ("customer", "还是你们自营都这么差 退款几天到"), ("agent", "商家会审核"))]}
+    explanation = bundled.check(anew).explain(bundled)
+    [item] = [f for f in explanation.findings if f.finding.category == "missing.apology"]
+    assert item.finding.turn == 4 and "worded anew" in item.note and "(a repeat needs 60 %)" in item.note
+    assert "note: the response just before it did not count" in str(explanation)
+    assert explanation.to_dict()["findings"][0]["note"] == item.note
+    plain = bundled.check({"id": "p", "turns": opening + [{"speaker": "customer", "text": "太慢了"}, {"speaker": "agent", "text": "正在处理"}]})
+    assert all(not f.note for f in plain.explain(bundled).findings)  # no apology before it: nothing to say
+
+
 def test_explain_names_the_response_that_met_a_complaint(checker):
     report = checker.check(polite(("customer", "你们这服务太差了"), ("agent", "非常抱歉给您添麻烦了 马上帮您处理")))
     (quiet,) = [q for q in report.explain(checker).quiet if q.rule == "apology.after_complaint"]

@@ -67,6 +67,7 @@ class FindingExplanation:
     threshold: int | None = None  # fuzzy threshold of a required rule
     expectation: str = ""  # for sequence rules: what response was expected, and where
     nearest: tuple[tuple[str, str, float], ...] = ()  # model findings: the most similar training utterances
+    note: str = ""  # for sequence rules: why a response just before the trigger did not count
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -87,6 +88,8 @@ class FindingExplanation:
             "expectation": self.expectation,
             "source": self.finding.source,
         }
+        if self.note:
+            data["note"] = self.note
         if self.finding.source == "model":
             data["confidence"] = self.finding.confidence
             data["evidence"] = list(self.finding.evidence)
@@ -269,6 +272,7 @@ def _explain_finding(
             searched_turns=about.searched_turns,
             threshold=rule.fuzzy.threshold if rule.fuzzy else None,
             expectation=about.expectation,
+            note=about.note,
         )
     text, hits = conversation.texts[finding.turn], conversation.hits[finding.turn]
     matched = [h for h in hits.get(rule_index, about.anchor_set) if finding.start <= h.start and h.end <= finding.end]
@@ -283,7 +287,7 @@ def _explain_finding(
     )
     return FindingExplanation(
         finding, finding.points, fatal, repeat, phrases, tuple(steps), exceptions,
-        searched_turns=about.searched_turns, expectation=about.expectation,
+        searched_turns=about.searched_turns, expectation=about.expectation, note=about.note,
     )
 
 
@@ -361,6 +365,8 @@ def _lines(explanation: Explanation, base: int = 0) -> list[str]:
             if item.expectation:
                 looked = f"; looked at turns {[turn + base for turn in item.searched_turns]}" if item.searched_turns else ""
                 lines.append(f"         {item.expectation}{looked}")
+            if item.note:
+                lines.append(f"         note: {item.note}")
         else:
             lines.append(f"         {finding.message}")
             lines.append(f"         looked in turns {[turn + base for turn in item.searched_turns]}")

@@ -130,6 +130,7 @@ class KindExplanation:
     searched_turns: tuple[int, ...] = ()
     expectation: str = ""
     closest: Closest | None = None  # required rules: the nearest utterance, however far
+    note: str = ""  # anything else the reader needs (sequence rules: why a response just before did not count)
 
 
 class RuleKindSpec:

@@ -186,7 +186,8 @@ class SequenceKind(RuleKindSpec):
                 f"within {sequence.within_turns} turn(s)"
                 + (f" / {sequence.within_seconds:g} s" if sequence.within_seconds is not None else "")
             )  # the turns looked at are `searched_turns`: the text numbers them as the output asks
-        return KindExplanation("trigger", (("trigger_unless", sequence.trigger_unless),), searched, expectation)
+        note = _not_a_repeat(conversation, rule_index, rule, conversation.turns[anchor], found)
+        return KindExplanation("trigger", (("trigger_unless", sequence.trigger_unless),), searched, expectation, note=note)
 
 
 @dataclass(frozen=True, slots=True)
@@ -499,6 +500,27 @@ def _answered_just_before(
         if repeated:
             return response.index, repeated[-1]
     return None
+
+
+def _not_a_repeat(conversation: Conversation, rule_index: int, rule: Rule, turn: Turn, found: Finding) -> str:
+    """For `explain`: why a response just before the trigger did not meet it (`expect.look_back`), or ""."""
+    sequence = rule.sequence
+    assert sequence is not None
+    if sequence.check != "response" or not sequence.look_back or found.source == "model":
+        return ""
+    earlier = [t for t in conversation.turns[: turn.index] if t.speaker == sequence.response_speaker][-sequence.look_back :]
+    answered = [t.index for t in earlier if conversation.hits[t.index].has(rule_index, "response")]
+    if not answered:
+        return ""
+    said = [t.index for t, _hit, _reading in triggers(conversation, rule_index, rule) if t.index < answered[-1]]
+    if not said:
+        return ""
+    text = conversation.texts[turn.index].compact
+    alike = max(fuzz.ratio(text, conversation.texts[index].compact) for index in said)
+    return (
+        f"the response just before it did not count (expect.look_back): this complaint is worded anew, "
+        f"{alike:.0f} % alike with the one that response answered (a repeat needs {REPEAT_SIMILARITY} %)"
+    )
 
 
 def _repeats(conversation: Conversation, index: int, earlier: int) -> bool:
