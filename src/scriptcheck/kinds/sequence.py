@@ -491,15 +491,18 @@ def _answered_just_before(
     京东自营都这么差) and wants its own response: the three readings of the real chats all count it so (`_repeats`).
     A trigger only the model read (`by_model`) is taken for a repeat: after an apology the model mostly reads the
     customer pressing on (那你们尽快, 你们一定要处理), which the written splits count as met."""
-    earlier = [t for t in conversation.turns[: turn.index] if t.speaker == sequence.response_speaker][-sequence.look_back :]
-    for response in earlier:
-        if not conversation.hits[response.index].has(rule_index, "response"):
-            continue
-        said_before = sorted(index for index in trigger_turns if index < response.index)
+    for response in _responses_just_before(conversation, rule_index, sequence, turn):
+        said_before = sorted(index for index in trigger_turns if index < response)
         repeated = [index for index in said_before if by_model or _repeats(conversation, turn.index, index)]
         if repeated:
-            return response.index, repeated[-1]
+            return response, repeated[-1]
     return None
+
+
+def _responses_just_before(conversation: Conversation, rule_index: int, sequence: Sequence, turn: Turn) -> list[int]:
+    """The responding turns among the last `expect.look_back` before `turn` that hold a response phrase."""
+    earlier = [t for t in conversation.turns[: turn.index] if t.speaker == sequence.response_speaker][-sequence.look_back :]
+    return [t.index for t in earlier if conversation.hits[t.index].has(rule_index, "response")]
 
 
 def _not_a_repeat(conversation: Conversation, rule_index: int, rule: Rule, turn: Turn, found: Finding) -> str:
@@ -508,8 +511,7 @@ def _not_a_repeat(conversation: Conversation, rule_index: int, rule: Rule, turn:
     assert sequence is not None
     if sequence.check != "response" or not sequence.look_back or found.source == "model":
         return ""
-    earlier = [t for t in conversation.turns[: turn.index] if t.speaker == sequence.response_speaker][-sequence.look_back :]
-    answered = [t.index for t in earlier if conversation.hits[t.index].has(rule_index, "response")]
+    answered = _responses_just_before(conversation, rule_index, sequence, turn)
     if not answered:
         return ""
     said = [t.index for t, _hit, _reading in triggers(conversation, rule_index, rule) if t.index < answered[-1]]
