@@ -85,6 +85,40 @@ def test_tab_separated_exports_are_read_like_csv(tmp_path, name):
     assert record.transcript.metadata == {"agent": "A01"}
 
 
+def test_a_csv_row_with_an_unquoted_comma_in_its_text_is_refused_not_cut(tmp_path):
+    """您好,请问 unquoted is two cells: taking the first would drop what follows (a banned phrase, say) without a word."""
+    path = tmp_path / "in.csv"
+    path.write_text(
+        "transcript_id,turn,speaker,text\n"
+        "c1,0,agent,您好\n"
+        "c1,1,agent,不关我的事,你去投诉啊\n"
+        "c2,0,agent,您好,\n"  # a trailing comma: an empty cell past the header, nothing lost
+        "c3,0,agent,您好\n",
+        encoding="utf-8",
+    )
+    records = list(read_records(path))
+    assert ids(records) == [(None, "invalid_csv"), ("c2", None), ("c3", None)]
+    error = records[0].error
+    assert (error.line, error.record_id) == (3, "c1")
+    assert "row has 5 fields but the header has 4" in error.message and "double quotes" in error.message
+    assert records[1].transcript.turns[0].text == "您好"
+
+
+def test_a_tab_separated_row_with_a_stray_tab_names_the_tab(tmp_path):
+    path = tmp_path / "in.tsv"
+    path.write_text("会话编号\t角色\t内容\nc1\t客服\t您好\t请问\n", encoding="utf-8")
+    [record] = list(read_records(path))
+    assert record.error.code == "invalid_csv" and "holds a tab that is not quoted" in record.error.message
+
+
+def test_a_csv_row_short_of_its_text_says_so(tmp_path):
+    path = tmp_path / "in.csv"
+    path.write_text("transcript_id,turn,speaker,text,start\nc1,0,agent,您好\nc2,0,agent\n", encoding="utf-8")
+    records = list(read_records(path))
+    assert ids(records) == [("c1", None), (None, "invalid_csv")]  # c1 lacks only the optional start
+    assert records[1].error.message.endswith("row has 3 fields but the header has 5: no text")
+
+
 def test_a_comma_separated_file_with_tabs_in_its_text_stays_comma_separated(tmp_path):
     path = tmp_path / "in.csv"
     path.write_text("transcript_id,speaker,text\nc1,agent,您好\t请问\n", encoding="utf-8")

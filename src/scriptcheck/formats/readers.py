@@ -630,6 +630,8 @@ def _csv_records(
     id_column = fields.index("transcript_id")
     groups: dict[Any, _CsvGroup] = {}
     for line_number, values, problem in rows:
+        if problem is None:
+            problem = _field_count_problem(values, fields, delimiter)
         if problem is not None:
             key: Any = values[id_column].strip() if len(values) > id_column else ("", line_number)
             group = groups.setdefault(key, _CsvGroup(line_number, []))
@@ -666,6 +668,25 @@ def _csv_records(
             yield Record(index, group.first_line, error=error)
             continue
         yield _record(index, group.first_line, data, aliases, name, validate)
+
+
+def _field_count_problem(values: list[str], fields: list[str], delimiter: str) -> str | None:
+    """Why a row's cells cannot be matched to the header's columns, or None.
+
+    NOTE: an unquoted delimiter inside a text (您好,请问有什么可以帮您) splits it into more cells than the header
+    has; taking the first would silently drop the rest of what was said, so the row is refused. Empty cells past
+    the header (a trailing delimiter) are harmless, and so is a row short only of optional columns.
+    """
+    shown = "a comma" if delimiter == "," else "a tab"
+    if len(values) > len(fields) and any(value.strip() for value in values[len(fields):]):
+        return (
+            f"row has {len(values)} fields but the header has {len(fields)}: a field holds {shown} that is not quoted "
+            f'(write "您好,请问有什么可以帮您" in double quotes), so its text would be cut'
+        )
+    missing = [field for field in ("transcript_id", "speaker", "text") if field in fields[len(values):]]
+    if values and missing:
+        return f"row has {len(values)} fields but the header has {len(fields)}: no {', '.join(missing)}"
+    return None
 
 
 # The fields of a long-form CSV and the headers that name them (compared case-insensitively,
