@@ -166,9 +166,26 @@ def test_the_list_is_paged_and_show_more_adds_a_page(opened):
     if total <= PAGE_SIZE:
         pytest.skip(f"corpus/dev.jsonl has only {total} flagged transcripts")
     assert len(_visible(tab)) == PAGE_SIZE
-    tab.click("#sc-more")
-    assert len(_visible(tab)) == min(total, 2 * PAGE_SIZE)
+    assert tab.locator("#sc-more").is_visible()
+    for _page in range(-(-total // PAGE_SIZE) - 1):
+        shown = len(_visible(tab))
+        tab.click("#sc-more")
+        assert len(_visible(tab)) == min(total, shown + PAGE_SIZE)
+    assert len(_visible(tab)) == total
+    assert not tab.locator("#sc-more").is_visible()  # gone once nothing is left to show, never "show 0 more"
     assert problems == []
+
+
+def test_a_link_with_a_stray_percent_sign_still_opens_the_report(browser, dev_report):
+    tab = browser.new_page()
+    problems: list[str] = []
+    tab.on("pageerror", lambda error: problems.append(str(error)))
+    tab.goto(dev_report.as_uri() + "#q=100%&failed=1")
+    tab.wait_for_selector("html[data-ready=true]")
+    assert problems == []
+    assert tab.locator("#sc-failed").is_checked()  # the readable part of the link still applies
+    assert len(_visible(tab)) > 0
+    tab.close()
 
 
 def test_searching_narrows_the_list(opened):

@@ -127,6 +127,7 @@ a:hover{text-decoration:underline}
 .controls label{font-size:13px;color:#424a53}
 .controls .count{font-size:12.5px;color:#57606a;margin-left:auto}
 button.more{display:block;margin:12px auto;padding:6px 16px;border:1px solid #d0d7de;border-radius:6px;background:#fff;font:inherit;cursor:pointer}
+button.more[hidden]{display:none}
 .empty{color:#57606a;font-style:italic}
 .hint{color:#6e7781;font-size:12px;margin:-4px 0 8px}
 .bar-label{font-size:12px}
@@ -176,7 +177,8 @@ _SCRIPT = """
   // A link such as report.html#category=banned.contempt&q=A03 opens pre-filtered.
   location.hash.replace(/^#/, '').split('&').forEach(function (pair) {
     var parts = pair.split('=');
-    var value = decodeURIComponent(parts.slice(1).join('=') || '');
+    var value;
+    try { value = decodeURIComponent(parts.slice(1).join('=') || ''); } catch (e) { return; }  // a stray % in a hand-edited link
     if (parts[0] === 'q') { search.value = value; }
     if (parts[0] === 'category') { category.value = value; }
     if (parts[0] === 'rule') { rule.value = value; }
