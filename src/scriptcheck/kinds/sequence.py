@@ -642,10 +642,10 @@ def _check_gap(conversation: Conversation, rule_index: int, rule: Rule) -> Itera
                 continue
             assert later.start is not None and clock is not None
             if later.start - clock > limit:
-                yield _found(
-                    rule, turn, hit, reading, f"{rule.message} ({later.start - clock:.0f} s until turn {later.index}, limit {limit:g} s)",
-                    trigger_turn=turn.index,
-                )
+                # NOTE: no turn number in the text: a message is printed as it is, and --turn-base renumbers only
+                # the fields that hold turn numbers.
+                gap = f"{later.start - clock:.0f} s until the {sequence.response_speaker}'s next turn, limit {limit:g} s"
+                yield _found(rule, turn, hit, reading, f"{rule.message} ({gap})", trigger_turn=turn.index)
                 break
             if _waits(conversation, rule_index, later.index):
                 clock = later.end if later.end is not None else later.start
