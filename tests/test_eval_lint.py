@@ -319,6 +319,20 @@ def test_eval_category_filter(tmp_path, capsys):
     assert [c["category"] for c in data["categories"]] == ["banned.provocation"]
 
 
+def test_eval_refuses_a_category_nothing_reports_or_labels(tmp_path, capsys):
+    """A typo in --category would measure nothing, and a CI gate on nothing always passes."""
+    path = write(tmp_path, SMALL)
+    assert main(["eval", str(path), "--category", "banned.provokation", "--min-recall", "0.99"]) == 2
+    err = capsys.readouterr().err
+    assert "--category banned.provokation: no loaded rule reports it and no label names it; did you mean banned.provocation" in err
+    # a category only a label names is a real one (the rules may simply never report it)
+    labelled = tmp_path / "own.jsonl"
+    labelled.write_text(json.dumps({"id": "x", "turns": [{"speaker": "agent", "text": "您好"}],
+                                    "labels": [{"category": "team.own", "turn": 0}]}, ensure_ascii=False) + "\n", encoding="utf-8")
+    assert main(["eval", str(labelled), "--category", "team.own", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["categories"][0]["fn"] == 1
+
+
 def test_bundled_packs_lint_clean_in_strict_mode(capsys):
     assert main(["rules", "lint", "--strict"]) == 0
     assert "0 errors, 0 warnings" in capsys.readouterr().out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import difflib
 import json
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ from .._errors import TranscriptError
 from .._model import Transcript
 from ..authoring.baseline import Comparison, compare, read_baseline
 from ..authoring.evaluate import CategoryScore, Evaluation, evaluate
+from ..engine.checker import Checker
 from ..formats.columns import format_table as aligned
 from ..formats.readers import read_records
 from ..formats.validate import check_label_turns
@@ -100,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
     baseline = read_baseline(args.baseline) if args.baseline else None  # a bad file fails before the corpus is checked
     checker = load_checker(args)
     evaluations = {}
+    labelled: set[str] = set()
     for path in corpus_files(args.paths):
         records = read_records(path, aliases=checker.speaker_aliases, encoding=args.encoding, input_format=args.input_format, max_record_bytes=args.max_record_bytes)
         transcripts: list[Transcript] = []
@@ -115,11 +118,13 @@ def run(args: argparse.Namespace) -> int:
             if error is not None:
                 print(f"scriptcheck: invalid record: {error}", file=sys.stderr)
                 unread.append(error)
+        labelled.update(str(label.get("category")) for transcript in transcripts for label in transcript.labels)
         evaluation = evaluate(checker, transcripts, categories=args.category, include_review=args.include_review)
         evaluations[str(path)] = dataclasses.replace(evaluation, invalid=(*unread, *evaluation.invalid))
     if not evaluations:
         print("scriptcheck: error: no corpus files found", file=sys.stderr)
         return EXIT_USAGE
+    _check_categories(args.category, checker, labelled)
     comparisons = _compare_all(baseline, evaluations, args) if baseline is not None else {}
     failures: list[str] = []
     for name, evaluation in evaluations.items():
@@ -204,6 +209,21 @@ def format_comparison(comparison: Comparison, baseline: str, max_errors: int, ma
     if len(comparison.new_errors) > max_errors:
         lines.append(f"{bullet}… {len(comparison.new_errors) - max_errors} more new errors (use --format json for all)")
     return "\n".join(lines) + "\n"
+
+
+def _check_categories(asked: list[str] | None, checker: Checker, labelled: set[str]) -> None:
+    """Refuse a --category that no loaded rule reports and no label names: a typo would pass every gate.
+
+    Raises:
+        UsageError: naming the category and the closest known ones.
+    """
+    rules = (*checker.rules, *checker.for_channel({"channel": "chat"}).rules)  # profile auto: the chat twin's too
+    known = {rule.category for rule in rules} | labelled
+    for category in asked or ():
+        if category not in known:
+            close = difflib.get_close_matches(category, sorted(known), n=3, cutoff=0.5)
+            hint = f"; did you mean {', '.join(close)}?" if close else "; `scriptcheck rules list` shows the categories"
+            raise UsageError(f"--category {category}: no loaded rule reports it and no label names it{hint}")
 
 
 def gate_failures(evaluation: Evaluation, args: argparse.Namespace) -> list[str]:
