@@ -116,7 +116,13 @@ def auto() -> scriptcheck.Checker:
 
 
 @pytest.mark.parametrize(
-    ("channel", "as_chat"), [("chat", True), (" Chat ", True), ("在线客服", True), ("wechat", True), ("phone", False), ("hotline", False), (None, False)]
+    ("channel", "as_chat"),
+    [
+        ("chat", True), (" Chat ", True), ("在线客服", True), ("wechat", True),
+        # case, spaces, _ and - ignored, as the README says
+        ("Web Chat", True), ("online chat", True), ("ONLINE-CHAT", True), ("Online_Chat", True), ("在线 客服", True),
+        ("phone", False), ("hotline", False), ("chatbot", False), (None, False), (7, False),
+    ],
 )
 def test_auto_reads_each_transcript_by_its_channel(auto, chat, phone, channel, as_chat):
     transcript = with_channel(channel)

@@ -18,7 +18,7 @@ from ..formats.writers import OUTPUTS, as_output
 from ..kinds import KINDS, Conversation
 from ..learned.model import Model, Prediction, load_model_text
 from ..packs.resolve import RuleSet
-from ..packs.schema import CHAT_CHANNELS
+from ..packs.schema import is_chat_channel
 from ..packs.source import PackSource
 from ..text.normalize import NormalizedText, normalize, normalize_all
 from .batch import check_items
@@ -91,15 +91,14 @@ class Checker:
 
     def for_channel(self, metadata: Mapping[str, Any] | None) -> Checker:
         """The checker for a transcript with this metadata: itself, unless the profile is `auto` and the
-        `channel` names online chat (`CHAT_CHANNELS`), which gets the chat profile's checker."""
+        `channel` names online chat (`is_chat_channel`), which gets the chat profile's checker."""
         return self._twin(metadata) or self
 
     def _twin(self, metadata: Mapping[str, Any] | None) -> Checker | None:
         """Under profile `auto`, the chat profile's checker when the metadata names online chat; else None."""
         if self._chat is None or metadata is None:
             return None
-        channel = metadata.get("channel")
-        return self._chat if isinstance(channel, str) and channel.strip().casefold() in CHAT_CHANNELS else None
+        return self._chat if is_chat_channel(metadata.get("channel")) else None
 
     def analyse(self, transcript: Transcript) -> Conversation:
         """Every turn normalised (in one OpenCC call), scanned, and read by the model: what the rule kinds read.

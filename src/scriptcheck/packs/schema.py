@@ -57,6 +57,19 @@ AUTO_PROFILE = "auto"
 PROFILE_CHOICES = (*PROFILES, AUTO_PROFILE)
 CHAT_CHANNELS = frozenset({"chat", "online", "online_chat", "im", "web", "webchat", "app", "wechat", "在线", "在线客服", "网聊", "微信"})
 
+
+def _channel_key(name: str) -> str:
+    return re.sub(r"[\s_\-]", "", name).casefold()
+
+
+_CHAT_CHANNEL_KEYS = frozenset(map(_channel_key, CHAT_CHANNELS))
+
+
+def is_chat_channel(channel: Any) -> bool:
+    """Whether a transcript's `channel` names online chat (`CHAT_CHANNELS`), whatever its case, spaces, `_` and `-`
+    (Web Chat, ONLINE-CHAT, 在线 客服)."""
+    return isinstance(channel, str) and _channel_key(channel) in _CHAT_CHANNEL_KEYS
+
 RULE_ID = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
 PACK_NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
 
