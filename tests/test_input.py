@@ -41,6 +41,18 @@ def test_role_is_a_synonym_of_speaker_and_chinese_aliases_work():
     assert [t.speaker for t in transcript.turns] == ["agent", "customer", "agent"]
 
 
+def test_customer_side_names_of_common_exports_are_known_and_an_unknown_one_gets_both_sides_to_choose_from():
+    turns = [{"speaker": name, "text": "在吗"} for name in ("Buyer", "visitor", "访客", "来电人", "operator", "话务员")]
+    transcript = transcript_from_dict({"id": "x", "turns": turns})
+    assert [t.speaker for t in transcript.turns] == ["customer"] * 4 + ["agent"] * 2
+    with pytest.raises(scriptcheck.TranscriptError) as raised:
+        transcript_from_dict({"id": "x", "turns": [{"speaker": "robot", "text": "您好"}]})
+    message = raised.value.message
+    # a hint that named only one side sent customers' words to the agent
+    assert "--speaker-alias 'robot=customer' (or 'robot=agent')" in message
+    assert "load(speaker_aliases={'robot': 'customer'})" in message  # the API's way too, not only the CLI flag
+
+
 def test_configurable_speaker_alias():
     transcript = transcript_from_dict({"id": "x", "turns": [{"speaker": "bot", "text": "您好"}]}, {"bot": "agent"})
     assert transcript.turns[0].speaker == "agent"

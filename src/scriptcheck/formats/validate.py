@@ -16,8 +16,10 @@ from .._model import AGENT, CUSTOMER, SYSTEM, Transcript, Turn
 
 DEFAULT_SPEAKER_ALIASES: Mapping[str, str] = MappingProxyType(
     {
-        **{name: AGENT for name in ("agent", "staff", "waiter", "客服", "坐席", "座席", "客服人员", "人工客服", "服务人员")},
-        **{name: CUSTOMER for name in ("customer", "user", "client", "客户", "用户", "顾客", "买家")},
+        **{name: AGENT for name in ("agent", "staff", "waiter", "operator", "客服", "坐席", "座席", "客服人员", "人工客服", "服务人员",
+                                    "客服代表", "话务员", "接线员")},
+        **{name: CUSTOMER for name in ("customer", "user", "client", "buyer", "visitor", "guest", "caller", "客户", "用户", "顾客",
+                                       "买家", "访客", "游客", "来电人", "来电者")},
         **{name: SYSTEM for name in ("system", "系统", "系统消息", "系统提示")},
     }
 )
@@ -185,7 +187,8 @@ def validate_turn(raw: Any, index: int, aliases: Mapping[str, str], fail: Callab
         if speaker is None:
             raise fail(
                 f"turn {index}: unknown speaker {shown!r}; use agent or customer (or system for the platform's own "
-                f"messages, which no rule reads), or map it with --speaker-alias '{shown}=agent'",
+                f"messages, which no rule reads), or say which side it is: --speaker-alias '{shown}=customer' (or "
+                f"'{shown}=agent'), speakers in a pack's settings, or load(speaker_aliases={{{shown!r}: 'customer'}})",
                 "unknown_speaker",
             )
     if role_raw is not None:
