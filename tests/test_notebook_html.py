@@ -165,3 +165,23 @@ def test_a_system_message_is_labelled_as_the_platform(checker):
 
     report = checker.check({"id": "s", "turns": [{"speaker": "系统", "text": "客服小美已接入"}, {"speaker": "agent", "text": "这么简单都不知道"}]})
     assert "系统 · 第 0 句" in report_html(report, lang="zh") and "system · turn 0" in report_html(report, lang="en")
+
+
+def test_the_header_names_fatal_categories_and_metadata_keys_in_the_page_language(checker):
+    """The Chinese page says 斗气语 and 坐席 everywhere else; its header said banned.provocation and agent."""
+    from scriptcheck.notebook.html import report_html
+
+    report = checker.check({"id": "f", "agent": "A03", "team": "售后", "vip": "yes",
+                            "turns": [{"speaker": "agent", "text": "您好"}, {"speaker": "agent", "text": "你去投诉啊"}]})
+    assert report.fatal == ("banned.provocation",)
+    chinese, english = report_html(report, lang="zh"), report_html(report, lang="en")
+    assert "一票否决：斗气语" in chinese and "一票否决：banned" not in chinese
+    assert ">坐席</span> A03" in chinese and ">班组</span> 售后" in chinese and ">vip</span> yes" in chinese  # own keys stay
+    assert "fatal: provocation" in english and ">agent</span> A03" in english
+
+
+def test_hold_no_return_is_named_for_what_it_finds():
+    from scriptcheck.packs.names import category_name
+
+    # it fires when the hold was closed, but without thanks
+    assert (category_name("hold.no_return", "zh"), category_name("hold.no_return", "en")) == ("等待后未致谢", "no thanks after a hold")

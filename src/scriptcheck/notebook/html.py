@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping, Sequence
 
 from .._model import AGENT, SYSTEM, Finding, Report, Turn, register_presenter
+from ..packs.names import category_name
 
 # Fonts with Chinese glyphs, preferred first: macOS (PingFang, Hiragino), Windows (Microsoft YaHei), Linux
 # (Noto Sans CJK from fonts-noto-cjk, Source Han Sans, WenQuanYi). The page and the charts try the same ones.
@@ -43,6 +44,9 @@ def category_colour(category: str) -> str:
     family = category.split(".", 1)[0]
     return {"banned": "#cf222e", "missing": "#bf8700", "hold": "#8250df"}.get(family, "#0969da")
 
+
+# Metadata keys people group by, as the Chinese page and chat view name them.
+KEY_NAMES_ZH: Mapping[str, str] = {"agent": "坐席", "team": "班组", "channel": "渠道", "date": "日期", "shift": "班次", "skill": "技能组"}
 
 # What the chat view says, in Chinese and English.
 WORDS: Mapping[str, Mapping[str, str]] = {
@@ -91,6 +95,7 @@ def report_html(report: Report, *, anchor: str = "", lang: str = "en", turn_base
         turn_base: the number of the first turn as shown (1: as the source counts).
     """
     words = WORDS.get(lang, WORDS["en"])
+    key_names = KEY_NAMES_ZH if lang == "zh" else {}
     turns = report.transcript.turns if report.transcript is not None else ()
     on_turn: dict[int, list[Finding]] = {}
     whole: list[Finding] = []
@@ -108,7 +113,7 @@ def report_html(report: Report, *, anchor: str = "", lang: str = "en", turn_base
         f'data-score="{report.score:g}" data-passed="{str(report.passed).lower()}" '
         f'style="font-family:{FONT};color:#1f2328;background:#fff;border:1px solid #d0d7de;border-radius:10px;'
         f'padding:14px 16px;margin:8px 0;max-width:1100px;line-height:1.5;font-size:14px;text-align:left">',
-        _header(report, words),
+        _header(report, words, lang, key_names),
     ]
     if whole:
         parts.append(
@@ -130,17 +135,17 @@ def _id(anchor: str) -> str:
     return f' id="{esc(anchor)}"' if anchor else ""
 
 
-def _header(report: Report, words: Mapping[str, str]) -> str:
+def _header(report: Report, words: Mapping[str, str], lang: str, key_names: Mapping[str, str]) -> str:
     colour = PASS_COLOUR if report.passed else FAIL_COLOUR
     verdict = words["passed"] if report.passed else words["failed"]
     count = len(report.findings)
     details = [words["pass_mark"].format(mark=report.pass_mark), words["findings"].format(n=count, s="s" if count != 1 else "")]
     if report.fatal:
-        details.append(words["fatal"].format(categories=", ".join(report.fatal)))
+        details.append(words["fatal"].format(categories=", ".join(category_name(category, lang) for category in report.fatal)))
     chips = "".join(
         f'<span style="display:inline-block;background:#f6f8fa;border:1px solid #d0d7de;border-radius:10px;'
         f'padding:0 8px;margin:2px 4px 0 0;font-size:12px;color:#424a53">'
-        f'<span style="color:#6e7781">{esc(key)}</span> {esc(_plain(value))}</span>'
+        f'<span style="color:#6e7781">{esc(key_names.get(key, key))}</span> {esc(_plain(value))}</span>'
         for key, value in report.metadata.items()
     )
     return (

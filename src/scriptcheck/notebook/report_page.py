@@ -30,7 +30,17 @@ from .._errors import TranscriptError
 from .._model import Report
 from ..formats.columns import display_width
 from ..packs.names import category_name
-from .html import FAIL_COLOUR, FONT, PASS_COLOUR, SEVERITY_COLOURS, category_colour, esc, report_html, score_colour
+from .html import (
+    FAIL_COLOUR,
+    FONT,
+    KEY_NAMES_ZH,
+    PASS_COLOUR,
+    SEVERITY_COLOURS,
+    category_colour,
+    esc,
+    report_html,
+    score_colour,
+)
 
 LOWEST = 10  # lowest-scoring transcripts listed in the summary
 TOP_RULES = 12
@@ -83,8 +93,6 @@ TEXT: Mapping[str, Mapping[str, str]] = {
         "warning": "warning", "info": "info", "list_separator": ", ",
     },
 }
-# Metadata keys people group by, as the Chinese page names them.
-KEY_NAMES_ZH = {"agent": "坐席", "team": "班组", "channel": "渠道", "date": "日期", "shift": "班次", "skill": "技能组"}
 
 _CSS = """
 *{box-sizing:border-box}

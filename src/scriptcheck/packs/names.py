@@ -27,7 +27,7 @@ CATEGORY_NAMES: Mapping[str, tuple[str, str]] = MappingProxyType(
         "missing.closing": ("缺少结束语", "no closing"),
         "missing.apology": ("投诉后未致歉", "no apology after a complaint"),
         "hold.improper": ("等待用语不当", "improper hold"),
-        "hold.no_return": ("等待后未致谢", "hold not closed"),
+        "hold.no_return": ("等待后未致谢", "no thanks after a hold"),
         "hold.too_long": ("等待超时", "hold too long"),
     }
 )
