@@ -90,6 +90,16 @@ def test_score_by_a_date_column_is_a_trend_in_date_order(checker):
     assert len(weekly.lines[0].get_xdata()) == 1
 
 
+def test_a_date_column_in_mixed_formats_still_draws_a_trend(checker):
+    """2026/10/1 first made pandas read every 2026-10-02 after it as no date, and the trend became bars."""
+    days = ["2026/10/1", "2026/10/2"] + [f"2026-10-{day:02d}" for day in range(3, 21)]
+    items = [{"id": f"m{i}", "date": day, "turns": [{"speaker": "agent", "text": "您好"}]} for i, day in enumerate(days)]
+    calls = scriptcheck.to_dataframe(list(checker.check_many(items)), "transcripts")
+    ax = scriptcheck.charts.score_by(calls, "date")
+    assert "per day" in ax.get_title()
+    assert len(ax.lines[0].get_xdata()) == 20  # every day read, 2026/10/1 and 2026-10-03 alike
+
+
 def pd_dates(values):
     import pandas as pd
 

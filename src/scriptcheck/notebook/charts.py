@@ -26,6 +26,7 @@ from typing import Any
 
 from .frames import require, rule_matrix, to_dataframe
 from .html import CJK_FONTS, FAIL_COLOUR, PASS_COLOUR, category_colour
+from .report_page import day_of
 
 __all__ = ["findings_per_category", "rule_heatmap", "score_by", "score_distribution", "worst_rules"]
 
@@ -170,6 +171,11 @@ def _dates(values: Any) -> Any:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pandas warns when it has to guess the format per element
         parsed = pd.to_datetime(values.astype("string"), errors="coerce")
+    if parsed.notna().sum() < 0.9 * len(present):
+        # NOTE: pandas takes one format from the first value, so 2026/10/1 first turns every 2026-10-02 after it into
+        # NaT; the days the HTML page reads (day_of: 2026-10-01, 2026/10/1 10:00) fill what it missed.
+        days = pd.to_datetime(values.map(day_of), errors="coerce")
+        parsed = parsed.fillna(days)
     return parsed if parsed.notna().sum() >= 0.9 * len(present) else None
 
 
