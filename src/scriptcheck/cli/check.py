@@ -84,8 +84,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     check.add_argument(
         "--turn-base", type=int, metavar="N",
-        help="number turns from N as the source does (1: turn 1 is the first): the table shows it, and csv and JSON "
-        "add source_turn next to turn (which stays the 0-based index)",
+        help="number turns from N by position (1: the first turn is turn 1): the table shows it, and csv and JSON "
+        "add source_turn next to turn (which stays the 0-based index). A CSV `turn` column only orders the rows: "
+        "a source whose own numbers skip (1, 3, 5) is numbered 1, 2, 3",
     )
     bom = check.add_mutually_exclusive_group()
     bom.add_argument(

@@ -70,7 +70,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         help=f"flagged transcripts the page shows, lowest scores first (default {MAX_TRANSCRIPTS}; 0: all); "
         "the summary counts every one",
     )
-    report.add_argument("--turn-base", type=int, metavar="N", help="number turns from N as the source does (as for check)")
+    report.add_argument("--turn-base", type=int, metavar="N", help="number turns from N by position (1: the first turn is turn 1), as for check")
     report.add_argument(
         "--workers", "-j", type=int, metavar="N",
         help="check in N processes (0: one per core; default 1); the same report",
