@@ -244,6 +244,21 @@ def test_explain_says_which_complaint_a_settled_one_repeats_and_why_an_apology_j
     assert all(not f.note for f in plain.explain(bundled).findings)  # no apology before it: nothing to say
 
 
+def test_a_complaint_confirming_an_episode_the_model_opened_is_the_finding_not_also_settled(checker):
+    """The model reads turn 1 as a complaint for review; 我要投诉 at turn 7 confirms the episode and the finding is
+    reported there. explain listed turn 7 under "settled without a finding" too, and looked only after turn 1."""
+    texts = [("agent", "您好，请问有什么可以帮您？"), ("customer", "我的退款为什么还没到"), ("agent", "请提供订单号"), ("customer", "123456"),
+             ("agent", "已经在处理了"), ("customer", "好吧"), ("agent", "还有别的问题吗"), ("customer", "你们快递员态度太差了，我要投诉"),
+             ("agent", "请提供快递单号"), ("customer", "654321"), ("agent", "已经记录了"), ("agent", "感谢您的来电，再见。")]
+    report = checker.check({"id": "r", "turns": [{"speaker": s, "text": t} for s, t in texts]})
+    [complaint] = [f for f in report.findings if f.rule == "apology.after_complaint"]
+    assert (complaint.turn, complaint.trigger_turn, complaint.review) == (7, 1, False)  # the premise: the model opened it at 1
+    explanation = report.explain(checker)
+    assert [q for q in explanation.quiet if q.rule == "apology.after_complaint"] == []
+    [item] = [f for f in explanation.findings if f.finding.rule == "apology.after_complaint"]
+    assert item.searched_turns == (2, 4, 8, 10)  # the windows after both complaints, as the check read them
+
+
 def test_explain_names_the_response_that_met_a_complaint(checker):
     report = checker.check(polite(("customer", "你们这服务太差了"), ("agent", "非常抱歉给您添麻烦了 马上帮您处理")))
     (quiet,) = [q for q in report.explain(checker).quiet if q.rule == "apology.after_complaint"]

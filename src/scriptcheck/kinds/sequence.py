@@ -178,6 +178,9 @@ class SequenceKind(RuleKindSpec):
         # a finding at the failed response (expect.report: response) names its trigger in trigger_turn
         anchor = found.trigger_turn if found.trigger_turn is not None else found.turn
         searched = tuple(responses(conversation, rule_index, rule, conversation.turns[anchor]))
+        if sequence.report != "response" and found.turn != anchor:
+            # reported at a later trigger of the episode (a phrase confirming what the model opened): its window counted too
+            searched = tuple(sorted({*searched, *responses(conversation, rule_index, rule, conversation.turns[found.turn])}))
         if sequence.check == "gap":
             expectation = f"expected the {sequence.response_speaker} back, or a waiting notice, within {sequence.within_seconds:g} s"
         else:
@@ -574,9 +577,11 @@ def _settle(conversation: Conversation, rule_index: int, rule: Rule) -> Iterator
     # A turn the model only flags for review does not stretch a counted episode's window.
     counted_turns = {index for index, (_turn, _hit, reading) in by_turn.items() if reading is None or reading.counts}
     episode_of: dict[int, int] = {}  # a trigger turn absorbed into an earlier episode -> that episode's first turn
+    reported: set[int] = set()  # absorbed turns an episode's finding was reported at: not settled without one
     for turn, hit, reading in found:
         if turn.index in episode_of:
-            yield Settled(turn.index, hit, "episode", episode_of[turn.index])  # one episode, one finding
+            if turn.index not in reported:
+                yield Settled(turn.index, hit, "episode", episode_of[turn.index])  # one episode, one finding
             continue
         if sequence.same_turn_ok and any(h.start >= hit.start for h in conversation.hits[turn.index].get(rule_index, "response")):
             yield Settled(turn.index, hit, "same_turn", turn.index)
@@ -605,6 +610,7 @@ def _settle(conversation: Conversation, rule_index: int, rule: Rule) -> Iterator
                 turn, hit, reading = counted[0]
         if outcome.state == "ended":
             if sequence.if_chat_ends == "report":
+                reported.add(turn.index)
                 yield _found(rule, turn, hit, reading, sequence.end_message or None, trigger_turn=first)
             else:
                 yield Settled(first, first_hit, "ended")
@@ -615,6 +621,7 @@ def _settle(conversation: Conversation, rule_index: int, rule: Rule) -> Iterator
                 at = Hit(rule_index, "response", 0, len(answer.text), "")
                 yield _found(rule, answer, at, reading, trigger_turn=first)
             else:
+                reported.add(turn.index)
                 yield _found(rule, turn, hit, reading, trigger_turn=first)
             continue
         if sequence.within_seconds is not None and conversation.transcript.has_times and outcome.turn is not None:
@@ -623,6 +630,7 @@ def _settle(conversation: Conversation, rule_index: int, rule: Rule) -> Iterator
             assert back is not None and since is not None
             delay = back - since
             if delay > sequence.within_seconds:
+                reported.add(turn.index)
                 yield _found(rule, turn, hit, reading, f"{rule.message} (answered after {delay:.0f} s)", trigger_turn=first)
                 continue
         yield Settled(first, first_hit, "met", outcome.turn)
