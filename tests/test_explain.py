@@ -325,3 +325,11 @@ def test_a_long_pattern_is_cut_in_the_text_with_where_to_read_it(checker):
     assert len(phrase_line) < 160
     item = only(report.explain(checker), "banned.refusal.bare_no")
     assert any(len(pattern) > 200 for pattern in item.to_dict()["phrases"])  # JSON keeps the whole pattern
+
+
+def test_explain_shows_a_long_turn_around_its_match_not_whole(checker):
+    """A 4,800-character turn printed whole put the marked words 14 KB into one line."""
+    long_turn = "这个问题我们正在处理中，" * 400 + "你去投诉啊"
+    report = checker.check({"id": "l", "turns": [{"speaker": "agent", "text": "您好"}, {"speaker": "agent", "text": long_turn}]})
+    [said] = [line for line in str(report.explain(checker)).splitlines() if "said:" in line and "投诉" in line]
+    assert said.endswith("，【你去投诉啊】") and "…" in said and len(said) < 200

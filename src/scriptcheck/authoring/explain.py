@@ -17,9 +17,12 @@ from .._model import Closest, Finding, Report, RuleKind, Turn, register_presente
 from ..engine.checker import Checker, load
 from ..engine.compile import CompiledRule
 from ..engine.score import MAX_SCORE
+from ..formats.writers import highlight
 from ..kinds import KINDS, Conversation
 from ..kinds.sequence import settled
 from ..text.normalize import WIDTH_AND_CASE, NormalizedText, fold
+
+SAID_CONTEXT = 80  # characters of a turn shown either side of a match (check's table shows 24)
 
 # Readable names of `NormalizedText.steps`.
 STEP_NAMES = {
@@ -339,11 +342,12 @@ def _lines(explanation: Explanation, base: int = 0) -> list[str]:
         if finding.turn is not None and finding.start is not None:
             turn = explanation.turns[finding.turn] if finding.turn < len(explanation.turns) else None
             if turn is not None:
-                said = f"{turn.text[: finding.start]}【{finding.text}】{turn.text[finding.end :]}"
+                # a 40,000-character turn stays readable: the match with what surrounds it, as check's table shows it
+                said = highlight(turn.text, finding.start, finding.end, width=SAID_CONTEXT)
                 lines.append(f"         said:  {turn.speaker}: {said}")
             if finding.trigger_turn is not None and finding.trigger_turn != finding.turn and finding.trigger_turn < len(explanation.turns):
                 trigger = explanation.turns[finding.trigger_turn]
-                lines.append(f"         after: turn {finding.trigger_turn + base}, {trigger.speaker}: {trigger.text}")
+                lines.append(f"         after: turn {finding.trigger_turn + base}, {trigger.speaker}: {highlight(trigger.text, None, None, SAID_CONTEXT)}")
             if finding.source == "model":
                 lines.append(f"         model: confidence {finding.confidence}, because of: {', '.join(finding.evidence) or '(no single feature)'}")
                 lines.extend(
