@@ -1,5 +1,6 @@
 """Robustness: arbitrary text never breaks a check, results are deterministic and thread-safe."""
 
+import io
 import json
 import os
 import subprocess
@@ -206,6 +207,22 @@ def test_duplicate_ids_are_reported_and_the_rest_checked(tmp_path):
     assert [line.get("id") for line in lines] == ["a", "b", "a", "c"]
     assert lines[2]["error"]["code"] == "duplicate_id" and "first seen at" in lines[2]["error"]["message"]
     assert "findings" in lines[3]
+
+
+def test_a_duplicate_read_from_stdin_or_from_a_file_given_twice_says_so(tmp_path, monkeypatch, capsys):
+    data = "\n".join(json.dumps({**GOOD, "id": i}, ensure_ascii=False) for i in ["a", "a"]) + "\n"
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data.encode()), encoding="utf-8"))
+    assert main(["check", "-", "--format", "jsonl", "-q", "--output", str(tmp_path / "out.jsonl")]) == 3
+    assert "<stdin>:2: record 'a': duplicate id (first seen at <stdin>:1)" in capsys.readouterr().err  # not "-:1"
+    path = tmp_path / "one.jsonl"
+    path.write_text(json.dumps({**GOOD, "id": "solo"}, ensure_ascii=False) + "\n", encoding="utf-8")
+    assert main(["check", str(path), str(path), "--format", "jsonl", "-q", "--output", str(tmp_path / "out2.jsonl")]) == 3
+    assert "duplicate id (this very record was read before: is the same file given twice?)" in capsys.readouterr().err
+
+
+def test_a_null_id_is_named_as_null_not_missing():
+    with pytest.raises(scriptcheck.TranscriptError, match="'id' is null: give the record a non-empty string or integer id"):
+        scriptcheck.load(model=False).check({"id": None, "turns": [{"speaker": "agent", "text": "您好"}]})
 
 
 def test_control_characters_and_huge_turns_are_checked(checker):

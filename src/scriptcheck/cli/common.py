@@ -286,8 +286,15 @@ class DuplicateIds:
             return None
         first = self._seen.get(record_id)
         if first is not None:
+            path, line = self._paths[first >> 32], first & 0xFFFFFFFF
+            path = "<stdin>" if path == "-" else path  # as every other message names standard input
+            where = (
+                "this very record was read before: is the same file given twice?"
+                if (path, line) == (record.path, record.line or record.index)
+                else f"first seen at {path}:{line}"
+            )
             return TranscriptError(
-                f"duplicate id (first seen at {self._paths[first >> 32]}:{first & 0xFFFFFFFF}); give every transcript a unique id",
+                f"duplicate id ({where}); give every transcript a unique id",
                 code="duplicate_id", path=record.path, line=record.line, record_id=record_id,
             )
         file_index = self._paths.index(record.path) if record.path in self._paths else 0

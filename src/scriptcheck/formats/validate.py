@@ -46,7 +46,9 @@ def transcript_from_dict(
         )
     record_id = record_id_of(data.get("id"))
     if record_id is None:
-        raise TranscriptError(missing_id_message(data.get("id")), code="missing_id", path=path, line=line)
+        raw_id = data.get("id")
+        message = "'id' is null: give the record a non-empty string or integer id" if raw_id is None and "id" in data else missing_id_message(raw_id)
+        raise TranscriptError(message, code="missing_id", path=path, line=line)
 
     def fail(message: str, code: str) -> TranscriptError:
         return TranscriptError(message, code=code, path=path, line=line, record_id=record_id)
