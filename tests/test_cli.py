@@ -209,3 +209,14 @@ def test_sigterm_stops_workers_and_leaves_no_partial_output(tmp_path):
     assert alive == []
     assert not out.exists() and not list(tmp_path.glob(".out.jsonl.*"))
     process.stdin.close()
+
+
+def test_checking_with_no_rules_at_all_says_so(tmp_path, capsys):
+    """--no-defaults with a pack that has no rules scored everything 100 without a word."""
+    pack = tmp_path / "empty.yaml"
+    pack.write_text("pack: empty\nrules: []\n", encoding="utf-8")
+    path = write_jsonl(tmp_path / "in.jsonl", RUDE, CLEAN)
+    assert main(["check", str(path), "--no-defaults", "-p", str(pack), "-f", "jsonl", "-q"]) == 0
+    assert "warning: no rules are loaded" in capsys.readouterr().err
+    assert main(["check", str(path), "-f", "jsonl", "-q"]) in (0, 1)
+    assert "no rules are loaded" not in capsys.readouterr().err

@@ -178,7 +178,7 @@ def load_checker(args: argparse.Namespace) -> Checker:
         # NOTE: the config's pass mark is a one-setting pack loaded last, so it is
         # settled the way every pack setting is, in workers and Spark too.
         packs.append(parse_pack(f"pack: project_config\nsettings:\n  pass_mark: {config.pass_mark!r}\n", str(config.path)))
-    return load(
+    checker = load(
         *packs,
         defaults=not args.no_defaults,
         speaker_aliases=parse_aliases(getattr(args, "speaker_alias", [])),
@@ -186,6 +186,11 @@ def load_checker(args: argparse.Namespace) -> Checker:
         profile=getattr(args, "profile", None),
         asr=asr_choice(args),
     )
+    if not checker.rules:
+        # every transcript would score 100 without a word: say why
+        print("scriptcheck: warning: no rules are loaded (--no-defaults, and the packs given have none), so nothing "
+              "can be found", file=sys.stderr)
+    return checker
 
 
 def names_of_categories(checker: Checker, lang: str = "zh") -> dict[str, str]:
