@@ -220,3 +220,18 @@ def test_checking_with_no_rules_at_all_says_so(tmp_path, capsys):
     assert "warning: no rules are loaded" in capsys.readouterr().err
     assert main(["check", str(path), "-f", "jsonl", "-q"]) in (0, 1)
     assert "no rules are loaded" not in capsys.readouterr().err
+
+
+def test_a_pack_named_like_a_bundled_one_is_named_in_a_warning(tmp_path, capsys):
+    """check adds such a pack to the bundled one while diff --new replaces it: the user should know which happens."""
+    pack = tmp_path / "mine.yaml"
+    pack.write_text("pack: banned\nrules:\n  - {id: banned.refusal.mine, category: banned.refusal, severity: error, points: 10, "
+                    "message: x, phrases: [不归我管啊]}\n", encoding="utf-8")
+    path = write_jsonl(tmp_path / "in.jsonl", RUDE, CLEAN)
+    assert main(["check", str(path), "-p", str(pack), "-f", "jsonl", "-q"]) == 0
+    err = capsys.readouterr().err
+    assert "warning: 2 packs are named 'banned' (rules/banned.yaml, " in err and "mine.yaml): all of them apply" in err
+    renamed = tmp_path / "own.yaml"
+    renamed.write_text(pack.read_text(encoding="utf-8").replace("pack: banned", "pack: own"), encoding="utf-8")
+    assert main(["check", str(path), "-p", str(renamed), "-f", "jsonl", "-q"]) == 0
+    assert "packs are named" not in capsys.readouterr().err

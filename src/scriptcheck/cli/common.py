@@ -190,7 +190,23 @@ def load_checker(args: argparse.Namespace) -> Checker:
         # every transcript would score 100 without a word: say why
         print("scriptcheck: warning: no rules are loaded (--no-defaults, and the packs given have none), so nothing "
               "can be found", file=sys.stderr)
+    _warn_same_names(checker)
     return checker
+
+
+def _warn_same_names(checker: Checker) -> None:
+    """Say when two loaded packs share a name: both apply here, while `diff --new` lets the later replace the earlier."""
+    paths: dict[str, list[str]] = {}
+    for pack in checker.rule_set.packs:
+        paths.setdefault(pack.name, []).append(pack.path)
+    for name, where in paths.items():
+        if len(where) > 1:
+            print(
+                f"scriptcheck: warning: {len(where)} packs are named {name!r} ({', '.join(where)}): all of them apply "
+                f"(diff --new would let the last replace the others); rename one, or `disable: [RULE_ID, ...]` the "
+                f"rules it should replace",
+                file=sys.stderr,
+            )
 
 
 def names_of_categories(checker: Checker, lang: str = "zh") -> dict[str, str]:
