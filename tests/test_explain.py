@@ -333,3 +333,13 @@ def test_explain_shows_a_long_turn_around_its_match_not_whole(checker):
     report = checker.check({"id": "l", "turns": [{"speaker": "agent", "text": "您好"}, {"speaker": "agent", "text": long_turn}]})
     [said] = [line for line in str(report.explain(checker)).splitlines() if "said:" in line and "投诉" in line]
     assert said.endswith("，【你去投诉啊】") and "…" in said and len(said) < 200
+
+
+def test_rules_show_says_word_boundaries_apply_to_phrases_only_when_a_rule_has_patterns(capsys):
+    """A pattern-only rule showed word_boundary: true, yet its pattern found 没门 in 没门店."""
+    assert main(["rules", "show", "banned.refusal.bare_no"]) == 0
+    [line] = [line for line in capsys.readouterr().out.splitlines() if line.strip().startswith("word_boundary:")]
+    assert line.endswith("phrases only: a pattern matches where it says")
+    assert main(["rules", "show", "banned.refusal.cant_help"]) == 0  # phrases only: nothing to qualify
+    [line] = [line for line in capsys.readouterr().out.splitlines() if line.strip().startswith("word_boundary:")]
+    assert "a pattern" not in line

@@ -72,6 +72,8 @@ class RuleProvenance:
                     lines.append(f"  {name}:")
                 lines.append(f"    - {pad(_show(item.value), 36)} {where}")
             else:
+                if item.field == "word_boundary" and item.value and self.rule.patterns:
+                    where += "; phrases only: a pattern matches where it says"  # regex hits are not boundary-checked
                 lines.append(f"  {item.field + ':':<16} {pad(_show(item.value), 22)} {where}")
         return "\n".join(lines) + "\n"
 
