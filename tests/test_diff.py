@@ -184,6 +184,31 @@ def test_old_side_read_from_git(tmp_path, capsys):
     assert "cannot read no-such-ref:./tiny.yaml from git" in error
 
 
+@pytest.mark.skipif(shutil.which("git") is None, reason="git not installed")
+def test_an_old_pack_read_from_git_brings_the_packs_it_extends(tmp_path, capsys):
+    """--old HEAD dropped the old pack's `extends`: its base's rules then showed up as new findings (a false PASS->FAIL)."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    write(repo / "base.yaml", "pack: acme_base\nrules:\n  - {id: acme.slow, category: banned.impatience, severity: warning, "
+                              "points: 10, message: 催促, phrases: [麻利点说]}\n")
+    pack = write(repo / "acme.yaml", "pack: acme\nextends: [base.yaml]\nrules:\n  - {id: acme.x, category: banned.refusal, "
+                                     "severity: warning, points: 5, message: x, phrases: [不归我管啊]}\n")
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "commit.gpgsign=false"]
+    subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
+    subprocess.run([*git, "add", "."], cwd=repo, check=True)
+    subprocess.run([*git, "commit", "-qm", "v1"], cwd=repo, check=True)
+    write(pack, pack.read_text(encoding="utf-8").replace("points: 5", "points: 8"))  # the only change
+    corpus = write_jsonl(tmp_path / "c.jsonl", [{"id": "s", "turns": [{"speaker": "agent", "text": "你麻利点说"}]},
+                                                {"id": "r", "turns": [{"speaker": "agent", "text": "这个不归我管啊"}]}])
+    assert main(["diff", "--old", "HEAD", "--new", str(pack), "--no-defaults", str(corpus), "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [(c["id"], c["rules"]) for c in data["changes"]] == [("r", {"acme.x": 3})]  # nothing about acme.slow
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(repo)
+        assert main(["diff", "--old", "HEAD:acme.yaml", "--new", "acme.yaml", "--no-defaults", str(corpus), "--format", "json"]) == 0
+    assert [c["id"] for c in json.loads(capsys.readouterr().out)["changes"]] == ["r"]
+
+
 def test_old_that_is_neither_file_nor_ref_is_a_clear_error(tmp_path, capsys):
     corpus = write_jsonl(tmp_path / "corpus.jsonl", CORPUS)
     assert main(["diff", "--old", str(tmp_path / "missing"), str(corpus)]) == 2

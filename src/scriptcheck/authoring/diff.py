@@ -17,7 +17,15 @@ from typing import Any
 from .._errors import RulePackError
 from .._model import Finding, Report, RulePack, Transcript
 from ..engine.checker import Checker
-from ..packs import PackSource, bundled_pack_paths, bundled_rules_dir, load_pack, load_pack_tree, parse_pack
+from ..packs import (
+    PackSource,
+    bundled_pack_paths,
+    bundled_rules_dir,
+    load_pack,
+    load_pack_tree,
+    parse_pack,
+    resolve_pack_argument,
+)
 from .evaluate import Evaluation, evaluate
 
 # --------------------------------------------------------------------------- building the two sides
@@ -84,12 +92,44 @@ def packs_from_git(spec: str, *, new_path: str | None = None, cwd: str | Path = 
         if new_path is None:
             raise RulePackError(f"--old {spec!r} is neither a pack file nor REF:path; with a bare git ref also give --new PACK")
         target = Path(new_path)
-        text = git_show(ref, f"./{target.name}", cwd=target.parent if str(target.parent) else cwd)
-        shown = f"{ref}:{new_path}"
-    else:
-        text = git_show(ref, path, cwd=cwd)
-        shown = spec
-    return [parse_pack(text, shown)]
+        directory, shown = (target.parent if str(target.parent) else Path(cwd)), f"{ref}:{new_path}"
+    elif path.startswith(("./", "../")):  # relative to cwd, as git reads it
+        target = Path(cwd) / path
+        directory, shown = target.parent, spec
+    else:  # relative to the top of the repository
+        top = _git(["rev-parse", "--show-toplevel"], cwd, f"cannot read {spec} from git").strip()
+        target = Path(top) / path
+        directory, shown = target.parent, spec
+    return _git_pack_tree(ref, directory, target.name, shown)
+
+
+def _git_pack_tree(ref: str, directory: Path, name: str, shown: str, stack: tuple[Path, ...] = ()) -> list[RulePack]:
+    """A pack as of `ref` after the packs it `extends`, as `load_pack_tree` reads files: each extended pack is read
+    from git next to the extending one (a bundled pack name resolves to the bundled pack as installed).
+
+    NOTE: without this, an old pack's `extends` was dropped and diff reported the extended rules as new findings.
+    """
+    here = (directory / name).resolve()
+    pack = parse_pack(git_show(ref, f"./{name}", cwd=directory), shown)
+    result: list[RulePack] = []
+    for spec, location in pack.extends:
+        target = (directory / spec).resolve()
+        if target in (*stack, here):
+            raise RulePackError(f"extends cycle at {ref}: " + " -> ".join(p.name for p in (*stack, here, target)), location)
+        try:
+            tree = _git_pack_tree(ref, target.parent, target.name, f"{ref}:{spec}", (*stack, here)) if target.parent.is_dir() else None
+        except RulePackError as error:
+            if error.location is not None:
+                raise  # the extended pack was found and is malformed
+            tree = None
+        if tree is None:
+            try:
+                tree = load_pack_tree(resolve_pack_argument(spec))  # a bundled pack name
+            except RulePackError:
+                raise RulePackError(f"extends {spec!r}: not found at {ref} next to this pack, nor a bundled pack", location) from None
+        result.extend(loaded for loaded in tree if not any(existing.path == loaded.path for existing in result))
+    result.append(pack)
+    return result
 
 
 def bundled_packs_at(ref: str) -> list[RulePack]:
