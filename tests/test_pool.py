@@ -312,8 +312,19 @@ def stopped(how, source):
         assert str(error) == "consumer stops", error
     return {"how": how, "seconds": time.monotonic() - began, "children": len(multiprocessing.active_children())}
 
+def refused():
+    # check_many itself raises on an invalid item (errors="raise"): its workers stopped only when the garbage collector ran
+    began = time.monotonic()
+    items = [{"id": "a", "turns": [rude]}, {"id": "bad", "turns": []}] + [{"id": f"x{n}", "turns": [rude]} for n in range(200)]
+    try:
+        [report.score for report in checker.check_many(items, workers=2)]
+    except scriptcheck.TranscriptError as error:
+        assert "'turns' is empty" in str(error), error
+    return {"how": "invalid", "seconds": time.monotonic() - began, "children": len(multiprocessing.active_children())}
+
 out = [stopped(how, endless()) for how in ("close", "error", "interrupt")]
 out.append(stopped("close", endless(stall_after=5)))
+out.append(refused())
 items = [{"id": f"a{n}", "turns": [rude]} for n in range(5)]
 out.append({"after": list(checker.check_many(items, workers=2)) == list(checker.check_many(items))})
 print(json.dumps(out))
@@ -327,7 +338,7 @@ def test_a_pool_the_consumer_leaves_shuts_down_without_waiting_or_leaving_worker
     )
     assert result.returncode == 0, result.stderr
     *stops, after = json.loads(result.stdout.splitlines()[-1])
-    assert [stop["how"] for stop in stops] == ["close", "error", "interrupt", "close"]
+    assert [stop["how"] for stop in stops] == ["close", "error", "interrupt", "close", "invalid"]
     assert all(stop["children"] == 0 for stop in stops), stops
     # Never the stalled input's 60 s: the feeder is waited for FEEDER_STOP_SECONDS at most.
     assert all(stop["seconds"] < 30 for stop in stops), stops

@@ -229,18 +229,23 @@ class Checker:
         render = output != "report"
         chunks = check_items(self, with_progress(items, enabled=progress), workers=workers, payload=_unless_invalid, render=render)
         number = -1
-        for chunk in chunks:
-            for item, outcome in chunk:
-                number += 1
-                if item is None:  # None means "nothing to check" to the batch machinery: the caller's None is an error
-                    outcome = _none_error(number)
-                outcome = item if outcome is None else outcome  # an invalid record of the file
-                if isinstance(outcome, TranscriptError):
-                    if errors == "raise":
-                        raise outcome
-                    yield outcome
-                    continue
-                yield as_output(outcome, output)  # type: ignore[arg-type]  # a report: items are never passed through
+        try:
+            for chunk in chunks:
+                for item, outcome in chunk:
+                    number += 1
+                    if item is None:  # None means "nothing to check" to the batch machinery: the caller's None is an error
+                        outcome = _none_error(number)
+                    outcome = item if outcome is None else outcome  # an invalid record of the file
+                    if isinstance(outcome, TranscriptError):
+                        if errors == "raise":
+                            raise outcome
+                        yield outcome
+                        continue
+                    yield as_output(outcome, output)  # type: ignore[arg-type]  # a report: items are never passed through
+        finally:
+            # NOTE: stop the pool now, not when the garbage collector breaks the cycle a raised error's traceback makes
+            # with this frame: until then its workers ran on and its feeder kept reading the caller's input.
+            chunks.close()
 
     def session(self, transcript_id: str, metadata: Mapping[str, Any] | None = None) -> Session:
         """Start checking a live conversation turn by turn (see `Session`); with profile `auto`, the
