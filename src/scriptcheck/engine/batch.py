@@ -6,7 +6,7 @@ process one item per chunk (each report as soon as it is made), or across a work
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
@@ -33,7 +33,7 @@ def check_items(
     payload: Callable[[T], Work] | None = None,
     render: bool = False,
     internal_errors: bool = False,
-) -> Iterator[list[tuple[T, Outcome]]]:
+) -> Generator[list[tuple[T, Outcome]], None, None]:
     """Check `items`; yield `(item, outcome)` pairs in input order, a chunk at a time.
 
     `payload(item)` is what is checked (default: the item): a `Transcript`, a dict, a
