@@ -246,6 +246,8 @@ def test_check_many_gives_dicts_or_json_lines_when_asked(checker, workers):
 
     items: list = corpus_dicts()[:30]
     items.insert(3, {"id": "empty", "turns": []})
+    # a JSON line given as a str is no transcript, whatever the workers: it was parsed and checked when rendered in a pool
+    items.insert(5, json.dumps({"id": "s1", "turns": [{"speaker": "agent", "text": "你去投诉啊"}]}, ensure_ascii=False))
     # metadata is in the JSON formats' output: it must reach a worker that renders, from a dict or a Transcript
     items.append({"id": "m", "team": "A", "turns": [{"speaker": "agent", "text": "你去投诉啊"}]})
     items.append(Transcript("t", (Turn(0, "agent", "你去投诉啊"),), {"agent_id": 7}))
@@ -255,6 +257,9 @@ def test_check_many_gives_dicts_or_json_lines_when_asked(checker, workers):
     assert isinstance(reports[3], scriptcheck.TranscriptError)
     assert isinstance(dicts[3], scriptcheck.TranscriptError) and isinstance(lines[3], scriptcheck.TranscriptError)
     assert dicts[3].to_dict() == lines[3].to_dict() == reports[3].to_dict()  # validated in a worker: the same error
+    assert all(isinstance(results[5], scriptcheck.TranscriptError) for results in (reports, dicts, lines))
+    assert dicts[5].message == lines[5].message == reports[5].message == "expected a JSON object with 'id' and 'turns', got str"
+    del reports[5], dicts[5], lines[5]
     del reports[3], dicts[3], lines[3]
     assert dicts == [report_dict(report) for report in reports]
     assert lines == [render_line(report) for report in reports]

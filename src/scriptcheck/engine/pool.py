@@ -417,8 +417,8 @@ def _prepare(item: Any, aliases: Mapping[str, str], render: bool) -> tuple[Any, 
         return item, item
     if isinstance(item, RawTranscript):
         return item, ("raw", item.data, item.path, item.line)
-    if render and not isinstance(item, Transcript):
-        return item, ("raw", item, "", None)
+    if render and isinstance(item, Mapping):
+        return item, ("raw", item, "", None)  # a worker validates it (a str is refused here, as a serial run refuses it)
     if not isinstance(item, Transcript):
         try:
             item = transcript_from_dict(item, aliases)
