@@ -302,3 +302,19 @@ def test_turns_built_without_the_dataclass_init_equal_turns_built_with_it():
     assert repr(built) == repr(Turn(3, "agent", "您好", 1.5))
     with pytest.raises(AttributeError):
         built.text = "x"  # type: ignore[misc]  # still frozen
+
+
+def test_read_records_refuses_a_file_descriptor_and_leaves_it_open(tmp_path):
+    """open() takes an int as a descriptor: read_records(fd) read the caller's descriptor and then closed it."""
+    import os
+
+    path = tmp_path / "in.jsonl"
+    path.write_text(json.dumps(GOOD, ensure_ascii=False) + "\n", encoding="utf-8")
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        for wrong in (descriptor, True, None, b"in.jsonl"):
+            with pytest.raises(TypeError, match="read_records takes a path"):
+                list(read_records(wrong))
+        os.fstat(descriptor)  # still open
+    finally:
+        os.close(descriptor)

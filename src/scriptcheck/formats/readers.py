@@ -9,6 +9,7 @@ from __future__ import annotations
 import codecs
 import csv
 import json
+import os
 import re
 import sys
 from collections.abc import Iterable, Iterator, Mapping
@@ -164,6 +165,9 @@ def read_records(
     Raises:
         InputFileError: the file cannot be opened, decoded, or its format recognised.
     """
+    if not isinstance(source, (str, os.PathLike)):
+        # NOTE: open() takes an int as a file descriptor, and closing the stream would close the caller's descriptor
+        raise TypeError(f"read_records takes a path (or '-' for standard input), not {type(source).__name__} {source!r}")
     aliases = speaker_table(aliases)
     name = "<stdin>" if str(source) == "-" else str(source)
     check_encoding(encoding)
