@@ -264,3 +264,18 @@ def test_bad_records_and_duplicates_come_out_the_same_with_workers(tmp_path):
     assert [line.get("error", {}).get("code") for line in one] == [
         "invalid_json", None, "missing_turns", "duplicate_id", "duplicate_id", "invalid_text", None,
     ]
+
+
+def test_reports_and_transcripts_pickle_and_deep_copy(checker):
+    """A service caches reports or sends them through its own queue: the read-only metadata view did not pickle."""
+    import copy
+    import pickle
+
+    report = checker.check({"id": "p", "team": "售后", "labels": [{"category": "banned.provocation", "turn": 0}],
+                            "turns": [{"speaker": "agent", "text": "你去投诉啊", "start": 0, "end": 1}]})
+    for again in (pickle.loads(pickle.dumps(report)), copy.deepcopy(report)):
+        assert again == report and again.to_dict() == report.to_dict()
+        assert again.metadata == {"team": "售后"} and again.transcript == report.transcript
+        assert again.transcript.labels == report.transcript.labels and again.transcript.turns[0].end == 1
+        with pytest.raises(TypeError):
+            again.metadata["team"] = "x"  # still read-only

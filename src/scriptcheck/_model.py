@@ -222,6 +222,10 @@ class Transcript:
     def has_times(self) -> bool:
         return bool(self.turns) and all(t.start is not None for t in self.turns)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # NOTE: the read-only metadata view does not pickle: a service caching or queueing reports needs it to
+        return _transcript, (self.id, self.turns, dict(self.metadata), self.labels)
+
 
 @dataclass(frozen=True, slots=True)
 class Closest:
@@ -318,6 +322,10 @@ class Report:
         """True when some finding waits for a reviewer (a model finding below the confidence that counts)."""
         return any(finding.review for finding in self.findings)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        fields = (self.id, self.score, self.passed, self.fatal, self.findings, self.pass_mark)
+        return _report, (*fields, dict(self.metadata), self.transcript)
+
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict: id, score, passed, fatal, review, findings."""
         return {
@@ -353,3 +361,16 @@ _PRESENTERS: dict[str, Callable[..., Any]] = {}
 def register_presenter(name: str, function: Callable[..., Any]) -> None:
     """Make `function` what `Report.explain` ("explain") or `Report._repr_html_` ("html") calls."""
     _PRESENTERS[name] = function
+
+
+def _transcript(record_id: str, turns: tuple[Turn, ...], metadata: dict[str, Any], labels: tuple[Mapping[str, Any], ...]) -> Transcript:
+    """A `Transcript` as pickled (`Transcript.__reduce__`), its metadata read-only again."""
+    return Transcript(record_id, turns, MappingProxyType(metadata), labels)
+
+
+def _report(
+    report_id: str, score: float, passed: bool, fatal: tuple[str, ...], findings: tuple[Finding, ...], pass_mark: float,
+    metadata: dict[str, Any], transcript: Transcript | None,
+) -> Report:
+    """A `Report` as pickled (`Report.__reduce__`), its metadata read-only again."""
+    return Report(report_id, score, passed, fatal, findings, pass_mark, MappingProxyType(metadata), transcript)
