@@ -526,9 +526,38 @@ def test_unpicklable_metadata_is_checked_in_a_parallel_run_as_in_a_serial_one(ch
         *rude_many(5),
         {"id": "bad", "turns": []},
     ]
-    serial = [getattr(report, "score", None) for report in checker.check_many(items, errors="collect")]
-    parallel = [getattr(report, "score", None) for report in checker.check_many(items, errors="collect", workers=2)]
-    assert parallel == serial == [0, 0, 0, 0, 0, 0, None]
+    serial: list = list(checker.check_many(items, errors="collect"))
+    parallel: list = list(checker.check_many(items, errors="collect", workers=2))
+    # a lock is no value JSON can carry into the output: the record is refused, the same way in both
+    assert [getattr(report, "score", None) for report in parallel] == [getattr(report, "score", None) for report in serial]
+    assert [getattr(report, "score", None) for report in serial] == [None, 0, 0, 0, 0, 0, None]
+    assert serial[0].code == parallel[0].code == "invalid_metadata" and "'lock' holds a lock" in serial[0].message
+
+
+@pytest.mark.parametrize("workers", [None, 2])
+@pytest.mark.parametrize("output", ["report", "dict", "json"])
+def test_metadata_from_a_database_row_reads_the_same_in_every_output(checker, workers, output):
+    """A datetime in metadata crashed check_many(output="json") even with errors="collect", and a dict's tuples and
+    number keys came back otherwise from workers than without them."""
+    import datetime
+    import decimal
+
+    import scriptcheck
+
+    rude = [{"speaker": "agent", "text": "你去投诉啊"}]
+    items = [
+        {"id": "row", "opened": datetime.datetime(2026, 1, 2, 3, 4), "day": datetime.date(2026, 1, 2), "pair": (1, 2),
+         "by_level": {1: "a"}, "turns": rude},
+        {"id": "money", "amount": decimal.Decimal("1.50"), "turns": rude},
+        {"id": "after", "turns": rude},
+    ]
+    results = list(checker.check_many(items, errors="collect", workers=workers, output=output))
+    first = results[0] if output == "dict" else json.loads(results[0]) if output == "json" else results[0].metadata
+    metadata = first["metadata"] if output != "report" else dict(first)
+    assert metadata == {"opened": "2026-01-02T03:04:00", "day": "2026-01-02", "pair": [1, 2], "by_level": {"1": "a"}}
+    assert isinstance(results[1], scriptcheck.TranscriptError) and results[1].code == "invalid_metadata"
+    assert "'amount' holds a Decimal, which JSON cannot carry into the output" in results[1].message
+    assert not isinstance(results[2], scriptcheck.TranscriptError)  # the rest of the batch is still checked
 
 
 @pytest.mark.slow

@@ -5,6 +5,7 @@ Every problem names the record and the turn, and says what to do.
 
 from __future__ import annotations
 
+import datetime
 import math
 import re
 from collections.abc import Callable, Mapping
@@ -153,20 +154,37 @@ def validate_metadata(data: Mapping[str, Any], fail: Callable[[str, str], Transc
 
 
 def _plain(value: Any, key: Any, depth: int, fail: Callable[[str, str], TranscriptError]) -> Any:
+    """A metadata value as the JSON formats will write it, so a report reads the same from every output and worker:
+    dates and times as ISO text (a database row's), tuples as lists, whole-number keys as text; a value JSON cannot
+    carry (a set, bytes, an object) is refused, naming the key."""
     if isinstance(value, str):
         return without_surrogates(value)
-    if isinstance(value, float) and not math.isfinite(value):
-        raise fail(f"{key!r} holds {value!r}, which JSON cannot carry into the output: write null or a string", "invalid_metadata")
-    if isinstance(value, (list, dict)):
+    if value is None or isinstance(value, (bool, int)):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise fail(f"{key!r} holds {value!r}, which JSON cannot carry into the output: write null or a string", "invalid_metadata")
+        return value
+    if isinstance(value, (datetime.date, datetime.time)):  # datetime is a date
+        return value.isoformat()
+    if isinstance(value, (list, tuple, dict)):
         if depth > MAX_METADATA_DEPTH:
             raise fail(f"{key!r} is nested more than {MAX_METADATA_DEPTH} levels deep", "invalid_metadata")
-        if isinstance(value, list):
+        if not isinstance(value, dict):
             return [_plain(item, key, depth + 1, fail) for item in value]
-        return {
-            (without_surrogates(name) if isinstance(name, str) else name): _plain(item, key, depth + 1, fail)
-            for name, item in value.items()
-        }
-    return value
+        return {_plain_key(name, key, fail): _plain(item, key, depth + 1, fail) for name, item in value.items()}
+    raise fail(
+        f"{key!r} holds a {type(value).__name__}, which JSON cannot carry into the output: give a string, number, "
+        "list or object instead", "invalid_metadata",
+    )
+
+
+def _plain_key(name: Any, key: Any, fail: Callable[[str, str], TranscriptError]) -> str:
+    if isinstance(name, str):
+        return without_surrogates(name)
+    if isinstance(name, int) and not isinstance(name, bool):
+        return str(name)  # as JSON writes it
+    raise fail(f"{key!r} has a key {name!r}; JSON object keys are text", "invalid_metadata")
 
 
 def validate_turn(raw: Any, index: int, aliases: Mapping[str, str], fail: Callable[[str, str], TranscriptError]) -> Turn:
