@@ -279,3 +279,31 @@ def test_reports_and_transcripts_pickle_and_deep_copy(checker):
         assert again.transcript.labels == report.transcript.labels and again.transcript.turns[0].end == 1
         with pytest.raises(TypeError):
             again.metadata["team"] = "x"  # still read-only
+
+
+@pytest.mark.parametrize(
+    ("arguments", "error", "words"),
+    [
+        ({"speaker_aliases": ["bot"]}, TypeError, "speaker_aliases must map names to sides, such as {'bot': 'agent'}, not list"),
+        ({"speaker_aliases": "bot=agent"}, TypeError, "not str"),
+        ({"speaker_aliases": {5: "agent"}}, TypeError, "a name or side that is not text"),
+        # a side's own name mapped to the other side turned every agent turn into a customer's, silently
+        ({"speaker_aliases": {"Agent": "customer"}}, scriptcheck.RulePackError, "'Agent' is a side's own name"),
+        ({"asr": 5}, TypeError, "asr must be True, False, None, text such as 'zh-z,n-l' or a list of names, not int 5"),
+        ({"asr": ""}, scriptcheck.RulePackError, "asr='' names no confusion set"),  # as --asr "" is refused
+        ({"asr": ","}, scriptcheck.RulePackError, "asr=',' names no confusion set"),
+    ],
+)
+def test_load_refuses_arguments_of_the_wrong_shape_with_a_clear_error(arguments, error, words):
+    with pytest.raises(error) as raised:
+        scriptcheck.load(model=False, **arguments)
+    assert words in str(raised.value)
+
+
+def test_explain_and_the_html_report_refuse_what_is_not_theirs(checker):
+    report = checker.check(GOOD)
+    with pytest.raises(TypeError, match=r"explain takes the checker that made the report \(scriptcheck.load\(...\)\), not int"):
+        report.explain(5)
+    with pytest.raises(TypeError, match="expected Report objects"):
+        scriptcheck.render_html_report([5])
+    assert scriptcheck.load(model=False, speaker_aliases={" Agent ": "agent", "bot": "agent"}).check(GOOD).id == "a"

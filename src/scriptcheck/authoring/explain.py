@@ -189,6 +189,8 @@ def explain_report(report: Report, checker: Checker | None = None) -> Explanatio
         ValueError: the report carries no transcript, or `checker` does not reproduce it
             (it was produced with other packs: pass the checker that made it).
     """
+    if checker is not None and not isinstance(checker, Checker):
+        raise TypeError(f"explain takes the checker that made the report (scriptcheck.load(...)), not {type(checker).__name__}")
     if report.transcript is None:
         raise ValueError("this report carries no transcript to explain; check the transcript again with checker.check()")
     checker = checker if checker is not None else _default_checker()

@@ -570,6 +570,8 @@ def render_page(
     """
     page = ReportPage(max_transcripts=max_transcripts)
     for report in reports:
+        if not isinstance(report, Report):
+            raise TypeError(f"expected Report objects (from checker.check_many), got {type(report).__name__}")
         page.add(report)
     for error in errors:
         page.add_error(error)

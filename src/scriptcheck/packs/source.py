@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .._errors import RulePackError
-from .._model import RulePack
+from .._model import TURN_SPEAKERS, RulePack
 from ..learned.model import ModelError, bundled_model_text, read_model_text
 from ..text.pinyin import CONFUSIONS, DEFAULT_CONFUSIONS
 from .files import (
@@ -221,7 +221,11 @@ def asr_spec(asr: bool | str | Sequence[str] | None) -> tuple[str, ...] | None:
     if asr is False:
         return ()
     if isinstance(asr, str):
+        if asr.strip() not in ("all", "homophones") and not confusion_names(asr):
+            raise RulePackError(f"asr={asr!r} names no confusion set; use 'all', 'homophones' or names such as 'zh-z,n-l'")
         asr = confusion_names(asr)
+    if not isinstance(asr, bool) and not (isinstance(asr, Sequence) and all(isinstance(name, str) for name in asr)):
+        raise TypeError(f"asr must be True, False, None, text such as 'zh-z,n-l' or a list of names, not {type(asr).__name__} {asr!r}")
     confusions = DEFAULT_CONFUSIONS if asr is True else tuple(asr)
     unknown = [name for name in confusions if name not in CONFUSIONS]
     if unknown:
@@ -270,4 +274,18 @@ def _named_model(named: str, pack: RulePack) -> ModelSpec:
 
 
 def _alias_pairs(aliases: Mapping[str, str] | None) -> tuple[tuple[str, str], ...]:
-    return tuple(sorted((aliases or {}).items()))
+    """`speaker_aliases` as stored, checked: names to sides, never a side's own name to another side.
+
+    Raises:
+        TypeError: not a mapping of text to text.
+        RulePackError: a side's own name mapped to another side ({"agent": "customer"} made every agent turn a customer's).
+    """
+    if aliases is None:
+        return ()
+    if not isinstance(aliases, Mapping) or not all(isinstance(k, str) and isinstance(v, str) for k, v in aliases.items()):
+        shown = type(aliases).__name__ if not isinstance(aliases, Mapping) else "a mapping with a name or side that is not text"
+        raise TypeError(f"speaker_aliases must map names to sides, such as {{'bot': 'agent'}}, not {shown}")
+    for name, side in aliases.items():
+        if name.strip().casefold() in TURN_SPEAKERS and name.strip().casefold() != side.strip().casefold():
+            raise RulePackError(f"speaker alias {name!r} -> {side!r}: {name.strip()!r} is a side's own name; map other names to it")
+    return tuple(sorted(aliases.items()))
