@@ -307,3 +307,32 @@ def test_explain_and_the_html_report_refuse_what_is_not_theirs(checker):
     with pytest.raises(TypeError, match="expected Report objects"):
         scriptcheck.render_html_report([5])
     assert scriptcheck.load(model=False, speaker_aliases={" Agent ": "agent", "bot": "agent"}).check(GOOD).id == "a"
+
+
+@pytest.mark.parametrize(
+    ("turns", "record_id", "code", "words"),
+    [
+        ((), "a", "empty_transcript", "'turns' is empty"),  # scored 100 and passed
+        (("agent", "你去投诉啊"), None, "missing_id", "a Transcript's id must be non-empty text, got None"),
+        (("bot", "你去投诉啊"), "a", "unknown_speaker", "turn 0: unknown speaker 'bot'"),  # read by no rule: 100, passed
+        (("agent", None), "a", "invalid_text", "turn 0: 'text' must be a string, got NoneType"),
+        ("index 5", "a", "invalid_turn", "turn 0: its index is 5; a transcript's turns are numbered 0, 1, 2… in order"),
+        ("a str", "a", "invalid_turn", "turn 0: expected a Turn, got str"),
+    ],
+)
+def test_a_hand_built_transcript_gets_the_checks_a_dict_gets(checker, turns, record_id, code, words):
+    from scriptcheck import Transcript, Turn
+
+    if turns == "index 5":
+        built = (Turn(5, "agent", "x"),)
+    elif turns == "a str":
+        built = ("hi",)
+    else:
+        built = (Turn(0, *turns),) if turns else ()
+    with pytest.raises(scriptcheck.TranscriptError) as raised:
+        checker.check(Transcript(record_id, built))
+    assert raised.value.code == code and words in raised.value.message
+    for workers in (None, 2):
+        items = [Transcript(record_id, built), Transcript("fine", (Turn(0, "agent", "您好"),))]
+        results = list(checker.check_many(items, errors="collect", workers=workers))
+        assert isinstance(results[0], scriptcheck.TranscriptError) and results[0].code == code and results[1].id == "fine"

@@ -13,7 +13,7 @@ from typing import Any, Literal, overload
 from .._errors import RegexTimeoutError, TranscriptError
 from .._model import Finding, Report, Rule, RuleKind, RulePack, Settings, Transcript, Turn
 from ..formats.readers import read_records
-from ..formats.validate import speaker_table, transcript_from_dict
+from ..formats.validate import check_transcript, speaker_table, transcript_from_dict
 from ..formats.writers import OUTPUTS, as_output
 from ..kinds import KINDS, Conversation
 from ..learned.model import Model, Prediction, load_model_text
@@ -84,6 +84,8 @@ class Checker:
         """
         if not isinstance(transcript, Transcript):
             transcript = transcript_from_dict(transcript, self.speaker_aliases)
+        else:
+            check_transcript(transcript)
         try:
             return self.report(self.analyse(transcript))
         except RegexTimeoutError as error:

@@ -38,7 +38,7 @@ from .._errors import TranscriptError
 from .._model import Finding, Report, Transcript
 from ..formats.blocks import LineBlock, block_records
 from ..formats.readers import RawTranscript
-from ..formats.validate import new_turn, transcript_from_dict
+from ..formats.validate import check_transcript, new_turn, transcript_from_dict
 from ..formats.writers import SerializedReport, render_line
 from ..packs.source import PackSource
 
@@ -419,11 +419,11 @@ def _prepare(item: Any, aliases: Mapping[str, str], render: bool) -> tuple[Any, 
         return item, ("raw", item.data, item.path, item.line)
     if render and isinstance(item, Mapping):
         return item, ("raw", item, "", None)  # a worker validates it (a str is refused here, as a serial run refuses it)
-    if not isinstance(item, Transcript):
-        try:
-            item = transcript_from_dict(item, aliases)
-        except Exception as error:  # given (TranscriptError) or raised in the item's place, as a serial run does
-            return error, None
+    try:
+        # a dict is validated here; a Transcript built by hand gets the same checks the worker's check() would give it
+        item = transcript_from_dict(item, aliases) if not isinstance(item, Transcript) else check_transcript(item)
+    except Exception as error:  # given (TranscriptError) or raised in the item's place, as a serial run does
+        return error, None
     # The metadata goes along whole only when the worker renders the report (the rendered line carries it);
     # otherwise only its channel, which profile `auto` reads.
     channel = item.metadata.get("channel")

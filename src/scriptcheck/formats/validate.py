@@ -74,6 +74,40 @@ def transcript_from_dict(
     return Transcript(record_id, turns, MappingProxyType(metadata), tuple(labels))
 
 
+def check_transcript(transcript: Transcript) -> Transcript:
+    """A `Transcript` built by hand gets the checks a dict gets: an id, at least one turn, turns numbered 0, 1, 2… in
+    order, known speakers and text (an empty chat scored 100 and passed; an unknown speaker was silently read by no rule).
+
+    Raises:
+        TranscriptError: naming the record and the turn that is wrong.
+    """
+    record_id = transcript.id
+    if not isinstance(record_id, str) or not record_id.strip():
+        raise TranscriptError(f"a Transcript's id must be non-empty text, got {_brief(record_id)}", code="missing_id")
+
+    def fail(message: str, code: str) -> TranscriptError:
+        return TranscriptError(message, code=code, record_id=record_id)
+
+    turns = transcript.turns
+    if not isinstance(turns, tuple) or not turns:
+        raise fail("'turns' is empty: a transcript needs at least one turn" if turns == () else
+                   f"a Transcript's turns must be a tuple of Turn, got {type(turns).__name__}", "empty_transcript" if turns == () else "invalid_turns")
+    for index, turn in enumerate(turns):
+        if type(turn) is not Turn:
+            raise fail(f"turn {index}: expected a Turn, got {type(turn).__name__}", "invalid_turn")
+        if turn.index != index:
+            raise fail(f"turn {index}: its index is {turn.index!r}; a transcript's turns are numbered 0, 1, 2… in order", "invalid_turn")
+        if turn.speaker not in _SIDES:
+            raise fail(f"turn {index}: unknown speaker {turn.speaker!r}; a Turn's speaker is agent, customer or system "
+                       "(transcript_from_dict maps other names)", "unknown_speaker")
+        if type(turn.text) is not str:
+            raise fail(f"turn {index}: 'text' must be a string, got {type(turn.text).__name__}", "invalid_text")
+    return transcript
+
+
+_SIDES = frozenset((AGENT, CUSTOMER, SYSTEM))
+
+
 def _check_label(label: Any, number: int, fail: Callable[[str, str], TranscriptError]) -> None:
     """One entry of `labels`: {"category": non-empty text, "turn": 0-based index of one of the turns (optional)}."""
     if not isinstance(label, Mapping):
