@@ -194,6 +194,18 @@ def test_rules_show_puts_a_sequence_override_under_its_trigger(tmp_path, capsys)
     ]
 
 
+def test_rules_show_a_sequence_list_an_override_replaces_lists_only_the_new_items(tmp_path, capsys):
+    """`phrases:` (not add_phrases) replaces a sequence rule's trigger list, as check reads it; show appended it."""
+    pack = tmp_path / "t17.yaml"
+    pack.write_text("pack: t17\noverrides:\n  - id: apology.after_complaint\n    phrases: [太慢]\n    unless: [太慢了吧]\n", encoding="utf-8")
+    assert main(["rules", "show", "apology.after_complaint", "--pack", str(pack), "--format", "json"]) == 0
+    fields = json.loads(capsys.readouterr().out)["fields"]
+    listed = {name: [item["value"] for item in fields if item["field"].split("[")[0] == name] for name in ("trigger.phrases", "trigger.unless")}
+    assert listed == {"trigger.phrases": ["太慢"], "trigger.unless": ["太慢了吧"]}
+    checker = scriptcheck.load(str(pack), model=False)
+    assert list(checker.rule_set.get("apology.after_complaint").sequence.trigger) == ["太慢"]  # what check uses
+
+
 @pytest.mark.parametrize(
     ("turns", "expected"),
     [

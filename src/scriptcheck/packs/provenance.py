@@ -152,7 +152,8 @@ def rule_provenance(rule_set: RuleSet, rule_id: str) -> RuleProvenance:
                         (v, item_locations[i] if i < len(item_locations) else key_location[0], "override" + (f" {key}" if key != name else ""))
                         for i, v in enumerate(value)
                     ]
-                    lists[name] = (lists[name] + items) if key != name else items
+                    # add_phrases appends; phrases replaces, also where a sequence rule reads it as trigger.phrases
+                    lists[name] = (lists[name] + items) if key.startswith("add_") else items
                 elif name == "position":
                     scalars[name] = (f"{{{value.side}: {value.count}}}", key_location[0], "override")
                 elif name == "fuzzy":
