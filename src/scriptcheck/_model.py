@@ -75,7 +75,7 @@ class Example:
 
     should_match: bool
     text: str = ""
-    speaker: str = AGENT
+    speaker: str | None = None  # None (a bare string): the rule's own speaker, a sequence rule's trigger speaker
     turns: tuple[Turn, ...] = ()
     location: SourceLocation | None = None
 

@@ -157,7 +157,7 @@ def _examples(examples: Iterable[Example]) -> list[str]:
 def _example(example: Example) -> str:
     if example.turns:
         return " / ".join(f"{turn.speaker}: {_text(turn.text)}" for turn in example.turns)
-    prefix = f"{example.speaker}: " if example.speaker != "agent" else ""
+    prefix = f"{example.speaker}: " if example.speaker not in (None, "agent") else ""
     return prefix + _text(example.text)
 
 

@@ -176,7 +176,11 @@ class RuleKindSpec:
         """The conversation an inline example stands for: whole turns, or one utterance."""
         if example.turns:
             return Transcript(f"example:{rule.id}", example.turns)
-        return Transcript(f"example:{rule.id}", (Turn(0, example.speaker, example.text),))
+        return Transcript(f"example:{rule.id}", (Turn(0, self.example_speaker(rule, example), example.text),))
+
+    def example_speaker(self, rule: Rule, example: Example) -> str:
+        """Who says a lone example utterance: as written, else the rule's speaker."""
+        return example.speaker or rule.speaker
 
     def example_matched(self, findings: list[Finding]) -> bool:
         """What `match:` means for this kind, given the rule's findings on the example."""

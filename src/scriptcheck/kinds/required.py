@@ -78,7 +78,8 @@ class Required(RuleKindSpec):
         """A lone utterance is framed by a turn of the other speaker, so it is the only one in its window."""
         if example.turns:
             return super().example_transcript(rule, example)
-        turns = (Turn(0, other_speaker(example.speaker), "好的"), Turn(1, example.speaker, example.text))
+        speaker = self.example_speaker(rule, example)
+        turns = (Turn(0, other_speaker(speaker), "好的"), Turn(1, speaker, example.text))
         return Transcript(f"example:{rule.id}", turns)
 
     def example_matched(self, findings: list[Finding]) -> bool:

@@ -13,7 +13,7 @@ from typing import Any, ClassVar, NamedTuple
 from rapidfuzz import fuzz
 
 from .._errors import RuleSchemaError
-from .._model import AGENT, CUSTOMER, SPEAKERS, Finding, Rule, RuleKind, Sequence, Turn
+from .._model import AGENT, CUSTOMER, SPEAKERS, Example, Finding, Rule, RuleKind, Sequence, Turn
 from .._yaml import LocatedDict, check_keys, flag, optional_list
 from ..text.normalize import NormalizedText, normalize_phrase
 from .base import (
@@ -169,6 +169,11 @@ class SequenceKind(RuleKindSpec):
         if rule.sequence.trigger_model and turn.speaker == rule.sequence.trigger_speaker:
             found.append(finding(rule, turn, Hit(rule_index, "trigger", 0, len(turn.text), "model")))
         return found
+
+    def example_speaker(self, rule: Rule, example: Example) -> str:
+        """A lone example utterance is the trigger's (我要退款 for a refund rule is the customer's, never the agent's)."""
+        assert rule.sequence is not None
+        return example.speaker or rule.sequence.trigger_speaker
 
     def explain(
         self, found: Finding, rule_index: int, rule: Rule, conversation: Conversation, prepared: Any = None

@@ -410,7 +410,9 @@ def _read_example(item: Any, where: SourceLocation, should_match: bool, rule_id:
         turns = tuple(_read_example_turn(turn, turns_node.locs[i], i, rule_id) for i, turn in enumerate(turns_node))
         return Example(should_match=should_match, turns=turns, location=where)
     text = require(item, "text", str, where, rule_id)
-    speaker = item.get("speaker", AGENT)
+    speaker = item.get("speaker")
+    if speaker is None:
+        return Example(should_match=should_match, text=text, location=where)
     if speaker not in SPEAKERS:
         raise RuleSchemaError(f"speaker {speaker!r} must be agent or customer", item.locs["speaker"], rule_id)
     return Example(should_match=should_match, text=text, speaker=speaker, location=where)
