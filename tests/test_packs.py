@@ -49,6 +49,23 @@ def test_broken_pack_error_names_file_line_and_column(name, location, text):
     assert text in message
 
 
+@pytest.mark.parametrize(
+    ("text", "location", "hint"),
+    [
+        ("    phrases: [{你|您}给我闭嘴, 闭嘴]\n", "7:20", "quote a phrase that holds {…|…} ('{你|您}给我闭嘴')"),
+        ("    phrases:\n      - {你|您}给我闭嘴\n      - 闭嘴\n", "8:14", "quote a phrase that holds {…|…}"),
+        ("\tphrases: [闭嘴]\n", "7:1", "indent with spaces, not tabs"),
+    ],
+)
+def test_a_yaml_error_with_a_known_cause_says_how_to_fix_it(tmp_path, text, location, hint):
+    """The README asks for such phrases in quotes, but YAML's own message said only "expected ',' or ']'"."""
+    pack = write(tmp_path, "pack: y\nrules:\n  - id: banned.x.a\n    category: banned.contempt\n    points: 5\n    message: x\n" + text)
+    with pytest.raises(scriptcheck.RulePackError) as caught:
+        scriptcheck.load(pack, model=False)
+    message = str(caught.value)
+    assert message.startswith(f"{pack}:{location}: YAML syntax error: ") and hint in message
+
+
 def test_an_override_may_move_a_rule_into_a_category_its_pack_declares(tmp_path):
     pack = write(tmp_path, "pack: mine\ncategories: {banned.rudeness: 粗鲁用语}\nrules: []\n"
                            "overrides: [{id: banned.impatience.hurry, category: banned.rudeness}]\n")

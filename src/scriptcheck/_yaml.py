@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 import difflib
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -94,13 +95,26 @@ def load_yaml(text: str, path: str) -> Any:
         mark = error.problem_mark or error.context_mark
         where = _location(path, mark) if mark else SourceLocation(path, 1)
         problem = error.problem or "invalid YAML"
-        raise RulePackError(f"YAML syntax error: {problem}", where) from None
+        raise RulePackError(f"YAML syntax error: {problem}{_hint(text, mark)}", where) from None
     except RecursionError:
         raise RulePackError(f"nested too deeply; a pack needs only a few levels (at most {MAX_PACK_DEPTH})", SourceLocation(path, 1)) from None
     except yaml.YAMLError as error:  # pragma: no cover - every PyYAML error found so far is one of the above
         raise RulePackError(f"YAML syntax error: {error}", SourceLocation(path, 1)) from None
     finally:
         loader.dispose()
+
+
+def _hint(text: str, mark: Any) -> str:
+    """What usually causes the error on that line, when it can be seen: a {你|您} alternation or a tab."""
+    if mark is None:
+        return ""
+    lines = text.splitlines()
+    line = lines[mark.line] if 0 <= mark.line < len(lines) else ""
+    if "\t" in line[: len(line) - len(line.lstrip())]:
+        return "; indent with spaces, not tabs"
+    if re.search(r"(?<!['\"])\{[^{}:]*\|[^{}]*\}", line):
+        return "; quote a phrase that holds {…|…} ('{你|您}给我闭嘴'): unquoted, YAML reads the braces as a mapping"
+    return ""
 
 
 _PLAIN_TAGS = frozenset(
