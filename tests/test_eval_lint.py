@@ -518,3 +518,12 @@ def test_eval_include_review_says_so_in_every_format(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["review_counted"] is True
     assert main(["eval", str(path), "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["review_counted"] is False
+
+
+def test_lint_warns_of_an_override_a_disable_undoes(tmp_path, capsys):
+    pack = tmp_path / "u1.yaml"
+    pack.write_text("pack: u1\noverrides:\n  - id: banned.vague.hedge\n    points: 3\ndisable: [banned.vague]\n", encoding="utf-8")
+    assert main(["rules", "lint", str(pack)]) == 0  # a warning, not an error
+    out = capsys.readouterr().out
+    assert f"{pack}:3:5: warning: this override of banned.vague.hedge changes nothing: `disable: banned.vague` at {pack}:5:11" in out
+    assert main(["rules", "lint", str(pack), "--strict"]) == 1

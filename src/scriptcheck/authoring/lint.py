@@ -72,6 +72,7 @@ def lint(paths: Iterable[str | Path], *, defaults: bool = True) -> list[LintMess
     except RulePackError as error:
         return [*messages, LintMessage("error", error.message, error.location, error.rule_id)]
     messages.extend(_phrase_warnings(checker.compiled, linted))
+    messages.extend(_overridden_then_disabled(packs, linted))
     for result in run_all(checker):
         if not result.passed and result.rule.pack in linted:
             messages.append(LintMessage("error", f"example fails: {result.detail}", result.location, result.rule.id))
@@ -90,6 +91,25 @@ def lint(paths: Iterable[str | Path], *, defaults: bool = True) -> list[LintMess
                 )
             )
     return sorted(messages, key=lambda m: (str(m.location.path) if m.location else "", m.location.line if m.location else 0))
+
+
+def _overridden_then_disabled(packs: list[RulePack], linted: set[str]) -> list[LintMessage]:
+    """An override in a linted pack of a rule that pack or a later one disables: it changes nothing."""
+    messages: list[LintMessage] = []
+    rules = {rule.id: rule for pack in packs for rule in pack.rules}
+    for number, pack in enumerate(packs):
+        if pack.name not in linted:
+            continue
+        for rule_id, _changes, location in pack.overrides:
+            rule = rules.get(rule_id)
+            names = {rule_id} | ({rule.category, rule.pack} if rule is not None else set())
+            disabled = next(((target, where) for later in packs[number:] for target, where in later.disable if target in names), None)
+            if disabled is not None:
+                target, where = disabled
+                messages.append(LintMessage(
+                    "warning", f"this override of {rule_id} changes nothing: `disable: {target}` at {where} removes the rule", location, rule_id,
+                ))
+    return messages
 
 
 def _phrase_warnings(compiled: CompiledRules, linted: set[str]) -> list[LintMessage]:
