@@ -186,7 +186,7 @@ def _apply_override(rule: Rule, changes: Mapping[str, Any], location: SourceLoca
             current = getattr(rule.sequence, FIELDS[name]) if "." in name else getattr(rule, name)
             updates[name] = tuple(updates.get(name, current)) + tuple(value)
         else:
-            updates[name] = value
+            updates[name] = tuple(value) if isinstance(value, list) else value  # lists stay tuples, as parsed rules hold them
     for key in updates:
         owners = [spec.kind.value for spec in KINDS.values() if key in spec.override_keys]
         if owners and rule.kind.value not in owners:
