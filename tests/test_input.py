@@ -112,8 +112,19 @@ def test_a_csv_row_with_an_unquoted_comma_in_its_text_is_refused_not_cut(tmp_pat
     assert ids(records) == [(None, "invalid_csv"), ("c2", None), ("c3", None)]
     error = records[0].error
     assert (error.line, error.record_id) == (3, "c1")
-    assert "row has 5 fields but the header has 4" in error.message and "double quotes" in error.message
+    assert "row has 5 fields but the header names 4" in error.message and "double quotes" in error.message
     assert records[1].transcript.turns[0].text == "您好"
+
+
+def test_a_header_ending_in_a_comma_names_no_column_there(tmp_path):
+    """transcript_id,speaker,text, let an unquoted comma's second half slip into metadata under the key ''."""
+    path = tmp_path / "in.csv"
+    path.write_text("transcript_id,speaker,text,\nc1,agent,您好,请问有什么可以帮您\nc2,agent,您好,\n,agent,在吗\n", encoding="utf-8")
+    records = list(read_records(path))
+    assert [r.error.code if r.error else r.transcript.id for r in records] == ["invalid_csv", "c2", "missing_id"]
+    assert "row has 4 fields but the header names 3" in records[0].error.message
+    assert records[1].transcript.metadata == {}
+    assert "missing 'id'" in records[2].error.message  # an empty id cell is missing, not "null"
 
 
 def test_a_tab_separated_row_with_a_stray_tab_names_the_tab(tmp_path):

@@ -218,6 +218,10 @@ def test_a_duplicate_read_from_stdin_or_from_a_file_given_twice_says_so(tmp_path
     path.write_text(json.dumps({**GOOD, "id": "solo"}, ensure_ascii=False) + "\n", encoding="utf-8")
     assert main(["check", str(path), str(path), "--format", "jsonl", "-q", "--output", str(tmp_path / "out2.jsonl")]) == 3
     assert "duplicate id (this very record was read before: is the same file given twice?)" in capsys.readouterr().err
+    # standard input given after a file: its records are filed under "-", not under the first file
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data.encode()), encoding="utf-8"))
+    assert main(["check", str(path), "-", "--format", "jsonl", "-q", "--output", str(tmp_path / "out3.jsonl")]) == 3
+    assert "<stdin>:2: record 'a': duplicate id (first seen at <stdin>:1)" in capsys.readouterr().err
 
 
 def test_a_null_id_is_named_as_null_not_missing():

@@ -318,7 +318,8 @@ class DuplicateIds:
                 f"duplicate id ({where}); give every transcript a unique id",
                 code="duplicate_id", path=record.path, line=record.line, record_id=record_id,
             )
-        file_index = self._paths.index(record.path) if record.path in self._paths else 0
+        given = "-" if record.path == "<stdin>" else record.path  # standard input is named "-" among the paths given
+        file_index = self._paths.index(given) if given in self._paths else 0
         self._seen[record_id] = (file_index << 32) | (record.line or record.index)
         return None
 

@@ -660,7 +660,7 @@ def _csv_records(
         try:
             ordered = sorted(group.rows, key=_csv_order)
             turns = _csv_times([_csv_turn(row, number, name, key) for number, row in ordered])
-            data: dict[str, Any] = {"id": key or None}
+            data: dict[str, Any] = {"id": key} if key else {}  # an empty id cell: "missing 'id'", not null
             for column in metadata_columns:
                 value = next((row[column] for _number, row in ordered if row.get(column) not in (None, "")), None)
                 if value is not None:
@@ -682,9 +682,12 @@ def _field_count_problem(values: list[str], fields: list[str], delimiter: str) -
     the header (a trailing delimiter) are harmless, and so is a row short only of optional columns.
     """
     shown = "a comma" if delimiter == "," else "a tab"
-    if len(values) > len(fields) and any(value.strip() for value in values[len(fields):]):
+    named = len(fields)
+    while named and not fields[named - 1]:
+        named -= 1  # a header ending in a delimiter (transcript_id,speaker,text,) names no column there
+    if len(values) > named and any(value.strip() for value in values[named:]):
         return (
-            f"row has {len(values)} fields but the header has {len(fields)}: a field holds {shown} that is not quoted "
+            f"row has {len(values)} fields but the header names {named}: a field holds {shown} that is not quoted "
             f'(write "您好,请问有什么可以帮您" in double quotes), so its text would be cut'
         )
     missing = [field for field in ("transcript_id", "speaker", "text") if field in fields[len(values):]]
