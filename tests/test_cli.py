@@ -235,3 +235,21 @@ def test_a_pack_named_like_a_bundled_one_is_named_in_a_warning(tmp_path, capsys)
     renamed.write_text(pack.read_text(encoding="utf-8").replace("pack: banned", "pack: own"), encoding="utf-8")
     assert main(["check", str(path), "-p", str(renamed), "-f", "jsonl", "-q"]) == 0
     assert "packs are named" not in capsys.readouterr().err
+
+
+def test_an_edited_copy_of_a_bundled_pack_file_is_not_silently_dropped(tmp_path, capsys):
+    """A copy of rules/banned.yaml saved as banned.yaml was taken for the bundled pack and never loaded."""
+    from scriptcheck.packs import bundled_pack_paths
+
+    bundled = next(path for path in bundled_pack_paths() if path.name == "banned.yaml")
+    copy = tmp_path / "banned.yaml"
+    copy.write_text(bundled.read_text(encoding="utf-8").replace("points: 25", "points: 24", 1), encoding="utf-8")
+    path = write_jsonl(tmp_path / "in.jsonl", RUDE, CLEAN)
+    assert main(["check", str(path), "-p", str(copy), "-f", "jsonl", "-q"]) == 2
+    assert f"{copy}:" in (err := capsys.readouterr().err) and "rule id already defined by pack 'banned' at rules/banned.yaml" in err
+    assert main(["rules", "lint", str(copy)]) == 1
+    assert "rule id already defined by pack 'banned'" in capsys.readouterr().out
+    unchanged = tmp_path / "same" / "banned.yaml"
+    unchanged.parent.mkdir()
+    unchanged.write_text(bundled.read_text(encoding="utf-8"), encoding="utf-8")
+    assert main(["check", str(path), "-p", str(unchanged), "-f", "jsonl", "-q"]) == 0  # the same pack, word for word: once

@@ -59,8 +59,8 @@ def lint(paths: Iterable[str | Path], *, defaults: bool = True) -> list[LintMess
             messages.append(LintMessage("error", error.message, error.location, error.rule_id))
             continue
         for pack in tree:
-            if any(existing.name == pack.name and Path(existing.path).name == Path(pack.path).name for existing in packs):
-                continue  # extended twice, or a bundled pack already under it
+            if any(existing.name == pack.name and existing.path == pack.path for existing in packs):
+                continue  # extended twice, or a bundled pack already under it (a user's copy of one is linted)
             packs.append(pack)
         if path.resolve() in target_set:
             linted.add(tree[-1].name)

@@ -91,8 +91,10 @@ class PackSource:
         texts: list[PackText | RulePack] = []
 
         def add(pack: RulePack, text: PackText | RulePack) -> None:
-            if any(Path(p.path).name == Path(pack.path).name and p.name == pack.name for p in loaded):
-                return  # already loaded (a bundled pack named again, or extended twice)
+            # NOTE: the same pack, by name and by what it says: a bundled pack named again or extended twice loads once,
+            # but a user's edited copy of rules/banned.yaml (pack: banned) is a pack of its own, never silently dropped
+            if any(p.name == pack.name and _same_text(t, text) for p, t in zip(loaded, texts)):
+                return
             loaded.append(pack)
             texts.append(text)
 
@@ -271,6 +273,12 @@ def _named_model(named: str, pack: RulePack) -> ModelSpec:
     except ModelError as error:
         raise ModelError(f"{pack.path}: settings.model {named!r} (relative to the pack): {error}") from None
     return ("text", text, shown)
+
+
+def _same_text(one: PackText | RulePack, other: PackText | RulePack) -> bool:
+    if isinstance(one, tuple) and isinstance(other, tuple):
+        return one[0] == other[0]
+    return one is other
 
 
 def _alias_pairs(aliases: Mapping[str, str] | None) -> tuple[tuple[str, str], ...]:
