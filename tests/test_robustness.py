@@ -340,3 +340,31 @@ def test_a_hand_built_transcript_gets_the_checks_a_dict_gets(checker, turns, rec
         items = [Transcript(record_id, built), Transcript("fine", (Turn(0, "agent", "您好"),))]
         results = list(checker.check_many(items, errors="collect", workers=workers))
         assert isinstance(results[0], scriptcheck.TranscriptError) and results[0].code == code and results[1].id == "fine"
+
+
+def test_a_hand_built_transcript_is_read_as_the_same_dict_would_be(checker):
+    """Lists of turns, str subclasses and Turn subclasses are fine; times and metadata get a dict's checks and forms."""
+    import datetime
+
+    from scriptcheck import Transcript, Turn
+
+    class Text(str):
+        pass
+
+    class MyTurn(Turn):
+        pass
+
+    assert checker.check(Transcript("l", [Turn(0, "agent", Text("您好"))])).score == 90  # list of turns, str subclass
+    assert checker.check(Transcript("s", (MyTurn(0, "agent", "您好"),))).score == 90
+    timed = Transcript("t", (Turn(0, "agent", "请您稍等", "0", "1"), Turn(1, "agent", "感谢您的等待", 3, 4)), {"day": datetime.date(2026, 1, 2)})
+    report = checker.check(timed)
+    assert report.transcript.turns[0].start == 0.0 and report.metadata == {"day": "2026-01-02"}
+    as_dict = {"id": "t", "day": "2026-01-02", "turns": [{"speaker": "agent", "text": "请您稍等", "start": "0", "end": "1"},
+                                                        {"speaker": "agent", "text": "感谢您的等待", "start": 3, "end": 4}]}
+    assert report.to_dict() == checker.check(as_dict).to_dict()
+    for workers in (None, 2):  # a date in a hand-built transcript's metadata crashed output="json"
+        [line] = checker.check_many([timed], output="json", workers=workers)
+        assert json.loads(line)["metadata"] == {"day": "2026-01-02"}
+    for turn, words in ((Turn(0, "agent", "x", float("nan")), "non-negative number of seconds"), (Turn(0, "agent", "x", 5, 2), "is before 'start'")):
+        with pytest.raises(scriptcheck.TranscriptError, match=words):
+            checker.check(Transcript("bad", (turn,)))

@@ -85,7 +85,7 @@ class Checker:
         if not isinstance(transcript, Transcript):
             transcript = transcript_from_dict(transcript, self.speaker_aliases)
         else:
-            check_transcript(transcript)
+            transcript = check_transcript(transcript)
         try:
             return self.report(self.analyse(transcript))
         except RegexTimeoutError as error:

@@ -76,7 +76,9 @@ def transcript_from_dict(
 
 def check_transcript(transcript: Transcript) -> Transcript:
     """A `Transcript` built by hand gets the checks a dict gets: an id, at least one turn, turns numbered 0, 1, 2… in
-    order, known speakers and text (an empty chat scored 100 and passed; an unknown speaker was silently read by no rule).
+    order, known speakers, text, times that are seconds, and metadata JSON can carry (an empty chat scored 100 and
+    passed; an unknown speaker was silently read by no rule). Returns it, or a copy with its metadata and times as a
+    dict's would be.
 
     Raises:
         TranscriptError: naming the record and the turn that is wrong.
@@ -89,20 +91,36 @@ def check_transcript(transcript: Transcript) -> Transcript:
         return TranscriptError(message, code=code, record_id=record_id)
 
     turns = transcript.turns
-    if not isinstance(turns, tuple) or not turns:
-        raise fail("'turns' is empty: a transcript needs at least one turn" if turns == () else
-                   f"a Transcript's turns must be a tuple of Turn, got {type(turns).__name__}", "empty_transcript" if turns == () else "invalid_turns")
+    if not isinstance(turns, (tuple, list)):
+        raise fail(f"a Transcript's turns must be a tuple of Turn, got {type(turns).__name__}", "invalid_turns")
+    if not turns:
+        raise fail("'turns' is empty: a transcript needs at least one turn", "empty_transcript")
+    rebuilt: list[Turn] | None = None
     for index, turn in enumerate(turns):
-        if type(turn) is not Turn:
+        if not isinstance(turn, Turn):
             raise fail(f"turn {index}: expected a Turn, got {type(turn).__name__}", "invalid_turn")
         if turn.index != index:
             raise fail(f"turn {index}: its index is {turn.index!r}; a transcript's turns are numbered 0, 1, 2… in order", "invalid_turn")
         if turn.speaker not in _SIDES:
             raise fail(f"turn {index}: unknown speaker {turn.speaker!r}; a Turn's speaker is agent, customer or system "
                        "(transcript_from_dict maps other names)", "unknown_speaker")
-        if type(turn.text) is not str:
+        if not isinstance(turn.text, str):
             raise fail(f"turn {index}: 'text' must be a string, got {type(turn.text).__name__}", "invalid_text")
-    return transcript
+        if turn.start is not None or turn.end is not None:
+            start, end = _seconds(turn.start, index, "start", fail), _seconds(turn.end, index, "end", fail)
+            if start is not None and end is not None and end < start:
+                raise fail(f"turn {index}: 'end' ({end:g}) is before 'start' ({start:g})", "invalid_time")
+            if (start, end) != (turn.start, turn.end) or type(turn.start) not in (float, type(None)) or type(turn.end) not in (float, type(None)):
+                rebuilt = rebuilt if rebuilt is not None else list(turns[:index])
+                rebuilt.append(new_turn(index, turn.speaker, turn.text, start, end))
+                continue
+        if rebuilt is not None:
+            rebuilt.append(turn)
+    metadata = transcript.metadata
+    plain = validate_metadata(metadata, fail) if metadata else metadata
+    if rebuilt is None and plain == metadata and type(turns) is tuple:
+        return transcript
+    return Transcript(record_id, tuple(rebuilt if rebuilt is not None else turns), MappingProxyType(dict(plain)), transcript.labels)
 
 
 _SIDES = frozenset((AGENT, CUSTOMER, SYSTEM))
