@@ -1228,3 +1228,19 @@ def test_an_empty_profile_name_is_refused_not_taken_for_no_choice():
 
     with pytest.raises(scriptcheck.RulePackError, match="unknown profile ''; use phone, chat, auto"):
         scriptcheck.load(profile="", model=False)
+
+
+def test_metadata_from_a_dataframe_row_is_read_as_its_python_values(checker):
+    """NumPy scalars (int64, bool_) made the record invalid, pandas' NaT became the text 'NaT', and {1: 'a', '1': 'b'}
+    lost a value silently."""
+    import scriptcheck
+
+    np = pytest.importorskip("numpy")
+    pd = pytest.importorskip("pandas")
+    rude = [{"speaker": "agent", "text": "你去投诉啊"}]
+    report = checker.check({"id": "df", "n": np.int64(3), "ok": np.bool_(True), "x": np.float64(1.5), "t": pd.NaT,
+                            "at": pd.Timestamp("2026-01-02 03:04"), "turns": rude})
+    assert dict(report.metadata) == {"n": 3, "ok": True, "x": 1.5, "t": None, "at": "2026-01-02T03:04:00"}
+    assert type(report.metadata["n"]) is int and type(report.metadata["ok"]) is bool
+    with pytest.raises(scriptcheck.TranscriptError, match="has keys that are the same as text"):
+        checker.check({"id": "k", "m": {1: "a", "1": "b"}, "turns": rude})

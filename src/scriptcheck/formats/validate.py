@@ -211,6 +211,8 @@ def _plain(value: Any, key: Any, depth: int, fail: Callable[[str, str], Transcri
     carry (a set, bytes, an object) is refused, naming the key."""
     if isinstance(value, str):
         return without_surrogates(value)
+    if type(value).__module__ == "numpy" and hasattr(value, "item"):
+        value = value.item()  # a NumPy scalar (a DataFrame row's int64, bool_) as the Python value it holds
     if value is None or isinstance(value, (bool, int)):
         return value
     if isinstance(value, float):
@@ -218,13 +220,16 @@ def _plain(value: Any, key: Any, depth: int, fail: Callable[[str, str], Transcri
             raise fail(f"{key!r} holds {value!r}, which JSON cannot carry into the output: write null or a string", "invalid_metadata")
         return value
     if isinstance(value, (datetime.date, datetime.time)):  # datetime is a date
-        return value.isoformat()
+        return None if value != value else value.isoformat()  # pandas' NaT (not a time) is no value
     if isinstance(value, (list, tuple, dict)):
         if depth > MAX_METADATA_DEPTH:
             raise fail(f"{key!r} is nested more than {MAX_METADATA_DEPTH} levels deep", "invalid_metadata")
         if not isinstance(value, dict):
             return [_plain(item, key, depth + 1, fail) for item in value]
-        return {_plain_key(name, key, fail): _plain(item, key, depth + 1, fail) for name, item in value.items()}
+        plain = {_plain_key(name, key, fail): _plain(item, key, depth + 1, fail) for name, item in value.items()}
+        if len(plain) < len(value):
+            raise fail(f"{key!r} has keys that are the same as text (1 and '1'); JSON object keys are text", "invalid_metadata")
+        return plain
     raise fail(
         f"{key!r} holds a {type(value).__name__}, which JSON cannot carry into the output: give a string, number, "
         "list or object instead", "invalid_metadata",
