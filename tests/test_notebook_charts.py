@@ -98,6 +98,11 @@ def test_a_date_column_in_mixed_formats_still_draws_a_trend(checker):
     ax = scriptcheck.charts.score_by(calls, "date")
     assert "per day" in ax.get_title()
     assert len(ax.lines[0].get_xdata()) == 20  # every day read, 2026/10/1 and 2026-10-03 alike
+    # a time with a UTC offset among plain dates (a datetime in metadata is kept as such ISO text) crashed the fill
+    zoned = ["2026-10-01T10:00:00+08:00", "2026/10/2 09:00", "2026/10/3", "2026/10/4"]
+    items = [{"id": f"z{i}", "date": day, "turns": [{"speaker": "agent", "text": "您好"}]} for i, day in enumerate(zoned)]
+    ax = scriptcheck.charts.score_by(scriptcheck.to_dataframe(list(checker.check_many(items)), "transcripts"), "date")
+    assert "per day" in ax.get_title() and len(ax.lines[0].get_xdata()) == 4
 
 
 def pd_dates(values):

@@ -170,7 +170,12 @@ def _dates(values: Any) -> Any:
         return None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pandas warns when it has to guess the format per element
-        parsed = pd.to_datetime(values.astype("string"), errors="coerce")
+        try:
+            parsed = pd.to_datetime(values.astype("string"), errors="coerce")
+        except (TypeError, ValueError):  # times with different UTC offsets
+            parsed = pd.to_datetime(values.astype("string"), errors="coerce", utc=True)
+    if isinstance(parsed.dtype, pd.DatetimeTZDtype):
+        parsed = parsed.dt.tz_localize(None)  # the clock time as written: days sort with dates that carry no zone
     if parsed.notna().sum() < 0.9 * len(present):
         # NOTE: pandas takes one format from the first value, so 2026/10/1 first turns every 2026-10-02 after it into
         # NaT; the days the HTML page reads (day_of: 2026-10-01, 2026/10/1 10:00) fill what it missed.
