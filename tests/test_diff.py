@@ -181,7 +181,7 @@ def test_old_side_read_from_git(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["pass_to_fail"] == 3
     assert main(["diff", "--old", "no-such-ref", "--new", str(pack), "--no-defaults", str(corpus)]) == 2
     error = capsys.readouterr().err
-    assert "cannot read no-such-ref:./tiny.yaml from git" in error
+    assert "cannot read no-such-ref:tiny.yaml from git" in error
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="git not installed")
@@ -206,6 +206,20 @@ def test_an_old_pack_read_from_git_brings_the_packs_it_extends(tmp_path, capsys)
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(repo)
         assert main(["diff", "--old", "HEAD:acme.yaml", "--new", "acme.yaml", "--no-defaults", str(corpus), "--format", "json"]) == 0
+    assert [c["id"] for c in json.loads(capsys.readouterr().out)["changes"]] == ["r"]
+    # the packs moved to another folder since: the old side is still read where it was at that commit
+    (repo / "packs").mkdir()
+    subprocess.run([*git, "mv", "acme.yaml", "base.yaml", "packs/"], cwd=repo, check=True)
+    subprocess.run([*git, "commit", "-qm", "move"], cwd=repo, check=True)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(repo)
+        assert main(["diff", "--old", "HEAD~1:acme.yaml", "--new", "packs/acme.yaml", "--no-defaults", str(corpus), "--format", "json"]) == 0
+    assert [c["id"] for c in json.loads(capsys.readouterr().out)["changes"]] == ["r"]
+    subprocess.run([*git, "mv", "packs", "old"], cwd=repo, check=True)  # packs/ is gone from the work tree
+    subprocess.run([*git, "commit", "-qm", "rename"], cwd=repo, check=True)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(repo)
+        assert main(["diff", "--old", "HEAD~1:packs/acme.yaml", "--new", "old/acme.yaml", "--no-defaults", str(corpus), "--format", "json"]) == 0
     assert [c["id"] for c in json.loads(capsys.readouterr().out)["changes"]] == ["r"]
 
 

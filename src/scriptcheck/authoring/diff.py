@@ -8,6 +8,8 @@ be read from git (`REF:path`, or the bundled `rules/` as of a ref), parsed with
 
 from __future__ import annotations
 
+import os
+import posixpath
 import subprocess
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -92,36 +94,39 @@ def packs_from_git(spec: str, *, new_path: str | None = None, cwd: str | Path = 
         if new_path is None:
             raise RulePackError(f"--old {spec!r} is neither a pack file nor REF:path; with a bare git ref also give --new PACK")
         target = Path(new_path)
-        directory, shown = (target.parent if str(target.parent) else Path(cwd)), f"{ref}:{new_path}"
-    elif path.startswith(("./", "../")):  # relative to cwd, as git reads it
-        target = Path(cwd) / path
-        directory, shown = target.parent, spec
-    else:  # relative to the top of the repository
-        top = _git(["rev-parse", "--show-toplevel"], cwd, f"cannot read {spec} from git").strip()
-        target = Path(top) / path
-        directory, shown = target.parent, spec
-    return _git_pack_tree(ref, directory, target.name, shown)
+        here = (target.parent if str(target.parent) else Path(cwd)).resolve()
+        top = _top(here, spec)
+        return _git_pack_tree(ref, top, (here / target.name).relative_to(top).as_posix(), f"{ref}:{new_path}")
+    top = _top(Path(cwd).resolve(), spec)
+    # as git reads REF:path: from the top of the repository, or from the current folder when it starts with ./ or ../
+    relative = os.path.relpath(Path(cwd).resolve() / path, top) if path.startswith(("./", "../")) else path
+    return _git_pack_tree(ref, top, posixpath.normpath(Path(relative).as_posix()), spec)
 
 
-def _git_pack_tree(ref: str, directory: Path, name: str, shown: str, stack: tuple[Path, ...] = ()) -> list[RulePack]:
-    """A pack as of `ref` after the packs it `extends`, as `load_pack_tree` reads files: each extended pack is read
-    from git next to the extending one (a bundled pack name resolves to the bundled pack as installed).
+def _top(folder: Path, spec: str) -> Path:
+    return Path(_git(["rev-parse", "--show-toplevel"], folder, f"cannot read {spec} from git").strip()).resolve()
+
+
+def _git_pack_tree(ref: str, top: Path, path: str, shown: str, stack: tuple[str, ...] = ()) -> list[RulePack]:
+    """A pack as of `ref` (at `path` from the top of the repository) after the packs it `extends`, as `load_pack_tree`
+    reads files: each extended pack is read from git next to the extending one, even where that folder has since been
+    moved or deleted; a bundled pack name resolves to the bundled pack as installed.
 
     NOTE: without this, an old pack's `extends` was dropped and diff reported the extended rules as new findings.
     """
-    here = (directory / name).resolve()
-    pack = parse_pack(git_show(ref, f"./{name}", cwd=directory), shown)
+    pack = parse_pack(git_show(ref, path, cwd=top), shown)
     result: list[RulePack] = []
     for spec, location in pack.extends:
-        target = (directory / spec).resolve()
-        if target in (*stack, here):
-            raise RulePackError(f"extends cycle at {ref}: " + " -> ".join(p.name for p in (*stack, here, target)), location)
-        try:
-            tree = _git_pack_tree(ref, target.parent, target.name, f"{ref}:{spec}", (*stack, here)) if target.parent.is_dir() else None
-        except RulePackError as error:
-            if error.location is not None:
-                raise  # the extended pack was found and is malformed
-            tree = None
+        target = posixpath.normpath(posixpath.join(posixpath.dirname(path), spec))
+        if target in (*stack, path):
+            raise RulePackError(f"extends cycle at {ref}: " + " -> ".join((*stack, path, target)), location)
+        tree = None
+        if not target.startswith("../"):
+            try:
+                tree = _git_pack_tree(ref, top, target, f"{ref}:{target}", (*stack, path))
+            except RulePackError as error:
+                if error.location is not None:
+                    raise  # the extended pack was found and is malformed
         if tree is None:
             try:
                 tree = load_pack_tree(resolve_pack_argument(spec))  # a bundled pack name
