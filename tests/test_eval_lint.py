@@ -527,3 +527,12 @@ def test_lint_warns_of_an_override_a_disable_undoes(tmp_path, capsys):
     out = capsys.readouterr().out
     assert f"{pack}:3:5: warning: this override of banned.vague.hedge changes nothing: `disable: banned.vague` at {pack}:5:11" in out
     assert main(["rules", "lint", str(pack), "--strict"]) == 1
+
+
+def test_lint_does_not_warn_of_an_override_that_moved_the_rule_out_of_the_disabled_category(tmp_path, capsys):
+    pack = tmp_path / "u2.yaml"
+    pack.write_text("pack: u2\ncategories: {custom.polite: 礼貌}\noverrides:\n  - id: banned.provocation.not_afraid\n"
+                    "    category: custom.polite\ndisable: [banned.provocation]\n", encoding="utf-8")
+    assert main(["rules", "lint", str(pack), "--strict"]) == 0
+    assert "changes nothing" not in capsys.readouterr().out
+    assert any(rule.id == "banned.provocation.not_afraid" for rule in scriptcheck.load(pack, model=False).rules)  # kept, as lint says

@@ -94,21 +94,31 @@ def lint(paths: Iterable[str | Path], *, defaults: bool = True) -> list[LintMess
 
 
 def _overridden_then_disabled(packs: list[RulePack], linted: set[str]) -> list[LintMessage]:
-    """An override in a linted pack of a rule that pack or a later one disables: it changes nothing."""
+    """An override in a linted pack of a rule that pack or a later one disables: it changes nothing.
+
+    A disable names a rule id, a category or a pack: the category is the rule's as the packs before that disable left
+    it (an override may have moved the rule out of the category a later disable removes).
+    """
     messages: list[LintMessage] = []
-    rules = {rule.id: rule for pack in packs for rule in pack.rules}
-    for number, pack in enumerate(packs):
-        if pack.name not in linted:
-            continue
-        for rule_id, _changes, location in pack.overrides:
-            rule = rules.get(rule_id)
-            names = {rule_id} | ({rule.category, rule.pack} if rule is not None else set())
-            disabled = next(((target, where) for later in packs[number:] for target, where in later.disable if target in names), None)
-            if disabled is not None:
-                target, where = disabled
+    category: dict[str, str] = {}
+    pack_of: dict[str, str] = {}
+    pending: list[tuple[str, SourceLocation]] = []  # overrides of linted packs, not yet undone
+    for pack in packs:
+        for rule in pack.rules:
+            category[rule.id], pack_of[rule.id] = rule.category, rule.pack
+        for rule_id, changes, location in pack.overrides:
+            if isinstance(changes.get("category"), str):
+                category[rule_id] = changes["category"]
+            if pack.name in linted:
+                pending.append((rule_id, location))
+        for target, where in pack.disable:
+            undone = [(rule_id, location) for rule_id, location in pending
+                      if target in (rule_id, category.get(rule_id), pack_of.get(rule_id))]
+            for rule_id, location in undone:
                 messages.append(LintMessage(
                     "warning", f"this override of {rule_id} changes nothing: `disable: {target}` at {where} removes the rule", location, rule_id,
                 ))
+                pending.remove((rule_id, location))
     return messages
 
 
