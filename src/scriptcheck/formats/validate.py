@@ -13,7 +13,7 @@ from types import MappingProxyType
 from typing import Any
 
 from .._errors import TranscriptError
-from .._model import AGENT, CUSTOMER, SYSTEM, Transcript, Turn
+from .._model import AGENT, CUSTOMER, SYSTEM, TURN_SPEAKERS, Transcript, Turn
 
 DEFAULT_SPEAKER_ALIASES: Mapping[str, str] = MappingProxyType(
     {
@@ -101,19 +101,19 @@ def check_transcript(transcript: Transcript) -> Transcript:
             raise fail(f"turn {index}: expected a Turn, got {type(turn).__name__}", "invalid_turn")
         if turn.index != index:
             raise fail(f"turn {index}: its index is {turn.index!r}; a transcript's turns are numbered 0, 1, 2… in order", "invalid_turn")
-        if turn.speaker not in _SIDES:
+        if turn.speaker not in TURN_SPEAKERS:
             raise fail(f"turn {index}: unknown speaker {turn.speaker!r}; a Turn's speaker is agent, customer or system "
                        "(transcript_from_dict maps other names)", "unknown_speaker")
         if not isinstance(turn.text, str):
             raise fail(f"turn {index}: 'text' must be a string, got {type(turn.text).__name__}", "invalid_text")
-        if turn.start is not None or turn.end is not None:
+        times = turn.start, turn.end
+        if times != (None, None):
             start, end = _seconds(turn.start, index, "start", fail), _seconds(turn.end, index, "end", fail)
             if start is not None and end is not None and end < start:
                 raise fail(f"turn {index}: 'end' ({end:g}) is before 'start' ({start:g})", "invalid_time")
-            if (start, end) != (turn.start, turn.end) or type(turn.start) not in (float, type(None)) or type(turn.end) not in (float, type(None)):
+            if any(type(given) is not type(read) for given, read in zip(times, (start, end))):  # "0", 3: as a dict's 0.0, 3.0
+                turn = new_turn(index, turn.speaker, turn.text, start, end)
                 rebuilt = rebuilt if rebuilt is not None else list(turns[:index])
-                rebuilt.append(new_turn(index, turn.speaker, turn.text, start, end))
-                continue
         if rebuilt is not None:
             rebuilt.append(turn)
     metadata = transcript.metadata
@@ -121,9 +121,6 @@ def check_transcript(transcript: Transcript) -> Transcript:
     if rebuilt is None and plain == metadata and type(turns) is tuple:
         return transcript
     return Transcript(record_id, tuple(rebuilt if rebuilt is not None else turns), MappingProxyType(dict(plain)), transcript.labels)
-
-
-_SIDES = frozenset((AGENT, CUSTOMER, SYSTEM))
 
 
 def _check_label(label: Any, number: int, fail: Callable[[str, str], TranscriptError]) -> None:
